@@ -1,0 +1,1 @@
+"""The HTTP entrypoint: FastAPI app, routers per resource, auth, web pages."""

@@ -1,0 +1,38 @@
+"""Request dependencies as typed aliases: settings, a transaction-scoped session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from core.config import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler succeeds, rolled back otherwise."""
+    async with AsyncSession(get_engine(request), expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,1 @@
+"""The ``waterbill`` command line: one entrypoint for every service and job."""

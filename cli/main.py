@@ -1,0 +1,87 @@
+"""``waterbill``: each command parses its options, then calls the package that does the work."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.config import get_settings, settings_reference
+from core.logging import setup_logging
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="WaterBill: connected water meters to bills."
+)
+console = Console()
+
+
+@app.callback()
+def main() -> None:
+    """WaterBill: connected water meters to bills."""
+    setup_logging(get_settings())
+
+
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[bool, typer.Option(help="Print the README's Markdown table.")] = False,
+) -> None:
+    """List every setting with its environment variable and default."""
+    rows = settings_reference()
+    if markdown:
+        typer.echo("| variable | default | meaning |\n|---|---|---|")
+        for row in rows:
+            default = f"`{row['default']}`" if row["default"] else ""
+            typer.echo(f"| `{row['env']}` | {default} | {row['description']} |")
+        return
+    table = Table("variable", "default", "meaning")
+    for row in rows:
+        table.add_row(row["env"], row["default"], row["description"])
+    console.print(table)
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Alembic revision to reach.")] = "head",
+) -> None:
+    """Create the database if needed and apply the schema migrations (a no-op when current)."""
+    from core import migrate as migrations
+
+    settings = get_settings()
+    migrations.upgrade(settings, revision)
+    console.print(f"schema at {migrations.current_revision(settings.database_url)}")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Serve the HTTP API (and the web pages) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def up(
+    meters: Annotated[int, typer.Option(help="Simulated meters to run.")] = 200,
+    state_dir: Annotated[
+        str, typer.Option(help="Where the local database and broker keep their data.")
+    ] = ".waterbill",
+    api_port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+) -> None:
+    """Start the whole stack locally: database, broker, ingest, API and a simulated fleet."""
+    from cli.up import run_stack
+
+    raise typer.Exit(run_stack(meters=meters, state_dir=state_dir, api_port=api_port))

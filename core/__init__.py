@@ -1,0 +1,1 @@
+"""Plumbing shared by every WaterBill package: settings, database, schema, local services."""

@@ -1,0 +1,150 @@
+"""All configuration, read from the environment (prefix ``WATERBILL_``) and an optional ``.env``.
+
+Each component has its own small settings model, nested under one ``Settings`` so that there is one
+place to read and document; nested fields are set as ``WATERBILL_<GROUP>__<FIELD>``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "changethis"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class MqttSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, description="MQTT broker port.")
+    username: str | None = Field(None, description="MQTT user name, if the broker wants one.")
+    password: SecretStr | None = Field(None, description="MQTT password.")
+    topic_prefix: str = Field("wb", description="First topic level: `<prefix>/<shard>/meters/...`.")
+    shards: int = Field(
+        16, ge=1, le=1024, description="Number of topic shards meters are spread over."
+    )
+
+
+class IngestSettings(BaseModel):
+    client_id: str = Field(
+        "waterbill-ingest", description="Base MQTT client id; the broker keeps its session."
+    )
+    shards: str = Field(
+        "all", description="Shards this worker consumes: `all`, or a list/range like `0-7,9`."
+    )
+    batch_size: int = Field(5000, ge=1, description="Readings per database batch at most.")
+    batch_interval_ms: int = Field(
+        200, ge=1, description="Longest wait before a partial batch is written."
+    )
+    session_expiry_s: int = Field(
+        7 * 24 * 3600, description="How long the broker keeps the session while we are away."
+    )
+    max_future_s: int = Field(
+        600, description="Readings stamped further in the future than this are quarantined."
+    )
+    metrics_port: int | None = Field(
+        None, description="Port for this worker's Prometheus /metrics; none to disable."
+    )
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, description="Port the API listens on.")
+    ready_timeout_s: float = Field(2.0, description="Per-dependency time limit of /health/ready.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WATERBILL_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT, description="development, test or production."
+    )
+    database_url: Annotated[str, Field(description="PostgreSQL/TimescaleDB URL.")] = (
+        "postgresql://postgres@127.0.0.1:5432/waterbill"
+    )
+    db_pool_size: int = Field(10, ge=1, description="Connections per process pool.")
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET), description="Signs tokens; must be changed outside development."
+    )
+    default_country: str = Field(
+        "PG", min_length=2, max_length=2, description="ISO country of this deployment."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+    log_json: bool = Field(False, description="Log one JSON object per line.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_postgres_scheme(cls, value: str) -> str:
+        """Accept any PostgreSQL scheme (SQLAlchemy or libpq style) and keep the libpq one."""
+        for prefix in ("postgresql+psycopg://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql://" + value[len(prefix) :]
+        if not value.startswith("postgresql://"):
+            raise ValueError("database_url must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> Settings:
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.secret_key.get_secret_value() == DEV_SECRET
+        ):
+            raise ValueError("WATERBILL_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return sqlalchemy_url(self.database_url)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """The same database through SQLAlchemy's psycopg 3 dialect."""
+    return "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def settings_reference() -> list[dict[str, Any]]:
+    """Every setting as (env var, default, description): README table, `waterbill settings`."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(model: type[BaseModel], env_prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{env_prefix}{name.upper()}__")
+                continue
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, SecretStr):
+                default = "(secret)" if default.get_secret_value() != DEV_SECRET else DEV_SECRET
+            if isinstance(default, StrEnum):
+                default = default.value
+            rows.append(
+                {
+                    "env": f"{env_prefix}{name.upper()}",
+                    "default": "" if default is None else str(default),
+                    "description": field.description or "",
+                }
+            )
+
+    walk(Settings, "WATERBILL_")
+    return rows

@@ -1,0 +1,337 @@
+"""Throwaway PostgreSQL/TimescaleDB, Mosquitto and Redis servers for tests and ``waterbill up``.
+
+Each server gets its own data directory and a free loopback port, so nothing here touches (or
+depends on) the machine's own services on their standard ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+logger = logging.getLogger(__name__)
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# initdb refuses to run as root; the Debian package always creates this account.
+PG_SYSTEM_USER = "postgres"
+MOSQUITTO_BIN = Path("/usr/sbin/mosquitto")
+REDIS_BIN = Path("/usr/bin/redis-server")
+
+
+class ServiceError(RuntimeError):
+    """A local server could not be started or did not answer in time."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(check: object, what: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceError(f"{what} exited with code {process.returncode} while starting")
+        with contextlib.suppress(OSError, psycopg.OperationalError):
+            if check():  # type: ignore[operator]
+                return
+        time.sleep(0.05)
+    raise ServiceError(f"{what} did not answer within {timeout:.0f} s")
+
+
+def _port_open(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+
+
+def _user_kwargs(user: str | None) -> dict[str, Any]:
+    """Popen arguments that run the child as ``user`` (signals then reach it directly)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": user, "group": entry.pw_gid, "extra_groups": []}
+
+
+@dataclass
+class LocalPostgres:
+    """A PostgreSQL 15 cluster with TimescaleDB preloaded, trusted on loopback.
+
+    Args:
+        root: directory to hold the cluster; a temporary one when omitted.
+        durable: keep fsync on. Off suits tests (a process crash still loses nothing committed,
+            only a machine crash could); benchmarks and the demo keep it on.
+    """
+
+    root: Path | None = None
+    port: int = field(default_factory=free_port)
+    durable: bool = True
+    extra_conf: dict[str, str] = field(default_factory=dict)
+    _owned_root: bool = field(default=False, init=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.root is not None
+        return self.root / "pgdata"
+
+    @property
+    def run_user(self) -> str | None:
+        return PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def start(self) -> LocalPostgres:
+        if self.root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="waterbill-pg-"))
+            self._owned_root = True
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.run_user:
+            entry = pwd.getpwnam(self.run_user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._write_conf()
+        log = open(self.root / "postgres.log", "ab")
+        self._process = subprocess.Popen(
+            [str(PG_BIN / "postgres"), "-D", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **_user_kwargs(self.run_user),
+        )
+        log.close()
+        _wait_for(self._accepts_connections, "PostgreSQL", 30, self._process)
+        logger.info("PostgreSQL listening on 127.0.0.1:%d (%s)", self.port, self.data_dir)
+        return self
+
+    def _initdb(self) -> None:
+        subprocess.run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=self.root,
+            **_user_kwargs(self.run_user),
+        )
+
+    def _write_conf(self) -> None:
+        assert self.root is not None
+        conf = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.root}'",
+            "shared_preload_libraries": "'timescaledb'",
+            "timescaledb.telemetry_level": "off",
+            "max_connections": "200",
+            "shared_buffers": "256MB",
+            "fsync": "on" if self.durable else "off",
+            "full_page_writes": "on" if self.durable else "off",
+            "log_min_messages": "warning",
+            **self.extra_conf,
+        }
+        lines = [f"{key} = {value}" for key, value in conf.items()]
+        (self.data_dir / "postgresql.auto.conf").write_text("\n".join(lines) + "\n")
+
+    def _accepts_connections(self) -> bool:
+        with psycopg.connect(self.url(), connect_timeout=1) as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; ``mode="immediate"`` is a crash (no checkpoint), as after kill -9."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+            self._process.send_signal(sig[mode])
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop(mode)
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._owned_root and self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalPostgres:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+@dataclass
+class LocalMosquitto:
+    """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence.
+
+    Mosquitto drops messages beyond ``max_queued_messages`` (1000 by default) for an offline
+    persistent session without telling anyone; the bound here is raised far above any backlog the
+    tests or the demo build, and kept finite so a forgotten session cannot eat the memory.
+    """
+
+    root: Path | None = None
+    port: int = field(default_factory=free_port)
+    max_queued_messages: int = 5_000_000
+    _owned_root: bool = field(default=False, init=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def config_file(self) -> Path:
+        assert self.root is not None
+        return self.root / "mosquitto.conf"
+
+    def start(self) -> LocalMosquitto:
+        if self.root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="waterbill-mqtt-"))
+            self._owned_root = True
+        self.root.mkdir(parents=True, exist_ok=True)
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        self.config_file.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} 127.0.0.1",
+                    "allow_anonymous true",
+                    # Stay the invoking user instead of dropping to `mosquitto`, who could not
+                    # write the persistence file into our directory.
+                    f"user {user}",
+                    "persistence true",
+                    f"persistence_location {self.root}/",
+                    "autosave_interval 1",
+                    f"max_queued_messages {self.max_queued_messages}",
+                    "max_queued_bytes 0",
+                    "max_inflight_messages 0",
+                    "set_tcp_nodelay true",
+                    "log_dest stderr",
+                    "log_type error",
+                    "log_type warning",
+                    "",
+                ]
+            )
+        )
+        log = open(self.root / "mosquitto.log", "ab")
+        self._process = subprocess.Popen(
+            [str(MOSQUITTO_BIN), "-c", str(self.config_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        _wait_for(lambda: _port_open(self.port), "Mosquitto", 15, self._process)
+        logger.info("Mosquitto listening on 127.0.0.1:%d", self.port)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the broker; a clean stop saves its persistence file, ``kill=True`` does not."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            self._process.wait(timeout=15)
+        self._process = None
+
+    def restart(self, kill: bool = False) -> None:
+        self.stop(kill=kill)
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._owned_root and self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalMosquitto:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+@dataclass
+class LocalRedis:
+    """A Redis server without persistence, for throttling shared between API processes."""
+
+    port: int = field(default_factory=free_port)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> LocalRedis:
+        self._process = subprocess.Popen(
+            [
+                str(REDIS_BIN),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tempfile.gettempdir(),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _wait_for(lambda: _port_open(self.port), "Redis", 15, self._process)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=15)
+        self._process = None
+
+    def __enter__(self) -> LocalRedis:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

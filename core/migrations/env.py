@@ -1,0 +1,31 @@
+"""Alembic environment: one synchronous psycopg connection, URL from the caller or settings."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from core.config import get_settings
+from core.models import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            compare_type=True,
+            # The hypertable's internal chunk tables live in their own schemas; leave them out.
+            include_schemas=False,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported: run `waterbill migrate`")
+run_migrations_online()

@@ -1,0 +1,229 @@
+"""Relational schema shared by every package (SQLAlchemy 2 typed models).
+
+The telemetry tables (``reading`` hypertable, quarantine, rollups) are declared here too so that
+reads can use SQLAlchemy; hot writes go through psycopg COPY in ``ingest``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class Language(StrEnum):
+    EN = "en"
+    FR = "fr"
+    TPI = "tpi"
+
+
+class MeterKind(StrEnum):
+    MECHANICAL = "mechanical"
+    ELECTRONIC = "electronic"
+    IOT = "iot"
+
+
+class MeterUnit(StrEnum):
+    """What the register displays; stored indexes are always integer litres."""
+
+    CUBIC_METRE = "m3"
+    LITRE = "l"
+
+
+class DwellingType(StrEnum):
+    APARTMENT = "apartment"
+    HOUSE = "house"
+    COMMERCIAL = "commercial"
+    COMMUNAL = "communal"
+
+
+class Occupancy(StrEnum):
+    OCCUPIED = "occupied"
+    VACANT = "vacant"
+
+
+class ReadingSource(StrEnum):
+    IOT = "iot"
+    MANUAL = "manual"
+    ESTIMATED = "estimated"
+
+
+class QuarantineStatus(StrEnum):
+    OPEN = "open"
+    REPROCESSED = "reprocessed"
+    DISCARDED = "discarded"
+
+
+class Country(Base):
+    __tablename__ = "country"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[Language] = mapped_column(_enum(Language, "language"))
+    sms_provider: Mapped[str] = mapped_column(String(32), server_default="console")
+
+
+class Zone(Base):
+    __tablename__ = "zone"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # A zone may sit in another time zone than its country's capital (PNG's Bougainville does).
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Building(Base):
+    __tablename__ = "building"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Dwelling(Base):
+    __tablename__ = "dwelling"
+    __table_args__ = (UniqueConstraint("building_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(64))
+    dwelling_type: Mapped[DwellingType] = mapped_column(_enum(DwellingType, "dwelling_type"))
+    occupancy: Mapped[Occupancy] = mapped_column(
+        _enum(Occupancy, "occupancy"), server_default=Occupancy.OCCUPIED.value
+    )
+    occupants: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Meter(Base):
+    __tablename__ = "meter"
+    __table_args__ = (
+        CheckConstraint("register_digits BETWEEN 4 AND 12", name="register_digits"),
+        CheckConstraint("removed_at IS NULL OR removed_at > installed_at", name="removal_after"),
+        # Billing and dashboards walk a dwelling's meters by date to follow replacements.
+        Index("ix_meter_dwelling_installed", "dwelling_id", "installed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[MeterKind] = mapped_column(_enum(MeterKind, "meter_kind"))
+    unit: Mapped[MeterUnit] = mapped_column(
+        _enum(MeterUnit, "meter_unit"), server_default=MeterUnit.CUBIC_METRE.value
+    )
+    # Digits of the register counted in litres: the index wraps to 0 at 10**register_digits.
+    register_digits: Mapped[int] = mapped_column(SmallInteger, server_default="9")
+    dwelling_id: Mapped[int | None] = mapped_column(ForeignKey("dwelling.id"))
+    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    initial_index_l: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    reporting_interval_s: Mapped[int] = mapped_column(Integer, server_default="3600")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Reading(Base):
+    """One register read; a TimescaleDB hypertable partitioned on ``time``.
+
+    No foreign key to ``meter``: the ingest join already resolves serials to ids, and a per-row
+    FK check would cost on the hottest write path. Meters are never deleted, only removed.
+    """
+
+    __tablename__ = "reading"
+
+    # The primary key is the dedupe key (a reading delivered twice is stored once, through
+    # ON CONFLICT DO NOTHING) and its index serves "a meter's readings over a time range".
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    source: Mapped[ReadingSource] = mapped_column(
+        _enum(ReadingSource, "reading_source"), primary_key=True
+    )
+    index_l: Mapped[int] = mapped_column(BigInteger)
+    flow_lph: Mapped[float | None] = mapped_column(Double)
+    battery_pct: Mapped[int | None] = mapped_column(SmallInteger)
+    signal_dbm: Mapped[int | None] = mapped_column(SmallInteger)
+    # Bit set of device alarms, see ingest.payload.Alarm.
+    alarms: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Quarantine(Base):
+    """A message the ingest could not store as readings, kept verbatim with the reason."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        # The operator's list: open items by reason, newest first.
+        Index("ix_quarantine_status_reason_received", "status", "reason", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+    serial: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[QuarantineStatus] = mapped_column(
+        _enum(QuarantineStatus, "quarantine_status"), server_default=QuarantineStatus.OPEN.value
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MeterDaily(Base):
+    """Volume per meter and local calendar day, from index differences (never summed floats)."""
+
+    __tablename__ = "meter_daily"
+
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    volume_l: Mapped[int] = mapped_column(BigInteger)
+    start_index_l: Mapped[int] = mapped_column(BigInteger)
+    end_index_l: Mapped[int] = mapped_column(BigInteger)
+    reading_count: Mapped[int] = mapped_column(Integer)
+    has_estimate: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

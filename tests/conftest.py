@@ -1,0 +1,129 @@
+"""Real services for the suite: one PostgreSQL/TimescaleDB cluster and one Mosquitto broker per
+test session, on free loopback ports in throwaway directories, stopped at the end.
+
+Each database test gets its own database cloned from a migrated template (tens of milliseconds),
+so tests that commit, or that let other processes write, never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from core.config import ApiSettings, Environment, MqttSettings, Settings
+from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
+from core.migrate import upgrade
+
+TEMPLATE_DB = "waterbill_template"
+
+
+def _require_binaries() -> None:
+    libdir = Path("/usr/lib/postgresql/15/lib")
+    if not (PG_BIN / "postgres").exists() or not list(libdir.glob("timescaledb*.so")):
+        pytest.exit("PostgreSQL 15 with TimescaleDB is not installed: run scripts/install", 3)
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.exit("Mosquitto is not installed: run scripts/install", 3)
+
+
+@pytest.fixture(scope="session")
+def local_pg() -> Iterator[LocalPostgres]:
+    _require_binaries()
+    # No TimescaleDB background workers: the Apache build runs no jobs for us, and an idle
+    # scheduler connected to the template would block CREATE DATABASE ... TEMPLATE.
+    with LocalPostgres(
+        durable=False, extra_conf={"timescaledb.max_background_workers": "0"}
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def local_broker() -> Iterator[LocalMosquitto]:
+    _require_binaries()
+    with LocalMosquitto() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def template_db(local_pg: LocalPostgres) -> str:
+    """A database at the latest migration, cloned by every database test."""
+    upgrade(Settings(database_url=local_pg.url(TEMPLATE_DB)))
+    with psycopg.connect(local_pg.url(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+                sql.Identifier(TEMPLATE_DB)
+            )
+        )
+    return TEMPLATE_DB
+
+
+def create_database(local_pg: LocalPostgres, template: str | None) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(local_pg.url(), autocommit=True) as conn:
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(query)
+    return local_pg.url(name)
+
+
+def drop_database(local_pg: LocalPostgres, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(local_pg.url(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name)))
+        )
+
+
+@pytest.fixture
+def database_url(local_pg: LocalPostgres, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for this test only."""
+    url = create_database(local_pg, template_db)
+    yield url
+    drop_database(local_pg, url)
+
+
+@pytest.fixture
+def empty_database_url(local_pg: LocalPostgres) -> Iterator[str]:
+    """A fresh database with no schema, for migration tests."""
+    url = create_database(local_pg, None)
+    yield url
+    drop_database(local_pg, url)
+
+
+@pytest.fixture
+def settings(database_url: str, local_broker: LocalMosquitto) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        database_url=database_url,
+        mqtt=MqttSettings(port=local_broker.port),
+        api=ApiSettings(ready_timeout_s=2.0),
+    )
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit psycopg connection to this test's database, for arranging and asserting."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app in-process, with its lifespan (pools) running."""
+    from api.app import create_app
+
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
+        yield http

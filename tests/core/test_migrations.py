@@ -1,0 +1,91 @@
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, pool
+
+from core.config import Settings, sqlalchemy_url
+from core.migrate import current_revision, ensure_database, upgrade
+from core.models import Base
+
+pytestmark = pytest.mark.services
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("postgresql://x/y")).get_current_head()
+    assert head is not None
+    return head
+
+
+class TestUpgrade:
+    def test_fresh_database_reaches_head(self, empty_database_url):
+        upgrade(Settings(database_url=empty_database_url))
+        assert current_revision(empty_database_url) == _head()
+
+    def test_applying_twice_is_a_no_op(self, empty_database_url):
+        settings = Settings(database_url=empty_database_url)
+        upgrade(settings)
+        with psycopg.connect(empty_database_url) as conn:
+            before = conn.execute("SELECT count(*) FROM pg_class").fetchone()
+        upgrade(settings)
+        with psycopg.connect(empty_database_url) as conn:
+            after = conn.execute("SELECT count(*) FROM pg_class").fetchone()
+        assert before == after
+        assert current_revision(empty_database_url) == _head()
+
+    def test_reading_is_a_hypertable(self, database_url):
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT hypertable_name FROM timescaledb_information.hypertables"
+                " WHERE hypertable_name = 'reading'"
+            ).fetchone()
+        assert row == ("reading",)
+
+    def test_tsl_features_follow_the_license(self, database_url):
+        with psycopg.connect(database_url) as conn:
+            license_row = conn.execute("SHOW timescaledb.license").fetchone()
+            compressed = conn.execute(
+                "SELECT compression_enabled FROM timescaledb_information.hypertables"
+                " WHERE hypertable_name = 'reading'"
+            ).fetchone()
+        assert license_row is not None
+        assert compressed is not None
+        assert compressed[0] == (license_row[0] == "timescale")
+
+    def test_models_and_migrations_agree(self, database_url):
+        engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        engine.dispose()
+        assert diff == []
+
+
+class TestEnsureDatabase:
+    def test_creates_a_missing_database_once(self, local_pg):
+        url = local_pg.url("ensure_db_test")
+        try:
+            assert ensure_database(url) is True
+            assert ensure_database(url) is False
+        finally:
+            with psycopg.connect(local_pg.url(), autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS ensure_db_test")
+
+
+class TestReadingDedupe:
+    def test_same_meter_time_source_is_stored_once(self, db):
+        insert = (
+            "INSERT INTO reading (meter_id, time, source, index_l)"
+            " VALUES (1, '2026-01-01T00:00Z', 'iot', 100) ON CONFLICT DO NOTHING"
+        )
+        db.execute(insert)
+        db.execute(insert)
+        db.execute(
+            "INSERT INTO reading (meter_id, time, source, index_l)"
+            " VALUES (1, '2026-01-01T00:00Z', 'manual', 101)"
+        )
+        count = db.execute("SELECT count(*) FROM reading").fetchone()
+        assert count == (2,)

@@ -1,1 +1,1 @@
-"""ingest"""
+"""MQTT telemetry into TimescaleDB: payload codec and validation, batch writer, quarantine."""

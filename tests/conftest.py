@@ -16,8 +16,10 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import ApiSettings, Environment, MqttSettings, Settings
+from core.db import make_async_engine
 from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
 
@@ -112,6 +114,15 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit psycopg connection to this test's database, for arranging and asserting."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+async def session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """An async SQLAlchemy session on this test's database; the test commits when it wants to."""
+    engine = make_async_engine(settings)
+    async with AsyncSession(engine, expire_on_commit=False) as db_session:
+        yield db_session
+    await engine.dispose()
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ INSTALLED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def registration(serial: str, **overrides) -> MeterRegistration:
-    return MeterRegistration(serial=serial, kind=MeterKind.IOT, installed_at=INSTALLED, **overrides)
+    fields = {"kind": MeterKind.IOT, "installed_at": INSTALLED, **overrides}
+    return MeterRegistration(serial=serial, **fields)
 
 
 class TestMeterRegistrationRules:

@@ -227,3 +227,31 @@ class MeterDaily(Base):
     reading_count: Mapped[int] = mapped_column(Integer)
     has_estimate: Mapped[bool] = mapped_column(Boolean, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MeterState(Base):
+    """Latest reading per meter, maintained with each ingest batch.
+
+    "Last reading of every meter" over the hypertable is a DISTINCT ON over millions of rows; this
+    row answers it from one index, and gives ingest the previous index to judge a new one.
+    """
+
+    __tablename__ = "meter_state"
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), primary_key=True)
+    last_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_index_l: Mapped[int] = mapped_column(BigInteger)
+    last_received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    readings_total: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class RollupPending(Base):
+    """Meters whose rollups are stale from ``since`` on: written in each ingest batch's
+    transaction, drained by the rollup refresh, so a late reading re-opens only what it touches.
+    """
+
+    __tablename__ = "rollup_pending"
+
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -4,7 +4,8 @@ Tree::
 
     core.exceptions.AppError
     ├── NotFound (404)
-    │   └── TariffNotFound          no tariff version with this id
+    │   ├── TariffNotFound          no tariff version with this id
+    │   └── UnknownZone             no zone with this id
     ├── Conflict (409)
     │   ├── TariffMissing           no tariff in force for a zone on a date: nothing can be billed
     │   └── TariffVersionExists     a version already starts that day for that country/zone
@@ -19,6 +20,10 @@ from core.exceptions import Conflict, InvalidInput, NotFound
 
 
 class TariffNotFound(NotFound):
+    pass
+
+
+class UnknownZone(NotFound):
     pass
 
 

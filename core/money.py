@@ -213,11 +213,17 @@ def format_number(value: Decimal, *, places: int, language: str) -> str:
     return sign + text
 
 
-def format_amount(amount: Decimal, currency: Currency, language: str) -> str:
-    """An amount with its currency symbol placed as ``language`` writes it."""
+def format_amount(
+    amount: Decimal, currency: Currency, language: str, *, places: int | None = None
+) -> str:
+    """An amount with its currency symbol placed as ``language`` writes it.
+
+    ``places`` overrides the currency's minor units, for unit prices finer than an invoice line.
+    """
     if language not in _SYMBOLS:
         raise ValueError(f"no currency format for language {language!r}")
-    number = format_number(amount, places=currency.minor_units, language=language)
+    places = currency.minor_units if places is None else places
+    number = format_number(amount, places=places, language=language)
     symbol, first = _SYMBOLS[language].get(currency.code, (currency.code + NBSP, True))
     sign = ""
     if number.startswith("-"):

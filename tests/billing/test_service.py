@@ -1,8 +1,10 @@
+import asyncio
 from datetime import date
 from decimal import Decimal
 
 import psycopg
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.exceptions import InvalidTariff, TariffMissing, TariffVersionExists, UnknownZone
 from billing.service import (
@@ -15,6 +17,7 @@ from billing.service import (
     tariffs_in_force_by_zone,
 )
 from billing.tariffs import Block, LineKind, compute_invoice
+from core.db import make_async_engine
 from core.models import DwellingType
 from core.money import Money, get_currency
 from core.registry import create_zone
@@ -232,3 +235,19 @@ class TestListTariffVersions:
         versions = await list_tariff_versions(session, country_code="CM")
         assert [v.id for v in versions] == [new.id, old.id]
         assert len(await list_tariff_versions(session, country_code="CM", zone_id=zone.id)) == 1
+
+
+class TestConcurrentCreation:
+    async def test_the_loser_of_a_race_gets_a_conflict(self, session, settings):
+        await add(session)  # flushed, not committed: invisible to the other transaction
+        engine = make_async_engine(settings)
+        try:
+            async with AsyncSession(engine) as other:
+                racer = asyncio.create_task(add(other))
+                await asyncio.sleep(0.5)  # the racer passed its check and waits on the index
+                assert not racer.done()
+                await session.commit()
+                with pytest.raises(TariffVersionExists):
+                    await racer
+        finally:
+            await engine.dispose()

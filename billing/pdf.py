@@ -21,7 +21,7 @@ from fpdf.enums import XPos, YPos
 
 from billing.tariffs import InvoiceComputation, InvoiceKind, InvoiceLine, LineKind, litres_to_m3
 from core.models import DwellingType, Language
-from core.money import format_amount, format_number
+from core.money import Money, format_amount, format_number
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FAMILY = "DejaVu"
@@ -39,6 +39,8 @@ class Party:
     address_lines: tuple[str, ...] = ()
     phone: str | None = None
     reference: str | None = None
+    # The utility's tax registration (NIU in Cameroon, TIN in Papua New Guinea).
+    tax_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,14 +75,22 @@ class InvoiceDocument:
     dwelling_type: DwellingType
     meter_serial: str
     period_start: date
-    period_end: date
+    period_end: date  # last day included
     opening: MeterIndex
     closing: MeterIndex
     computation: InvoiceComputation
     payment: PaymentInstructions
     # The tax's local name, e.g. "GST" in Papua New Guinea; the language's word for VAT if None.
     tax_name: str | None = None
+    # The tariff's late penalty, printed so the customer knows it before the due date.
+    late_penalty: LatePenaltyTerms | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class LatePenaltyTerms:
+    pct: Decimal
+    fixed: Money
 
 
 LABELS: dict[Language, dict[str, str]] = {
@@ -112,6 +122,9 @@ LABELS: dict[Language, dict[str, str]] = {
         "total": "Total due",
         "subscription_only": "Subscription only: the dwelling was vacant and used no water.",
         "how_to_pay": "How to pay",
+        "tax_id": "Tax ID",
+        "penalty": "After the due date a late penalty of {pct}% of the amount due plus {fixed}"
+        " is added.",
         "reference": "Quote this reference",
         "orange_money": "Orange Money",
         "mtn_momo": "MTN MoMo",
@@ -147,6 +160,9 @@ LABELS: dict[Language, dict[str, str]] = {
         "total": "Total TTC à payer",
         "subscription_only": "Abonnement seul : logement vacant, aucune consommation.",
         "how_to_pay": "Comment payer",
+        "tax_id": "N° contribuable",
+        "penalty": "Après l'échéance, une pénalité de retard de {pct}\u00a0% du montant dû"
+        " plus {fixed} est appliquée.",
         "reference": "Référence à indiquer",
         "orange_money": "Orange Money",
         "mtn_momo": "MTN MoMo",
@@ -182,6 +198,8 @@ LABELS: dict[Language, dict[str, str]] = {
         "total": "Olgeta pe yu mas peim",
         "subscription_only": "Pe bilong mun tasol: i no gat man long haus na i no yusim wara.",
         "how_to_pay": "Rot bilong peim",
+        "tax_id": "Takis namba",
+        "penalty": "Sapos yu no peim long taim, bai yu peim moa {pct}% bilong dinau na {fixed}.",
         "reference": "Raitim dispela namba",
         "orange_money": "Orange Money",
         "mtn_momo": "MTN MoMo",
@@ -301,6 +319,8 @@ class _InvoicePdf:
             self.line(address)
         if doc.utility.phone:
             self.line(f"{lb['phone']} {doc.utility.phone}")
+        if doc.utility.tax_id:
+            self.line(f"{lb['tax_id']} {doc.utility.tax_id}")
         self.pdf.ln(2)
         self.line(f"{lb['title']} — {lb['number']} {doc.number}", size=13, bold=True)
         self.line(
@@ -372,6 +392,13 @@ class _InvoicePdf:
         self.line(f"{lb['due']} {format_date(self.doc.due_on, self.lang)}", size=10, bold=True)
         if comp.kind == InvoiceKind.SUBSCRIPTION_ONLY:
             self.line(lb["subscription_only"])
+        terms = self.doc.late_penalty
+        if terms is not None and (terms.pct or terms.fixed.amount):
+            self.line(
+                lb["penalty"].format(
+                    pct=self.percent(terms.pct), fixed=self.money(terms.fixed.amount)
+                )
+            )
         for note in self.doc.notes:
             self.line(note)
 
@@ -389,6 +416,11 @@ class _InvoicePdf:
         places = max(self.doc.computation.currency.minor_units, decimals)
         return self.money(price, places=places)
 
+    def percent(self, pct: Decimal) -> str:
+        """A rate with the decimals it has: 10, 5.5, 19.25."""
+        places = max(-int(pct.normalize().as_tuple().exponent), 0)
+        return format_number(pct, places=places, language=self.lang.value)
+
     def describe(self, ln: InvoiceLine) -> str:
         lb = self.labels
         if ln.kind == LineKind.CONSUMPTION:
@@ -402,9 +434,7 @@ class _InvoicePdf:
             return f"{lb['subscription']} ({self.doc.computation.period_days} {lb['days']})"
         if ln.kind == LineKind.SERVICE_FEE:
             return lb["service_fee"]
-        pct = ln.vat_pct or Decimal(0)
-        places = max(-int(pct.normalize().as_tuple().exponent), 0)
-        rate = format_number(pct, places=places, language=self.lang.value)
+        rate = self.percent(ln.vat_pct or Decimal(0))
         space = "\u00a0" if self.lang == Language.FR else ""
         return f"{self.doc.tax_name or lb['tax']} {rate}{space}%"
 

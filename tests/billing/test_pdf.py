@@ -9,6 +9,7 @@ import pytest
 
 from billing.pdf import (
     InvoiceDocument,
+    LatePenaltyTerms,
     MeterIndex,
     Party,
     PaymentInstructions,
@@ -62,7 +63,12 @@ def document(
         language=language,
         issued_on=date(2027, 2, 16),
         due_on=date(2027, 3, 3),
-        utility=Party("Camwater Douala", ("Rue Joffre", "Douala"), "+237 233 42 11 11"),
+        utility=Party(
+            "Camwater Douala",
+            ("Rue Joffre", "Douala"),
+            "+237 233 42 11 11",
+            tax_id="M012345678901A",
+        ),
         customer=Party(
             "Amélie Nguema", ("Immeuble Akwa, appt 4B",), "+237 699 12 34 56", "CUST-00042"
         ),
@@ -82,6 +88,7 @@ def document(
             cash_agents="Camwater counters",
         ),
         tax_name=tax_name,
+        late_penalty=LatePenaltyTerms(D(5), Money(D(1000), tariff.currency)),
     )
 
 
@@ -111,6 +118,7 @@ class TestRenderInvoice:
         text = pdf_text(doc, tmp_path)
         for expected in (
             "Camwater Douala",
+            "N° contribuable M012345678901A",
             "Facture n° CM-2027-000123",
             "Amélie Nguema",
             "Compte CUST-00042",
@@ -149,6 +157,10 @@ class TestRenderInvoice:
         assert line_pattern("TVA 19,25 %", vat.format("fr")).search(text)
         assert line_pattern("Total TTC à payer", comp.total.format("fr")).search(text)
         assert "FCFA" in comp.total.format("fr")
+        assert (
+            "Après l'échéance, une pénalité de retard de 5 % du montant dû plus 1 000 FCFA"
+            " est appliquée." in " ".join(text.split())
+        )
 
     def test_only_the_estimated_index_is_marked(self, tmp_path):
         doc = document(Language.EN, EUR_TARIFF)

@@ -49,6 +49,11 @@ BOUND_DECIMALS = 3
 PRICE_DECIMALS = 6
 RATE_DECIMALS = 4
 MAX_PERIOD_DAYS = 366
+# Ceilings that keep every figure inside its column (NUMERIC(12,3), NUMERIC(14,6), BIGINT) and
+# every product far inside Decimal's 28 digits; no real tariff comes near them.
+MAX_BOUND_M3 = Decimal(10) ** 8
+MAX_PRICE = Decimal(10) ** 7
+MAX_AMOUNT = Decimal(10) ** 12
 
 
 class LineKind(StrEnum):
@@ -101,11 +106,15 @@ class Tariff:
                         f"block {number} ends at {block.upper_m3} m³,"
                         f" not above the previous bound {previous} m³"
                     )
+                if block.upper_m3 >= MAX_BOUND_M3:
+                    found.append(f"block {number} bound {block.upper_m3} m³ is too large")
                 if _decimals(block.upper_m3) > BOUND_DECIMALS:
                     found.append(f"block {number} bound {block.upper_m3} m³ is finer than a litre")
                 previous = max(previous, block.upper_m3)
             if block.price_per_m3 < 0:
                 found.append(f"block {number} price {block.price_per_m3} is negative")
+            if block.price_per_m3 >= MAX_PRICE:
+                found.append(f"block {number} price {block.price_per_m3} is too large")
             if _decimals(block.price_per_m3) > PRICE_DECIMALS:
                 found.append(
                     f"block {number} price {block.price_per_m3} has more than"
@@ -124,6 +133,8 @@ class Tariff:
                 found.append(f"{name} is in {amount.currency.code}, not {self.currency.code}")
             elif amount.amount < 0:
                 found.append(f"{name} {amount.amount} is negative")
+            elif amount.amount >= MAX_AMOUNT:
+                found.append(f"{name} {amount.amount} is too large")
         for name, pct in (("VAT", self.vat_pct), ("penalty", self.penalty_pct)):
             if not 0 <= pct <= 100:
                 found.append(f"{name} rate {pct}% is not between 0 and 100")

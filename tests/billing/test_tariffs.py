@@ -283,6 +283,8 @@ class TestTariffProblems:
             ((Block(D("10.0005"), D(1)), Block(None, D(2))), "finer than a litre"),
             ((Block(None, D(-1)),), "price -1 is negative"),
             ((Block(None, D("1.0000001")),), "more than 6 decimals"),
+            ((Block(None, D("1E+7")),), "price 1E+7 is too large"),
+            ((Block(D("1E+8"), D(1)), Block(None, D(1))), "bound 1E+8 m³ is too large"),
         ],
     )
     def test_block_rules(self, blocks, message):
@@ -294,6 +296,10 @@ class TestTariffProblems:
         assert "no subscription for dwelling types: apartment, commercial, communal" in (
             tariff.problems()
         )
+
+    def test_amounts_have_a_ceiling(self):
+        tariff = replace(make_tariff(), service_fee=Money(D(10) ** 12, EUR))
+        assert any("service fee" in p and "too large" in p for p in tariff.problems())
 
     def test_amounts_must_be_in_the_tariff_currency(self):
         tariff = replace(make_tariff(), service_fee=Money(D(500), XAF))
@@ -337,7 +343,7 @@ def tariffs(draw: st.DrawFn) -> Tariff:
         return Money.from_minor(draw(st.integers(0, max_minor)), currency)
 
     def price() -> Decimal:
-        return D(draw(st.integers(0, 10**9))).scaleb(-draw(st.integers(0, 6)))
+        return D(draw(st.integers(0, 10**9 - 1))).scaleb(-draw(st.integers(2, 6)))
 
     bounds_l = sorted(draw(st.sets(st.integers(1, 200_000), min_size=0, max_size=4)))
     blocks = tuple(Block(D(b).scaleb(-3), price()) for b in bounds_l) + (Block(None, price()),)

@@ -17,6 +17,8 @@ from billing.tariffs import Block, InvoiceComputation, InvoiceKind, LineKind
 from core.models import DwellingType
 from core.money import Money, get_currency
 
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+
 
 class BlockIn(BaseModel):
     upper_m3: Decimal | None = Field(
@@ -28,7 +30,9 @@ class BlockIn(BaseModel):
 
 class TariffIn(BaseModel):
     country_code: str = Field(min_length=2, max_length=2, description="ISO country code.")
-    zone_id: int | None = Field(None, description="The zone; null for the country-wide tariff.")
+    zone_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="The zone; null for the country-wide tariff."
+    )
     effective_from: date = Field(description="First day the version prices consumption.")
     blocks: list[BlockIn] = Field(min_length=1, max_length=20)
     subscriptions: dict[DwellingType, Decimal] = Field(

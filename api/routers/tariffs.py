@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.deps import SessionDep
 from billing import service as billing_service
@@ -20,10 +20,13 @@ from billing.exceptions import (
     TariffVersionExists,
     UnknownZone,
 )
-from billing.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
+from billing.schemas import MAX_ID, QuoteIn, QuoteOut, TariffIn, TariffOut
 from billing.tariffs import compute_invoice
 
 router = APIRouter(prefix="/tariffs", tags=["tariffs"])
+
+TariffId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ZoneId = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 
 def _error(exc: type[Exception]) -> dict[str, str]:
@@ -53,7 +56,7 @@ async def create_tariff(body: TariffIn, session: SessionDep) -> TariffOut:
 async def list_tariffs(
     session: SessionDep,
     country_code: Annotated[str, Query(min_length=2, max_length=2)],
-    zone_id: int | None = None,
+    zone_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[TariffOut]:
     """A country's (or one zone's) versions, newest first."""
     versions = await billing_service.list_tariff_versions(
@@ -67,7 +70,9 @@ async def list_tariffs(
     response_model=TariffOut,
     responses={404: _error(UnknownZone), 409: _error(TariffMissing)},
 )
-async def tariff_in_force(session: SessionDep, zone_id: int, on: date | None = None) -> TariffOut:
+async def tariff_in_force(
+    session: SessionDep, zone_id: ZoneId, on: date | None = None
+) -> TariffOut:
     """The version pricing a zone's consumption on a date (today by default)."""
     version = await billing_service.tariff_in_force(
         session, zone_id=zone_id, on=on or datetime.now(UTC).date()
@@ -76,7 +81,7 @@ async def tariff_in_force(session: SessionDep, zone_id: int, on: date | None = N
 
 
 @router.get("/{tariff_id}", response_model=TariffOut, responses={404: _error(TariffNotFound)})
-async def get_tariff(tariff_id: int, session: SessionDep) -> TariffOut:
+async def get_tariff(tariff_id: TariffId, session: SessionDep) -> TariffOut:
     """One tariff version."""
     return TariffOut.from_version(
         await billing_service.get_tariff_version(session, tariff_id=tariff_id)
@@ -84,7 +89,7 @@ async def get_tariff(tariff_id: int, session: SessionDep) -> TariffOut:
 
 
 @router.post("/{tariff_id}/quote", response_model=QuoteOut, responses={404: _error(TariffNotFound)})
-async def quote(tariff_id: int, body: QuoteIn, session: SessionDep) -> QuoteOut:
+async def quote(tariff_id: TariffId, body: QuoteIn, session: SessionDep) -> QuoteOut:
     """What a volume over a period would cost under this version, line by line."""
     version = await billing_service.get_tariff_version(session, tariff_id=tariff_id)
     computation = compute_invoice(

@@ -96,6 +96,11 @@ class TestReadTariffs:
         missing_zone = await client.get("/tariffs/in-force", params={"zone_id": 999999})
         assert missing_zone.status_code == 404
 
+    async def test_ids_beyond_the_integer_range_are_422(self, client):
+        assert (await client.get(f"/tariffs/{2**40}")).status_code == 422
+        response = await client.get("/tariffs/in-force", params={"zone_id": 2**40})
+        assert response.status_code == 422
+
 
 class TestQuote:
     async def test_quote_lines_add_up(self, client):

@@ -3,14 +3,19 @@
 ``render_invoice`` takes a plain ``InvoiceDocument`` (built by whoever issues the invoice from
 stored rows) and returns PDF bytes; nothing here reads the database.
 
-Text is set in DejaVu Sans when the system has it (Debian's ``fonts-dejavu-core``): it covers
-"€", the narrow no-break space French uses to group digits and "m³". Without it the PDF falls
-back to a core font, which is Latin-1 only, and writes "EUR" for "€" so the amounts stay right.
+Fonts: when every string of the document fits Windows-1252 (English, French and Tok Pisin
+labels, "€", "m³" and most names do), the PDF uses the standard Helvetica, which readers have
+built in: nothing is embedded and a page renders in milliseconds. Otherwise (a name in another
+script) it embeds DejaVu Sans from the system (Debian's ``fonts-dejavu-core``, subset to the
+glyphs used, ~0.15 s a page); without that font, characters Helvetica lacks print as "?".
+French digit groups use a narrow no-break space, which Windows-1252 lacks: Helvetica gets a
+no-break space instead, which keeps amounts on one line just the same.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -237,8 +242,8 @@ MONTHS: dict[Language, list[str]] = {
     ).split(),
 }
 
-# Core-font fallback: what Latin-1 cannot show, written so the meaning survives.
-_LATIN1_REPLACEMENTS = {"€": "EUR", "\u202f": " ", "–": "-", "—": "-", "’": "'", "•": "-"}
+CORE_FAMILY = "helvetica"
+CORE_ENCODING = "windows-1252"
 
 
 def format_date(day: date, language: Language) -> str:
@@ -261,6 +266,38 @@ def render_invoice(document: InvoiceDocument, *, font_dir: Path = FONT_DIR) -> b
     return _InvoicePdf(document, font_dir).render()
 
 
+def _core_text(value: str) -> str:
+    return value.replace("\u202f", "\u00a0")
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string of a document's text fields (the computation only holds numbers)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _strings(item)
+    elif is_dataclass(value) and not isinstance(value, type | InvoiceComputation):
+        for f in fields(value):
+            yield from _strings(getattr(value, f.name))
+
+
+def fits_core_font(document: InvoiceDocument) -> bool:
+    """True when Helvetica (Windows-1252) can print every character of the document."""
+    texts = [
+        *_strings(document),
+        *LABELS[document.language].values(),
+        *DWELLING_TYPES[document.language].values(),
+        *MONTHS[document.language],
+        format_amount(Decimal(0), document.computation.currency, document.language.value),
+    ]
+    try:
+        _core_text("".join(texts)).encode(CORE_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _InvoicePdf:
     def __init__(self, document: InvoiceDocument, font_dir: Path) -> None:
         self.doc = document
@@ -272,20 +309,19 @@ class _InvoicePdf:
         self.pdf.set_title(f"{self.labels['title']} {document.number}")
         self.pdf.set_author(document.utility.name)
         regular, bold = font_dir / "DejaVuSans.ttf", font_dir / "DejaVuSans-Bold.ttf"
-        self.unicode = regular.exists() and bold.exists()
+        self.unicode = not fits_core_font(document) and regular.exists() and bold.exists()
         if self.unicode:
             self.pdf.add_font(FONT_FAMILY, "", str(regular))
             self.pdf.add_font(FONT_FAMILY, "B", str(bold))
             self.family = FONT_FAMILY
         else:
-            self.family = "helvetica"
+            self.pdf.core_fonts_encoding = CORE_ENCODING
+            self.family = CORE_FAMILY
 
     def text(self, value: str) -> str:
         if self.unicode:
             return value
-        for old, new in _LATIN1_REPLACEMENTS.items():
-            value = value.replace(old, new)
-        return value.encode("latin-1", "replace").decode("latin-1")
+        return _core_text(value).encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
 
     def money(self, amount: Decimal, *, places: int | None = None) -> str:
         currency = self.doc.computation.currency

@@ -8,11 +8,13 @@ from decimal import Decimal
 import pytest
 
 from billing.pdf import (
+    FONT_DIR,
     InvoiceDocument,
     LatePenaltyTerms,
     MeterIndex,
     Party,
     PaymentInstructions,
+    fits_core_font,
     format_m3,
     render_invoice,
 )
@@ -198,13 +200,29 @@ class TestRenderInvoice:
         assert "Frais de service" not in text
         assert line_pattern("Total TTC à payer", doc.computation.total.format("fr")).search(text)
 
-    def test_without_dejavu_the_euro_is_written_eur(self, tmp_path):
+    def test_a_windows_1252_document_embeds_no_font(self, tmp_path):
         doc = document(Language.FR, EUR_TARIFF)
+        assert fits_core_font(doc)
+        assert b"/FontFile2" not in render_invoice(doc)
+        text = pdf_text(doc, tmp_path)
+        assert "€" in text
+        assert line_pattern("Total TTC à payer", doc.computation.total.format("fr")).search(text)
+
+    @pytest.mark.skipif(not (FONT_DIR / "DejaVuSans.ttf").exists(), reason="needs DejaVu Sans")
+    def test_a_name_beyond_windows_1252_embeds_dejavu(self, tmp_path):
+        doc = replace(document(Language.FR, XAF_TARIFF), customer=Party("Ŋgoŋ Ɛkɔ"))
+        assert not fits_core_font(doc)
+        assert b"/FontFile2" in render_invoice(doc)
+        text = pdf_text(doc, tmp_path)
+        assert "Ŋgoŋ Ɛkɔ" in text
+        assert line_pattern("Total TTC à payer", doc.computation.total.format("fr")).search(text)
+
+    def test_without_dejavu_such_a_name_degrades_but_amounts_do_not(self, tmp_path):
+        doc = replace(document(Language.EN, EUR_TARIFF), customer=Party("Ŋgoŋ Ɛkɔ"))
         (tmp_path / "fonts").mkdir()
         text = pdf_text(doc, tmp_path, font_dir=tmp_path / "fonts")
-        total = flat(doc.computation.total.format("fr")).replace("€", "EUR")
-        assert line_pattern("Total TTC à payer", total).search(text)
-        assert "€" not in text
+        assert "?go? ?k?" in text
+        assert line_pattern("Total due", doc.computation.total.format("en")).search(text)
 
     def test_a_long_invoice_flows_onto_a_second_page(self, tmp_path):
         doc = replace(

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
 
 from core.exceptions import InvalidInput
 
@@ -33,8 +32,6 @@ ROUNDING = ROUND_HALF_UP
 # as CLDR has them: a line break never splits an amount.
 NNBSP = "\u202f"
 NBSP = "\u00a0"
-
-Language = Literal["en", "fr", "tpi"]
 
 
 class UnknownCurrency(InvalidInput):

@@ -107,25 +107,29 @@ WITH point AS (
     ORDER BY p.meter_id, x.time,
              array_position(ARRAY['iot', 'manual', 'initial', 'estimated'], x.kind)
 ),
+located AS (
+    SELECT pt.*, p.tz, p.modulus, p.from_hour, {_local_hour("pt.time", "p.tz")} AS hour
+    FROM point pt JOIN rollup_plan p USING (meter_id)
+),
 step AS (
-    SELECT pt.*, lag(pt.time) OVER w AS prev_time, lag(pt.index_l) OVER w AS prev_index,
-           lag(pt.kind) OVER w AS prev_kind
-    FROM point pt
-    WINDOW w AS (PARTITION BY pt.meter_id ORDER BY pt.time)
+    SELECT l.*, lag(l.time) OVER w AS prev_time, lag(l.index_l) OVER w AS prev_index,
+           lag(l.kind) OVER w AS prev_kind, lag(l.hour) OVER w AS prev_hour
+    FROM located l
+    WINDOW w AS (PARTITION BY l.meter_id ORDER BY l.time)
 ),
 volume AS (
-    SELECT s.*, p.tz, p.modulus, p.from_hour,
+    SELECT s.*,
         CASE
             WHEN s.prev_index IS NULL THEN 0
             WHEN s.index_l >= s.prev_index THEN s.index_l - s.prev_index
-            WHEN s.index_l - s.prev_index + p.modulus < p.modulus / 2
-                THEN s.index_l - s.prev_index + p.modulus
+            WHEN s.index_l - s.prev_index + s.modulus < s.modulus / 2
+                THEN s.index_l - s.prev_index + s.modulus
             ELSE 0
         END AS vol,
         coalesce(s.index_l < s.prev_index
-                 AND s.index_l - s.prev_index + p.modulus >= p.modulus / 2, false) AS negative,
+                 AND s.index_l - s.prev_index + s.modulus >= s.modulus / 2, false) AS negative,
         coalesce('estimated' IN (s.kind, s.prev_kind), false) AS estimated
-    FROM step s JOIN rollup_plan p USING (meter_id)
+    FROM step s
 ),
 cumulative AS (
     -- A running total of step volumes: any base works, only differences are stored.
@@ -134,18 +138,18 @@ cumulative AS (
 knot AS (
     -- Readings, and every local hour boundary strictly between two consecutive points, with the
     -- index there interpolated linearly and rounded once. Flags describe the segment ending here.
-    SELECT c.meter_id, c.tz, c.from_hour, c.time, c.u, c.index_l AS register,
+    -- (Local hours are taken as 3600 s apart: true of every zone whose offsets are whole hours
+    -- or keep the same minutes, i.e. all but Lord Howe's half-hour DST.)
+    SELECT c.meter_id, c.from_hour, c.time, c.hour, c.u, c.index_l AS register,
            false AS interpolated, c.kind <> 'initial' AS is_reading,
            c.kind = 'estimated' AS estimated_reading, c.estimated, c.negative
     FROM cumulative c
     UNION ALL
-    SELECT c.meter_id, c.tz, c.from_hour, b.boundary, c.u - c.vol + f.part,
+    SELECT c.meter_id, c.from_hour, b.boundary, b.boundary, c.u - c.vol + f.part,
            mod(c.prev_index + f.part, c.modulus), true, false, false, c.estimated, c.negative
     FROM cumulative c
     CROSS JOIN LATERAL generate_series(
-        {_local_hour("c.prev_time", "c.tz")} + interval '1 hour',
-        c.time - interval '1 microsecond',
-        interval '1 hour'
+        c.prev_hour + interval '1 hour', c.time - interval '1 microsecond', interval '1 hour'
     ) AS b(boundary)
     CROSS JOIN LATERAL (
         SELECT round(c.vol * extract(epoch FROM b.boundary - c.prev_time)
@@ -153,24 +157,20 @@ knot AS (
     ) f
     WHERE c.prev_time IS NOT NULL
 ),
-placed AS (
-    SELECT k.*, {_local_hour("k.time", "k.tz")} AS hour,
-           {_local_hour("k.time - interval '1 microsecond'", "k.tz")} AS segment_hour
-    FROM knot k
-),
 by_hour AS (
+    -- A knot at the very start of an hour ends a segment of the hour before: its flags are
+    -- kept apart (edge_*) and handed back to that hour below.
     SELECT meter_id, hour, min(from_hour) AS from_hour,
            first(u, time) AS start_u, first(register, time) AS start_register,
            first(interpolated, time) AS start_interpolated,
            last(u, time) AS last_u, last(register, time) AS last_register,
            count(*) FILTER (WHERE is_reading)::int AS reading_count,
-           bool_or(estimated_reading) AS has_estimated_reading
-    FROM placed GROUP BY meter_id, hour
-),
-segment_flags AS (
-    SELECT meter_id, segment_hour AS hour, bool_or(estimated) AS estimated,
-           bool_or(negative) AS negative
-    FROM placed GROUP BY meter_id, segment_hour
+           bool_or(estimated_reading) OR coalesce(bool_or(estimated) FILTER (WHERE time > hour),
+                                                  false) AS has_estimate,
+           coalesce(bool_or(negative) FILTER (WHERE time > hour), false) AS negative_step,
+           coalesce(bool_or(estimated) FILTER (WHERE time = hour), false) AS edge_estimated,
+           coalesce(bool_or(negative) FILTER (WHERE time = hour), false) AS edge_negative
+    FROM knot GROUP BY meter_id, hour
 ),
 hourly AS (
     -- Hours are consecutive, so the next hour's start is this hour's end (telescoping); the
@@ -180,9 +180,9 @@ hourly AS (
            coalesce(lead(h.start_register) OVER w, h.last_register) AS end_register,
            coalesce(lead(h.start_interpolated) OVER w, false) AS end_interpolated,
            h.reading_count,
-           h.has_estimated_reading OR coalesce(sf.estimated, false) AS has_estimate,
-           coalesce(sf.negative, false) AS negative_step
-    FROM by_hour h LEFT JOIN segment_flags sf USING (meter_id, hour)
+           h.has_estimate OR coalesce(lead(h.edge_estimated) OVER w, false) AS has_estimate,
+           h.negative_step OR coalesce(lead(h.edge_negative) OVER w, false) AS negative_step
+    FROM by_hour h
     WINDOW w AS (PARTITION BY h.meter_id ORDER BY h.hour)
 ),
 computed AS (SELECT * FROM hourly WHERE hour >= from_hour),
@@ -282,9 +282,13 @@ class RollupRepository:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
-    def claim(self, *, limit: int, default_country: str) -> int:
+    def claim(self, *, limit: int, default_country: str, work_mem: str) -> int:
         """Take up to ``limit`` meters off the queue (skipping those another refresher holds)
         into this transaction's ``rollup_plan``; returns how many known meters were claimed."""
+        # The planner cannot size generate_series per segment and overestimates the refresh a
+        # thousandfold, which triggers JIT compilation costing more than the query itself.
+        self.conn.execute("SET LOCAL jit = off")
+        self.conn.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
         self.conn.execute("DROP TABLE IF EXISTS pg_temp.rollup_plan")
         self.conn.execute(_CLAIM_AND_PLAN, {"limit": limit, "default_country": default_country})
         self.conn.execute("ANALYZE rollup_plan")

@@ -40,7 +40,7 @@ class RefreshResult:
 
 
 def refresh_pending(
-    conn: psycopg.Connection[Any], *, limit: int, default_country: str
+    conn: psycopg.Connection[Any], *, limit: int, default_country: str, work_mem: str = "64MB"
 ) -> RefreshResult:
     """Claim up to ``limit`` queued meters and rebuild the hours and days their new data touches.
 
@@ -51,9 +51,10 @@ def refresh_pending(
         conn: a psycopg connection inside a transaction.
         limit: most meters to claim.
         default_country: country whose time zone applies to meters without a dwelling.
+        work_mem: PostgreSQL ``work_mem`` for this transaction's sorts (``rollup.work_mem``).
     """
     repository = RollupRepository(conn)
-    meters = repository.claim(limit=limit, default_country=default_country)
+    meters = repository.claim(limit=limit, default_country=default_country, work_mem=work_mem)
     if meters == 0:
         return RefreshResult(meters=0)
     hours = repository.refresh_hourly()

@@ -26,7 +26,10 @@ def drain(conn: psycopg.Connection[Any], *, limit: int, settings: Settings) -> i
     while True:
         with conn.transaction():
             result: RefreshResult = refresh_pending(
-                conn, limit=limit, default_country=settings.default_country
+                conn,
+                limit=limit,
+                default_country=settings.default_country,
+                work_mem=settings.rollup.work_mem,
             )
         if result.meters == 0:
             return total

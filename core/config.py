@@ -68,6 +68,9 @@ class RollupSettings(BaseModel):
     interval_s: float = Field(
         5.0, gt=0, description="`waterbill rollup --follow`: wait between polls of an empty queue."
     )
+    work_mem: str = Field(
+        "64MB", description="PostgreSQL work_mem of a refresh transaction (its sorts stay in RAM)."
+    )
 
 
 class TelemetrySettings(BaseModel):

@@ -20,10 +20,13 @@ logger = logging.getLogger(__name__)
 RECONNECT_DELAY_S = 2.0
 
 
-def drain(conn: psycopg.Connection[Any], *, limit: int, settings: Settings) -> int:
-    """Refresh batches of ``limit`` meters, one transaction each, until the queue is empty."""
+def drain(
+    conn: psycopg.Connection[Any], *, limit: int, settings: Settings, stop: threading.Event
+) -> int:
+    """Refresh batches of ``limit`` meters, one transaction each, until the queue is empty or
+    a stop is requested (the batch under way is finished and committed first)."""
     total = 0
-    while True:
+    while not stop.is_set():
         with conn.transaction():
             result: RefreshResult = refresh_pending(
                 conn,
@@ -32,7 +35,7 @@ def drain(conn: psycopg.Connection[Any], *, limit: int, settings: Settings) -> i
                 work_mem=settings.rollup.work_mem,
             )
         if result.meters == 0:
-            return total
+            break
         total += result.meters
         logger.info(
             "rollups refreshed for %d meters (%d hours, %d days written)",
@@ -40,6 +43,7 @@ def drain(conn: psycopg.Connection[Any], *, limit: int, settings: Settings) -> i
             result.hours_written,
             result.days_written,
         )
+    return total
 
 
 def rollup(
@@ -70,7 +74,7 @@ def rollup(
         try:
             with psycopg.connect(settings.database_url) as conn:
                 while not stop.is_set():
-                    refreshed += drain(conn, limit=limit, settings=settings)
+                    refreshed += drain(conn, limit=limit, settings=settings, stop=stop)
                     if not follow:
                         stop.set()
                     else:

@@ -320,6 +320,22 @@ class TestMeterReplacement:
         assert max(row[0] for row in fleet.hourly(old)) == swap
         assert min(row[0] for row in fleet.hourly(new)) == swap
 
+    def test_a_removal_recorded_later_drops_the_hours_after_it(self, fleet, db):
+        meter = fleet.meter(installed_at=T0)
+        fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 21)])
+        fleet.refresh()
+        db.execute("UPDATE meter SET removed_at = %s WHERE id = %s", [T0 + 12 * HOUR, meter])
+        db.execute(
+            "INSERT INTO rollup_pending (meter_id, since) VALUES (%s, %s)",
+            [meter, T0 + 12 * HOUR],
+        )
+
+        result = fleet.refresh()
+
+        assert max(row[0] for row in fleet.hourly(meter)) == T0 + 12 * HOUR
+        assert result.hours_removed == 8
+        assert [row[1] for row in fleet.daily(meter)] == [120]
+
 
 class TestConcurrentRefreshers:
     def test_parallel_refreshers_share_the_queue_without_double_counting(self, fleet, database_url):

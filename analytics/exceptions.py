@@ -12,4 +12,4 @@ from core.exceptions import InvalidInput
 
 
 class InvalidTimeRange(InvalidInput):
-    """A requested time range is naive, empty, reversed or too long."""
+    """A requested time range is empty, reversed or too long."""

@@ -27,16 +27,12 @@ from core.registry import MeterNotFound
 DEFAULT_SPAN = {Granularity.HOUR: timedelta(days=2), Granularity.DAY: timedelta(days=92)}
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidTimeRange(
-            f"{name} must carry a time zone offset, e.g. 2026-03-01T00:00:00Z (got {value})"
-        )
+def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """A time without offset (or a bare date) is read in the meter's local time zone."""
+    return value.replace(tzinfo=zone) if value is not None and value.tzinfo is None else value
 
 
 def _check_order(start: datetime | None, end: datetime | None) -> None:
-    _aware("start", start)
-    _aware("end", end)
     if start is not None and end is not None and end <= start:
         raise InvalidTimeRange(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
 
@@ -58,10 +54,11 @@ async def meter_readings(
     limit: int,
     default_country: str,
 ) -> MeterReadings:
-    """A meter's raw readings in [start, end), newest first."""
-    _check_order(start, end)
+    """A meter's raw readings in [start, end), newest first; times without an offset are local."""
     repository = TelemetryRepository(session)
-    await _timezone(repository, meter_id=meter_id, default_country=default_country)
+    zone = ZoneInfo(await _timezone(repository, meter_id=meter_id, default_country=default_country))
+    start, end = _local(start, zone), _local(end, zone)
+    _check_order(start, end)
     rows = await repository.readings(
         meter_id=meter_id, start=start, end=end, source=source, limit=limit
     )
@@ -87,22 +84,26 @@ async def meter_volumes(
 ) -> MeterVolumes:
     """Hourly or daily volumes of buckets starting in [start, end), labelled in local time.
 
+    Times without an offset (and bare dates) are read in the meter's local time zone, so
+    ``start=2026-03-01`` means the meter's local midnight.
+
     Raises:
         MeterNotFound: no such meter.
-        InvalidTimeRange: naive, reversed or longer than ``max_days``.
+        InvalidTimeRange: reversed, or longer than ``max_days``.
     """
-    _check_order(start, end)
-    end = end or now
-    start = start or end - DEFAULT_SPAN[granularity]
+    repository = TelemetryRepository(session)
+    timezone = await _timezone(repository, meter_id=meter_id, default_country=default_country)
+    zone = ZoneInfo(timezone)
+    given_start, given_end = _local(start, zone), _local(end, zone)
+    _check_order(given_start, given_end)
+    end = given_end or now
+    start = given_start or end - DEFAULT_SPAN[granularity]
     _check_order(start, end)
     if end - start > timedelta(days=max_days):
         raise InvalidTimeRange(
             f"a {granularity.value}ly range may span at most {max_days} days"
             f" (asked for {(end - start).total_seconds() / 86400:.1f})"
         )
-    repository = TelemetryRepository(session)
-    timezone = await _timezone(repository, meter_id=meter_id, default_country=default_country)
-    zone = ZoneInfo(timezone)
     if granularity is Granularity.HOUR:
         rows = await repository.hourly(meter_id=meter_id, start=start, end=end)
         buckets = [_hour_bucket(row, zone) for row in rows]

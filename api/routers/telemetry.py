@@ -22,7 +22,7 @@ router = APIRouter(tags=["telemetry"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "MeterNotFound: no meter with this id."},
-    422: {"description": "InvalidTimeRange: a naive, reversed or too long time range."},
+    422: {"description": "InvalidTimeRange: a reversed or too long time range."},
 }
 
 Start = Annotated[datetime | None, Query(description="Inclusive start, RFC 3339 with an offset.")]

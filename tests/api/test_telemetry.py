@@ -72,13 +72,16 @@ class TestMeterReadings:
         assert response.json()["error"] == "InvalidTimeRange"
         assert "must be after start" in response.json()["detail"]
 
-    async def test_naive_time_is_422(self, client, fleet):
-        meter = fleet.meter(installed_at=T0)
+    async def test_times_without_offset_are_the_meters_local_time(self, client, fleet):
+        meter = fleet.meter(installed_at=T0, country="PG")  # UTC+10
+        fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 11)])
+
         response = await client.get(
-            f"/meters/{meter}/readings", params={"start": "2026-03-02T00:00:00"}
+            f"/meters/{meter}/readings",
+            params={"start": "2026-03-02T15:00:00", "end": "2026-03-02T17:00"},
         )
-        assert response.status_code == 422
-        assert "time zone offset" in response.json()["detail"]
+
+        assert [r["index_l"] for r in response.json()["readings"]] == [60, 50]
 
     async def test_unknown_source_is_422(self, client, fleet):
         meter = fleet.meter(installed_at=T0)
@@ -146,6 +149,22 @@ class TestMeterVolumes:
             (20, True, True),
             (10, True, False),
         ]
+
+    async def test_bare_dates_select_local_days(self, client, fleet):
+        meter = fleet.meter(installed_at=T0, country="PG")
+        fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 60)])
+        fleet.refresh()
+
+        response = await client.get(
+            f"/meters/{meter}/volumes",
+            params={"granularity": "day", "start": "2026-03-03", "end": "2026-03-04"},
+        )
+
+        body = response.json()
+        assert [b["label"] for b in body["buckets"]] == ["2026-03-03"]
+        assert body["start"] == "2026-03-03T00:00:00+10:00"
+        assert body["buckets"][0]["start"] == "2026-03-02T14:00:00Z"
+        assert body["buckets"][0]["volume_l"] == 240
 
     async def test_too_long_an_hourly_range_is_422(self, client, fleet):
         meter = fleet.meter(installed_at=T0)

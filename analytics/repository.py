@@ -91,7 +91,7 @@ LEFT JOIN LATERAL (
 
 _CLAIMED_COUNT = "SELECT count(*) FROM rollup_plan"
 
-_REFRESH_HOURLY = f"""
+_REFRESH_HOURLY = """
 WITH point AS (
     -- One point per instant: actual reads first, then the installation, then estimates.
     SELECT DISTINCT ON (p.meter_id, x.time) p.meter_id, x.time, x.index_l, x.kind
@@ -108,7 +108,10 @@ WITH point AS (
              array_position(ARRAY['iot', 'manual', 'initial', 'estimated'], x.kind)
 ),
 located AS (
-    SELECT pt.*, p.tz, p.modulus, p.from_hour, {_local_hour("pt.time", "p.tz")} AS hour
+    -- Local hour boundaries are whole hours from from_hour (itself one): plain arithmetic,
+    -- no time zone conversion per reading.
+    SELECT pt.*, p.modulus, p.from_hour,
+           date_bin(interval '1 hour', pt.time, p.from_hour) AS hour
     FROM point pt JOIN rollup_plan p USING (meter_id)
 ),
 step AS (

@@ -152,6 +152,17 @@ class TestLocalTimeZones:
         start_hours = (day_starts_utc - T0) // HOUR
         assert (day[1], day[2], day[3]) == (240, 10 * start_hours, 10 * (start_hours + 24))
 
+    def test_half_hour_offsets_cut_hours_at_half_past_utc(self, fleet):
+        meter = fleet.meter(installed_at=T0, country="PG", zone_timezone="Asia/Kolkata")
+        self.hourly_readings(fleet, meter)
+
+        fleet.refresh()
+
+        starts = {row[0].minute for row in fleet.hourly(meter)[1:]}
+        assert starts == {30}
+        day = self.days(fleet, meter)[date(2026, 3, 3)]  # starts 2026-03-02T18:30Z
+        assert (day[1], day[2], day[3]) == (240, 185, 425)
+
     def test_a_meter_without_dwelling_uses_the_default_country(self, fleet):
         meter = fleet.meter(installed_at=T0, country=None)
         self.hourly_readings(fleet, meter)

@@ -343,6 +343,14 @@ class TelemetryRepository:
         value = row.scalar_one_or_none()
         return None if value is None else str(value)
 
+    async def pending_since(self, *, meter_id: int) -> datetime | None:
+        """From when the meter's rollups wait for a refresh, if they do."""
+        value = await self.session.scalar(
+            text("SELECT since FROM rollup_pending WHERE meter_id = :meter_id"),
+            {"meter_id": meter_id},
+        )
+        return value if isinstance(value, datetime) else None
+
     async def readings(
         self,
         *,

@@ -60,6 +60,9 @@ class MeterVolumes(BaseModel):
     start: datetime
     end: datetime
     total_volume_l: int
+    stale_since: datetime | None = Field(
+        description="Readings from this time on are queued and not in the volumes yet."
+    )
     buckets: list[VolumeBucket]
 
 

@@ -117,6 +117,7 @@ async def meter_volumes(
         start=start,
         end=end,
         total_volume_l=sum(bucket.volume_l for bucket in buckets),
+        stale_since=await repository.pending_since(meter_id=meter_id),
         buckets=buckets,
     )
 

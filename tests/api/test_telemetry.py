@@ -110,6 +110,21 @@ class TestMeterVolumes:
         ]
         assert [b["volume_l"] for b in body["buckets"]] == [10, 10, 10]
         assert body["total_volume_l"] == 30
+        assert body["stale_since"] is None
+
+    async def test_queued_readings_are_announced_as_stale(self, client, fleet):
+        meter = fleet.meter(installed_at=T0)
+        fleet.readings(meter, [(T0 + HOUR, 10)])
+        fleet.refresh()
+        fleet.readings(meter, [(T0 + 2 * HOUR, 20)])
+
+        response = await client.get(
+            f"/meters/{meter}/volumes", params={"start": iso(T0), "end": iso(T0 + 3 * HOUR)}
+        )
+
+        body = response.json()
+        assert body["stale_since"] == iso(T0 + 2 * HOUR)
+        assert body["total_volume_l"] == 10
 
     async def test_daily_volumes_follow_local_days_across_dst(self, client, fleet):
         paris = ZoneInfo("Europe/Paris")

@@ -289,6 +289,30 @@ class TestRegisterRollover:
         assert not any(row[8] for row in rows)
         assert fleet.daily(meter)[0][1:4] == (180, 9_900, 80)
 
+    @pytest.mark.parametrize("seed", [1, 2, 3])
+    def test_random_wrapping_series_in_random_batches_keep_every_litre(self, fleet, seed):
+        rng = random.Random(seed)
+        meter = fleet.meter(installed_at=T0, register_digits=4, initial_index_l=9_000)
+        time, consumed, readings = T0, 0, []
+        for _ in range(200):
+            time += timedelta(seconds=rng.randint(60, 9_000))
+            consumed += rng.choice([0, 0, rng.randint(1, 4_000)])
+            readings.append((time, (9_000 + consumed) % 10_000))
+        rng.shuffle(readings)
+        while readings:
+            size = rng.randint(1, 40)
+            batch, readings = readings[:size], readings[size:]
+            fleet.readings(meter, batch)
+            if rng.random() < 0.5:
+                fleet.refresh()
+        fleet.refresh()
+
+        rows = fleet.hourly(meter)
+        assert sum(row[1] for row in rows) == consumed
+        assert sum(row[1] for row in fleet.daily(meter)) == consumed
+        assert not any(row[8] for row in rows)
+        assert_hours_chain(rows)
+
     def test_a_decrease_that_is_not_a_wrap_counts_zero_and_is_flagged(self, fleet):
         meter = fleet.meter(installed_at=T0, initial_index_l=1_000)
         fleet.readings(meter, [(T0 + HOUR, 1_000), (T0 + 2 * HOUR, 990), (T0 + 3 * HOUR, 1_005)])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from analytics.repository import RollupRepository
 
@@ -53,6 +54,9 @@ def refresh_pending(
         default_country: country whose time zone applies to meters without a dwelling.
         work_mem: PostgreSQL ``work_mem`` for this transaction's sorts (``rollup.work_mem``).
     """
+    if conn.autocommit and conn.info.transaction_status is TransactionStatus.IDLE:
+        # Each statement would commit on its own: the claim without the rollups it promises.
+        raise RuntimeError("refresh_pending needs a transaction: use `with conn.transaction()`")
     repository = RollupRepository(conn)
     meters = repository.claim(limit=limit, default_country=default_country, work_mem=work_mem)
     if meters == 0:

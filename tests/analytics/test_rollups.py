@@ -409,6 +409,10 @@ class TestConcurrentRefreshers:
             assert sum(row[1] for row in fleet.daily(meter)) == (n + 1) * 39
         assert fleet.db.execute("SELECT count(*) FROM rollup_pending").fetchone() == (0,)
 
+    def test_refusing_to_run_outside_a_transaction(self, db):
+        with pytest.raises(RuntimeError, match="needs a transaction"):
+            refresh_pending(db, limit=10, default_country="PG")
+
     def test_a_refresher_skips_meters_another_one_holds(self, fleet, database_url):
         # A first refresh creates the hypertable chunk: creating one makes concurrent writers wait.
         fleet.readings(fleet.meter(installed_at=T0), [(T0 + HOUR, 10)])

@@ -61,6 +61,54 @@ class ApiSettings(BaseModel):
     ready_timeout_s: float = Field(2.0, description="Per-dependency time limit of /health/ready.")
 
 
+class PhoneValidation(StrEnum):
+    """How strictly phone numbers are checked (see core.phone)."""
+
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
+class AuthSettings(BaseModel):
+    access_token_minutes: int = Field(15, ge=1, description="Lifetime of an access token.")
+    refresh_token_days: int = Field(7, ge=1, description="Lifetime of a refresh token.")
+    phone_validation: PhoneValidation = Field(
+        PhoneValidation.STRICT,
+        description="`strict`: a valid mobile number for its country; `lenient`: 9-15 digits.",
+    )
+    code_ttl_s: int = Field(600, ge=30, description="How long an SMS code stays valid.")
+    code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")
+    code_cooldown_s: int = Field(60, ge=0, description="Shortest time between two SMS to a number.")
+    code_daily_quota: int = Field(5, ge=1, description="SMS codes sent to one number per day.")
+    throttle_window_s: int = Field(60, ge=1, description="Window of the auth rate limits.")
+    throttle_login: int = Field(15, ge=1, description="Logins per window, per IP and per phone.")
+    throttle_register: int = Field(10, ge=1, description="Sign-ups per window, per IP and phone.")
+    throttle_activate: int = Field(20, ge=1, description="Activations per window, per IP/phone.")
+    throttle_resend: int = Field(5, ge=1, description="Code resends per window, per IP and phone.")
+    throttle_other: int = Field(
+        30, ge=1, description="Other auth calls (refresh, logout, reset) per window."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for rate limits shared by several API processes; none: memory."
+    )
+
+
+class SmsProviderName(StrEnum):
+    TWILIO = "twilio"
+    CONSOLE = "console"
+
+
+class SmsSettings(BaseModel):
+    provider: SmsProviderName = Field(
+        SmsProviderName.CONSOLE, description="`twilio`, or `console` (logs messages; the demo)."
+    )
+    twilio_account_sid: str = Field("", description="Twilio account SID.")
+    twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token.")
+    from_number: str = Field("", description="Sender number (E.164) or alphanumeric sender id.")
+    twilio_base_url: str | None = Field(
+        None, description="Replaces https://api.twilio.com (a local fake in tests)."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -87,6 +135,8 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
+from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
-from api.routers import health
+from api.routers import auth, health
 from core.config import Settings, get_settings
 from core.db import make_async_engine
+from core.sms import make_sms_provider
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.rate_limiter.close()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -32,7 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sms = make_sms_provider(settings.sms)
+    app.state.rate_limiter = make_rate_limiter(settings.auth)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.mount("/metrics", make_asgi_app())
     return app

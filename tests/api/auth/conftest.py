@@ -1,0 +1,100 @@
+"""An app with raised auth rate limits (set through settings, as production would) and the
+console SMS provider, whose outbox the tests read codes from."""
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from api.auth.passwords import hash_password
+from core.config import AuthSettings, Settings
+from core.sms import ConsoleSmsProvider
+
+PASSWORD = "correct horse battery"
+_HASH = hash_password(PASSWORD)
+RAISED = {
+    "throttle_login": 10_000,
+    "throttle_register": 10_000,
+    "throttle_activate": 10_000,
+    "throttle_resend": 10_000,
+    "throttle_other": 10_000,
+}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"default_country": "CM", "auth": AuthSettings(**RAISED, code_cooldown_s=0)}
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    from api.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def outbox(app: FastAPI) -> ConsoleSmsProvider:
+    provider = app.state.sms
+    assert isinstance(provider, ConsoleSmsProvider)
+    return provider
+
+
+def last_code(outbox: ConsoleSmsProvider, phone: str) -> str:
+    texts = [sms.text for sms in outbox.outbox if sms.to == phone]
+    assert texts, f"no SMS sent to {phone}"
+    found = re.search(r"\b(\d{6})\b", texts[-1])
+    assert found, texts[-1]
+    return found.group(1)
+
+
+@dataclass
+class Account:
+    id: int
+    phone: str
+    role: str
+    headers: dict[str, str]
+
+
+_counter = iter(range(10_000_000))
+
+
+def next_phone() -> str:
+    """A fresh valid Cameroonian mobile number (+2376 5x xx xx xx)."""
+    return f"+23765{next(_counter) % 10_000_000:07d}"
+
+
+@pytest.fixture
+def make_account(db: psycopg.Connection, api: httpx.AsyncClient):
+    async def make(role: str = "customer", *, active: bool = True, phone: str | None = None):
+        phone = phone or next_phone()
+        row = db.execute(
+            "INSERT INTO app_user (phone, first_name, last_name, language, role, is_active,"
+            " password_hash) VALUES (%s, 'Test', %s, 'en', %s, %s, %s) RETURNING id",
+            [phone, role.title(), role, active, _HASH],
+        ).fetchone()
+        assert row is not None
+        headers: dict[str, str] = {}
+        if active:
+            answer = await api.post("/auth/login", json={"phone": phone, "password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+            headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        return Account(id=row[0], phone=phone, role=role, headers=headers)
+
+    return make

@@ -28,7 +28,10 @@ RAISED = {
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(
-        update={"default_country": "CM", "auth": AuthSettings(**RAISED, code_cooldown_s=0)}
+        update={
+            "default_country": "CM",
+            "auth": AuthSettings.model_validate({**RAISED, "code_cooldown_s": 0}),
+        }
     )
 
 

@@ -2,6 +2,7 @@ import re
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from core.config import SmsProviderName, SmsSettings
 from core.models import Language
@@ -31,7 +32,7 @@ def sms_settings(fake_twilio) -> SmsSettings:
     return SmsSettings(
         provider=SmsProviderName.TWILIO,
         twilio_account_sid=SID,
-        twilio_auth_token="token-123",
+        twilio_auth_token=SecretStr("token-123"),
         from_number="+15005550006",
         twilio_base_url=fake_twilio.base_url,
     )

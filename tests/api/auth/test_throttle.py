@@ -3,6 +3,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from core.config import AuthSettings
 from core.local_services import REDIS_BIN, LocalRedis
@@ -24,12 +25,16 @@ async def app_client(settings, ip: str = "10.0.0.1") -> AsyncIterator[httpx.Asyn
     from api.app import create_app
 
     app = create_app(settings)
+    apps[id(settings)] = app
     transport = httpx.ASGITransport(app=app, client=(ip, 4000))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
         yield http
+
+
+apps: dict[int, FastAPI] = {}
 
 
 def limited(settings, **limits):
@@ -73,7 +78,7 @@ class TestPerIp:
             assert (await first.post("/auth/login", json=login_body())).status_code == 429
             # Same process, another client address.
             other = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=first._transport.app, client=("10.0.0.2", 1)),
+                transport=httpx.ASGITransport(app=apps[id(tight)], client=("10.0.0.2", 1)),
                 base_url="http://testserver",
             )
             async with other:
@@ -90,8 +95,8 @@ class TestPerPhone:
     async def test_one_number_is_limited_across_ips(self, settings):
         tight = limited(settings, throttle_login=2)
         phone = next_phone()
-        async with app_client(tight, "10.0.0.1") as api:
-            app = api._transport.app
+        async with app_client(tight, "10.0.0.1"):
+            app = apps[id(tight)]
             answers = []
             for n in range(3):
                 transport = httpx.ASGITransport(app=app, client=(f"10.0.1.{n}", 1))

@@ -10,7 +10,7 @@ from prometheus_client import make_asgi_app
 
 from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
-from api.routers import auth, health
+from api.routers import auth, buildings, dwellings, health, meters, users, zones
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = make_rate_limiter(settings.auth)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(auth.router)
+    for router in (auth.router, users.router, zones.router, buildings.router, dwellings.router):
+        app.include_router(router)
+    app.include_router(meters.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from core.exceptions import AppError
 
@@ -29,12 +29,27 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorsOut(BaseModel):
+    detail: list[ValidationErrorItem]
+
+
+class UnprocessableOut(RootModel[ErrorOut | ValidationErrorsOut]):
+    """A request FastAPI could not parse (a list of field errors), or one breaking a rule."""
+
+
 _ERROR_TEXT = {
     400: "The request breaks a rule",
     401: "Not signed in, or the token is not valid",
     403: "The role may not do this",
     404: "No such object, or not one the user may see",
     409: "Conflicts with the current state",
+    422: "The request is malformed or breaks a rule",
     429: "Too many requests; see Retry-After",
     503: "A dependency is unavailable",
 }
@@ -42,4 +57,10 @@ _ERROR_TEXT = {
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for application errors, rendered as ``ErrorOut``."""
-    return {code: {"model": ErrorOut, "description": _ERROR_TEXT[code]} for code in codes}
+    return {
+        code: {
+            "model": UnprocessableOut if code == 422 else ErrorOut,
+            "description": _ERROR_TEXT[code],
+        }
+        for code in codes
+    }

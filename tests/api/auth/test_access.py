@@ -1,0 +1,260 @@
+"""Every endpoint x role x own/other object, from one table.
+
+Routes come from the app itself: a route with no ``require(...)`` rule that is not in
+``PUBLIC_PATHS`` fails ``TestEveryRouteHasARule``, and each non-public route must refuse callers
+without a token. The table then checks the answer of each role on its own object and on
+someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
+"""
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+
+from api.app import create_app
+from api.auth.permissions import PUBLIC_PATHS, Require
+from core.config import Settings
+from tests.api.auth.conftest import PASSWORD, next_phone
+
+pytestmark = pytest.mark.services
+
+ROLES = ("customer", "manager", "technician", "admin")
+_serials = itertools.count()
+
+
+def app_routes() -> list[tuple[str, str, Any]]:
+    app = create_app(Settings())
+    found = []
+    for context in iter_route_contexts(app.routes):
+        for method in sorted(context.methods or {"*"}):
+            if method != "HEAD":
+                found.append((method, context.path or "", getattr(context, "dependant", None)))
+    return found
+
+
+def rules(dependant: Dependant | None) -> list[Require]:
+    if dependant is None:
+        return []
+    found = [dependant.call] if isinstance(dependant.call, Require) else []
+    for sub in dependant.dependencies:
+        found.extend(rules(sub))
+    return found
+
+
+class TestEveryRouteHasARule:
+    def test_no_route_is_left_without_a_rule(self):
+        missing = [
+            f"{method} {path}"
+            for method, path, dependant in app_routes()
+            if path not in PUBLIC_PATHS and not rules(dependant)
+        ]
+        assert missing == [], "declare require(Permission...) or add to PUBLIC_PATHS"
+
+    async def test_every_protected_route_refuses_a_caller_without_a_token(self, api):
+        for method, path, _ in app_routes():
+            if path in PUBLIC_PATHS or path.startswith("/metrics"):
+                continue
+            url = path.replace("{", "").replace("}", "")
+            for name in ("building_id", "dwelling_id", "meter_id", "user_id", "occupant_id"):
+                url = url.replace(name, "1")
+            answer = await api.request(method, url)
+            assert answer.status_code == 401, f"{method} {path}: {answer.status_code}"
+            assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+@dataclass
+class World:
+    ids: dict[str, dict[str, int]]  # "own"/"other" -> {building_id: ..., ...}
+    accounts: dict[str, Any]
+    users: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def world(db, make_account) -> World:
+    zone = db.execute(
+        "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala') RETURNING id"
+    ).fetchone()[0]
+    accounts = {role: await make_account(role) for role in ROLES}
+    other_customer = await make_account("customer")
+    ids: dict[str, dict[str, int]] = {}
+    for side, customer in (("own", accounts["customer"]), ("other", other_customer)):
+        building = db.execute(
+            "INSERT INTO building (zone_id, name) VALUES (%s, %s) RETURNING id", [zone, side]
+        ).fetchone()[0]
+        dwelling = db.execute(
+            "INSERT INTO dwelling (building_id, reference, dwelling_type)"
+            " VALUES (%s, 'A1', 'apartment') RETURNING id",
+            [building],
+        ).fetchone()[0]
+        meter = db.execute(
+            "INSERT INTO meter (serial, kind, dwelling_id, installed_at)"
+            " VALUES (%s, 'iot', %s, '2026-01-01Z') RETURNING id",
+            [f"WB-{side}", dwelling],
+        ).fetchone()[0]
+        occupant = db.execute(
+            "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
+            " VALUES (%s, %s, 'tenant', '2020-01-01') RETURNING id",
+            [customer.id, dwelling],
+        ).fetchone()[0]
+        ids[side] = {
+            "building_id": building,
+            "dwelling_id": dwelling,
+            "meter_id": meter,
+            "user_id": customer.id,
+            "occupant_id": occupant,
+        }
+    own = ids["own"]
+    db.execute(
+        "INSERT INTO building_manager (user_id, building_id) VALUES (%s, %s)",
+        [accounts["manager"].id, own["building_id"]],
+    )
+    db.execute(
+        "INSERT INTO technician_assignment (technician_id, building_id) VALUES (%s, %s)",
+        [accounts["technician"].id, own["building_id"]],
+    )
+    users = {role: account.id for role, account in accounts.items()}
+    return World(ids=ids, accounts=accounts, users=users)
+
+
+def serial() -> str:
+    return f"WB-T{next(_serials):06d}"
+
+
+@dataclass(frozen=True)
+class Case:
+    """Expected answers per role as "own/other" (one value for routes without an object)."""
+
+    expect: dict[str, str]
+    body: Any = None
+    user_role: str | None = None  # {user_id} is this role's account instead of a customer
+    files: Any = None
+
+
+def same(customer: str, manager: str, technician: str, admin: str) -> dict[str, str]:
+    return dict(zip(ROLES, (customer, manager, technician, admin), strict=True))
+
+
+ADMIN_ONLY = same("403/403", "403/403", "403/403", "ok/ok")
+ADMIN_ONLY_LIST = same("403", "403", "403", "ok")
+SCOPED_ALL = same("ok/404", "ok/404", "ok/404", "ok/ok")
+MANAGED = same("403/403", "ok/404", "403/403", "ok/ok")
+MANAGER_SCOPE = same("403/403", "ok/404", "ok/404", "ok/ok")
+
+TABLE: dict[str, Case] = {
+    "GET /users/me": Case(same("ok", "ok", "ok", "ok")),
+    "PATCH /users/me": Case(same("ok", "ok", "ok", "ok"), body=lambda _: {"language": "fr"}),
+    "GET /users/me/export": Case(same("ok", "ok", "ok", "ok")),
+    "POST /users/me/erase": Case(
+        same("ok", "ok", "ok", "ok"), body=lambda _: {"password": PASSWORD}
+    ),
+    "GET /users": Case(same("403", "ok", "403", "ok")),
+    "GET /users/{user_id}": Case(MANAGED),
+    "POST /users": Case(
+        same("403", "ok", "403", "ok"),
+        body=lambda _: {
+            "phone": next_phone(),
+            "first_name": "New",
+            "last_name": "Tenant",
+            "password": PASSWORD,
+        },
+    ),
+    "PATCH /users/{user_id}": Case(MANAGED, body=lambda _: {"first_name": "Renamed"}),
+    "POST /users/{user_id}/erase": Case(ADMIN_ONLY),
+    "POST /users/{user_id}/assignments": Case(
+        ADMIN_ONLY,
+        user_role="technician",
+        body=lambda ids: {"building_id": ids["building_id"]},
+    ),
+    "GET /zones": Case(same("403", "ok", "ok", "ok")),
+    "POST /zones": Case(
+        ADMIN_ONLY_LIST, body=lambda _: {"country_code": "CM", "code": serial(), "name": "Z"}
+    ),
+    "GET /buildings": Case(same("403", "ok", "ok", "ok")),
+    "GET /buildings/{building_id}": Case(MANAGER_SCOPE),
+    "POST /buildings": Case(ADMIN_ONLY_LIST, body=lambda _: {"zone_id": 1, "name": "New"}),
+    "PATCH /buildings/{building_id}": Case(ADMIN_ONLY, body=lambda _: {"name": "Renamed"}),
+    "PUT /buildings/{building_id}/managers/{user_id}": Case(ADMIN_ONLY, user_role="manager"),
+    "DELETE /buildings/{building_id}/managers/{user_id}": Case(ADMIN_ONLY, user_role="manager"),
+    "GET /dwellings": Case(same("ok", "ok", "ok", "ok")),
+    "GET /dwellings/{dwelling_id}": Case(SCOPED_ALL),
+    "POST /dwellings": Case(
+        MANAGED,
+        body=lambda ids: {
+            "building_id": ids["building_id"],
+            "reference": serial(),
+            "dwelling_type": "house",
+        },
+    ),
+    "PATCH /dwellings/{dwelling_id}": Case(MANAGED, body=lambda _: {"occupancy": "vacant"}),
+    "GET /dwellings/{dwelling_id}/occupants": Case(MANAGED),
+    "POST /dwellings/{dwelling_id}/occupants": Case(
+        MANAGED,
+        body=lambda ids: {
+            "user_id": ids["user_id"],
+            "relation": "owner",
+            "start_date": "2026-01-01",
+        },
+    ),
+    "PATCH /dwellings/{dwelling_id}/occupants/{occupant_id}": Case(
+        MANAGED, body=lambda _: {"end_date": "2030-01-01"}
+    ),
+    "GET /meters": Case(same("ok", "ok", "ok", "ok")),
+    "GET /meters/{meter_id}": Case(SCOPED_ALL),
+    "POST /meters": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda _: {"serial": serial(), "kind": "iot", "installed_at": "2026-02-01T00:00Z"},
+    ),
+    "POST /meters/import": Case(
+        ADMIN_ONLY_LIST,
+        files=lambda _: {"file": ("m.csv", f"serial,kind\n{serial()},iot\n", "text/csv")},
+    ),
+    "PATCH /meters/{meter_id}": Case(ADMIN_ONLY, body=lambda _: {"reporting_interval_s": 900}),
+    "POST /meters/{meter_id}/replace": Case(
+        ADMIN_ONLY,
+        body=lambda _: {"serial": serial(), "kind": "iot", "at": "2026-06-01T00:00Z"},
+    ),
+}
+
+
+class TestTableCoversTheRoutes:
+    def test_every_protected_route_has_a_row(self):
+        protected = {f"{m} {p}" for m, p, _ in app_routes() if p not in PUBLIC_PATHS}
+        ours = {key for key in protected if key.split(" ")[1].split("/")[1] in _OUR_PREFIXES}
+        assert ours - set(TABLE) == set()
+        assert set(TABLE) - protected == set()
+
+
+_OUR_PREFIXES = {"users", "zones", "buildings", "dwellings", "meters"}
+
+
+def outcome(status: int) -> str:
+    return "ok" if 200 <= status < 300 else str(status)
+
+
+@pytest.mark.parametrize("route", sorted(TABLE))
+async def test_each_role_on_own_and_other_objects(route, api, world):
+    case = TABLE[route]
+    method, path = route.split(" ")
+    # Admins last: their writes succeed and may change what others would see.
+    for role in ROLES:
+        account = world.accounts[role]
+        expected = case.expect[role].split("/")
+        sides = ("own", "other") if "{" in path or len(expected) == 2 else ("own",)
+        got = []
+        for side in sides[: len(expected)]:
+            ids = dict(world.ids[side])
+            if case.user_role:
+                ids["user_id"] = world.users[case.user_role]
+            url = path.format(**ids)
+            kwargs: dict[str, Any] = {"headers": account.headers}
+            if case.body:
+                kwargs["json"] = case.body(ids)
+            if case.files:
+                kwargs["files"] = case.files(ids)
+            answer = await api.request(method, url, **kwargs)
+            assert answer.status_code < 500, answer.text
+            got.append(outcome(answer.status_code))
+        assert "/".join(got) == case.expect[role], f"{role}: {route}"

@@ -7,7 +7,7 @@ someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
 """
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,11 +17,10 @@ from fastapi.routing import iter_route_contexts
 from api.app import create_app
 from api.auth.permissions import PUBLIC_PATHS, Require
 from core.config import Settings
-from tests.api.auth.conftest import PASSWORD, next_phone
+from tests.api.auth.conftest import PASSWORD, ROLES, next_phone
 
 pytestmark = pytest.mark.services
 
-ROLES = ("customer", "manager", "technician", "admin")
 _serials = itertools.count()
 
 
@@ -63,60 +62,6 @@ class TestEveryRouteHasARule:
             answer = await api.request(method, url)
             assert answer.status_code == 401, f"{method} {path}: {answer.status_code}"
             assert answer.headers["WWW-Authenticate"] == "Bearer"
-
-
-@dataclass
-class World:
-    ids: dict[str, dict[str, int]]  # "own"/"other" -> {building_id: ..., ...}
-    accounts: dict[str, Any]
-    users: dict[str, int] = field(default_factory=dict)
-
-
-@pytest.fixture
-async def world(db, make_account) -> World:
-    zone = db.execute(
-        "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala') RETURNING id"
-    ).fetchone()[0]
-    accounts = {role: await make_account(role) for role in ROLES}
-    other_customer = await make_account("customer")
-    ids: dict[str, dict[str, int]] = {}
-    for side, customer in (("own", accounts["customer"]), ("other", other_customer)):
-        building = db.execute(
-            "INSERT INTO building (zone_id, name) VALUES (%s, %s) RETURNING id", [zone, side]
-        ).fetchone()[0]
-        dwelling = db.execute(
-            "INSERT INTO dwelling (building_id, reference, dwelling_type)"
-            " VALUES (%s, 'A1', 'apartment') RETURNING id",
-            [building],
-        ).fetchone()[0]
-        meter = db.execute(
-            "INSERT INTO meter (serial, kind, dwelling_id, installed_at)"
-            " VALUES (%s, 'iot', %s, '2026-01-01Z') RETURNING id",
-            [f"WB-{side}", dwelling],
-        ).fetchone()[0]
-        occupant = db.execute(
-            "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
-            " VALUES (%s, %s, 'tenant', '2020-01-01') RETURNING id",
-            [customer.id, dwelling],
-        ).fetchone()[0]
-        ids[side] = {
-            "building_id": building,
-            "dwelling_id": dwelling,
-            "meter_id": meter,
-            "user_id": customer.id,
-            "occupant_id": occupant,
-        }
-    own = ids["own"]
-    db.execute(
-        "INSERT INTO building_manager (user_id, building_id) VALUES (%s, %s)",
-        [accounts["manager"].id, own["building_id"]],
-    )
-    db.execute(
-        "INSERT INTO technician_assignment (technician_id, building_id) VALUES (%s, %s)",
-        [accounts["technician"].id, own["building_id"]],
-    )
-    users = {role: account.id for role, account in accounts.items()}
-    return World(ids=ids, accounts=accounts, users=users)
 
 
 def serial() -> str:

@@ -36,10 +36,10 @@ async def create_user(
     password: str,
     language: Language,
     role: Role,
-    actor: User,
+    actor: User | None,
     ip: str | None,
 ) -> User:
-    """An account made by staff: active at once (its holder signs in with the given password)."""
+    """An account made by staff (or the CLI, with no actor): active at once."""
     taken = await session.scalar(select(User.id).where(User.phone == phone))
     if taken is not None:
         raise Conflict(f"{phone} already has an account")
@@ -57,7 +57,7 @@ async def create_user(
     await audit.record(
         session,
         action=AuditAction.USER_CREATED,
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         ip=ip,
         target_type="user",
         target_id=user.id,

@@ -11,10 +11,22 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
 from api import fleet_metrics
+from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
-from api.routers import health, tariffs, telemetry
+from api.routers import (
+    auth,
+    buildings,
+    dwellings,
+    health,
+    meters,
+    tariffs,
+    telemetry,
+    users,
+    zones,
+)
 from core.config import Settings, get_settings
 from core.db import make_async_engine
+from core.sms import make_sms_provider
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gauges.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gauges
+            await app.state.rate_limiter.close()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -41,8 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sms = make_sms_provider(settings.sms)
+    app.state.rate_limiter = make_rate_limiter(settings.auth)
     install_error_handlers(app)
     app.include_router(health.router)
+    for router in (auth.router, users.router, zones.router, buildings.router, dwellings.router):
+        app.include_router(router)
+    app.include_router(meters.router)
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)
     app.mount("/metrics", make_asgi_app())

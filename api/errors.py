@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, RootModel
 
 from core.exceptions import AppError
 
@@ -13,8 +16,51 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=exc.status_code,
         content={"error": type(exc).__name__, "detail": exc.message},
+        headers=exc.headers or None,
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorsOut(BaseModel):
+    detail: list[ValidationErrorItem]
+
+
+class UnprocessableOut(RootModel[ErrorOut | ValidationErrorsOut]):
+    """A request FastAPI could not parse (a list of field errors), or one breaking a rule."""
+
+
+_ERROR_TEXT = {
+    400: "The request breaks a rule",
+    401: "Not signed in, or the token is not valid",
+    403: "The role may not do this",
+    404: "No such object, or not one the user may see",
+    409: "Conflicts with the current state",
+    422: "The request is malformed or breaks a rule",
+    429: "Too many requests; see Retry-After",
+    503: "A dependency is unavailable",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for application errors, rendered as ``ErrorOut``."""
+    return {
+        code: {
+            "model": UnprocessableOut if code == 422 else ErrorOut,
+            "description": _ERROR_TEXT[code],
+        }
+        for code in codes
+    }

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli import rollup
+from cli import rollup, users
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 console = Console()
 app.command("rollup")(rollup.rollup)
+app.add_typer(users.app, name="users")
 
 
 @app.callback()

@@ -85,6 +85,54 @@ class TelemetrySettings(BaseModel):
     )
 
 
+class PhoneValidation(StrEnum):
+    """How strictly phone numbers are checked (see core.phone)."""
+
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
+class AuthSettings(BaseModel):
+    access_token_minutes: int = Field(15, ge=1, description="Lifetime of an access token.")
+    refresh_token_days: int = Field(7, ge=1, description="Lifetime of a refresh token.")
+    phone_validation: PhoneValidation = Field(
+        PhoneValidation.STRICT,
+        description="`strict`: a valid mobile number for its country; `lenient`: 9-15 digits.",
+    )
+    code_ttl_s: int = Field(600, ge=30, description="How long an SMS code stays valid.")
+    code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")
+    code_cooldown_s: int = Field(60, ge=0, description="Shortest time between two SMS to a number.")
+    code_daily_quota: int = Field(5, ge=1, description="SMS codes sent to one number per day.")
+    throttle_window_s: int = Field(60, ge=1, description="Window of the auth rate limits.")
+    throttle_login: int = Field(15, ge=1, description="Logins per window, per IP and per phone.")
+    throttle_register: int = Field(10, ge=1, description="Sign-ups per window, per IP and phone.")
+    throttle_activate: int = Field(20, ge=1, description="Activations per window, per IP/phone.")
+    throttle_resend: int = Field(5, ge=1, description="Code resends per window, per IP and phone.")
+    throttle_other: int = Field(
+        30, ge=1, description="Other auth calls (refresh, logout, reset) per window."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for rate limits shared by several API processes; none: memory."
+    )
+
+
+class SmsProviderName(StrEnum):
+    TWILIO = "twilio"
+    CONSOLE = "console"
+
+
+class SmsSettings(BaseModel):
+    provider: SmsProviderName = Field(
+        SmsProviderName.CONSOLE, description="`twilio`, or `console` (logs messages; the demo)."
+    )
+    twilio_account_sid: str = Field("", description="Twilio account SID.")
+    twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token.")
+    from_number: str = Field("", description="Sender number (E.164) or alphanumeric sender id.")
+    twilio_base_url: str | None = Field(
+        None, description="Replaces https://api.twilio.com (a local fake in tests)."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -113,6 +161,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     rollup: RollupSettings = Field(default_factory=RollupSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
 
     @field_validator("database_url")
     @classmethod
@@ -161,7 +211,8 @@ def settings_reference() -> list[dict[str, Any]]:
                 continue
             default = field.get_default(call_default_factory=True)
             if isinstance(default, SecretStr):
-                default = "(secret)" if default.get_secret_value() != DEV_SECRET else DEV_SECRET
+                secret = default.get_secret_value()
+                default = secret if secret in ("", DEV_SECRET) else "(secret)"
             if isinstance(default, StrEnum):
                 default = default.value
             rows.append(

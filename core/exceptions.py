@@ -8,6 +8,7 @@ Tree::
     ├── InvalidInput (422)
     ├── PermissionDenied (403)
     ├── NotAuthenticated (401)
+    ├── TooManyRequests (429, with Retry-After)
     └── Unavailable (503)
 
 Domain packages subclass these in their own ``exceptions.py``; the API renders every one as
@@ -16,6 +17,7 @@ Domain packages subclass these in their own ``exceptions.py``; the API renders e
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 
@@ -25,6 +27,11 @@ class AppError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (Retry-After, WWW-Authenticate)."""
+        return {}
 
 
 class NotFound(AppError):
@@ -45,6 +52,22 @@ class PermissionDenied(AppError):
 
 class NotAuthenticated(AppError):
     status_code = 401
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class Unavailable(AppError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -27,8 +29,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -283,3 +288,166 @@ class RollupPending(Base):
     meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    MANAGER = "manager"
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+class CodePurpose(StrEnum):
+    ACTIVATION = "activation"
+    PASSWORD_RESET = "password_reset"
+
+
+class OccupantRelation(StrEnum):
+    TENANT = "tenant"
+    OWNER = "owner"
+
+
+class User(Base):
+    """A person who signs in by phone. Erasure blanks the personal fields and keeps the row, so
+    invoices and payments still point at someone for their legal retention."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    # E.164; NULL once erased (UNIQUE allows many NULLs).
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    language: Mapped[Language] = mapped_column(_enum(Language, "language"))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), server_default=Role.CUSTOMER.value)
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class SmsCode(Base):
+    """A one-time code sent by SMS, kept only as an HMAC under the server key."""
+
+    __tablename__ = "sms_code"
+    __table_args__ = (
+        # "The live code of this user for this purpose": newest first.
+        Index("ix_sms_code_user_purpose_created", "user_id", "purpose", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    purpose: Mapped[CodePurpose] = mapped_column(_enum(CodePurpose, "code_purpose"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SmsSendLog(Base):
+    """Every code SMS asked for a number, sent or withheld, for the cooldown and daily quota.
+
+    Withheld requests (unknown numbers) are logged too, so the answers look the same whether a
+    number is registered or not.
+    """
+
+    __tablename__ = "sms_send_log"
+    __table_args__ = (
+        # Cooldown and quota both read "this number's sends since t".
+        Index("ix_sms_send_log_phone_sent", "phone", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[CodePurpose] = mapped_column(_enum(CodePurpose, "code_purpose"))
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RefreshToken(Base):
+    """An issued refresh token; rotation revokes it, and reuse of a revoked one kills its family."""
+
+    __tablename__ = "refresh_token"
+    __table_args__ = (
+        # Reuse detection revokes a whole family at once.
+        Index("ix_refresh_token_family", "family"),
+        # Logout everywhere / erasure revokes a user's tokens.
+        Index("ix_refresh_token_user_id", "user_id"),
+    )
+
+    jti: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    family: Mapped[UUID] = mapped_column(Uuid)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditLog(Base):
+    """Append-only record of who did what, when, from where; a trigger refuses UPDATE/DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        # Investigations read one actor's or one object's history by time.
+        Index("ix_audit_log_actor_at", "actor_id", "at"),
+        Index("ix_audit_log_target", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # No foreign key: the log outlives what it talks about and must never block a change.
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(INET)
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class BuildingManager(Base):
+    __tablename__ = "building_manager"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    # Scoping asks "who manages this building" as often as "which buildings does she manage".
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("building.id"), primary_key=True, index=True
+    )
+
+
+class DwellingOccupant(Base):
+    """A tenant or owner of a dwelling over a date range (open-ended while ``end_date`` is NULL)."""
+
+    __tablename__ = "dwelling_occupant"
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_in_order"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id"), index=True)
+    relation: Mapped[OccupantRelation] = mapped_column(_enum(OccupantRelation, "occupant_relation"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+
+class TechnicianAssignment(Base):
+    """A technician's round: a whole building, or single meters."""
+
+    __tablename__ = "technician_assignment"
+    __table_args__ = (
+        CheckConstraint("(building_id IS NULL) <> (meter_id IS NULL)", name="building_xor_meter"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))

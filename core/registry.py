@@ -9,23 +9,29 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.exceptions import Conflict, InvalidInput, NotFound
 from core.models import (
     Building,
+    BuildingManager,
     Dwelling,
+    DwellingOccupant,
     DwellingType,
     Meter,
     MeterKind,
     MeterUnit,
+    OccupantRelation,
     RollupPending,
+    TechnicianAssignment,
+    User,
     Zone,
 )
 
@@ -185,6 +191,7 @@ async def create_zone(
 async def create_building(
     session: AsyncSession, *, zone_id: int, name: str, address: str = ""
 ) -> Building:
+    await ensure_zone(session, zone_id=zone_id)
     building = Building(zone_id=zone_id, name=name, address=address)
     session.add(building)
     await session.flush()
@@ -199,6 +206,8 @@ async def create_dwelling(
     dwelling_type: DwellingType,
     occupants: int | None = None,
 ) -> Dwelling:
+    await get_building(session, building_id=building_id)
+    await check_dwelling_reference(session, building_id=building_id, reference=reference)
     dwelling = Dwelling(
         building_id=building_id,
         reference=reference,
@@ -304,3 +313,170 @@ def _meter_from_row(row: dict[str, str | None], now: datetime) -> MeterRegistrat
         initial_index_l=integer("initial_index_l", 0),
         reporting_interval_s=integer("reporting_interval_s", 3600),
     )
+
+
+class BuildingNotFound(NotFound):
+    pass
+
+
+class DwellingNotFound(NotFound):
+    pass
+
+
+async def get_building(session: AsyncSession, *, building_id: int) -> Building:
+    building = await session.get(Building, building_id)
+    if building is None:
+        raise BuildingNotFound(f"building {building_id} does not exist")
+    return building
+
+
+async def get_dwelling(session: AsyncSession, *, dwelling_id: int) -> Dwelling:
+    dwelling = await session.get(Dwelling, dwelling_id)
+    if dwelling is None:
+        raise DwellingNotFound(f"dwelling {dwelling_id} does not exist")
+    return dwelling
+
+
+async def ensure_zone(session: AsyncSession, *, zone_id: int) -> Zone:
+    zone = await session.get(Zone, zone_id)
+    if zone is None:
+        raise NotFound(f"zone {zone_id} does not exist")
+    return zone
+
+
+async def update_building(
+    session: AsyncSession, *, building_id: int, changes: Mapping[str, Any]
+) -> Building:
+    """Apply ``changes`` (name, address, zone_id) to a building."""
+    building = await get_building(session, building_id=building_id)
+    if "zone_id" in changes:
+        await ensure_zone(session, zone_id=changes["zone_id"])
+    for name, value in changes.items():
+        setattr(building, name, value)
+    await session.flush()
+    return building
+
+
+async def check_dwelling_reference(
+    session: AsyncSession, *, building_id: int, reference: str, dwelling_id: int | None = None
+) -> None:
+    """Raises Conflict when another dwelling of the building has this reference."""
+    clash = await session.scalar(
+        select(Dwelling.id).where(
+            Dwelling.building_id == building_id,
+            Dwelling.reference == reference,
+            Dwelling.id != (dwelling_id or 0),
+        )
+    )
+    if clash is not None:
+        raise Conflict(f"building {building_id} already has a dwelling {reference!r}")
+
+
+async def update_dwelling(
+    session: AsyncSession, *, dwelling_id: int, changes: Mapping[str, Any]
+) -> Dwelling:
+    """Apply ``changes`` (reference, dwelling_type, occupancy, occupants) to a dwelling."""
+    dwelling = await get_dwelling(session, dwelling_id=dwelling_id)
+    if "reference" in changes:
+        await check_dwelling_reference(
+            session,
+            building_id=dwelling.building_id,
+            reference=changes["reference"],
+            dwelling_id=dwelling.id,
+        )
+    for name, value in changes.items():
+        setattr(dwelling, name, value)
+    await session.flush()
+    return dwelling
+
+
+async def update_meter(
+    session: AsyncSession, *, meter_id: int, changes: Mapping[str, Any]
+) -> Meter:
+    """Apply ``changes`` (dwelling_id: assign or unassign, unit, reporting_interval_s)."""
+    meter = await get_meter(session, meter_id=meter_id)
+    if changes.get("dwelling_id") is not None:
+        await get_dwelling(session, dwelling_id=changes["dwelling_id"])
+    if meter.removed_at is not None and "dwelling_id" in changes:
+        raise MeterAlreadyRemoved(f"meter {meter.serial} was removed at {meter.removed_at}")
+    for name, value in changes.items():
+        setattr(meter, name, value)
+    await session.flush()
+    return meter
+
+
+async def add_occupant(
+    session: AsyncSession,
+    *,
+    dwelling_id: int,
+    user_id: int,
+    relation: OccupantRelation,
+    start_date: date,
+    end_date: date | None = None,
+) -> DwellingOccupant:
+    """Link a tenant or owner to a dwelling from ``start_date`` (to ``end_date`` if known)."""
+    await get_dwelling(session, dwelling_id=dwelling_id)
+    if await session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} does not exist")
+    if end_date is not None and end_date < start_date:
+        raise InvalidInput("end_date is before start_date")
+    occupant = DwellingOccupant(
+        dwelling_id=dwelling_id,
+        user_id=user_id,
+        relation=relation,
+        start_date=start_date,
+        end_date=end_date,
+    )
+    session.add(occupant)
+    await session.flush()
+    return occupant
+
+
+async def end_occupancy(
+    session: AsyncSession, *, dwelling_id: int, occupant_id: int, end_date: date
+) -> DwellingOccupant:
+    occupant = await session.get(DwellingOccupant, occupant_id)
+    if occupant is None or occupant.dwelling_id != dwelling_id:
+        raise NotFound(f"occupant {occupant_id} of dwelling {dwelling_id} does not exist")
+    if end_date < occupant.start_date:
+        raise InvalidInput(f"end_date {end_date} is before start_date {occupant.start_date}")
+    occupant.end_date = end_date
+    await session.flush()
+    return occupant
+
+
+async def set_building_manager(
+    session: AsyncSession, *, building_id: int, user_id: int, managed: bool
+) -> None:
+    """Make ``user_id`` a manager of the building, or stop it."""
+    await get_building(session, building_id=building_id)
+    if managed:
+        await session.execute(
+            insert(BuildingManager)
+            .values(building_id=building_id, user_id=user_id)
+            .on_conflict_do_nothing()
+        )
+    else:
+        await session.execute(
+            delete(BuildingManager).where(
+                BuildingManager.building_id == building_id, BuildingManager.user_id == user_id
+            )
+        )
+
+
+async def assign_technician(
+    session: AsyncSession, *, technician_id: int, building_id: int | None, meter_id: int | None
+) -> TechnicianAssignment:
+    """Put a building or a single meter on a technician's round."""
+    if (building_id is None) == (meter_id is None):
+        raise InvalidInput("give exactly one of building_id and meter_id")
+    if building_id is not None:
+        await get_building(session, building_id=building_id)
+    if meter_id is not None:
+        await get_meter(session, meter_id=meter_id)
+    assignment = TechnicianAssignment(
+        technician_id=technician_id, building_id=building_id, meter_id=meter_id
+    )
+    session.add(assignment)
+    await session.flush()
+    return assignment

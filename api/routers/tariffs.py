@@ -1,8 +1,4 @@
-"""Tariff versions: administrators add them; anyone billing reads the one in force.
-
-Writes are meant for administrators only: the accounts branch adds the admin dependency (and
-passes the user id as ``created_by``) when it merges; until then the route records no author.
-"""
+"""Tariff versions: administrators add them (audited); every signed-in user may read them."""
 
 from __future__ import annotations
 
@@ -11,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from api.auth.deps import ClientIp
+from api.auth.permissions import Permission, require
 from api.deps import SessionDep
 from billing import service as billing_service
 from billing.exceptions import (
@@ -22,8 +20,12 @@ from billing.exceptions import (
 )
 from billing.schemas import MAX_ID, QuoteIn, QuoteOut, TariffIn, TariffOut
 from billing.tariffs import compute_invoice
+from core import audit
+from core.models import User
 
-router = APIRouter(prefix="/tariffs", tags=["tariffs"])
+router = APIRouter(
+    prefix="/tariffs", tags=["tariffs"], dependencies=[require(Permission.TARIFFS_READ)]
+)
 
 TariffId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ZoneId = Annotated[int, Query(ge=1, le=MAX_ID)]
@@ -40,16 +42,35 @@ def _error(exc: type[Exception]) -> dict[str, str]:
     status_code=status.HTTP_201_CREATED,
     responses={409: _error(TariffVersionExists), 422: _error(InvalidTariff)},
 )
-async def create_tariff(body: TariffIn, session: SessionDep) -> TariffOut:
+async def create_tariff(
+    body: TariffIn,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.TARIFFS_WRITE)],
+    ip: ClientIp,
+) -> TariffOut:
     """Add a tariff version (administrators): every broken rule is listed in the 422."""
     version = await billing_service.create_tariff_version(
         session,
         draft=body.draft(),
-        created_by=None,
+        created_by=user.id,
         today=datetime.now(UTC).date(),
         allow_backdated=body.allow_backdated,
     )
-    return TariffOut.from_version(version)
+    out = TariffOut.from_version(version)
+    await audit.record(
+        session,
+        action=audit.AuditAction.TARIFF_CHANGED,
+        actor_id=user.id,
+        ip=ip,
+        target_type="tariff",
+        target_id=out.id,
+        detail={
+            "country_code": out.country_code,
+            "zone_id": out.zone_id,
+            "effective_from": out.effective_from.isoformat(),
+        },
+    )
+    return out
 
 
 @router.get("", response_model=list[TariffOut])

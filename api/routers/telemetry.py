@@ -15,8 +15,10 @@ from analytics.schemas import (
     MeterReadings,
     MeterVolumes,
 )
+from api.auth import scope
+from api.auth.permissions import Permission, require
 from api.deps import SessionDep, SettingsDep
-from core.models import ReadingSource
+from core.models import ReadingSource, User
 
 router = APIRouter(tags=["telemetry"])
 
@@ -34,12 +36,14 @@ async def meter_readings(
     meter_id: int,
     session: SessionDep,
     settings: SettingsDep,
+    user: Annotated[User, require(Permission.READINGS_READ)],
     start: Start = None,
     end: End = None,
     source: Annotated[ReadingSource | None, Query(description="Only this source.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> MeterReadings:
     """A meter's raw readings in a time range, newest first."""
+    await scope.ensure_meter(session, user=user, meter_id=meter_id)
     return await telemetry.meter_readings(
         session,
         meter_id=meter_id,
@@ -56,11 +60,13 @@ async def meter_volumes(
     meter_id: int,
     session: SessionDep,
     settings: SettingsDep,
+    user: Annotated[User, require(Permission.READINGS_READ)],
     granularity: Granularity = Granularity.HOUR,
     start: Start = None,
     end: End = None,
 ) -> MeterVolumes:
     """A meter's hourly or daily volumes, with local labels and its time zone."""
+    await scope.ensure_meter(session, user=user, meter_id=meter_id)
     limits = settings.telemetry
     max_days = (
         limits.max_hourly_range_days
@@ -79,13 +85,21 @@ async def meter_volumes(
     )
 
 
-@router.get("/ingest/status", response_model=IngestStatus)
+@router.get(
+    "/ingest/status",
+    response_model=IngestStatus,
+    dependencies=[require(Permission.INGEST_STATUS)],
+)
 async def ingest_status(session: SessionDep) -> IngestStatus:
     """Fleet ingest: rate, lag, rollup queue, reporting and silent meters, quarantine counts."""
     return await telemetry.ingest_status(session, now=datetime.now(UTC))
 
 
-@router.get("/ingest/status/meters", response_model=MeterIngestPage)
+@router.get(
+    "/ingest/status/meters",
+    response_model=MeterIngestPage,
+    dependencies=[require(Permission.INGEST_STATUS)],
+)
 async def ingest_status_meters(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,

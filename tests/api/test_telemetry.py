@@ -25,12 +25,12 @@ def iso(value: datetime) -> str:
 
 
 class TestMeterReadings:
-    async def test_newest_first_within_the_range(self, client, fleet):
+    async def test_newest_first_within_the_range(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
         fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 11)])
         fleet.readings(meter, [(T0 + 5 * HOUR, 49, "estimated")])
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/readings",
             params={"start": iso(T0 + 3 * HOUR), "end": iso(T0 + 6 * HOUR)},
         )
@@ -45,57 +45,57 @@ class TestMeterReadings:
         ]
         assert body["count"] == 4
 
-    async def test_source_filter_and_limit(self, client, fleet):
+    async def test_source_filter_and_limit(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
         fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 11)])
         fleet.readings(meter, [(T0 + 5 * HOUR, 49, "estimated")])
 
-        only_estimates = await client.get(
+        only_estimates = await admin_client.get(
             f"/meters/{meter}/readings", params={"source": "estimated"}
         )
-        latest_two = await client.get(f"/meters/{meter}/readings", params={"limit": 2})
+        latest_two = await admin_client.get(f"/meters/{meter}/readings", params={"limit": 2})
 
         assert [r["index_l"] for r in only_estimates.json()["readings"]] == [49]
         assert [r["index_l"] for r in latest_two.json()["readings"]] == [100, 90]
 
-    async def test_unknown_meter_is_404(self, client):
-        response = await client.get("/meters/999999/readings")
+    async def test_unknown_meter_is_404(self, admin_client):
+        response = await admin_client.get("/meters/999999/readings")
         assert response.status_code == 404
         assert response.json()["error"] == "MeterNotFound"
 
-    async def test_reversed_range_is_422_with_the_reason(self, client, fleet):
+    async def test_reversed_range_is_422_with_the_reason(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/readings", params={"start": iso(T0 + HOUR), "end": iso(T0)}
         )
         assert response.status_code == 422
         assert response.json()["error"] == "InvalidTimeRange"
         assert "must be after start" in response.json()["detail"]
 
-    async def test_times_without_offset_are_the_meters_local_time(self, client, fleet):
+    async def test_times_without_offset_are_the_meters_local_time(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0, country="PG")  # UTC+10
         fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 11)])
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/readings",
             params={"start": "2026-03-02T15:00:00", "end": "2026-03-02T17:00"},
         )
 
         assert [r["index_l"] for r in response.json()["readings"]] == [60, 50]
 
-    async def test_unknown_source_is_422(self, client, fleet):
+    async def test_unknown_source_is_422(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
-        response = await client.get(f"/meters/{meter}/readings", params={"source": "guess"})
+        response = await admin_client.get(f"/meters/{meter}/readings", params={"source": "guess"})
         assert response.status_code == 422
 
 
 class TestMeterVolumes:
-    async def test_hourly_volumes_carry_local_labels_and_the_time_zone(self, client, fleet):
+    async def test_hourly_volumes_carry_local_labels_and_the_time_zone(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0, country="CM")
         fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 7)])
         fleet.refresh()
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/volumes",
             params={"granularity": "hour", "start": iso(T0), "end": iso(T0 + 3 * HOUR)},
         )
@@ -112,13 +112,13 @@ class TestMeterVolumes:
         assert body["total_volume_l"] == 30
         assert body["stale_since"] is None
 
-    async def test_queued_readings_are_announced_as_stale(self, client, fleet):
+    async def test_queued_readings_are_announced_as_stale(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
         fleet.readings(meter, [(T0 + HOUR, 10)])
         fleet.refresh()
         fleet.readings(meter, [(T0 + 2 * HOUR, 20)])
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/volumes", params={"start": iso(T0), "end": iso(T0 + 3 * HOUR)}
         )
 
@@ -126,14 +126,14 @@ class TestMeterVolumes:
         assert body["stale_since"] == iso(T0 + 2 * HOUR)
         assert body["total_volume_l"] == 10
 
-    async def test_daily_volumes_follow_local_days_across_dst(self, client, fleet):
+    async def test_daily_volumes_follow_local_days_across_dst(self, admin_client, fleet):
         paris = ZoneInfo("Europe/Paris")
         start = datetime(2026, 10, 24, tzinfo=paris).astimezone(UTC)
         meter = fleet.meter(installed_at=start, country="FR")
         fleet.readings(meter, [(start + i * HOUR, 5 * i) for i in range(1, 73)])
         fleet.refresh()
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/volumes",
             params={"granularity": "day", "start": iso(start), "end": iso(start + 72 * HOUR)},
         )
@@ -150,12 +150,12 @@ class TestMeterVolumes:
         assert fall_back["volume_l"] == 5 * 25
         assert body["total_volume_l"] == sum(b["volume_l"] for b in body["buckets"])
 
-    async def test_interpolated_buckets_are_marked_estimated(self, client, fleet):
+    async def test_interpolated_buckets_are_marked_estimated(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
         fleet.readings(meter, [(T0 + 90 * timedelta(minutes=1), 30)])
         fleet.refresh()
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/volumes", params={"start": iso(T0), "end": iso(T0 + 2 * HOUR)}
         )
 
@@ -165,12 +165,12 @@ class TestMeterVolumes:
             (10, True, False),
         ]
 
-    async def test_bare_dates_select_local_days(self, client, fleet):
+    async def test_bare_dates_select_local_days(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0, country="PG")
         fleet.readings(meter, [(T0 + i * HOUR, 10 * i) for i in range(1, 60)])
         fleet.refresh()
 
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/volumes",
             params={"granularity": "day", "start": "2026-03-03", "end": "2026-03-04"},
         )
@@ -181,22 +181,24 @@ class TestMeterVolumes:
         assert body["buckets"][0]["start"] == "2026-03-02T14:00:00Z"
         assert body["buckets"][0]["volume_l"] == 240
 
-    async def test_too_long_an_hourly_range_is_422(self, client, fleet):
+    async def test_too_long_an_hourly_range_is_422(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
-        response = await client.get(
+        response = await admin_client.get(
             f"/meters/{meter}/volumes",
             params={"start": iso(T0), "end": iso(T0 + timedelta(days=400))},
         )
         assert response.status_code == 422
         assert "at most 93 days" in response.json()["detail"]
 
-    async def test_unknown_granularity_is_422(self, client, fleet):
+    async def test_unknown_granularity_is_422(self, admin_client, fleet):
         meter = fleet.meter(installed_at=T0)
-        response = await client.get(f"/meters/{meter}/volumes", params={"granularity": "week"})
+        response = await admin_client.get(
+            f"/meters/{meter}/volumes", params={"granularity": "week"}
+        )
         assert response.status_code == 422
 
-    async def test_unknown_meter_is_404(self, client):
-        response = await client.get("/meters/999999/volumes")
+    async def test_unknown_meter_is_404(self, admin_client):
+        response = await admin_client.get("/meters/999999/volumes")
         assert response.status_code == 404
         assert response.json()["error"] == "MeterNotFound"
 
@@ -250,10 +252,10 @@ def arrange_fleet_status(fleet: Fleet) -> dict[str, int]:
 
 
 class TestIngestStatus:
-    async def test_rate_lag_queue_meters_and_quarantine(self, client, fleet):
+    async def test_rate_lag_queue_meters_and_quarantine(self, admin_client, fleet):
         arrange_fleet_status(fleet)
 
-        response = await client.get("/ingest/status")
+        response = await admin_client.get("/ingest/status")
 
         assert response.status_code == 200
         body = response.json()
@@ -273,11 +275,11 @@ class TestIngestStatus:
             {"reason": "unknown_meter", "status": "open", "count": 2},
         ]
 
-    async def test_meters_page_lists_silent_meters_first(self, client, fleet):
+    async def test_meters_page_lists_silent_meters_first(self, admin_client, fleet):
         ids = arrange_fleet_status(fleet)
 
-        first = await client.get("/ingest/status/meters", params={"limit": 2})
-        second = await client.get("/ingest/status/meters", params={"limit": 2, "offset": 2})
+        first = await admin_client.get("/ingest/status/meters", params={"limit": 2})
+        second = await admin_client.get("/ingest/status/meters", params={"limit": 2, "offset": 2})
 
         assert first.json()["total"] == 3
         page = first.json()["meters"] + second.json()["meters"]

@@ -1,0 +1,139 @@
+"""One-time SMS codes: 6 digits from the OS CSPRNG, stored as an HMAC under the server key,
+10 minutes, 5 attempts, accepted once; sends limited per number by a cooldown and a daily quota.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth.exceptions import CodeRejected
+from core.config import Settings
+from core.exceptions import TooManyRequests
+from core.models import CodePurpose, SmsCode, SmsSendLog, User
+from core.sms import MessageKind, SmsProvider, render_message, send_sms
+
+CODE_DIGITS = 6
+_MESSAGE_OF = {
+    CodePurpose.ACTIVATION: MessageKind.ACTIVATION_CODE,
+    CodePurpose.PASSWORD_RESET: MessageKind.PASSWORD_RESET_CODE,
+}
+REJECTED = "the code is wrong, already used or expired; ask for a new one if needed"
+
+
+def _digest(settings: Settings, *, user_id: int, purpose: CodePurpose, code: str) -> str:
+    # Six digits are a million guesses: the key, not the hash, is what protects a leaked table.
+    message = f"{user_id}:{purpose.value}:{code}".encode()
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+async def check_send_allowed(
+    session: AsyncSession, *, settings: Settings, phone: str, now: datetime
+) -> None:
+    """Raises TooManyRequests inside the cooldown or beyond the daily quota of ``phone``."""
+    day_ago = now - timedelta(days=1)
+    last, count, oldest = (
+        await session.execute(
+            select(func.max(SmsSendLog.sent_at), func.count(), func.min(SmsSendLog.sent_at)).where(
+                SmsSendLog.phone == phone, SmsSendLog.sent_at > day_ago
+            )
+        )
+    ).one()
+    cooldown = timedelta(seconds=settings.auth.code_cooldown_s)
+    if last is not None and now - last < cooldown:
+        raise TooManyRequests(
+            "a code was sent to this number moments ago; wait before asking again",
+            retry_after_s=(last + cooldown - now).total_seconds(),
+        )
+    if count >= settings.auth.code_daily_quota:
+        raise TooManyRequests(
+            "this number has had all its codes for today",
+            retry_after_s=(oldest + timedelta(days=1) - now).total_seconds(),
+        )
+
+
+async def send_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    sms: SmsProvider,
+    phone: str,
+    purpose: CodePurpose,
+    user: User | None,
+) -> None:
+    """Send a fresh code to ``user`` (older ones die); with no user, only log the request.
+
+    Unknown numbers go through the same cooldown and quota, so answers don't tell them apart.
+    """
+    now = datetime.now(UTC)
+    await check_send_allowed(session, settings=settings, phone=phone, now=now)
+    session.add(SmsSendLog(phone=phone, purpose=purpose, delivered=user is not None, sent_at=now))
+    if user is None:
+        await session.flush()
+        return
+    await session.execute(
+        update(SmsCode)
+        .where(SmsCode.user_id == user.id, SmsCode.purpose == purpose, SmsCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    session.add(
+        SmsCode(
+            user_id=user.id,
+            purpose=purpose,
+            code_hash=_digest(settings, user_id=user.id, purpose=purpose, code=code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.auth.code_ttl_s),
+        )
+    )
+    await session.flush()
+    text = render_message(
+        _MESSAGE_OF[purpose], user.language, code=code, minutes=settings.auth.code_ttl_s // 60
+    )
+    await send_sms(sms, to_e164=phone, text=text)
+
+
+async def consume_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user: User | None,
+    purpose: CodePurpose,
+    code: str,
+) -> None:
+    """Accept ``code`` once, or count a wrong try.
+
+    Raises:
+        CodeRejected: the same answer for an unknown number, a wrong code and a dead one.
+    """
+    if user is None:
+        raise CodeRejected(REJECTED)
+    now = datetime.now(UTC)
+    live = await session.scalar(
+        select(SmsCode)
+        .where(
+            SmsCode.user_id == user.id,
+            SmsCode.purpose == purpose,
+            SmsCode.used_at.is_(None),
+            SmsCode.expires_at > now,
+            SmsCode.attempts < settings.auth.code_max_attempts,
+        )
+        .order_by(SmsCode.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if live is None:
+        raise CodeRejected(REJECTED)
+    expected = _digest(settings, user_id=user.id, purpose=purpose, code=code)
+    if not hmac.compare_digest(expected, live.code_hash):
+        live.attempts += 1
+        await session.flush()
+        raise CodeRejected(REJECTED)
+    live.used_at = now
+    await session.flush()

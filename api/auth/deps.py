@@ -1,0 +1,43 @@
+"""The signed-in user of a request: ``CurrentUser``; and the client address for limits and audit."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth.tokens import InvalidToken, TokenType, decode_token
+from api.deps import SessionDep, SettingsDep
+from core.exceptions import NotAuthenticated
+from core.models import User
+
+_bearer = HTTPBearer(auto_error=False, description="The access token from POST /auth/login.")
+
+
+async def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise NotAuthenticated("sign in first: send 'Authorization: Bearer <access token>'")
+    claims = decode_token(credentials.credentials, settings=settings, expected=TokenType.ACCESS)
+    user = await session.get(User, claims["user_id"])
+    if user is None or not user.is_active or user.erased_at is not None:
+        raise InvalidToken("the account of this token is no longer active")
+    return user
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address (a proxy in front must be trusted to pass the real one through)."""
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+ClientIp = Annotated[str | None, Depends(client_ip)]

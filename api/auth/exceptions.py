@@ -1,0 +1,40 @@
+"""Authentication errors.
+
+Tree::
+
+    NotAuthenticated (401)
+    ├── InvalidCredentials      wrong phone or password (never says which)
+    ├── tokens.InvalidToken     forged, expired or wrong type
+    └── RefreshTokenRejected    revoked, reused or unknown refresh token
+    PermissionDenied (403)
+    └── AccountInactive         right password, account not activated yet
+    AppError (400)
+    └── CodeRejected            SMS code wrong, used, expired or out of attempts
+
+``AuthFailure`` marks the ones whose side effects (attempt counters, audit entries, a revoked
+token family) must be committed although the request fails.
+"""
+
+from __future__ import annotations
+
+from core.exceptions import AppError, NotAuthenticated, PermissionDenied
+
+
+class AuthFailure(AppError):
+    """A failure that is itself recorded: the edge commits before answering."""
+
+
+class InvalidCredentials(NotAuthenticated, AuthFailure):
+    pass
+
+
+class RefreshTokenRejected(NotAuthenticated, AuthFailure):
+    pass
+
+
+class AccountInactive(PermissionDenied, AuthFailure):
+    pass
+
+
+class CodeRejected(AuthFailure):
+    status_code = 400

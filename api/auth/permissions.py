@@ -1,0 +1,131 @@
+"""Who may do what: the permission matrix of PRODUCT.md, deny by default.
+
+Attach a rule to a route in one line, either as a parameter (the user comes back)::
+
+    async def readings(meter_id: int, user: Annotated[User, require(Permission.READINGS_READ)]):
+
+or on the decorator/router: ``dependencies=[require(Permission.INGEST_STATUS)]``. Then narrow to the
+objects the user may reach with ``api.auth.scope`` (``await scope.ensure_meter(...)``). Every route
+of the app must carry a ``require`` or be listed in ``PUBLIC_PATHS``: a test enforces it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from fastapi import Depends
+
+from api.auth.deps import CurrentUser
+from core.exceptions import PermissionDenied
+from core.models import Role, User
+
+
+class Permission(StrEnum):
+    PROFILE = "profile"  # one's own profile, data export and erasure
+    BUILDINGS_READ = "buildings:read"
+    BUILDINGS_WRITE = "buildings:write"
+    DWELLINGS_READ = "dwellings:read"
+    DWELLINGS_WRITE = "dwellings:write"
+    OCCUPANTS_WRITE = "occupants:write"
+    METERS_READ = "meters:read"
+    METERS_WRITE = "meters:write"
+    READINGS_READ = "readings:read"
+    READINGS_WRITE = "readings:write"
+    INVOICES_READ = "invoices:read"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    ROLES_WRITE = "roles:write"
+    ASSIGNMENTS_WRITE = "assignments:write"
+    TARIFFS_READ = "tariffs:read"
+    TARIFFS_WRITE = "tariffs:write"
+    BILLING_RUN = "billing:run"
+    REPORTS_BASIC = "reports:basic"
+    REPORTS_FIELD = "reports:field"
+    REPORTS_FULL = "reports:full"
+    QUARANTINE_MANAGE = "quarantine:manage"
+    INGEST_STATUS = "ingest:status"
+    AUDIT_READ = "audit:read"
+
+
+# Tariffs are public prices: every signed-in user may read them and get a quote.
+_EVERYONE = {
+    Permission.PROFILE,
+    Permission.METERS_READ,
+    Permission.DWELLINGS_READ,
+    Permission.TARIFFS_READ,
+}
+
+# Reads are then narrowed to the user's own objects by api.auth.scope.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CUSTOMER: frozenset(
+        # "Consumption" of their own meters is a readings read in the telemetry routes.
+        _EVERYONE | {Permission.INVOICES_READ, Permission.READINGS_READ}
+    ),
+    Role.MANAGER: frozenset(
+        _EVERYONE
+        | {
+            Permission.BUILDINGS_READ,
+            Permission.DWELLINGS_WRITE,
+            Permission.OCCUPANTS_WRITE,
+            Permission.READINGS_READ,
+            Permission.INVOICES_READ,
+            Permission.USERS_READ,
+            Permission.USERS_WRITE,
+            Permission.REPORTS_BASIC,
+        }
+    ),
+    Role.TECHNICIAN: frozenset(
+        _EVERYONE
+        | {
+            Permission.BUILDINGS_READ,
+            Permission.READINGS_READ,
+            Permission.READINGS_WRITE,
+            Permission.REPORTS_FIELD,
+        }
+    ),
+    Role.ADMIN: frozenset(Permission),
+}
+
+# Routes anyone may call; everything else must declare a rule.
+PUBLIC_PATHS = frozenset(
+    {
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+        "/redoc",
+        "/auth/register",
+        "/auth/activate",
+        "/auth/resend-code",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/auth/password-reset/request",
+        "/auth/password-reset/confirm",
+    }
+)
+
+
+def has_permission(user: User, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[user.role]
+
+
+class Require:
+    """The dependency behind ``require``; the route-rule test looks for instances of it."""
+
+    def __init__(self, *permissions: Permission) -> None:
+        self.permissions = permissions
+
+    async def __call__(self, user: CurrentUser) -> User:
+        missing = [p.value for p in self.permissions if not has_permission(user, p)]
+        if missing:
+            raise PermissionDenied(f"role {user.role.value} may not do this ({', '.join(missing)})")
+        return user
+
+
+def require(*permissions: Permission) -> Any:
+    """``Depends`` on a signed-in user holding every one of ``permissions``."""
+    return Depends(Require(*permissions))

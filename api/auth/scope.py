@@ -1,0 +1,143 @@
+"""Object-level access: which buildings, dwellings, meters and users a signed-in user may reach.
+
+Each ``*_ids`` function returns a subquery of the ids in reach, or ``None`` for "all" (admins).
+The ``ensure_*`` helpers load one object and answer 404 when it is out of reach, exactly as when it
+does not exist, so ids of other people's objects cannot be probed. Typical use in a route::
+
+    meter = await scope.ensure_meter(session, user=user, meter_id=meter_id)
+    statement = scope.restrict(select(Meter), Meter.id, scope.meter_ids(user))
+
+Reach by role: admin everything; manager the buildings they manage and all below them, and the
+occupants of those dwellings; technician the buildings and meters of their rounds; customer the
+dwellings they occupy today (tenant or owner) and their meters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.exceptions import NotFound
+from core.models import (
+    Base,
+    Building,
+    BuildingManager,
+    Dwelling,
+    DwellingOccupant,
+    Meter,
+    Role,
+    TechnicianAssignment,
+    User,
+)
+from core.registry import MeterNotFound
+
+S = TypeVar("S", bound=Select[Any])
+# A one-column SELECT of ids in reach.
+Ids = Select[Any]
+M = TypeVar("M", bound=Base)
+
+
+def _current_occupancy() -> ColumnElement[bool]:
+    today = func.current_date()
+    return (DwellingOccupant.start_date <= today) & (
+        DwellingOccupant.end_date.is_(None) | (DwellingOccupant.end_date >= today)
+    )
+
+
+def building_ids(user: User) -> Ids | None:
+    if user.role is Role.ADMIN:
+        return None
+    if user.role is Role.MANAGER:
+        return select(BuildingManager.building_id).where(BuildingManager.user_id == user.id)
+    if user.role is Role.TECHNICIAN:
+        return select(TechnicianAssignment.building_id).where(
+            TechnicianAssignment.technician_id == user.id,
+            TechnicianAssignment.building_id.is_not(None),
+        )
+    return (
+        select(Dwelling.building_id)
+        .join(DwellingOccupant, DwellingOccupant.dwelling_id == Dwelling.id)
+        .where(DwellingOccupant.user_id == user.id, _current_occupancy())
+    )
+
+
+def dwelling_ids(user: User) -> Ids | None:
+    if user.role is Role.ADMIN:
+        return None
+    if user.role is Role.CUSTOMER:
+        return select(DwellingOccupant.dwelling_id).where(
+            DwellingOccupant.user_id == user.id, _current_occupancy()
+        )
+    buildings = building_ids(user)
+    assert buildings is not None
+    return select(Dwelling.id).where(Dwelling.building_id.in_(buildings))
+
+
+def meter_ids(user: User) -> Ids | None:
+    if user.role is Role.ADMIN:
+        return None
+    dwellings = dwelling_ids(user)
+    assert dwellings is not None
+    on_dwellings = Meter.dwelling_id.in_(dwellings)
+    if user.role is Role.TECHNICIAN:
+        on_round = Meter.id.in_(
+            select(TechnicianAssignment.meter_id).where(
+                TechnicianAssignment.technician_id == user.id,
+                TechnicianAssignment.meter_id.is_not(None),
+            )
+        )
+        return select(Meter.id).where(or_(on_dwellings, on_round))
+    return select(Meter.id).where(on_dwellings)
+
+
+def user_ids(user: User) -> Ids | None:
+    """Managers reach the occupants (past and present) of their buildings' dwellings."""
+    if user.role is Role.ADMIN:
+        return None
+    if user.role is Role.MANAGER:
+        dwellings = dwelling_ids(user)
+        assert dwellings is not None
+        return select(DwellingOccupant.user_id).where(DwellingOccupant.dwelling_id.in_(dwellings))
+    return select(User.id).where(User.id == user.id)
+
+
+def restrict(statement: S, column: Any, ids: Ids | None) -> S:
+    """``statement`` limited to rows whose ``column`` is in reach."""
+    return statement if ids is None else statement.where(column.in_(ids))
+
+
+async def _ensure(
+    session: AsyncSession,
+    model: type[M],
+    object_id: int,
+    ids: Ids | None,
+    what: str,
+    error: type[NotFound] = NotFound,
+) -> M:
+    found = await session.get(model, object_id)
+    if found is not None and ids is not None:
+        in_reach = await session.scalar(
+            select(ids.where(ids.selected_columns[0] == object_id).exists())
+        )
+        found = found if in_reach else None
+    if found is None:
+        raise error(f"{what} {object_id} does not exist")
+    return found
+
+
+async def ensure_building(session: AsyncSession, *, user: User, building_id: int) -> Building:
+    return await _ensure(session, Building, building_id, building_ids(user), "building")
+
+
+async def ensure_dwelling(session: AsyncSession, *, user: User, dwelling_id: int) -> Dwelling:
+    return await _ensure(session, Dwelling, dwelling_id, dwelling_ids(user), "dwelling")
+
+
+async def ensure_meter(session: AsyncSession, *, user: User, meter_id: int) -> Meter:
+    return await _ensure(session, Meter, meter_id, meter_ids(user), "meter", MeterNotFound)
+
+
+async def ensure_user(session: AsyncSession, *, user: User, user_id: int) -> User:
+    return await _ensure(session, User, user_id, user_ids(user), "user")

@@ -1,0 +1,260 @@
+"""Sign-up, activation, sign-in, token rotation, logout and password reset.
+
+Answers never tell whether a number is registered beyond what the flow needs: sign-up and the
+code requests answer the same for every number, and a failed login never says which half was wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import codes, passwords
+from api.auth.exceptions import AccountInactive, InvalidCredentials, RefreshTokenRejected
+from api.auth.tokens import InvalidToken, TokenType, decode_token, encode_token
+from core import audit
+from core.audit import AuditAction
+from core.config import Settings
+from core.models import CodePurpose, Language, RefreshToken, Role, User
+from core.sms import MessageKind, SmsProvider, render_message, send_sms
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def find_user_by_phone(session: AsyncSession, *, phone: str) -> User | None:
+    return await session.scalar(select(User).where(User.phone == phone, User.erased_at.is_(None)))
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    sms: SmsProvider,
+    phone: str,
+    first_name: str,
+    last_name: str,
+    password: str,
+    language: Language,
+    ip: str | None,
+) -> None:
+    """Create an inactive account and text it a code.
+
+    A number that already has an account gets, instead, a new code (still inactive; its password
+    is left alone) or a note that it is registered (active): the caller's answer is the same.
+    """
+    now = datetime.now(UTC)
+    await codes.check_send_allowed(session, settings=settings, phone=phone, now=now)
+    user = await find_user_by_phone(session, phone=phone)
+    if user is None:
+        user = User(
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            language=language,
+            role=Role.CUSTOMER,
+            is_active=False,
+            password_hash=passwords.hash_password(password),
+        )
+        session.add(user)
+        await session.flush()
+        await audit.record(
+            session,
+            action=AuditAction.USER_REGISTERED,
+            actor_id=user.id,
+            ip=ip,
+            target_type="user",
+            target_id=user.id,
+        )
+    if not user.is_active:
+        await codes.send_code(
+            session,
+            settings=settings,
+            sms=sms,
+            phone=phone,
+            purpose=CodePurpose.ACTIVATION,
+            user=user,
+        )
+        return
+    await codes.send_code(
+        session, settings=settings, sms=sms, phone=phone, purpose=CodePurpose.ACTIVATION, user=None
+    )
+    await send_sms(
+        sms, to_e164=phone, text=render_message(MessageKind.ALREADY_REGISTERED, user.language)
+    )
+
+
+async def resend_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    sms: SmsProvider,
+    phone: str,
+    purpose: CodePurpose,
+) -> None:
+    """A new code for a pending activation or a password reset; silent for other numbers."""
+    user = await find_user_by_phone(session, phone=phone)
+    wanted = user is not None and (
+        (purpose is CodePurpose.ACTIVATION and not user.is_active)
+        or (purpose is CodePurpose.PASSWORD_RESET and user.is_active)
+    )
+    await codes.send_code(
+        session,
+        settings=settings,
+        sms=sms,
+        phone=phone,
+        purpose=purpose,
+        user=user if wanted else None,
+    )
+
+
+async def activate(
+    session: AsyncSession, *, settings: Settings, phone: str, code: str, ip: str | None
+) -> TokenPair:
+    user = await find_user_by_phone(session, phone=phone)
+    pending = user if user is not None and not user.is_active else None
+    await codes.consume_code(
+        session, settings=settings, user=pending, purpose=CodePurpose.ACTIVATION, code=code
+    )
+    assert pending is not None
+    pending.is_active = True
+    await audit.record(
+        session,
+        action=AuditAction.USER_ACTIVATED,
+        actor_id=pending.id,
+        ip=ip,
+        target_type="user",
+        target_id=pending.id,
+    )
+    return await _issue_pair(session, settings=settings, user=pending, family=uuid4())
+
+
+async def login(
+    session: AsyncSession, *, settings: Settings, phone: str, password: str, ip: str | None
+) -> TokenPair:
+    user = await find_user_by_phone(session, phone=phone)
+    if not passwords.verify_password(user.password_hash if user else None, password):
+        await audit.record(
+            session,
+            action=AuditAction.LOGIN_FAILED,
+            actor_id=user.id if user else None,
+            ip=ip,
+            detail={"reason": "wrong password" if user else "unknown phone"},
+        )
+        raise InvalidCredentials("phone number or password is wrong")
+    assert user is not None
+    if not user.is_active:
+        await audit.record(
+            session,
+            action=AuditAction.LOGIN_FAILED,
+            actor_id=user.id,
+            ip=ip,
+            detail={"reason": "inactive"},
+        )
+        raise AccountInactive("activate the account with the code sent by SMS first")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    user.last_login_at = datetime.now(UTC)
+    await audit.record(session, action=AuditAction.LOGIN_SUCCEEDED, actor_id=user.id, ip=ip)
+    return await _issue_pair(session, settings=settings, user=user, family=uuid4())
+
+
+async def _issue_pair(
+    session: AsyncSession, *, settings: Settings, user: User, family: UUID
+) -> TokenPair:
+    access = encode_token(user, settings=settings, token_type=TokenType.ACCESS)
+    refresh = encode_token(user, settings=settings, token_type=TokenType.REFRESH, family=family)
+    session.add(
+        RefreshToken(jti=refresh.jti, family=family, user_id=user.id, expires_at=refresh.expires_at)
+    )
+    await session.flush()
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=settings.auth.access_token_minutes * 60,
+    )
+
+
+async def _refresh_row(session: AsyncSession, *, settings: Settings, token: str) -> RefreshToken:
+    claims = decode_token(token, settings=settings, expected=TokenType.REFRESH)
+    try:
+        jti = UUID(claims["jti"])
+    except ValueError:
+        raise InvalidToken("the token is not valid") from None
+    row = await session.get(RefreshToken, jti, with_for_update=True)
+    if row is None:
+        raise RefreshTokenRejected("this refresh token is unknown")
+    return row
+
+
+async def refresh(
+    session: AsyncSession, *, settings: Settings, token: str, ip: str | None
+) -> TokenPair:
+    """Rotate: a new pair, the old refresh token revoked. Reusing a revoked one revokes its
+    whole family, since the token or its successor is in someone else's hands."""
+    row = await _refresh_row(session, settings=settings, token=token)
+    now = datetime.now(UTC)
+    if row.revoked_at is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family == row.family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        await audit.record(
+            session,
+            action=AuditAction.TOKEN_REUSED,
+            actor_id=row.user_id,
+            ip=ip,
+            detail={"family": str(row.family)},
+        )
+        raise RefreshTokenRejected("this refresh token was already used; sign in again")
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active or user.erased_at is not None:
+        raise RefreshTokenRejected("the account of this token is no longer active")
+    row.revoked_at = now
+    await audit.record(session, action=AuditAction.TOKEN_REFRESHED, actor_id=user.id, ip=ip)
+    return await _issue_pair(session, settings=settings, user=user, family=row.family)
+
+
+async def logout(session: AsyncSession, *, settings: Settings, token: str, ip: str | None) -> None:
+    row = await _refresh_row(session, settings=settings, token=token)
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+    await audit.record(session, action=AuditAction.LOGGED_OUT, actor_id=row.user_id, ip=ip)
+
+
+async def revoke_all(session: AsyncSession, *, user_id: int) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    phone: str,
+    code: str,
+    new_password: str,
+    ip: str | None,
+) -> None:
+    """Set a new password with an SMS code; every session of the account ends."""
+    user = await find_user_by_phone(session, phone=phone)
+    active = user if user is not None and user.is_active else None
+    await codes.consume_code(
+        session, settings=settings, user=active, purpose=CodePurpose.PASSWORD_RESET, code=code
+    )
+    assert active is not None
+    active.password_hash = passwords.hash_password(new_password)
+    await revoke_all(session, user_id=active.id)
+    await audit.record(session, action=AuditAction.PASSWORD_RESET, actor_id=active.id, ip=ip)

@@ -1,0 +1,255 @@
+"""Sign-up by phone, activation by SMS code, sign-in, token rotation, logout, password reset.
+
+All public (``permissions.PUBLIC_PATHS``) and rate limited per client IP and per phone number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import service as auth_service
+from api.auth.deps import ClientIp, client_ip
+from api.auth.exceptions import AuthFailure
+from api.auth.schemas import (
+    AcceptedOut,
+    ActivateIn,
+    LoginIn,
+    PasswordResetConfirmIn,
+    PasswordResetRequestIn,
+    RefreshIn,
+    RegisterIn,
+    ResendCodeIn,
+    TokenOut,
+    parse_phone,
+)
+from api.auth.throttle import AuthEndpoint, RateLimiter, enforce
+from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
+from core.models import CodePurpose
+from core.sms import SmsProvider
+
+router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(429))
+
+CODE_SENT = "If this number can sign up or sign in here, a code is on its way by SMS."
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def get_sms(request: Request) -> SmsProvider:
+    provider: SmsProvider = request.app.state.sms
+    return provider
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+SmsDep = Annotated[SmsProvider, Depends(get_sms)]
+
+
+class Throttle:
+    """Counts the call against the client IP's limit before the body is even read."""
+
+    def __init__(self, endpoint: AuthEndpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, request: Request, settings: SettingsDep) -> None:
+        await enforce(
+            get_limiter(request), settings.auth, self.endpoint, ip=client_ip(request) or "unknown"
+        )
+
+
+async def _throttle_phone(
+    request: Request, settings: SettingsDep, endpoint: AuthEndpoint, phone: str
+) -> None:
+    await enforce(get_limiter(request), settings.auth, endpoint, phone=phone)
+
+
+@asynccontextmanager
+async def _keeping_failures(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit what a recorded failure wrote (attempt counts, audit, revocations), then fail."""
+    try:
+        yield
+    except AuthFailure:
+        await session.commit()
+        raise
+
+
+def _tokens(pair: auth_service.TokenPair) -> TokenOut:
+    return TokenOut(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    dependencies=[Depends(Throttle(AuthEndpoint.REGISTER))],
+    responses=error_responses(503),
+)
+async def register(
+    body: RegisterIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    sms: SmsDep,
+    ip: ClientIp,
+) -> AcceptedOut:
+    """Create an inactive account and send its activation code by SMS."""
+    phone = parse_phone(body.phone, settings=settings)
+    await _throttle_phone(request, settings, AuthEndpoint.REGISTER, phone)
+    await auth_service.register(
+        session,
+        settings=settings,
+        sms=sms,
+        phone=phone,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        password=body.password,
+        language=body.language,
+        ip=ip,
+    )
+    return AcceptedOut(detail=CODE_SENT)
+
+
+@router.post(
+    "/activate",
+    response_model=TokenOut,
+    dependencies=[Depends(Throttle(AuthEndpoint.ACTIVATE))],
+    responses=error_responses(400),
+)
+async def activate(
+    body: ActivateIn, request: Request, session: SessionDep, settings: SettingsDep, ip: ClientIp
+) -> TokenOut:
+    """Activate the account with the SMS code; signs in."""
+    phone = parse_phone(body.phone, settings=settings)
+    await _throttle_phone(request, settings, AuthEndpoint.ACTIVATE, phone)
+    async with _keeping_failures(session):
+        pair = await auth_service.activate(
+            session, settings=settings, phone=phone, code=body.code, ip=ip
+        )
+    return _tokens(pair)
+
+
+@router.post(
+    "/resend-code",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    dependencies=[Depends(Throttle(AuthEndpoint.RESEND))],
+    responses=error_responses(503),
+)
+async def resend_code(
+    body: ResendCodeIn, request: Request, session: SessionDep, settings: SettingsDep, sms: SmsDep
+) -> AcceptedOut:
+    """Send a new activation or password-reset code (60 s apart, 5 a day per number)."""
+    phone = parse_phone(body.phone, settings=settings)
+    await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
+    await auth_service.resend_code(
+        session, settings=settings, sms=sms, phone=phone, purpose=body.purpose
+    )
+    return AcceptedOut(detail=CODE_SENT)
+
+
+@router.post(
+    "/login",
+    response_model=TokenOut,
+    dependencies=[Depends(Throttle(AuthEndpoint.LOGIN))],
+    responses=error_responses(401, 403),
+)
+async def login(
+    body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep, ip: ClientIp
+) -> TokenOut:
+    """Sign in with phone and password: an access token (15 min) and a refresh token (7 days)."""
+    phone = parse_phone(body.phone, settings=settings)
+    await _throttle_phone(request, settings, AuthEndpoint.LOGIN, phone)
+    async with _keeping_failures(session):
+        pair = await auth_service.login(
+            session, settings=settings, phone=phone, password=body.password, ip=ip
+        )
+    return _tokens(pair)
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenOut,
+    dependencies=[Depends(Throttle(AuthEndpoint.OTHER))],
+    responses=error_responses(401),
+)
+async def refresh(
+    body: RefreshIn, session: SessionDep, settings: SettingsDep, ip: ClientIp
+) -> TokenOut:
+    """Trade a refresh token for a new pair; the old one stops working."""
+    async with _keeping_failures(session):
+        pair = await auth_service.refresh(
+            session, settings=settings, token=body.refresh_token, ip=ip
+        )
+    return _tokens(pair)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    dependencies=[Depends(Throttle(AuthEndpoint.OTHER))],
+    responses=error_responses(401),
+)
+async def logout(body: RefreshIn, session: SessionDep, settings: SettingsDep, ip: ClientIp) -> None:
+    """Revoke a refresh token."""
+    await auth_service.logout(session, settings=settings, token=body.refresh_token, ip=ip)
+
+
+@router.post(
+    "/password-reset/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    dependencies=[Depends(Throttle(AuthEndpoint.RESEND))],
+    responses=error_responses(503),
+)
+async def request_password_reset(
+    body: PasswordResetRequestIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    sms: SmsDep,
+) -> AcceptedOut:
+    """Send a password-reset code to an active account's phone."""
+    phone = parse_phone(body.phone, settings=settings)
+    await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
+    await auth_service.resend_code(
+        session, settings=settings, sms=sms, phone=phone, purpose=CodePurpose.PASSWORD_RESET
+    )
+    return AcceptedOut(detail=CODE_SENT)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    dependencies=[Depends(Throttle(AuthEndpoint.OTHER))],
+    responses=error_responses(400),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirmIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIp,
+) -> None:
+    """Set a new password with the SMS code; signs out every session."""
+    phone = parse_phone(body.phone, settings=settings)
+    await _throttle_phone(request, settings, AuthEndpoint.OTHER, phone)
+    async with _keeping_failures(session):
+        await auth_service.reset_password(
+            session,
+            settings=settings,
+            phone=phone,
+            code=body.code,
+            new_password=body.new_password,
+            ip=ip,
+        )

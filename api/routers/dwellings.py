@@ -1,0 +1,182 @@
+"""Dwellings and who occupies them (tenants and owners, with dates).
+
+Customers see the dwellings they occupy; managers see and manage those of their buildings,
+including the tenant links; admins everything.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from api.auth import scope
+from api.auth.deps import ClientIp
+from api.auth.permissions import Permission, require
+from api.deps import SessionDep
+from api.errors import error_responses
+from api.routers.registry_schemas import (
+    DwellingIn,
+    DwellingOut,
+    DwellingPatch,
+    Limit,
+    OccupantEnd,
+    OccupantIn,
+    OccupantOut,
+    Offset,
+    PathId,
+)
+from core import audit, registry
+from core.audit import AuditAction
+from core.models import Dwelling, DwellingOccupant, User
+
+router = APIRouter(prefix="/dwellings", tags=["dwellings"], responses=error_responses(401, 403))
+
+
+@router.get("", response_model=list[DwellingOut])
+async def list_dwellings(
+    session: SessionDep,
+    user: Annotated[User, require(Permission.DWELLINGS_READ)],
+    building_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[Dwelling]:
+    """The dwellings in the user's reach, optionally of one building."""
+    statement = scope.restrict(select(Dwelling), Dwelling.id, scope.dwelling_ids(user))
+    if building_id is not None:
+        statement = statement.where(Dwelling.building_id == building_id)
+    return list(await session.scalars(statement.order_by(Dwelling.id).limit(limit).offset(offset)))
+
+
+@router.get("/{dwelling_id}", response_model=DwellingOut, responses=error_responses(404))
+async def get_dwelling(
+    dwelling_id: PathId,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.DWELLINGS_READ)],
+) -> Dwelling:
+    """One dwelling."""
+    return await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+
+
+@router.post(
+    "",
+    response_model=DwellingOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409),
+)
+async def create_dwelling(
+    body: DwellingIn,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.DWELLINGS_WRITE)],
+) -> Dwelling:
+    """Add a dwelling to a building (managers: to their buildings)."""
+    await scope.ensure_building(session, user=user, building_id=body.building_id)
+    dwelling = await registry.create_dwelling(
+        session,
+        building_id=body.building_id,
+        reference=body.reference,
+        dwelling_type=body.dwelling_type,
+        occupants=body.occupants,
+    )
+    dwelling.occupancy = body.occupancy
+    await session.flush()
+    return dwelling
+
+
+@router.patch("/{dwelling_id}", response_model=DwellingOut, responses=error_responses(404, 409))
+async def update_dwelling(
+    dwelling_id: PathId,
+    body: DwellingPatch,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.DWELLINGS_WRITE)],
+) -> Dwelling:
+    """Change a dwelling's reference, type, occupancy or number of occupants."""
+    await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+    return await registry.update_dwelling(
+        session, dwelling_id=dwelling_id, changes=body.model_dump(exclude_none=True)
+    )
+
+
+@router.get(
+    "/{dwelling_id}/occupants", response_model=list[OccupantOut], responses=error_responses(404)
+)
+async def list_occupants(
+    dwelling_id: PathId,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.USERS_READ)],
+) -> list[DwellingOccupant]:
+    """Tenants and owners of a dwelling, past and present."""
+    await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+    return list(
+        await session.scalars(
+            select(DwellingOccupant)
+            .where(DwellingOccupant.dwelling_id == dwelling_id)
+            .order_by(DwellingOccupant.start_date, DwellingOccupant.id)
+        )
+    )
+
+
+@router.post(
+    "/{dwelling_id}/occupants",
+    response_model=OccupantOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 422),
+)
+async def add_occupant(
+    dwelling_id: PathId,
+    body: OccupantIn,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.OCCUPANTS_WRITE)],
+    ip: ClientIp,
+) -> DwellingOccupant:
+    """Link a tenant or owner to the dwelling from a date."""
+    await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+    occupant = await registry.add_occupant(
+        session,
+        dwelling_id=dwelling_id,
+        user_id=body.user_id,
+        relation=body.relation,
+        start_date=body.start_date,
+        end_date=body.end_date,
+    )
+    await audit.record(
+        session,
+        action=AuditAction.LINK_CHANGED,
+        actor_id=user.id,
+        ip=ip,
+        target_type="dwelling",
+        target_id=dwelling_id,
+        detail={"occupant_added": body.user_id, "relation": body.relation.value},
+    )
+    return occupant
+
+
+@router.patch(
+    "/{dwelling_id}/occupants/{occupant_id}",
+    response_model=OccupantOut,
+    responses=error_responses(404, 422),
+)
+async def end_occupancy(
+    dwelling_id: PathId,
+    occupant_id: PathId,
+    body: OccupantEnd,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.OCCUPANTS_WRITE)],
+    ip: ClientIp,
+) -> DwellingOccupant:
+    """Set the date a tenant or owner leaves."""
+    await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+    occupant = await registry.end_occupancy(
+        session, dwelling_id=dwelling_id, occupant_id=occupant_id, end_date=body.end_date
+    )
+    await audit.record(
+        session,
+        action=AuditAction.LINK_CHANGED,
+        actor_id=user.id,
+        ip=ip,
+        target_type="dwelling",
+        target_id=dwelling_id,
+        detail={"occupant_ended": occupant.user_id, "end_date": body.end_date.isoformat()},
+    )
+    return occupant

@@ -1,0 +1,83 @@
+"""``waterbill users``: account chores for operators, such as bootstrapping the first admin."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings, get_settings
+from core.exceptions import AppError
+from core.models import Language, Role
+
+app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
+
+
+async def _create_admin(
+    settings: Settings,
+    *,
+    phone: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    language: Language,
+) -> int:
+    from api.auth import accounts
+    from core.db import make_async_engine
+    from core.phone import normalise_phone
+
+    e164 = normalise_phone(
+        phone, default_country=settings.default_country, level=settings.auth.phone_validation
+    )
+    engine = make_async_engine(settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            user = await accounts.create_user(
+                session,
+                phone=e164,
+                first_name=first_name,
+                last_name=last_name,
+                password=password,
+                language=language,
+                role=Role.ADMIN,
+                actor=None,
+                ip=None,
+            )
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+@app.command("create-admin")
+def create_admin(
+    phone: Annotated[str, typer.Option(help="The admin's mobile number.")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password.")
+    ],
+    first_name: Annotated[str, typer.Option(help="First name.")] = "Admin",
+    last_name: Annotated[str, typer.Option(help="Last name.")] = "",
+    language: Annotated[Language, typer.Option(help="Language of SMS and pages.")] = Language.EN,
+) -> None:
+    """Create an active admin account (the first one, typically)."""
+    from api.auth.passwords import MAX_LENGTH, MIN_LENGTH
+
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        typer.echo(f"the password must have {MIN_LENGTH} to {MAX_LENGTH} characters", err=True)
+        raise typer.Exit(2)
+    try:
+        user_id = asyncio.run(
+            _create_admin(
+                get_settings(),
+                phone=phone,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+                language=language,
+            )
+        )
+    except AppError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"admin {user_id} created")

@@ -1,0 +1,177 @@
+"""An app with raised auth rate limits (set through settings, as production would) and the
+console SMS provider, whose outbox the tests read codes from."""
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from api.auth.passwords import hash_password
+from core.config import AuthSettings, Settings
+from core.sms import ConsoleSmsProvider
+
+PASSWORD = "correct horse battery"
+ROLES = ("customer", "manager", "technician", "admin")
+_HASH = hash_password(PASSWORD)
+RAISED = {
+    "throttle_login": 10_000,
+    "throttle_register": 10_000,
+    "throttle_activate": 10_000,
+    "throttle_resend": 10_000,
+    "throttle_other": 10_000,
+}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "default_country": "CM",
+            "auth": AuthSettings.model_validate({**RAISED, "code_cooldown_s": 0}),
+        }
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    from api.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def outbox(app: FastAPI) -> ConsoleSmsProvider:
+    provider = app.state.sms
+    assert isinstance(provider, ConsoleSmsProvider)
+    return provider
+
+
+def last_code(outbox: ConsoleSmsProvider, phone: str) -> str:
+    texts = [sms.text for sms in outbox.outbox if sms.to == phone]
+    assert texts, f"no SMS sent to {phone}"
+    found = re.search(r"\b(\d{6})\b", texts[-1])
+    assert found, texts[-1]
+    return found.group(1)
+
+
+@dataclass
+class Account:
+    id: int
+    phone: str
+    role: str
+    headers: dict[str, str]
+
+
+_counter = iter(range(10_000_000))
+
+
+def next_phone() -> str:
+    """A fresh valid Cameroonian mobile number (+2376 5x xx xx xx)."""
+    return f"+23765{next(_counter) % 10_000_000:07d}"
+
+
+@pytest.fixture
+def make_account(db: psycopg.Connection, api: httpx.AsyncClient):
+    async def make(role: str = "customer", *, active: bool = True, phone: str | None = None):
+        phone = phone or next_phone()
+        row = db.execute(
+            "INSERT INTO app_user (phone, first_name, last_name, language, role, is_active,"
+            " password_hash) VALUES (%s, 'Test', %s, 'en', %s, %s, %s) RETURNING id",
+            [phone, role.title(), role, active, _HASH],
+        ).fetchone()
+        assert row is not None
+        headers: dict[str, str] = {}
+        if active:
+            answer = await api.post("/auth/login", json={"phone": phone, "password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+            headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        return Account(id=row[0], phone=phone, role=role, headers=headers)
+
+    return make
+
+
+@dataclass
+class World:
+    ids: dict[str, dict[str, int]]  # "own"/"other" -> {building_id: ..., ...}
+    accounts: dict[str, Any]
+    users: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def world(db, make_account) -> World:
+    zone = db.execute(
+        "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala') RETURNING id"
+    ).fetchone()[0]
+    accounts = {role: await make_account(role) for role in ROLES}
+    other_customer = await make_account("customer")
+    ids: dict[str, dict[str, int]] = {}
+    for side, customer in (("own", accounts["customer"]), ("other", other_customer)):
+        building = db.execute(
+            "INSERT INTO building (zone_id, name) VALUES (%s, %s) RETURNING id", [zone, side]
+        ).fetchone()[0]
+        dwelling = db.execute(
+            "INSERT INTO dwelling (building_id, reference, dwelling_type)"
+            " VALUES (%s, 'A1', 'apartment') RETURNING id",
+            [building],
+        ).fetchone()[0]
+        meter = db.execute(
+            "INSERT INTO meter (serial, kind, dwelling_id, installed_at)"
+            " VALUES (%s, 'iot', %s, '2026-01-01Z') RETURNING id",
+            [f"WB-{side}", dwelling],
+        ).fetchone()[0]
+        occupant = db.execute(
+            "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
+            " VALUES (%s, %s, 'tenant', '2020-01-01') RETURNING id",
+            [customer.id, dwelling],
+        ).fetchone()[0]
+        ids[side] = {
+            "building_id": building,
+            "dwelling_id": dwelling,
+            "meter_id": meter,
+            "user_id": customer.id,
+            "occupant_id": occupant,
+        }
+    own = ids["own"]
+    db.execute(
+        "INSERT INTO building_manager (user_id, building_id) VALUES (%s, %s)",
+        [accounts["manager"].id, own["building_id"]],
+    )
+    db.execute(
+        "INSERT INTO technician_assignment (technician_id, building_id) VALUES (%s, %s)",
+        [accounts["technician"].id, own["building_id"]],
+    )
+    tariff = db.execute(
+        "INSERT INTO tariff (country_code, currency, effective_from, vat_pct, service_fee_minor,"
+        " penalty_pct, penalty_fixed_minor) VALUES ('CM', 'XAF', '2026-01-01', 19.25, 500, 5, 0)"
+        " RETURNING id"
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO tariff_block (tariff_id, position, upper_m3, price_per_m3)"
+        " VALUES (%s, 1, 10, 365), (%s, 2, NULL, 550)",
+        [tariff, tariff],
+    )
+    db.execute(
+        "INSERT INTO tariff_subscription (tariff_id, dwelling_type, monthly_minor)"
+        " SELECT %s, unnest(enum_range(NULL::dwelling_type)), 1000",
+        [tariff],
+    )
+    for reachable in ids.values():
+        reachable["zone_id"] = zone
+        reachable["tariff_id"] = tariff
+    users = {role: account.id for role, account in accounts.items()}
+    return World(ids=ids, accounts=accounts, users=users)

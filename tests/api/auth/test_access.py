@@ -1,0 +1,241 @@
+"""Every endpoint x role x own/other object, from one table.
+
+Routes come from the app itself: a route with no ``require(...)`` rule that is not in
+``PUBLIC_PATHS`` fails ``TestEveryRouteHasARule``, and each non-public route must refuse callers
+without a token. The table then checks the answer of each role on its own object and on
+someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
+"""
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+
+from api.app import create_app
+from api.auth.permissions import PUBLIC_PATHS, Require
+from core.config import Settings
+from tests.api.auth.conftest import PASSWORD, ROLES, next_phone
+
+pytestmark = pytest.mark.services
+
+_serials = itertools.count()
+
+
+def app_routes() -> list[tuple[str, str, Any]]:
+    app = create_app(Settings())
+    found = []
+    for context in iter_route_contexts(app.routes):
+        for method in sorted(context.methods or {"*"}):
+            if method != "HEAD":
+                found.append((method, context.path or "", getattr(context, "dependant", None)))
+    return found
+
+
+def rules(dependant: Dependant | None) -> list[Require]:
+    if dependant is None:
+        return []
+    found = [dependant.call] if isinstance(dependant.call, Require) else []
+    for sub in dependant.dependencies:
+        found.extend(rules(sub))
+    return found
+
+
+class TestEveryRouteHasARule:
+    def test_no_route_is_left_without_a_rule(self):
+        missing = [
+            f"{method} {path}"
+            for method, path, dependant in app_routes()
+            if path not in PUBLIC_PATHS and not rules(dependant)
+        ]
+        assert missing == [], "declare require(Permission...) or add to PUBLIC_PATHS"
+
+    async def test_every_protected_route_refuses_a_caller_without_a_token(self, api):
+        for method, path, _ in app_routes():
+            if path in PUBLIC_PATHS or path.startswith("/metrics"):
+                continue
+            url = path.replace("{", "").replace("}", "")
+            for name in (
+                "building_id",
+                "dwelling_id",
+                "meter_id",
+                "user_id",
+                "occupant_id",
+                "tariff_id",
+            ):
+                url = url.replace(name, "1")
+            answer = await api.request(method, url)
+            assert answer.status_code == 401, f"{method} {path}: {answer.status_code}"
+            assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+def serial() -> str:
+    return f"WB-T{next(_serials):06d}"
+
+
+@dataclass(frozen=True)
+class Case:
+    """Expected answers per role as "own/other" (one value for routes without an object)."""
+
+    expect: dict[str, str]
+    body: Any = None
+    user_role: str | None = None  # {user_id} is this role's account instead of a customer
+    files: Any = None
+    query: Any = None
+
+
+def same(customer: str, manager: str, technician: str, admin: str) -> dict[str, str]:
+    return dict(zip(ROLES, (customer, manager, technician, admin), strict=True))
+
+
+ADMIN_ONLY = same("403/403", "403/403", "403/403", "ok/ok")
+ADMIN_ONLY_LIST = same("403", "403", "403", "ok")
+SCOPED_ALL = same("ok/404", "ok/404", "ok/404", "ok/ok")
+MANAGED = same("403/403", "ok/404", "403/403", "ok/ok")
+MANAGER_SCOPE = same("403/403", "ok/404", "ok/404", "ok/ok")
+EVERYONE = same("ok", "ok", "ok", "ok")
+DWELLING_TYPES = ("apartment", "house", "commercial", "communal")
+
+TABLE: dict[str, Case] = {
+    "GET /users/me": Case(same("ok", "ok", "ok", "ok")),
+    "PATCH /users/me": Case(same("ok", "ok", "ok", "ok"), body=lambda _: {"language": "fr"}),
+    "GET /users/me/export": Case(same("ok", "ok", "ok", "ok")),
+    "POST /users/me/erase": Case(
+        same("ok", "ok", "ok", "ok"), body=lambda _: {"password": PASSWORD}
+    ),
+    "GET /users": Case(same("403", "ok", "403", "ok")),
+    "GET /users/{user_id}": Case(MANAGED),
+    "POST /users": Case(
+        same("403", "ok", "403", "ok"),
+        body=lambda _: {
+            "phone": next_phone(),
+            "first_name": "New",
+            "last_name": "Tenant",
+            "password": PASSWORD,
+        },
+    ),
+    "PATCH /users/{user_id}": Case(MANAGED, body=lambda _: {"first_name": "Renamed"}),
+    "POST /users/{user_id}/erase": Case(ADMIN_ONLY),
+    "POST /users/{user_id}/assignments": Case(
+        ADMIN_ONLY,
+        user_role="technician",
+        body=lambda ids: {"building_id": ids["building_id"]},
+    ),
+    "GET /zones": Case(same("403", "ok", "ok", "ok")),
+    "POST /zones": Case(
+        ADMIN_ONLY_LIST, body=lambda _: {"country_code": "CM", "code": serial(), "name": "Z"}
+    ),
+    "GET /buildings": Case(same("403", "ok", "ok", "ok")),
+    "GET /buildings/{building_id}": Case(MANAGER_SCOPE),
+    "POST /buildings": Case(ADMIN_ONLY_LIST, body=lambda _: {"zone_id": 1, "name": "New"}),
+    "PATCH /buildings/{building_id}": Case(ADMIN_ONLY, body=lambda _: {"name": "Renamed"}),
+    "PUT /buildings/{building_id}/managers/{user_id}": Case(ADMIN_ONLY, user_role="manager"),
+    "DELETE /buildings/{building_id}/managers/{user_id}": Case(ADMIN_ONLY, user_role="manager"),
+    "GET /dwellings": Case(same("ok", "ok", "ok", "ok")),
+    "GET /dwellings/{dwelling_id}": Case(SCOPED_ALL),
+    "POST /dwellings": Case(
+        MANAGED,
+        body=lambda ids: {
+            "building_id": ids["building_id"],
+            "reference": serial(),
+            "dwelling_type": "house",
+        },
+    ),
+    "PATCH /dwellings/{dwelling_id}": Case(MANAGED, body=lambda _: {"occupancy": "vacant"}),
+    "GET /dwellings/{dwelling_id}/occupants": Case(MANAGED),
+    "POST /dwellings/{dwelling_id}/occupants": Case(
+        MANAGED,
+        body=lambda ids: {
+            "user_id": ids["user_id"],
+            "relation": "owner",
+            "start_date": "2026-01-01",
+        },
+    ),
+    "PATCH /dwellings/{dwelling_id}/occupants/{occupant_id}": Case(
+        MANAGED, body=lambda _: {"end_date": "2030-01-01"}
+    ),
+    "GET /meters": Case(same("ok", "ok", "ok", "ok")),
+    "GET /meters/{meter_id}": Case(SCOPED_ALL),
+    "POST /meters": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda _: {"serial": serial(), "kind": "iot", "installed_at": "2026-02-01T00:00Z"},
+    ),
+    "POST /meters/import": Case(
+        ADMIN_ONLY_LIST,
+        files=lambda _: {"file": ("m.csv", f"serial,kind\n{serial()},iot\n", "text/csv")},
+    ),
+    "PATCH /meters/{meter_id}": Case(ADMIN_ONLY, body=lambda _: {"reporting_interval_s": 900}),
+    "POST /meters/{meter_id}/replace": Case(
+        ADMIN_ONLY,
+        body=lambda _: {"serial": serial(), "kind": "iot", "at": "2026-06-01T00:00Z"},
+    ),
+    "GET /meters/{meter_id}/readings": Case(SCOPED_ALL),
+    "GET /meters/{meter_id}/volumes": Case(SCOPED_ALL),
+    "GET /ingest/status": Case(ADMIN_ONLY_LIST),
+    "GET /ingest/status/meters": Case(ADMIN_ONLY_LIST),
+    "GET /tariffs": Case(EVERYONE, query=lambda _: {"country_code": "CM"}),
+    "GET /tariffs/in-force": Case(EVERYONE, query=lambda ids: {"zone_id": ids["zone_id"]}),
+    "GET /tariffs/{tariff_id}": Case(EVERYONE),
+    "POST /tariffs/{tariff_id}/quote": Case(
+        EVERYONE,
+        body=lambda _: {"volume_l": 12_500, "period_days": 30, "dwelling_type": "apartment"},
+    ),
+    "POST /tariffs": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda _: {
+            "country_code": "CM",
+            "effective_from": "2099-01-01",
+            "blocks": [{"upper_m3": None, "price_per_m3": "400"}],
+            "subscriptions": dict.fromkeys(DWELLING_TYPES, "1000"),
+            "service_fee": "500",
+            "vat_pct": "19.25",
+            "penalty_pct": "5",
+            "penalty_fixed": "0",
+        },
+    ),
+}
+
+
+class TestTableCoversTheRoutes:
+    def test_every_protected_route_has_a_row(self):
+        protected = {
+            f"{m} {p}"
+            for m, p, _ in app_routes()
+            if p not in PUBLIC_PATHS and not p.startswith("/metrics")
+        }
+        assert protected - set(TABLE) == set()
+        assert set(TABLE) - protected == set()
+
+
+def outcome(status: int) -> str:
+    return "ok" if 200 <= status < 300 else str(status)
+
+
+@pytest.mark.parametrize("route", sorted(TABLE))
+async def test_each_role_on_own_and_other_objects(route, api, world):
+    case = TABLE[route]
+    method, path = route.split(" ")
+    # Admins last: their writes succeed and may change what others would see.
+    for role in ROLES:
+        account = world.accounts[role]
+        expected = case.expect[role].split("/")
+        sides = ("own", "other") if "{" in path or len(expected) == 2 else ("own",)
+        got = []
+        for side in sides[: len(expected)]:
+            ids = dict(world.ids[side])
+            if case.user_role:
+                ids["user_id"] = world.users[case.user_role]
+            url = path.format(**ids)
+            kwargs: dict[str, Any] = {"headers": account.headers}
+            if case.body:
+                kwargs["json"] = case.body(ids)
+            if case.files:
+                kwargs["files"] = case.files(ids)
+            if case.query:
+                kwargs["params"] = case.query(ids)
+            answer = await api.request(method, url, **kwargs)
+            assert answer.status_code < 500, answer.text
+            got.append(outcome(answer.status_code))
+        assert "/".join(got) == case.expect[role], f"{role}: {route}"

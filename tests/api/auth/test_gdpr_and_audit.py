@@ -1,0 +1,138 @@
+import psycopg
+import pytest
+
+from tests.api.auth.conftest import PASSWORD
+
+pytestmark = pytest.mark.services
+
+
+class TestAuditLogIsAppendOnly:
+    async def test_update_and_delete_are_refused_by_the_database(self, make_account, db):
+        await make_account()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            db.execute("UPDATE audit_log SET action = 'nothing happened'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            db.execute("DELETE FROM audit_log")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            db.execute("TRUNCATE audit_log")
+        assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (1,)
+
+
+class TestAuditedActions:
+    async def test_a_role_change_records_who_from_where_and_what(self, api, make_account, db):
+        admin = await make_account("admin")
+        user = await make_account("customer")
+        answer = await api.patch(
+            f"/users/{user.id}", json={"role": "technician"}, headers=admin.headers
+        )
+        assert answer.status_code == 200
+        row = db.execute(
+            "SELECT actor_id, host(ip), target_type, target_id, detail FROM audit_log"
+            " WHERE action = 'user.role_changed'"
+        ).fetchone()
+        assert row == (
+            admin.id, "127.0.0.1", "user", str(user.id),
+            {"from": "customer", "to": "technician"},
+        )  # fmt: skip
+
+    async def test_a_manager_cannot_change_roles(self, api, make_account, db):
+        manager = await make_account("manager")
+        answer = await api.patch(
+            f"/users/{manager.id}", json={"role": "admin"}, headers=manager.headers
+        )
+        assert answer.status_code in (403, 404)
+        assert db.execute("SELECT role FROM app_user WHERE id = %s", [manager.id]).fetchone() == (
+            "manager",
+        )
+
+    async def test_sign_up_and_activation_are_audited(self, api, outbox, db):
+        from tests.api.auth.conftest import last_code
+
+        await api.post(
+            "/auth/register",
+            json={"phone": "658552294", "first_name": "A", "last_name": "B", "password": PASSWORD},
+        )
+        code = last_code(outbox, "+237658552294")
+        await api.post("/auth/activate", json={"phone": "658552294", "code": code})
+        actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
+        assert actions == ["user.registered", "user.activated"]
+
+
+class TestExport:
+    async def test_the_export_holds_the_profile_links_and_history(self, api, make_account, db):
+        user = await make_account()
+        answer = await api.get("/users/me/export", headers=user.headers)
+        assert answer.status_code == 200
+        data = answer.json()
+        assert data["profile"]["phone"] == user.phone
+        assert data["profile"]["role"] == "customer"
+        assert len(data["sessions"]) == 1
+        assert [a["action"] for a in data["audit_trail"]] == ["auth.login_succeeded"]
+        assert "password_hash" not in str(data)
+        assert db.execute(
+            "SELECT actor_id FROM audit_log WHERE action = 'gdpr.exported'"
+        ).fetchone() == (user.id,)
+
+
+class TestErasure:
+    async def test_erasure_blanks_personal_data_and_keeps_the_row(self, api, make_account, db):
+        user = await make_account()
+        answer = await api.post(
+            "/users/me/erase", json={"password": PASSWORD}, headers=user.headers
+        )
+        assert answer.status_code == 204
+        row = db.execute(
+            "SELECT phone, first_name, last_name, password_hash, is_active, erased_at IS NOT NULL"
+            " FROM app_user WHERE id = %s",
+            [user.id],
+        ).fetchone()
+        assert row == (None, "", "", "", False, True)
+        assert db.execute(
+            "SELECT count(*) FROM refresh_token WHERE user_id = %s AND revoked_at IS NULL",
+            [user.id],
+        ).fetchone() == (0,)
+        assert (await api.get("/users/me", headers=user.headers)).status_code == 401
+        login = await api.post("/auth/login", json={"phone": user.phone, "password": PASSWORD})
+        assert login.status_code == 401
+
+    async def test_the_number_can_sign_up_again_after_erasure(self, api, make_account):
+        user = await make_account()
+        await api.post("/users/me/erase", json={"password": PASSWORD}, headers=user.headers)
+        again = await api.post(
+            "/auth/register",
+            json={"phone": user.phone, "first_name": "N", "last_name": "N", "password": PASSWORD},
+        )
+        assert again.status_code == 202
+
+    async def test_erasure_wants_the_password(self, api, make_account):
+        user = await make_account()
+        answer = await api.post("/users/me/erase", json={"password": "wrong"}, headers=user.headers)
+        assert answer.status_code == 403
+
+    async def test_dwelling_links_stay_for_invoices(self, api, make_account, db):
+        admin = await make_account("admin")
+        user = await make_account()
+        zone = db.execute(
+            "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'Z', 'Z') RETURNING id"
+        ).fetchone()[0]
+        building = db.execute(
+            "INSERT INTO building (zone_id, name) VALUES (%s, 'B') RETURNING id", [zone]
+        ).fetchone()[0]
+        dwelling = db.execute(
+            "INSERT INTO dwelling (building_id, reference, dwelling_type)"
+            " VALUES (%s, 'A', 'house') RETURNING id",
+            [building],
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
+            " VALUES (%s, %s, 'owner', '2024-01-01')",
+            [user.id, dwelling],
+        )
+        answer = await api.post(f"/users/{user.id}/erase", headers=admin.headers)
+        assert answer.status_code == 204
+        assert db.execute(
+            "SELECT count(*) FROM dwelling_occupant WHERE user_id = %s", [user.id]
+        ).fetchone() == (1,)
+        assert db.execute(
+            "SELECT actor_id FROM audit_log WHERE action = 'gdpr.erased'"
+        ).fetchone() == (admin.id,)

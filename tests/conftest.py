@@ -138,3 +138,28 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         ) as http,
     ):
         yield http
+
+
+@pytest.fixture
+async def admin_client(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> httpx.AsyncClient:
+    """``client`` signed in as an administrator, for tests of what a route does, not who may."""
+    from api.auth.passwords import hash_password
+    from api.auth.tokens import TokenType, encode_token
+    from core.models import Language, Role, User
+
+    admin = User(
+        phone="+237650000001",
+        first_name="Ada",
+        last_name="Admin",
+        language=Language.EN,
+        role=Role.ADMIN,
+        is_active=True,
+        password_hash=hash_password("admin password"),
+    )
+    session.add(admin)
+    await session.commit()
+    token = encode_token(admin, settings=settings, token_type=TokenType.ACCESS).token
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import meters as meters_cli
+from cli.simulate import simulate
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
 
@@ -15,6 +17,8 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="WaterBill: connected water meters to bills."
 )
 console = Console()
+app.command("simulate")(simulate)
+app.add_typer(meters_cli.app, name="meters")
 
 
 @app.callback()

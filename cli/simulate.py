@@ -189,8 +189,7 @@ def simulate(
     def request_stop(*_: object) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     console.print(
         f"simulating {meters} meters ({config.interval_s} s readings, {batch} per upload) to"
         f" mqtt://{settings.mqtt.host}:{settings.mqtt.port} with {publishers} publisher(s)"
@@ -200,6 +199,9 @@ def simulate(
     except PublishError as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(1) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     _report(stats)
 
 

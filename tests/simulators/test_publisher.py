@@ -6,9 +6,9 @@ from core.config import MqttSettings
 from simulators.fleet import Fleet, FleetConfig
 from simulators.publisher import (
     LOAD_CONTEXT,
-    PublishError,
     Publisher,
     PublisherJob,
+    PublishError,
     StreamPlan,
     run_load,
     run_stream,

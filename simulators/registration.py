@@ -48,17 +48,12 @@ async def register_fleet(
         n: f"{cfg.serial_prefix} block {(n - 1) // DWELLINGS_PER_BUILDING + 1:04d}" for n in numbers
     }
     names = sorted(set(building_of.values()))
-    existing = dict(
-        (
-            await session.execute(
-                select(Building.name, Building.id).where(
-                    Building.zone_id == zone.id, Building.name.in_(names)
-                )
-            )
+    found = await session.execute(
+        select(Building.name, Building.id).where(
+            Building.zone_id == zone.id, Building.name.in_(names)
         )
-        .tuples()
-        .all()
     )
+    existing = dict(found.all())
     missing = [Building(zone_id=zone.id, name=name) for name in names if name not in existing]
     session.add_all(missing)
     await session.flush()
@@ -82,17 +77,12 @@ async def register_fleet(
             .returning(Dwelling.id)
         )
         dwellings_created += len((await session.execute(statement)).all())
-    dwelling_of = dict(
-        (
-            await session.execute(
-                select(Dwelling.reference, Dwelling.id).where(
-                    Dwelling.building_id.in_(set(building_ids.values()))
-                )
-            )
+    found = await session.execute(
+        select(Dwelling.reference, Dwelling.id).where(
+            Dwelling.building_id.in_(set(building_ids.values()))
         )
-        .tuples()
-        .all()
     )
+    dwelling_of = dict(found.all())
     installed_at = local_day_start(0, cfg.utc_offset_s)
     meters = [
         registry.MeterRegistration(

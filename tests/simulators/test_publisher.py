@@ -87,3 +87,23 @@ class TestRunLoad:
         assert stats.sent == stats.acked == 601
         assert len(received) == 601
         assert len(set(received)) == 601
+
+
+class TestReconnect:
+    def test_a_broker_restart_mid_stream_loses_no_acknowledgement(self, tmp_path):
+        from core.local_services import LocalMosquitto
+
+        with LocalMosquitto(root=tmp_path / "broker") as broker:
+            config = FleetConfig(meters=50)
+            fleet = Fleet(config)
+            plan = backfill_plan(fleet, 60, rate=1000.0)
+            job = PublisherJob(
+                fleet=config, plan=plan, mqtt=MqttSettings(port=broker.port), client_id="sim-rc"
+            )
+            restart = threading.Timer(1.0, broker.restart)
+            restart.start()
+            stats = run_stream(job, threading.Event())
+            restart.join()
+        assert stats.sent == 50 * 60
+        assert stats.acked == stats.sent
+        assert stats.reconnects >= 1

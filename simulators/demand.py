@@ -134,19 +134,17 @@ class DemandParameters:
 
 
 class DemandModifier(Protocol):
-    """A change to some meters' flow (leak, burst, vacancy, ...) for anomaly injection.
+    """A change to some meters' consumption (leak, burst, vacancy, ...) for anomaly injection.
 
-    Implementations change volumes in place and must be pure functions of the day, so that the
-    cumulative index stays a function of time.
+    Called with daily totals (to accumulate the index cheaply) and with each day's steps: the
+    volume it moves must be the same whichever way a day is cut, so that the index stays one
+    function of time (e.g. extra flow integrated over time; zeroing whole local days).
     """
 
-    def adjust_totals(self, meters: IntArray, days: IntArray, totals_ml: IntArray) -> None:
-        """Change daily totals (meters x days) before they are accumulated."""
-
-    def adjust_steps(
-        self, meters: IntArray, day: int, step_s: int, steps_ml: IntArray, totals_ml: IntArray
+    def adjust(
+        self, meters: IntArray, starts_s: IntArray, ends_s: IntArray, volumes_ml: IntArray
     ) -> None:
-        """Change one day's step volumes (meters x steps); ``totals_ml`` must follow."""
+        """Change in place the volumes (meters x intervals) used over [starts_s, ends_s)."""
 
 
 def local_day_start(day: int, utc_offset_s: int) -> datetime:
@@ -183,6 +181,7 @@ class HouseholdDemand:
     seed: int
     params: DemandParameters = field(default_factory=DemandParameters)
     modifiers: Sequence[DemandModifier] = ()
+    utc_offset_s: int = 0
     occupants: IntArray = field(init=False)
     per_capita_l: FloatArray = field(init=False)
 
@@ -202,8 +201,11 @@ class HouseholdDemand:
     def mean_daily_l(self) -> FloatArray:
         return np.asarray(self.occupants * self.per_capita_l, dtype=np.float64)
 
-    def daily_totals_ml(self, days: IntArray) -> IntArray:
-        """Each meter's consumption on each day, integer millilitres (meters x days)."""
+    def daily_totals_ml(self, days: IntArray, *, modified: bool = True) -> IntArray:
+        """Each meter's consumption on each day, integer millilitres (meters x days).
+
+        ``modified=False`` leaves out the modifiers (injected anomalies).
+        """
         days = np.atleast_1d(np.asarray(days, dtype=np.int64))
         factor = np.where(is_weekend(days), self.params.weekend_factor, 1.0)
         noise = np.exp(
@@ -211,9 +213,16 @@ class HouseholdDemand:
         )
         litres = self.mean_daily_l[:, None] * factor[None, :] * np.clip(noise, 0.5, 2.0)
         totals: IntArray = np.rint(litres * 1000.0).astype(np.int64)
-        for modifier in self.modifiers:
-            modifier.adjust_totals(self.meters, days, totals)
+        if modified and self.modifiers:
+            starts = self.day_start_s(days)
+            for modifier in self.modifiers:
+                modifier.adjust(self.meters, starts, starts + SECONDS_PER_DAY, totals)
         return totals
+
+    def day_start_s(self, days: IntArray) -> IntArray:
+        """Epoch seconds of the local midnights starting ``days``."""
+        anchor = int(local_day_start(0, self.utc_offset_s).timestamp())
+        return np.asarray(anchor + days * SECONDS_PER_DAY, dtype=np.int64)
 
     def cumulative_ml_before(self, day: int, *, chunk_days: int = 64) -> IntArray:
         """Volume each meter used from day 0 up to the start of ``day`` (exact, millilitres)."""
@@ -233,7 +242,9 @@ class HouseholdDemand:
         """
         if step_s <= 0 or SECONDS_PER_DAY % step_s:
             raise ValueError(f"step {step_s} s does not divide a day of {SECONDS_PER_DAY} s")
-        totals = self.daily_totals_ml(np.array([day]))[:, 0]
+        # The household's own use is spread first; modifiers then add or remove their volume
+        # step by step, ending on the modified daily totals.
+        totals = self.daily_totals_ml(np.array([day]), modified=False)[:, 0]
         weekend = bool(is_weekend(np.array([day]))[0])
         profile = step_profile(
             self.params.weekend_profile if weekend else self.params.weekday_profile, step_s
@@ -248,8 +259,10 @@ class HouseholdDemand:
         cum_ml[:, -1] = totals
         np.maximum.accumulate(cum_ml, axis=1, out=cum_ml)
         steps: IntArray = np.diff(cum_ml, axis=1, prepend=0)
-        for modifier in self.modifiers:
-            modifier.adjust_steps(self.meters, day, step_s, steps, totals)
+        if self.modifiers:
+            starts = self.day_start_s(np.array([day]))[0] + step_s * np.arange(len(profile))
+            for modifier in self.modifiers:
+                modifier.adjust(self.meters, starts, starts + step_s, steps)
         return steps
 
     def _event_weights(

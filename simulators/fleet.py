@@ -137,7 +137,7 @@ class Fleet:
         n: IntArray = np.asarray(self.numbers, dtype=np.int64)
         self.meter_numbers = n
         cfg = self.config
-        self.demand = HouseholdDemand(n, cfg.seed, self.params, self.modifiers)
+        self.demand = HouseholdDemand(n, cfg.seed, self.params, self.modifiers, cfg.utc_offset_s)
         self.serials = [serial_of(int(k), cfg.serial_prefix) for k in n]
         self.topics = [uplink_topic(cfg.topic_prefix, cfg.shards, s) for s in self.serials]
         # Register at the anchor: up to ~5 years of earlier use, so indexes look lived-in.

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simulators.anomalies import ExtraFlow, Vacancy
-from simulators.demand import SECONDS_PER_DAY
+from simulators.demand import SECONDS_PER_DAY, DemandModifier
 from simulators.fleet import Fleet, FleetConfig
 
 CONFIG = FleetConfig(meters=8, interval_s=3600)
@@ -57,14 +57,14 @@ class TestVacancy:
 
     def test_a_vacancy_is_a_negative_example(self):
         assert VACANCY.label.anomalous is False
-        assert VACANCY.label.end - VACANCY.label.start == VACANCY.end - VACANCY.start
+        assert (VACANCY.label.start, VACANCY.label.end) == (VACANCY.start, VACANCY.end)
 
 
 class TestIndexIsOneFunctionOfTime:
     @pytest.mark.parametrize("interval_s", [900, 3600])
     def test_starting_late_or_walking_there_gives_the_same_index(self, interval_s):
         config = FleetConfig(meters=8, interval_s=interval_s)
-        modifiers = [
+        modifiers: list[DemandModifier] = [
             LEAK,
             VACANCY,
             ExtraFlow(

@@ -134,7 +134,7 @@ class Publisher:
         )
         self._client.loop_start()
         if not self._connected.wait(timeout):
-            self._client.loop_stop()
+            self.close()
             raise PublishError(
                 f"no MQTT broker answered at {self.settings.host}:{self.settings.port}"
                 f" within {timeout:.0f} s"
@@ -172,6 +172,11 @@ class Publisher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        # Our callbacks make a reference cycle with the client; broken here, the client is freed
+        # (and its wake-up socket pair closed by its __del__) as soon as we let go of it.
+        self._client.on_connect = None
+        self._client.on_disconnect = None
+        self._client.on_publish = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class Collector:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        # Break the callback cycle so paho's socket pair is closed now, not by a later GC pass.
+        self.client.on_message = None
+        self.client.on_subscribe = None
+        self.client.on_connect = None
 
 
 @pytest.fixture

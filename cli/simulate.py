@@ -8,11 +8,13 @@ several publisher processes, achieved rates printed).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import signal
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from rich.console import Console
 
 from core.config import Settings, get_settings
 from core.exceptions import InvalidInput
+from simulators.anomalies import Injection, label_records, plan_injection
 from simulators.demand import ANCHOR_DATE, SECONDS_PER_DAY
 from simulators.fleet import Fleet, FleetConfig
 from simulators.publisher import (
@@ -126,6 +129,12 @@ def simulate(
     country: Annotated[
         str | None, typer.Option(help="Country of the demo zone (default: the deployment's).")
     ] = None,
+    anomalies: Annotated[
+        int, typer.Option(help="Meters given an anomaly (leak, burst, stuck, ...).")
+    ] = 0,
+    labels: Annotated[
+        Path | None, typer.Option(help="Write the anomalies' ground truth here (JSON lines).")
+    ] = None,
 ) -> None:
     """Run virtual meters that publish readings to the MQTT broker."""
     settings = get_settings()
@@ -170,6 +179,25 @@ def simulate(
     except InvalidInput as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(2) from None
+    injection = Injection()
+    if anomalies:
+        if anomalies > meters:
+            console.print(f"[red]--anomalies {anomalies} is more than --meters {meters}")
+            raise typer.Exit(2)
+        first = plans[0].start
+        last = plans[0].end if plans[0].end is not None else now + SECONDS_PER_DAY
+        injection = plan_injection(
+            meters=meters,
+            count=anomalies,
+            start=datetime.fromtimestamp(first, UTC),
+            end=datetime.fromtimestamp(last, UTC),
+            seed=seed,
+            utc_offset_s=config.utc_offset_s,
+        )
+    if labels is not None:
+        records = label_records(injection.labels, serial_prefix)
+        labels.write_text("".join(json.dumps(r) + "\n" for r in records))
+        console.print(f"{len(records)} anomaly labels written to {labels}")
     if register:
         console.print(asyncio.run(_register(settings, Fleet(config), country_code)))
 
@@ -181,6 +209,7 @@ def simulate(
             index=i,
             count=publishers,
             client_id=f"waterbill-sim-{serial_prefix}-{seed}",
+            injection=injection,
         )
         for i, plan in enumerate(plans)
     ]

@@ -6,17 +6,21 @@ integer millilitres over time, so the register index stays exact and the same wh
 time is cut into days and steps.
 
 Meter-side faults (stuck register, silent meter, tamper alarms) act on what the meter sends
-rather than on the household's use, and belong to the fleet.
+rather than on the household's use (``simulators.fleet.MeterFault``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
-from simulators.demand import ANCHOR_DATE, IntArray, local_day_start
+from ingest.payload import Alarm
+from simulators.demand import ANCHOR_DATE, IntArray, hashed_uniform, local_day_start
+from simulators.fleet import Fleet, SlotReadings, serial_of
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,140 @@ class Vacancy:
     @property
     def label(self) -> Label:
         return Label(self.meter, self.kind, self.start, self.end, None, anomalous=False)
+
+
+def _window(readings: SlotReadings, start: datetime, end: datetime | None) -> IntArray:
+    """Columns of the slot whose reading time falls in (start, end]."""
+    after = readings.times > start.timestamp()
+    before = np.ones_like(after) if end is None else readings.times <= end.timestamp()
+    return np.flatnonzero(after & before)
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """The register stops turning at ``start`` (worn or jammed mechanism) while water flows:
+    the meter keeps reporting the same index and no flow, until it is replaced."""
+
+    meter: int
+    start: datetime
+    kind: str = "stuck"
+    _frozen: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def apply(self, fleet: Fleet, readings: SlotReadings) -> None:
+        row = fleet.row_of(self.meter)
+        cols = _window(readings, self.start, None)
+        if row is None or not cols.size:
+            return
+        if "index" not in self._frozen:
+            self._frozen["index"] = fleet.index_at(self.meter, self.start)
+        readings.index_l[row, cols] = self._frozen["index"]
+        readings.flow_lph[row, cols] = 0.0
+
+    @property
+    def label(self) -> Label:
+        return Label(self.meter, self.kind, self.start, None, None, anomalous=True)
+
+
+@dataclass(frozen=True)
+class Silent:
+    """The meter sends nothing from ``start`` (to ``end``): dead battery, lost radio."""
+
+    meter: int
+    start: datetime
+    end: datetime | None = None
+    kind: str = "silent"
+
+    def apply(self, fleet: Fleet, readings: SlotReadings) -> None:
+        row = fleet.row_of(self.meter)
+        if row is not None:
+            readings.sent[row, _window(readings, self.start, self.end)] = False
+
+    @property
+    def label(self) -> Label:
+        return Label(self.meter, self.kind, self.start, self.end, None, anomalous=True)
+
+
+@dataclass(frozen=True)
+class Tamper:
+    """The meter raises its tamper alarm (magnet, opened case) from ``start`` to ``end``."""
+
+    meter: int
+    start: datetime
+    end: datetime
+    kind: str = "tamper"
+
+    def apply(self, fleet: Fleet, readings: SlotReadings) -> None:
+        row = fleet.row_of(self.meter)
+        if row is not None:
+            readings.alarms[row, _window(readings, self.start, self.end)] |= int(Alarm.TAMPER)
+
+    @property
+    def label(self) -> Label:
+        return Label(self.meter, self.kind, self.start, self.end, None, anomalous=True)
+
+
+@dataclass(frozen=True)
+class Injection:
+    """Anomalies for a fleet: what changes use (modifiers), what changes the meters (faults)."""
+
+    modifiers: tuple[ExtraFlow | Vacancy, ...] = ()
+    faults: tuple[Stuck | Silent | Tamper, ...] = ()
+
+    @property
+    def labels(self) -> list[Label]:
+        return [a.label for a in (*self.modifiers, *self.faults)]
+
+
+KINDS = ("leak", "burst", "backflow", "stuck", "silent", "tamper", "vacancy")
+
+
+def plan_injection(
+    *, meters: int, count: int, start: datetime, end: datetime, seed: int, utc_offset_s: int
+) -> Injection:
+    """``count`` meters, drawn from the seed, each given one anomaly (kinds in turn) starting at
+    a random time of [start, end)."""
+    if count > meters:
+        raise ValueError(f"cannot inject {count} anomalies into {meters} meters")
+    numbers = np.argsort(hashed_uniform(seed, 40, np.arange(1, meters + 1)))[:count] + 1
+    span = (end - start).total_seconds()
+    modifiers: list[ExtraFlow | Vacancy] = []
+    faults: list[Stuck | Silent | Tamper] = []
+    for i, number in enumerate(numbers.tolist()):
+        u = float(hashed_uniform(seed, 41, number)[0])
+        at = (start + timedelta(seconds=u * span)).replace(microsecond=0)
+        kind = KINDS[i % len(KINDS)]
+        if kind == "leak":
+            modifiers.append(ExtraFlow(number, at, flow_lph=round(5 + 25 * u, 1)))
+        elif kind == "burst":
+            end_at = at + timedelta(hours=2)
+            modifiers.append(ExtraFlow(number, at, 300 + 600 * u, end=end_at, kind="burst"))
+        elif kind == "backflow":
+            end_at = at + timedelta(hours=1)
+            modifiers.append(ExtraFlow(number, at, -40.0, end=end_at, kind="backflow"))
+        elif kind == "stuck":
+            faults.append(Stuck(number, at))
+        elif kind == "silent":
+            faults.append(Silent(number, at))
+        elif kind == "tamper":
+            faults.append(Tamper(number, at, at + timedelta(hours=6)))
+        else:
+            local = (at + timedelta(seconds=utc_offset_s)).date()
+            modifiers.append(
+                Vacancy(number, local, local + timedelta(days=6), utc_offset_s=utc_offset_s)
+            )
+    return Injection(tuple(modifiers), tuple(faults))
+
+
+def label_records(labels: Sequence[Label], serial_prefix: str) -> list[dict[str, Any]]:
+    """Labels as JSON-ready records, keyed by serial (what the analytics side sees)."""
+    return [
+        {
+            "serial": serial_of(label.meter, serial_prefix),
+            "kind": label.kind,
+            "start": label.start.astimezone(UTC).isoformat(),
+            "end": label.end.astimezone(UTC).isoformat() if label.end else None,
+            "flow_lph": label.flow_lph,
+            "anomalous": label.anomalous,
+        }
+        for label in labels
+    ]

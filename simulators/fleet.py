@@ -16,12 +16,14 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from core.exceptions import InvalidInput
-from ingest.payload import MAX_READINGS_PER_MESSAGE, AlarmName, encode_reading, uplink_topic
+from ingest.payload import MAX_READINGS_PER_MESSAGE, Alarm, encode_reading, uplink_topic
 from simulators.demand import (
     SECONDS_PER_DAY,
     DemandModifier,
@@ -112,6 +114,25 @@ class Upload:
 
 
 @dataclass
+class SlotReadings:
+    """One upload slot's readings for every meter (meters x batch), before encoding."""
+
+    times: FloatArray
+    index_l: IntArray
+    flow_lph: FloatArray
+    alarms: IntArray
+    sent: npt.NDArray[np.bool_]
+
+
+class MeterFault(Protocol):
+    """A fault of the meter itself (stuck register, silence, tamper): it changes what the meter
+    sends, not what the household uses."""
+
+    def apply(self, fleet: Fleet, readings: SlotReadings) -> None:
+        """Change ``readings`` in place for the faulty meter."""
+
+
+@dataclass
 class _Day:
     cum_before_ml: IntArray
     cum_ml: IntArray
@@ -126,6 +147,7 @@ class Fleet:
     numbers: IntArray | None = None
     params: DemandParameters = field(default_factory=DemandParameters)
     modifiers: Sequence[DemandModifier] = ()
+    faults: Sequence[MeterFault] = ()
     demand: HouseholdDemand = field(init=False)
     serials: list[str] = field(init=False)
     _days: dict[int, _Day] = field(init=False, default_factory=dict)
@@ -218,6 +240,17 @@ class Fleet:
         flow = step_ml / 1000.0 * (3600.0 / interval)
         return times.astype(np.float64), index_l, flow
 
+    def index_at(self, number: int, at: datetime) -> int:
+        """Register index of meter ``number`` at its last reading at or before ``at``."""
+        step = int((at.timestamp() - self.anchor_epoch()) // self.config.interval_s) - 1
+        alone = Fleet(self.config, np.array([number]), self.params, self.modifiers)
+        return int(alone.readings(step, 1)[1][0, 0])
+
+    def row_of(self, number: int) -> int | None:
+        """Position of meter ``number`` in this fleet, None when it is not simulated here."""
+        rows = np.flatnonzero(self.meter_numbers == number)
+        return int(rows[0]) if rows.size else None
+
     def device_times(self, times: FloatArray) -> IntArray:
         """Device clock at true ``times`` (meters x times): offset, plus ppm since midnight sync."""
         since_sync = (times - self.anchor_epoch()) % SECONDS_PER_DAY
@@ -246,6 +279,14 @@ class Fleet:
             self.signal_base_dbm[:, None]
             + 3.0 * hashed_normal(cfg.seed, 17, self.meter_numbers[:, None], device)
         ).clip(-150, 0)
+        alarms = np.where(battery <= LOW_BATTERY_PCT, int(Alarm.LOW_BATTERY), 0)
+        # Meters flag reverse flow themselves.
+        alarms = alarms | np.where(flow < 0, int(Alarm.BACKFLOW), 0)
+        slot_readings = SlotReadings(
+            times, index_l, flow, alarms.astype(np.int64), np.ones(index_l.shape, dtype=bool)
+        )
+        for fault in self.faults:
+            fault.apply(self, slot_readings)
         send_at = times[-1] + self.upload_phase * cfg.interval_s
         order = np.argsort(send_at, kind="stable")
         uploads = []
@@ -253,20 +294,22 @@ class Fleet:
             serial = self.serials[m]
             bodies = []
             truth = []
-            for k in range(cfg.batch):
+            for k in np.flatnonzero(slot_readings.sent[m]).tolist():
                 stamp = datetime.fromtimestamp(int(device[m, k]), UTC)
-                pct = int(battery[m, k])
+                index = int(slot_readings.index_l[m, k])
                 bodies.append(
                     encode_reading(
                         stamp,
-                        int(index_l[m, k]),
-                        flow_lph=round(float(flow[m, k]), 1),
-                        battery_pct=pct,
+                        index,
+                        flow_lph=round(float(slot_readings.flow_lph[m, k]), 1),
+                        battery_pct=int(battery[m, k]),
                         signal_dbm=int(signal[m, k]),
-                        alarms=[AlarmName.LOW_BATTERY] if pct <= LOW_BATTERY_PCT else None,
+                        alarms=Alarm(int(slot_readings.alarms[m, k])).names(),
                     )
                 )
-                truth.append(TruthReading(serial, stamp, int(index_l[m, k])))
+                truth.append(TruthReading(serial, stamp, index))
+            if not bodies:
+                continue
             body = bodies[0] if cfg.batch == 1 else {"readings": bodies}
             uploads.append(
                 Upload(serial, self.topics[m], orjson.dumps(body), float(send_at[m]), tuple(truth))

@@ -25,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.config import MqttSettings
+from simulators.anomalies import Injection
 from simulators.fleet import Fleet, FleetConfig, deliver
 
 logger = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ class PublisherJob:
     count: int = 1
     client_id: str = "waterbill-sim"
     max_inflight: int = DEFAULT_MAX_INFLIGHT
-    numbers: tuple[int, ...] | None = field(default=None)
+    injection: Injection = field(default_factory=Injection)
 
     def fleet_numbers(self) -> np.ndarray[Any, np.dtype[np.int64]]:
         """This publisher's share of the meters: every ``count``-th from ``index``."""
@@ -241,7 +242,12 @@ def _messages(fleet: Fleet, plan: StreamPlan, stop: StopFlag) -> Iterator[tuple[
 
 def run_stream(job: PublisherJob, stop: StopFlag) -> PublishStats:
     """Publish one publisher's share of the fleet according to the plan; stats when done."""
-    fleet = Fleet(job.fleet, job.fleet_numbers())
+    fleet = Fleet(
+        job.fleet,
+        job.fleet_numbers(),
+        modifiers=job.injection.modifiers,
+        faults=job.injection.faults,
+    )
     cfg = job.fleet
     readings_of: dict[bytes, int] = {}
 

@@ -1,7 +1,11 @@
+import json
+from datetime import datetime
+
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from simulators.anomalies import KINDS
 from simulators.fleet import Fleet, FleetConfig
 
 pytestmark = pytest.mark.services
@@ -53,3 +57,31 @@ class TestSimulateOptions:
         result = run("simulate", *args)
         assert result.exit_code == 2
         assert expected in " ".join(result.output.split())
+
+
+@pytest.mark.usefixtures("cli_env")
+class TestSimulateAnomalies:
+    def test_labels_are_written_for_each_injected_anomaly(self, tmp_path, collector):
+        path = tmp_path / "labels.jsonl"
+        result = run(
+            "simulate", "--meters", "20", "--days", "2", "--anomalies", "7", "--labels", str(path)
+        )
+        assert result.exit_code == 0, result.output
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        assert sorted(r["kind"] for r in records) == sorted(KINDS)
+        assert all(r["serial"].startswith("SIM-") for r in records)
+        received = collector.wait_for(19 * 48)
+        silent = next(r for r in records if r["kind"] == "silent")
+        times = [
+            datetime.fromisoformat(json.loads(payload)["time"])
+            for topic, payload in received
+            if f"/{silent['serial']}/" in topic
+        ]
+        assert max(times, default=None) is None or max(times) <= datetime.fromisoformat(
+            silent["start"]
+        )
+
+    def test_more_anomalies_than_meters_is_refused(self):
+        result = run("simulate", "--meters", "3", "--anomalies", "4")
+        assert result.exit_code == 2
+        assert "more than --meters" in " ".join(result.output.split())

@@ -1,9 +1,19 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import orjson
 import pytest
 
-from simulators.anomalies import ExtraFlow, Vacancy
+from simulators.anomalies import (
+    KINDS,
+    ExtraFlow,
+    Silent,
+    Stuck,
+    Tamper,
+    Vacancy,
+    label_records,
+    plan_injection,
+)
 from simulators.demand import SECONDS_PER_DAY, DemandModifier
 from simulators.fleet import Fleet, FleetConfig
 
@@ -82,3 +92,97 @@ class TestIndexIsOneFunctionOfTime:
             walked = walker.readings(d * per_day, per_day)[1]
         fresh = Fleet(config, modifiers=modifiers).readings((day + 2) * per_day, per_day)[1]
         assert np.array_equal(walked, fresh)
+
+
+FAULT_START = datetime(2025, 6, 10, 7, 20, tzinfo=UTC)
+
+
+def readings_of(fleet: Fleet, serial: str, slots: range):
+    return [
+        orjson.loads(upload.payload)
+        for slot in slots
+        for upload in fleet.slot_uploads(slot)
+        if upload.serial == serial
+    ]
+
+
+SLOTS = range(160 * 24 - 10, 160 * 24 + 40)  # hourly slots around 2025-06-10
+
+
+class TestMeterFaults:
+    def test_a_stuck_meter_repeats_its_index_and_reports_no_flow(self):
+        fleet = Fleet(CONFIG, faults=[Stuck(meter=2, start=FAULT_START)])
+        sent = readings_of(fleet, "SIM-000002", SLOTS)
+        after = [r for r in sent if datetime.fromisoformat(r["time"]) > FAULT_START]
+        before = [r for r in sent if datetime.fromisoformat(r["time"]) <= FAULT_START]
+        assert {r["index_l"] for r in after} == {before[-1]["index_l"]}
+        assert {r["flow_lph"] for r in after} == {0.0}
+        assert (
+            readings_of(Fleet(CONFIG), "SIM-000002", SLOTS)[-1]["index_l"] > before[-1]["index_l"]
+        )
+
+    def test_a_silent_meter_sends_nothing_and_the_truth_agrees(self):
+        fleet = Fleet(CONFIG, faults=[Silent(meter=4, start=FAULT_START)])
+        sent = readings_of(fleet, "SIM-000004", SLOTS)
+        truth = [
+            r
+            for s in SLOTS
+            for u in fleet.slot_uploads(s)
+            for r in u.readings
+            if r.serial == "SIM-000004"
+        ]
+        assert max(datetime.fromisoformat(r["time"]) for r in sent) <= FAULT_START
+        assert len(truth) == len(sent)
+        assert len(readings_of(fleet, "SIM-000005", SLOTS)) == len(SLOTS)
+
+    def test_a_tampered_meter_raises_its_alarm_in_the_window_only(self):
+        tamper = Tamper(meter=6, start=FAULT_START, end=FAULT_START + timedelta(hours=6))
+        sent = readings_of(Fleet(CONFIG, faults=[tamper]), "SIM-000006", SLOTS)
+        flagged = [r for r in sent if "tamper" in r.get("alarms", [])]
+        assert len(flagged) == 6
+        assert all(tamper.start < datetime.fromisoformat(r["time"]) <= tamper.end for r in flagged)
+
+    def test_backflow_runs_the_index_backwards_with_the_alarm(self):
+        backflow = ExtraFlow(
+            meter=1,
+            start=datetime(2025, 6, 10, 16, tzinfo=UTC),
+            flow_lph=-400.0,
+            end=datetime(2025, 6, 10, 18, tzinfo=UTC),
+            kind="backflow",
+        )
+        sent = readings_of(Fleet(CONFIG, modifiers=[backflow]), "SIM-000001", SLOTS)
+        reverse = [r for r in sent if r["flow_lph"] < 0]
+        assert reverse
+        assert all("backflow" in r["alarms"] for r in reverse)
+        steps = np.diff([r["index_l"] for r in sent])
+        assert steps.min() < 0
+
+
+class TestPlanInjection:
+    def test_each_kind_in_turn_on_distinct_meters_within_the_window(self):
+        start, end = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 8, tzinfo=UTC)
+        injection = plan_injection(
+            meters=100, count=14, start=start, end=end, seed=3, utc_offset_s=36000
+        )
+        labels = injection.labels
+        assert sorted(label.kind for label in labels) == sorted(KINDS * 2)
+        assert len({label.meter for label in labels}) == 14
+        assert all(start <= label.start <= end + timedelta(days=1) for label in labels)
+        assert [label.anomalous for label in labels if label.kind == "vacancy"] == [False, False]
+        again = plan_injection(
+            meters=100, count=14, start=start, end=end, seed=3, utc_offset_s=36000
+        )
+        assert again.labels == labels
+
+    def test_label_records_name_the_serial(self):
+        records = label_records([LEAK.label], "SIM")
+        assert records == [
+            {
+                "serial": "SIM-000003",
+                "kind": "leak",
+                "start": "2025-06-10T03:30:00+00:00",
+                "end": None,
+                "flow_lph": 12.5,
+                "anomalous": True,
+            }
+        ]

@@ -289,22 +289,30 @@ class Fleet:
             fault.apply(self, slot_readings)
         send_at = times[-1] + self.upload_phase * cfg.interval_s
         order = np.argsort(send_at, kind="stable")
+        # Plain Python lists: element access on numpy arrays costs more than the encoding.
+        index_rows = slot_readings.index_l.tolist()
+        flow_rows = np.round(slot_readings.flow_lph, 1).tolist()
+        alarm_rows = slot_readings.alarms.tolist()
+        device_rows = device.tolist()
+        battery_rows = battery.astype(np.int64).tolist()
+        signal_rows = signal.astype(np.int64).tolist()
         uploads = []
         for m in order.tolist():
             serial = self.serials[m]
             bodies = []
             truth = []
             for k in np.flatnonzero(slot_readings.sent[m]).tolist():
-                stamp = datetime.fromtimestamp(int(device[m, k]), UTC)
-                index = int(slot_readings.index_l[m, k])
+                stamp = datetime.fromtimestamp(device_rows[m][k], UTC)
+                index = index_rows[m][k]
+                alarm = alarm_rows[m][k]
                 bodies.append(
                     encode_reading(
                         stamp,
                         index,
-                        flow_lph=round(float(slot_readings.flow_lph[m, k]), 1),
-                        battery_pct=int(battery[m, k]),
-                        signal_dbm=int(signal[m, k]),
-                        alarms=Alarm(int(slot_readings.alarms[m, k])).names(),
+                        flow_lph=flow_rows[m][k],
+                        battery_pct=battery_rows[m][k],
+                        signal_dbm=signal_rows[m][k],
+                        alarms=Alarm(alarm).names() if alarm else None,
                     )
                 )
                 truth.append(TruthReading(serial, stamp, index))

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings, get_settings
-from core.db import make_async_engine
-from core.registry import (
-    InvalidMeterFile,
-    MeterRegistration,
-    RegistrationResult,
-    parse_meter_csv,
-    register_meters,
-)
+
+if TYPE_CHECKING:
+    from core.registry import MeterRegistration, RegistrationResult
 
 app = typer.Typer(no_args_is_help=True, help="Register and manage meters.")
 console = Console()
@@ -27,6 +20,11 @@ error_console = Console(stderr=True)
 
 
 async def _register(settings: Settings, meters: list[MeterRegistration]) -> RegistrationResult:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core.db import make_async_engine
+    from core.registry import register_meters
+
     engine = make_async_engine(settings)
     try:
         async with AsyncSession(engine) as session, session.begin():
@@ -42,6 +40,11 @@ def import_meters(
     ],
 ) -> None:
     """Register the meters of a CSV file (serial, kind, installed_at, ...); known serials stay."""
+    # Imported here so that other `waterbill` commands start without SQLAlchemy.
+    from sqlalchemy.exc import IntegrityError
+
+    from core.registry import InvalidMeterFile, parse_meter_csv
+
     try:
         meters = parse_meter_csv(file.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:

@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -23,18 +23,10 @@ from rich.console import Console
 
 from core.config import Settings, get_settings
 from core.exceptions import InvalidInput
-from simulators.anomalies import Injection, label_records, plan_injection
-from simulators.demand import ANCHOR_DATE, SECONDS_PER_DAY
-from simulators.fleet import Fleet, FleetConfig
-from simulators.publisher import (
-    LOAD_CONTEXT,
-    PublisherJob,
-    PublishError,
-    PublishStats,
-    StreamPlan,
-    run_load,
-    run_stream,
-)
+
+if TYPE_CHECKING:
+    from simulators.fleet import Fleet, FleetConfig
+    from simulators.publisher import PublishStats, StreamPlan
 
 console = Console()
 
@@ -137,6 +129,12 @@ def simulate(
     ] = None,
 ) -> None:
     """Run virtual meters that publish readings to the MQTT broker."""
+    # Imported here: numpy and paho are not needed by the other `waterbill` commands.
+    from simulators.anomalies import Injection, label_records, plan_injection
+    from simulators.demand import SECONDS_PER_DAY
+    from simulators.fleet import Fleet, FleetConfig
+    from simulators.publisher import LOAD_CONTEXT, PublisherJob, PublishError, run_load, run_stream
+
     settings = get_settings()
     country_code = (country or settings.default_country).upper()
     zone = ZoneInfo(COUNTRY_TIMEZONES.get(country_code, "UTC"))
@@ -247,6 +245,9 @@ def _plans(
     publishers: int,
 ) -> list[StreamPlan]:
     """Each publisher's share of the work."""
+    from simulators.demand import ANCHOR_DATE, SECONDS_PER_DAY
+    from simulators.publisher import StreamPlan
+
     if days <= 0:
         raise InvalidInput("--days must be positive")
     if speed < 1:

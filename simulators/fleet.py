@@ -162,7 +162,7 @@ class Fleet:
         self.demand = HouseholdDemand(n, cfg.seed, self.params, self.modifiers, cfg.utc_offset_s)
         self.serials = [serial_of(int(k), cfg.serial_prefix) for k in n]
         self.topics = [uplink_topic(cfg.topic_prefix, cfg.shards, s) for s in self.serials]
-        # Register at the anchor: up to ~5 years of earlier use, so indexes look lived-in.
+        # Index at the anchor: up to 2,000 m³ of earlier use, so registers look lived-in.
         self.initial_index_ml = (hashed_uniform(cfg.seed, 10, n) * 2_000_000_000).astype(np.int64)
         self.battery_start_pct = 80.0 + 20.0 * hashed_uniform(cfg.seed, 11, n)
         # 10-15 year batteries: a few hundredths of a percent a day.

@@ -249,11 +249,11 @@ def run_stream(job: PublisherJob, stop: StopFlag) -> PublishStats:
         faults=job.injection.faults,
     )
     cfg = job.fleet
-    readings_of: dict[bytes, int] = {}
+    readings_of: dict[tuple[str, bytes], int] = {}
 
     def source() -> Iterator[tuple[str, bytes]]:
         for topic, payload, readings in _messages(fleet, job.plan, stop):
-            readings_of[payload] = readings
+            readings_of[(topic, payload)] = readings
             yield topic, payload
 
     stream = deliver(
@@ -281,7 +281,7 @@ def run_stream(job: PublisherJob, stop: StopFlag) -> PublishStats:
                     break
             if not publisher.publish(topic, payload, stop):
                 break
-            publisher.stats.readings += readings_of.pop(payload, 0)
+            publisher.stats.readings += readings_of.pop((topic, payload), 0)
             if time.monotonic() - last_report >= job.plan.report_every_s:
                 last_report = time.monotonic()
                 logger.info(

@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import meters as meters_cli
 from cli import rollup, users
+from cli.simulate import simulate
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
 
@@ -17,7 +19,9 @@ app = typer.Typer(
 )
 console = Console()
 app.command("rollup")(rollup.rollup)
+app.command("simulate")(simulate)
 app.add_typer(users.app, name="users")
+app.add_typer(meters_cli.app, name="meters")
 
 
 @app.callback()

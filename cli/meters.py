@@ -1,0 +1,62 @@
+"""``waterbill meters``: the operator's meter commands (import from CSV)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from core.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from core.registry import MeterRegistration, RegistrationResult
+
+app = typer.Typer(no_args_is_help=True, help="Register and manage meters.")
+console = Console()
+error_console = Console(stderr=True)
+
+
+async def _register(settings: Settings, meters: list[MeterRegistration]) -> RegistrationResult:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core.db import make_async_engine
+    from core.registry import register_meters
+
+    engine = make_async_engine(settings)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            return await register_meters(session, meters=meters)
+    finally:
+        await engine.dispose()
+
+
+@app.command("import")
+def import_meters(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header line.")
+    ],
+) -> None:
+    """Register the meters of a CSV file (serial, kind, installed_at, ...); known serials stay."""
+    # Imported here so that other `waterbill` commands start without SQLAlchemy.
+    from sqlalchemy.exc import IntegrityError
+
+    from core.registry import InvalidMeterFile, parse_meter_csv
+
+    try:
+        meters = parse_meter_csv(file.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        error_console.print(f"{file}: not a UTF-8 text file")
+        raise typer.Exit(1) from None
+    except InvalidMeterFile as exc:
+        for problem in exc.message.split("; "):
+            error_console.print(f"{file}: {problem}")
+        raise typer.Exit(1) from None
+    try:
+        result = asyncio.run(_register(get_settings(), meters))
+    except IntegrityError as exc:
+        error_console.print(f"{file}: rejected by the database: {exc.orig}")
+        raise typer.Exit(1) from None
+    console.print(f"{result.created} meters created, {result.existing} already registered")

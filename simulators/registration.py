@@ -1,0 +1,106 @@
+"""The simulated fleet's place in the asset registry: a demo zone, buildings and dwellings
+(occupants as the demand model draws them), and its meters registered through
+``core.registry.register_meters``, the path operators use. Safe to run again: what exists is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import registry
+from core.models import Building, Dwelling, DwellingType, MeterKind, Zone
+from simulators.demand import local_day_start
+from simulators.fleet import Fleet
+
+DWELLINGS_PER_BUILDING = 20
+
+
+@dataclass(frozen=True)
+class FleetRegistration:
+    zone_id: int
+    buildings_created: int
+    dwellings_created: int
+    meters_created: int
+    meters_existing: int
+
+
+def zone_code(serial_prefix: str) -> str:
+    return f"{serial_prefix}-DEMO"
+
+
+async def register_fleet(
+    session: AsyncSession, *, fleet: Fleet, country_code: str
+) -> FleetRegistration:
+    """Create what the fleet needs in the registry and register its meters (idempotent)."""
+    cfg = fleet.config
+    code = zone_code(cfg.serial_prefix)
+    zone = await session.scalar(select(Zone).where(Zone.code == code))
+    if zone is None:
+        zone = await registry.create_zone(
+            session, country_code=country_code, code=code, name=f"Simulated district {code}"
+        )
+    numbers = [int(n) for n in fleet.meter_numbers]
+    building_of = {
+        n: f"{cfg.serial_prefix} block {(n - 1) // DWELLINGS_PER_BUILDING + 1:04d}" for n in numbers
+    }
+    names = sorted(set(building_of.values()))
+    found = await session.execute(
+        select(Building.name, Building.id).where(
+            Building.zone_id == zone.id, Building.name.in_(names)
+        )
+    )
+    existing = dict(found.all())
+    missing = [Building(zone_id=zone.id, name=name) for name in names if name not in existing]
+    session.add_all(missing)
+    await session.flush()
+    building_ids = {**existing, **{b.name: b.id for b in missing}}
+    rows = [
+        {
+            "building_id": building_ids[building_of[n]],
+            "reference": serial,
+            "dwelling_type": DwellingType.APARTMENT,
+            "occupants": int(occupants),
+        }
+        for n, serial, occupants in zip(numbers, fleet.serials, fleet.occupants, strict=True)
+    ]
+    dwellings_created = 0
+    # Chunks keep each statement under PostgreSQL's 65535 bind parameters.
+    for start in range(0, len(rows), 5000):
+        statement = (
+            insert(Dwelling)
+            .values(rows[start : start + 5000])
+            .on_conflict_do_nothing(index_elements=[Dwelling.building_id, Dwelling.reference])
+            .returning(Dwelling.id)
+        )
+        dwellings_created += len((await session.execute(statement)).all())
+    found = await session.execute(
+        select(Dwelling.reference, Dwelling.id).where(
+            Dwelling.building_id.in_(set(building_ids.values()))
+        )
+    )
+    dwelling_of = dict(found.all())
+    installed_at = local_day_start(0, cfg.utc_offset_s)
+    meters = [
+        registry.MeterRegistration(
+            serial=serial,
+            kind=MeterKind.IOT,
+            installed_at=installed_at,
+            register_digits=cfg.register_digits,
+            dwelling_id=dwelling_of[serial],
+            initial_index_l=int(index) % 10**cfg.register_digits,
+            reporting_interval_s=cfg.interval_s,
+        )
+        for serial, index in zip(fleet.serials, fleet.initial_index_l, strict=True)
+    ]
+    result = await registry.register_meters(session, meters=meters)
+    return FleetRegistration(
+        zone_id=zone.id,
+        buildings_created=len(missing),
+        dwellings_created=dwellings_created,
+        meters_created=result.created,
+        meters_existing=result.existing,
+    )

@@ -61,6 +61,29 @@ class ApiSettings(BaseModel):
     ready_timeout_s: float = Field(2.0, description="Per-dependency time limit of /health/ready.")
 
 
+class AnalyticsSettings(BaseModel):
+    history_days: int = Field(
+        28, ge=7, description="Days before the detection window that teach each meter's normal."
+    )
+    detect_days: int = Field(
+        14, ge=2, description="Recent days the hourly detectors (leak, burst, stuck) look at."
+    )
+    reading_days: int = Field(
+        2, ge=1, description="Recent days of raw readings scanned for backflow and device alarms."
+    )
+    batch_meters: int = Field(
+        500, ge=1, description="Meters read and analysed per batch (bounds memory)."
+    )
+    peer_meters: int = Field(
+        500, ge=10, description="Dwellings per type sampled to learn normal consumption."
+    )
+    watermark_overlap_s: int = Field(
+        300,
+        ge=0,
+        description="Incremental scans re-read this much before the watermark (late commits).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -87,6 +110,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -476,7 +476,7 @@ class AbnormalConsumptionDetector(BaseEstimator):  # type: ignore[misc]
         n_estimators, contamination, random_state: passed to ``IsolationForest``.
         min_ratio: the day must be at least this times the meter's usual day.
         min_excess_l: and at least this many litres above it.
-        min_days: consecutive abnormal days.
+        min_days: consecutive abnormal days (one heavy day, guests or laundry, is not a trend).
     """
 
     def __init__(
@@ -484,9 +484,9 @@ class AbnormalConsumptionDetector(BaseEstimator):  # type: ignore[misc]
         n_estimators: int = 100,
         contamination: float = 0.02,
         random_state: int = 0,
-        min_ratio: float = 2.0,
+        min_ratio: float = 2.5,
         min_excess_l: float = 150.0,
-        min_days: int = 1,
+        min_days: int = 2,
     ) -> None:
         self.n_estimators = n_estimators
         self.contamination = contamination

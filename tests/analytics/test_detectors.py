@@ -235,6 +235,10 @@ class TestAbnormalConsumptionDetector:
         assert found.started_at == datetime(2026, 11, 12, tzinfo=UTC)
         assert found.ended_at == datetime(2026, 11, 14, tzinfo=UTC)
 
+    def test_one_heavy_day_is_not_abnormal(self, fitted):
+        daily = np.array([400, 380, 2600, 420, 410.0])
+        assert self._detect(fitted, daily, usual=400) == []
+
     def test_holiday_zeros_and_ordinary_days_are_not_abnormal(self, fitted):
         daily = np.array([0, 0, 0, 410, 450, 380.0])
         assert self._detect(fitted, daily, usual=400) == []

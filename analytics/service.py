@@ -10,7 +10,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,9 @@ from analytics.detectors import (
     SilentMeterDetector,
     StuckMeterDetector,
 )
-from analytics.features import FloatArray, HourlySeries, consumption_features
+from analytics.exceptions import NotEnoughHistory, UnknownMeters
+from analytics.features import FloatArray, HourlySeries, consumption_features, weekdays
+from analytics.forecast import WeeklyLevelForecaster
 from analytics.models import IncidentKind
 from analytics.repository import (
     AnalyticsRepository,
@@ -80,6 +82,9 @@ def scan(
         meter_ids: scan exactly these meters and leave the watermark alone.
         since: scan meters touched after this instant instead of after the watermark.
         options: windows and batch sizes (``Settings.analytics``).
+
+    Raises:
+        UnknownMeters: ``meter_ids`` names a meter that does not exist.
     """
     options = options or AnalyticsSettings()
     repo = AnalyticsRepository(conn)
@@ -94,6 +99,9 @@ def scan(
     contexts: list[MeterContext] = []
     for batch in _chunks(targets, options.batch_meters):
         batch_contexts = repo.meter_contexts(batch)
+        if len(batch_contexts) != len(set(batch)):
+            known = {c.meter_id for c in batch_contexts}
+            raise UnknownMeters(sorted(set(batch) - known))
         contexts.extend(batch_contexts)
         findings.extend(_telemetry_findings(repo, batch_contexts, now=now, options=options))
     findings.extend(_abnormal_findings(repo, contexts, now=now, options=options))
@@ -128,6 +136,64 @@ def scan(
         report.resolved,
     )
     return report
+
+
+@dataclass(frozen=True)
+class DailyForecast:
+    """Expected litres per local day with the interval, from ``first_day`` on."""
+
+    meter_id: int
+    first_day: date
+    expected_l: list[int]
+    lower_l: list[int]
+    upper_l: list[int]
+    coverage: float
+
+    @property
+    def total_l(self) -> int:
+        return sum(self.expected_l)
+
+
+def forecast(
+    conn: psycopg.Connection[Any],
+    *,
+    meter_id: int,
+    today: date,
+    horizon_days: int = 30,
+    history_days: int = 182,
+    min_history_days: int = 14,
+) -> DailyForecast:
+    """Expected daily consumption of one meter for ``horizon_days`` from ``today`` on.
+
+    The invoice estimate is this total priced by the billing package's tariff engine.
+
+    Raises:
+        UnknownMeters: no such meter.
+        NotEnoughHistory: fewer than ``min_history_days`` of daily rollups.
+    """
+    repo = AnalyticsRepository(conn)
+    if not repo.meter_contexts([meter_id]):
+        raise UnknownMeters([meter_id])
+    rows = repo.daily_volumes([meter_id], since=today - timedelta(days=history_days), until=today)
+    if len(rows) < min_history_days:
+        raise NotEnoughHistory(meter_id, len(rows), min_history_days)
+    # A contiguous calendar, NaN where the rollup has no row: the model skips unknown days.
+    first = rows[0].day
+    days = np.arange(np.datetime64(first, "D"), np.datetime64(today, "D"), dtype="datetime64[D]")
+    volumes = np.full(len(days), np.nan)
+    volumes[[(r.day - first).days for r in rows]] = [r.volume_l for r in rows]
+    model = WeeklyLevelForecaster().fit(weekdays(days)[:, None], volumes)
+    future = np.datetime64(today, "D") + np.arange(horizon_days)
+    future_weekdays = weekdays(future)[:, None]
+    low, high = model.predict_interval(future_weekdays)
+    return DailyForecast(
+        meter_id=meter_id,
+        first_day=today,
+        expected_l=[round(v) for v in model.predict(future_weekdays)],
+        lower_l=[round(v) for v in low],
+        upper_l=[round(v) for v in high],
+        coverage=model.coverage,
+    )
 
 
 def meters_on_hold(conn: psycopg.Connection[Any], *, meter_ids: Sequence[int]) -> list[int]:

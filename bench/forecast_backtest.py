@@ -39,6 +39,13 @@ def main() -> int:
             result.model.mae_l < result.baseline.mae_l and result.model.mape < result.baseline.mape
         )
     out.write("model beats the baseline on every fleet\n" if beaten else "BASELINE NOT BEATEN\n")
+    # Why this smoothing: the level's weight on the newest day, on the first fleet. alpha=1 is
+    # "yesterday's level x weekday factors"; small alphas average a week's noise away.
+    volumes, weekday = daily_fleet(args.meters, args.days, seed=args.seeds[0])
+    out.write("\nalpha  model MAE  model MAPE  (first fleet)\n")
+    for alpha in (0.03, 0.1, 0.3, 1.0):
+        result = backtest(volumes, weekday, model=WeeklyLevelForecaster(alpha=alpha))
+        out.write(f"{alpha:<5}  {result.model.mae_l:>7.1f} L  {result.model.mape:>10.1%}\n")
     return 0 if beaten else 1
 
 

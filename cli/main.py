@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.analyze import analyze
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
 
@@ -15,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="WaterBill: connected water meters to bills."
 )
 console = Console()
+app.command()(analyze)
 
 
 @app.callback()

@@ -1,0 +1,83 @@
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from analytics.repository import AnalyticsRepository
+from tests.analytics.conftest import NOW
+
+pytestmark = pytest.mark.services
+
+T0 = datetime(2026, 11, 24, 0, tzinfo=UTC)
+
+
+def _add(db, meter, rows):
+    for time, index in rows:
+        db.execute(
+            "INSERT INTO reading (meter_id, time, source, index_l) VALUES (%s, %s, 'iot', %s)",
+            (meter, time, index),
+        )
+
+
+class TestHourlyVolumes:
+    def test_index_differences_at_hour_ends_on_the_local_clock(self, db, fleet):
+        meter = fleet.meter()
+        hour = timedelta(hours=1)
+        # Quarter-hour readings during the first hour, then hourly, a gap, one more.
+        _add(db, meter, [(T0, 100), (T0 + hour / 4, 110), (T0 + hour, 130)])
+        _add(db, meter, [(T0 + 2 * hour, 130), (T0 + 4 * hour, 170)])
+        rows = AnalyticsRepository(db).hourly_volumes([meter], since=T0, until=T0 + 5 * hour)
+        assert [(r.hour_start, r.volume_l) for r in rows] == [
+            (T0, 30.0),
+            (T0 + hour, 0.0),
+            (T0 + 2 * hour, None),  # the 03:00 reading is missing: unknown, not zero
+            (T0 + 3 * hour, None),
+            (T0 + 4 * hour, None),
+        ]
+        # Port Moresby, UTC+10.
+        assert (rows[0].local_day, rows[0].local_hour) == (date(2026, 11, 24), 10)
+
+    def test_a_register_going_back_is_no_volume(self, db, fleet):
+        meter = fleet.meter()
+        _add(db, meter, [(T0, 100), (T0 + timedelta(hours=1), 90)])
+        [row] = AnalyticsRepository(db).hourly_volumes(
+            [meter], since=T0, until=T0 + timedelta(hours=1)
+        )
+        assert row.volume_l is None
+
+
+class TestTouchedMeters:
+    def test_meters_with_data_or_rollups_after_the_instant(self, db, fleet):
+        fresh, stale, rolled = fleet.meter(), fleet.meter(), fleet.meter()
+        fleet.readings(fresh, start=NOW - timedelta(hours=2), hourly_l=[1.0])
+        fleet.readings(stale, start=NOW - timedelta(days=2), hourly_l=[1.0])
+        fleet.daily(rolled, first_day=date(2026, 11, 20), volumes=[100])
+        db.execute("UPDATE meter_daily SET updated_at = %s", (NOW,))
+        repo = AnalyticsRepository(db)
+        assert repo.touched_meters(NOW - timedelta(days=1)) == [fresh, rolled]
+
+
+class TestDailyVolumes:
+    def test_rollups_in_the_range_with_occupants(self, db, fleet):
+        meter = fleet.meter(occupants=4)
+        fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100, 200, 300])
+        rows = AnalyticsRepository(db).daily_volumes(
+            [meter], since=date(2026, 11, 2), until=date(2026, 11, 3)
+        )
+        assert [(r.day, r.volume_l, r.occupants) for r in rows] == [(date(2026, 11, 2), 200, 4)]
+
+    def test_peers_are_occupied_dwellings_of_the_type_in_a_stable_sample(self, db, fleet):
+        flats = [fleet.meter() for _ in range(5)]
+        house = fleet.meter(dwelling_type="house")
+        empty = fleet.meter(occupancy="vacant")
+        for meter in [*flats, house, empty]:
+            fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100])
+        repo = AnalyticsRepository(db)
+        sample = repo.peer_daily_volumes(
+            "apartment", since=date(2026, 11, 1), until=date(2026, 11, 2), max_meters=3
+        )
+        assert len(sample) == 3
+        assert {r.meter_id for r in sample} <= set(flats)
+        again = repo.peer_daily_volumes(
+            "apartment", since=date(2026, 11, 1), until=date(2026, 11, 2), max_meters=3
+        )
+        assert again == sample

@@ -10,7 +10,7 @@ query to point at it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,12 +33,16 @@ class MeterContext:
 
 
 @dataclass(frozen=True)
-class HourlyVolume:
+class HourlyWindow:
+    """One meter's consecutive hours from ``first_hour``: volumes (None where unknown), local
+    day (days since 1970-01-01) and local hour of each. Arrays, not a row per hour: a scan
+    reads a thousand hours per meter and per-row objects would dominate its time."""
+
     meter_id: int
-    hour_start: datetime
-    volume_l: float | None
-    local_day: date
-    local_hour: int
+    first_hour: datetime
+    volume_l: list[float | None]
+    local_day: list[int]
+    local_hour: list[int]
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,13 @@ class AnalyticsRepository:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
+    def lock_scan(self, name: str) -> None:
+        """Serialise scans until the transaction ends: two at once would race to open the same
+        incident (the unique index would then fail one of them)."""
+        self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (name,)
+        )
+
     def touched_meters(self, since: datetime) -> list[int]:
         """Meters with data received, or daily rollups rewritten, after ``since``."""
         rows = self.conn.execute(
@@ -151,25 +162,20 @@ class AnalyticsRepository:
             ).fetchall()
 
     def hourly_volumes(
-        self, meter_ids: Sequence[int], *, since: datetime, until: datetime
-    ) -> list[HourlyVolume]:
-        """One row per meter and UTC hour in ``[since, until)``, contiguous, with local day/hour.
+        self, timezones: Mapping[int, str], *, since: datetime, until: datetime
+    ) -> list[HourlyWindow]:
+        """Each meter's UTC hours in ``[since, until)``, contiguous, with the local day and hour
+        in the meter's time zone (``timezones``: meter id to IANA name).
 
         The volume of hour ``h`` is the last index at or before ``h+1`` minus the last index at or
         before ``h``; it is NULL where either end is missing (a gap is not zero use) or the
         register went back (backflow and wraps are the backflow detector's business).
         """
-        with self.conn.cursor(row_factory=class_row(HourlyVolume)) as cur:
+        with self.conn.cursor(row_factory=class_row(HourlyWindow)) as cur:
             return cur.execute(
                 """
                 WITH ctx AS (
-                    SELECT m.id AS meter_id, coalesce(z.timezone, c.timezone, 'UTC') AS tz
-                    FROM meter m
-                    LEFT JOIN dwelling d ON d.id = m.dwelling_id
-                    LEFT JOIN building b ON b.id = d.building_id
-                    LEFT JOIN zone z ON z.id = b.zone_id
-                    LEFT JOIN country c ON c.code = z.country_code
-                    WHERE m.id = ANY(%(ids)s)
+                    SELECT * FROM unnest(%(ids)s::int[], %(tzs)s::text[]) AS ctx(meter_id, tz)
                 ), ends AS (
                     -- A reading at exactly 10:00 closes the 09:00 hour, hence the microsecond.
                     SELECT meter_id,
@@ -193,14 +199,23 @@ class AnalyticsRepository:
                         %(since)s::timestamptz, %(until)s::timestamptz - interval '1 hour',
                         interval '1 hour') AS g(hour_start)
                 )
-                SELECT grid.meter_id, grid.hour_start, vol.volume_l,
-                       (grid.hour_start AT TIME ZONE grid.tz)::date AS local_day,
-                       extract(hour FROM grid.hour_start AT TIME ZONE grid.tz)::int AS local_hour
+                SELECT grid.meter_id, min(grid.hour_start) AS first_hour,
+                       array_agg(vol.volume_l ORDER BY grid.hour_start) AS volume_l,
+                       array_agg((grid.hour_start AT TIME ZONE grid.tz)::date - date '1970-01-01'
+                                 ORDER BY grid.hour_start) AS local_day,
+                       array_agg(extract(hour FROM grid.hour_start AT TIME ZONE grid.tz)::int
+                                 ORDER BY grid.hour_start) AS local_hour
                 FROM grid
                 LEFT JOIN vol USING (meter_id, hour_start)
-                ORDER BY grid.meter_id, grid.hour_start
+                GROUP BY grid.meter_id
+                ORDER BY grid.meter_id
                 """,
-                {"ids": list(meter_ids), "since": since, "until": until},
+                {
+                    "ids": list(timezones),
+                    "tzs": list(timezones.values()),
+                    "since": since,
+                    "until": until,
+                },
             ).fetchall()
 
     def readings(

@@ -36,7 +36,7 @@ from analytics.repository import (
     AnalyticsRepository,
     DailyVolume,
     FindingRow,
-    HourlyVolume,
+    HourlyWindow,
     MeterContext,
     ReadingRow,
     Scope,
@@ -88,6 +88,7 @@ def scan(
     """
     options = options or AnalyticsSettings()
     repo = AnalyticsRepository(conn)
+    repo.lock_scan(SCAN_NAME)
     incremental = meter_ids is None
     if meter_ids is None:
         start = since or repo.watermark(SCAN_NAME)
@@ -236,7 +237,8 @@ def _telemetry_findings(
     until = now.replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(days=options.history_days + options.detect_days)
     split = options.history_days * 24
-    hourly = _hourly_series(repo.hourly_volumes(ids, since=since, until=until))
+    timezones = {c.meter_id: c.timezone for c in contexts}
+    hourly = _hourly_series(repo.hourly_volumes(timezones, since=since, until=until))
     readings = _reading_series(
         repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
     )
@@ -261,20 +263,16 @@ def _telemetry_findings(
     return found
 
 
-def _hourly_series(rows: Sequence[HourlyVolume]) -> dict[int, HourlySeries]:
-    by_meter: dict[int, list[HourlyVolume]] = defaultdict(list)
-    for row in rows:
-        by_meter[row.meter_id].append(row)
+def _hourly_series(windows: Sequence[HourlyWindow]) -> dict[int, HourlySeries]:
     return {
-        meter_id: HourlySeries(
-            hour_start=_instants([r.hour_start for r in meter_rows]),
-            volume_l=np.array(
-                [np.nan if r.volume_l is None else r.volume_l for r in meter_rows], dtype=float
-            ),
-            local_day=np.array([r.local_day for r in meter_rows], dtype="datetime64[D]"),
-            local_hour=np.array([r.local_hour for r in meter_rows], dtype=np.int64),
+        w.meter_id: HourlySeries(
+            hour_start=np.datetime64(int(w.first_hour.timestamp()), "s")
+            + np.arange(len(w.volume_l)) * np.timedelta64(3600, "s"),
+            volume_l=np.array(w.volume_l, dtype=float),
+            local_day=np.array(w.local_day, dtype=np.int64).astype("datetime64[D]"),
+            local_hour=np.array(w.local_hour, dtype=np.int64),
         )
-        for meter_id, meter_rows in by_meter.items()
+        for w in windows
     }
 
 

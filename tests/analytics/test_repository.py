@@ -25,24 +25,23 @@ class TestHourlyVolumes:
         # Quarter-hour readings during the first hour, then hourly, a gap, one more.
         _add(db, meter, [(T0, 100), (T0 + hour / 4, 110), (T0 + hour, 130)])
         _add(db, meter, [(T0 + 2 * hour, 130), (T0 + 4 * hour, 170)])
-        rows = AnalyticsRepository(db).hourly_volumes([meter], since=T0, until=T0 + 5 * hour)
-        assert [(r.hour_start, r.volume_l) for r in rows] == [
-            (T0, 30.0),
-            (T0 + hour, 0.0),
-            (T0 + 2 * hour, None),  # the 03:00 reading is missing: unknown, not zero
-            (T0 + 3 * hour, None),
-            (T0 + 4 * hour, None),
-        ]
+        [window] = AnalyticsRepository(db).hourly_volumes(
+            {meter: "Pacific/Port_Moresby"}, since=T0, until=T0 + 5 * hour
+        )
+        assert window.first_hour == T0
+        # The 03:00 reading is missing: hours 02-04 are unknown, not zero.
+        assert window.volume_l == [30.0, 0.0, None, None, None]
         # Port Moresby, UTC+10.
-        assert (rows[0].local_day, rows[0].local_hour) == (date(2026, 11, 24), 10)
+        assert window.local_hour == [10, 11, 12, 13, 14]
+        assert window.local_day == [(date(2026, 11, 24) - date(1970, 1, 1)).days] * 5
 
     def test_a_register_going_back_is_no_volume(self, db, fleet):
         meter = fleet.meter()
         _add(db, meter, [(T0, 100), (T0 + timedelta(hours=1), 90)])
-        [row] = AnalyticsRepository(db).hourly_volumes(
-            [meter], since=T0, until=T0 + timedelta(hours=1)
+        [window] = AnalyticsRepository(db).hourly_volumes(
+            {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=1)
         )
-        assert row.volume_l is None
+        assert window.volume_l == [None]
 
 
 class TestTouchedMeters:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -51,7 +52,6 @@ METER_KINDS = [
     IncidentKind.BURST,
     IncidentKind.STUCK,
     IncidentKind.BACKFLOW,
-    IncidentKind.ABNORMAL,
     *(kind for kind, _ in ALARM_KINDS.values()),
 ]
 # Fewer peer days than this and "unusual among similar dwellings" means nothing.
@@ -105,7 +105,8 @@ def scan(
             raise UnknownMeters(sorted(set(batch) - known))
         contexts.extend(batch_contexts)
         findings.extend(_telemetry_findings(repo, batch_contexts, now=now, options=options))
-    findings.extend(_abnormal_findings(repo, contexts, now=now, options=options))
+    abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
+    findings.extend(abnormal)
     states = repo.reporting_states(None if incremental else targets)
     silent = SilentMeterDetector().fit(np.array([s.reporting_interval_s for s in states]))
     for position, detection in silent.detect(
@@ -116,6 +117,8 @@ def scan(
         findings.append(_row(states[position].meter_id, detection))
     scopes = [
         Scope(meter_ids=targets, kinds=[k.value for k in METER_KINDS]),
+        # Only where there were peers and history to judge: "could not tell" is not "over".
+        Scope(meter_ids=judged, kinds=[IncidentKind.ABNORMAL.value]),
         Scope(meter_ids=[s.meter_id for s in states], kinds=[IncidentKind.SILENT.value]),
     ]
     counts = repo.apply_findings(findings, scopes, now=now)
@@ -320,17 +323,20 @@ def _abnormal_findings(
     *,
     now: datetime,
     options: AnalyticsSettings,
-) -> list[FindingRow]:
+) -> tuple[list[FindingRow], list[int]]:
     """Per dwelling type: fit an isolation forest on peers' days, judge the scanned meters' own
-    recent days against it and against their own usual day."""
+    recent days against it and against their own usual day. Returns the findings and the meters
+    judged."""
     until = now.date()
     since = until - timedelta(days=options.history_days + options.detect_days)
     recent_from = until - timedelta(days=options.detect_days)
     by_type: dict[str, list[MeterContext]] = defaultdict(list)
+    timezones = {c.meter_id: c.timezone for c in contexts}
     for context in contexts:
         if context.dwelling_type is not None and context.occupied:
             by_type[context.dwelling_type].append(context)
     found: list[FindingRow] = []
+    judged: list[int] = []
     for dwelling_type, members in by_type.items():
         peers = _daily_by_meter(
             repo.peer_daily_volumes(
@@ -355,10 +361,27 @@ def _abnormal_findings(
             if len(history) < 7 or not recent:
                 continue
             usual = float(np.median(history))
+            judged.append(meter_id)
             volumes = _volumes(recent)
             features = consumption_features(volumes, float(recent[0].occupants or 1), usual)
             days = np.array([r.day for r in recent], dtype="datetime64[D]")
+            tz = ZoneInfo(timezones[meter_id])
             found.extend(
-                _row(meter_id, d) for d in detector.detect(days, volumes, features, usual_l=usual)
+                _row(meter_id, _on_local_days(d, tz))
+                for d in detector.detect(days, volumes, features, usual_l=usual)
             )
-    return found
+    return found, judged
+
+
+def _on_local_days(detection: Detection, tz: ZoneInfo) -> Detection:
+    """Move a day-based detection's instants (midnight UTC of local dates) to local midnight."""
+
+    def local(instant: datetime) -> datetime:
+        return datetime.combine(instant.date(), time(), tz)
+
+    return replace(
+        detection,
+        started_at=local(detection.started_at),
+        ended_at=None if detection.ended_at is None else local(detection.ended_at),
+        last_seen_at=local(detection.last_seen_at),
+    )

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import psycopg
@@ -187,7 +187,8 @@ class TestAbnormalConsumption:
         abnormal = [i for i in _incidents(db) if i.kind == "abnormal"]
         assert [i.meter_id for i in abnormal] == [target]
         assert abnormal[0].evidence["daily_l"] == [3000, 3000]
-        assert abnormal[0].ended_at == datetime(2026, 11, 23, tzinfo=UTC)
+        assert abnormal[0].started_at == local_midnight_utc(date(2026, 11, 21))
+        assert abnormal[0].ended_at == local_midnight_utc(date(2026, 11, 23))
 
 
 class TestForecast:

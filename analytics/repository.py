@@ -431,6 +431,35 @@ class AnalyticsRepository:
                 },
             ).fetchall()
 
+    def claim_unnotified(
+        self, *, severities: Sequence[str], opened_before: datetime, limit: int
+    ) -> list[IncidentRow]:
+        """Live incidents nobody was told about yet, opened before ``opened_before``, marked
+        notified in the same statement so that two alert jobs never send the same SMS."""
+        with self.conn.cursor(row_factory=class_row(IncidentRow)) as cur:
+            return cur.execute(
+                """
+                WITH due AS (
+                    SELECT id FROM incident
+                    WHERE notified_at IS NULL AND status::text = ANY(%(active)s)
+                      AND severity::text = ANY(%(severities)s) AND opened_at <= %(before)s
+                    ORDER BY opened_at
+                    LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE incident i SET notified_at = now()
+                FROM due WHERE i.id = due.id
+                RETURNING i.id, i.meter_id, i.kind, i.severity::text, i.status::text,
+                          i.started_at, i.last_seen_at, i.ended_at, i.evidence, i.updated_at
+                """,
+                {
+                    "active": _ACTIVE,
+                    "severities": list(severities),
+                    "before": opened_before,
+                    "limit": limit,
+                },
+            ).fetchall()
+
     def meters_on_hold(self, meter_ids: Sequence[int]) -> list[int]:
         """Meters whose register must not be billed: a live tamper incident."""
         rows = self.conn.execute(

@@ -32,12 +32,13 @@ from analytics.detectors import (
 from analytics.exceptions import NotEnoughHistory, UnknownMeters
 from analytics.features import FloatArray, HourlySeries, consumption_features, weekdays
 from analytics.forecast import WeeklyLevelForecaster
-from analytics.models import IncidentKind
+from analytics.models import IncidentKind, Severity
 from analytics.repository import (
     AnalyticsRepository,
     DailyVolume,
     FindingRow,
     HourlyWindow,
+    IncidentRow,
     MeterContext,
     ReadingRow,
     Scope,
@@ -197,6 +198,25 @@ def forecast(
         lower_l=[round(v) for v in low],
         upper_l=[round(v) for v in high],
         coverage=model.coverage,
+    )
+
+
+def claim_alerts(
+    conn: psycopg.Connection[Any],
+    *,
+    now: datetime,
+    confirm_after: timedelta = timedelta(hours=1),
+    severities: Sequence[Severity] = (Severity.WARNING, Severity.CRITICAL),
+    limit: int = 500,
+) -> list[IncidentRow]:
+    """Incidents to tell customers about, each returned once ever (the SMS hook).
+
+    An incident is confirmed when it is still live ``confirm_after`` its opening (a later scan
+    did not resolve it); the caller sends the SMS in the customer's language within the same
+    transaction, so a failed send rolls the claim back.
+    """
+    return AnalyticsRepository(conn).claim_unnotified(
+        severities=[s.value for s in severities], opened_before=now - confirm_after, limit=limit
     )
 
 

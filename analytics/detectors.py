@@ -37,7 +37,8 @@ from ingest.payload import Alarm
 
 @dataclass(frozen=True)
 class Detection:
-    """One anomaly found in a window: ``ended_at`` is None while it is still going on."""
+    """One anomaly found in a window: ``ended_at`` is None while it is still going on;
+    ``from_window_start`` when it was already there when the window began (it may be older)."""
 
     kind: IncidentKind
     severity: Severity
@@ -45,6 +46,7 @@ class Detection:
     ended_at: datetime | None
     last_seen_at: datetime
     evidence: dict[str, Any] = field(default_factory=dict)
+    from_window_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class LeakDetector(BaseEstimator):  # type: ignore[misc]
         baseline_quantile: quantile of past night minima taken as the meter's baseline.
         min_history_nights: fewer known past nights than this and the baseline is 0.
         min_coverage_h: hours of data a day needs to count.
+        known_baseline_lph: the baseline recorded when the meter's live leak incident opened;
+            the learned one never exceeds it, so a long leak does not become its own baseline.
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class LeakDetector(BaseEstimator):  # type: ignore[misc]
         baseline_quantile: float = 0.1,
         min_history_nights: int = 7,
         min_coverage_h: int = 20,
+        known_baseline_lph: float | None = None,
     ) -> None:
         self.min_nights = min_nights
         self.min_excess_lph = min_excess_lph
@@ -97,14 +102,18 @@ class LeakDetector(BaseEstimator):  # type: ignore[misc]
         self.baseline_quantile = baseline_quantile
         self.min_history_nights = min_history_nights
         self.min_coverage_h = min_coverage_h
+        self.known_baseline_lph = known_baseline_lph
 
     def fit(self, history: HourlySeries) -> Self:
         nights = daily_features(history).night_min_lph
         nights = nights[~np.isnan(nights)]
-        self.baseline_lph_ = (
+        learned = (
             float(np.quantile(nights, self.baseline_quantile))
             if len(nights) >= self.min_history_nights
             else 0.0
+        )
+        self.baseline_lph_ = (
+            learned if self.known_baseline_lph is None else min(learned, self.known_baseline_lph)
         )
         return self
 
@@ -114,6 +123,7 @@ class LeakDetector(BaseEstimator):  # type: ignore[misc]
         if not evaluable.any():
             return []
         n = int(np.flatnonzero(evaluable)[-1]) + 1
+        first = int(np.flatnonzero(evaluable)[0])
         leaking = (
             evaluable[:n]
             & (days.zero_hours[:n] == 0)
@@ -132,6 +142,7 @@ class LeakDetector(BaseEstimator):  # type: ignore[misc]
                     started_at=to_datetime(days.first_hour[start]),
                     ended_at=None if stop == n else to_datetime(days.first_hour[stop]),
                     last_seen_at=to_datetime(days.first_hour[stop - 1]),
+                    from_window_start=start <= first,
                     evidence={
                         "summary": (
                             f"minimum night flow {_round(low)} L/h or more for {stop - start} "
@@ -187,6 +198,7 @@ class BurstDetector(BaseEstimator):  # type: ignore[misc]
         if not known.any():
             return []
         n = int(np.flatnonzero(known)[-1]) + 1
+        first = int(np.flatnonzero(known)[0])
         high = known[:n] & (series.volume_l[:n] >= self.threshold_lph_)
         found = []
         for start, stop in runs(high):
@@ -201,6 +213,7 @@ class BurstDetector(BaseEstimator):  # type: ignore[misc]
                     started_at=to_datetime(series.hour_start[start]),
                     ended_at=None if stop == n else to_datetime(series.hour_start[stop]),
                     last_seen_at=to_datetime(series.hour_start[stop - 1]),
+                    from_window_start=start <= first,
                     evidence={
                         "summary": (
                             f"{int(volumes.sum())} L in {stop - start} h (mean {_round(mean)} "
@@ -281,6 +294,7 @@ class BackflowDetector(BaseEstimator):  # type: ignore[misc]
                     started_at=started,
                     ended_at=ended,
                     last_seen_at=last,
+                    from_window_start=start == 0,
                     evidence={
                         "summary": (
                             f"register went back {volume} L over {stop - start} readings; "
@@ -330,6 +344,7 @@ class DeviceAlarmDetector(BaseEstimator):  # type: ignore[misc]
                 started_at=started,
                 ended_at=ended,
                 last_seen_at=last,
+                from_window_start=start == 0,
                 evidence={
                     "summary": f"device reported {self.kind_.value} on {stop - start} readings",
                     "readings": stop - start,
@@ -351,19 +366,29 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
         min_frozen_days: consecutive zero-volume days.
         min_usual_daily_l: the meter's usual day must be at least this (it "used to consume").
         min_coverage_h: hours of data a day needs to count (a silent meter is not stuck).
+        known_usual_daily_l: the usual day recorded when the meter's live stuck incident opened;
+            the learned one never falls below it, so weeks frozen do not become the norm.
     """
 
     def __init__(
-        self, min_frozen_days: int = 10, min_usual_daily_l: float = 50.0, min_coverage_h: int = 20
+        self,
+        min_frozen_days: int = 10,
+        min_usual_daily_l: float = 50.0,
+        min_coverage_h: int = 20,
+        known_usual_daily_l: float | None = None,
     ) -> None:
         self.min_frozen_days = min_frozen_days
         self.min_usual_daily_l = min_usual_daily_l
         self.min_coverage_h = min_coverage_h
+        self.known_usual_daily_l = known_usual_daily_l
 
     def fit(self, history: HourlySeries) -> Self:
         totals = daily_features(history).total_l
         totals = totals[~np.isnan(totals)]
-        self.usual_daily_l_ = float(np.median(totals)) if len(totals) else 0.0
+        learned = float(np.median(totals)) if len(totals) else 0.0
+        self.usual_daily_l_ = (
+            learned if self.known_usual_daily_l is None else max(learned, self.known_usual_daily_l)
+        )
         return self
 
     def detect(self, series: HourlySeries, *, occupied: bool) -> list[Detection]:
@@ -374,6 +399,7 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
         if not evaluable.any():
             return []
         n = int(np.flatnonzero(evaluable)[-1]) + 1
+        first = int(np.flatnonzero(evaluable)[0])
         frozen = evaluable[:n] & (days.total_l[:n] == 0)
         return [
             Detection(
@@ -382,6 +408,7 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
                 started_at=to_datetime(days.first_hour[start]),
                 ended_at=None if stop == n else to_datetime(days.first_hour[stop]),
                 last_seen_at=to_datetime(days.first_hour[stop - 1]),
+                from_window_start=start <= first,
                 evidence={
                     "summary": (
                         f"index frozen for {stop - start} days while the meter reports; dwelling "
@@ -526,6 +553,7 @@ class AbnormalConsumptionDetector(BaseEstimator):  # type: ignore[misc]
                 & (daily_l[known] - usual_l >= self.min_excess_l)
             )
         n = int(np.flatnonzero(known)[-1]) + 1 if known.any() else 0
+        first = int(np.flatnonzero(known)[0]) if known.any() else 0
         found = []
         for start, stop in runs(abnormal[:n]):
             if stop - start < self.min_days:
@@ -539,6 +567,7 @@ class AbnormalConsumptionDetector(BaseEstimator):  # type: ignore[misc]
                     started_at=_day_start(day[start]),
                     ended_at=None if stop == n else _day_start(day[stop]),
                     last_seen_at=_day_start(day[stop - 1]),
+                    from_window_start=start <= first,
                     evidence={
                         "summary": (
                             f"{int(volumes.sum())} L over {stop - start} days (peak {int(peak)} "

@@ -80,6 +80,7 @@ class FindingRow:
     ended_at: datetime | None
     last_seen_at: datetime
     evidence: dict[str, Any]
+    from_window_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,8 +314,9 @@ class AnalyticsRepository:
         """Open, update and resolve incidents from a scan's findings, set-based and idempotent.
 
         A finding continues an incident of the same meter and kind when their time spans
-        overlap (a live incident spans up to its last sighting): re-scanning the same data, or a
-        window that moved, updates that incident instead of opening another. Live incidents in
+        overlap (a live incident spans up to its last sighting), or when it was already there at
+        the window's start and the incident is live (the window moved on since the last scan):
+        re-scanning updates that incident instead of opening another. Live incidents in
         ``scopes`` that no finding continues are resolved. Rows change only when something did,
         so a re-run leaves ``updated_at`` alone.
         """
@@ -325,12 +327,12 @@ class AnalyticsRepository:
             CREATE TEMP TABLE scan_finding (
                 n serial, meter_id int, kind text, severity incident_severity,
                 started_at timestamptz, ended_at timestamptz, last_seen_at timestamptz,
-                evidence jsonb, incident_id bigint)
+                evidence jsonb, from_window_start boolean, incident_id bigint)
             """
         )
         with cur.copy(
             "COPY scan_finding (meter_id, kind, severity, started_at, ended_at, last_seen_at,"
-            " evidence) FROM STDIN"
+            " evidence, from_window_start) FROM STDIN"
         ) as copy:
             for f in findings:
                 copy.write_row(
@@ -342,6 +344,7 @@ class AnalyticsRepository:
                         f.ended_at,
                         f.last_seen_at,
                         orjson.dumps(f.evidence).decode(),
+                        f.from_window_start,
                     )
                 )
         cur.execute(
@@ -349,10 +352,12 @@ class AnalyticsRepository:
             UPDATE scan_finding f SET incident_id = (
                 SELECT i.id FROM incident i
                 WHERE i.meter_id = f.meter_id AND i.kind = f.kind
-                  AND i.started_at <= coalesce(f.ended_at, f.last_seen_at)
-                  AND f.started_at <= coalesce(i.ended_at, i.last_seen_at)
+                  AND ((i.started_at <= coalesce(f.ended_at, f.last_seen_at)
+                        AND f.started_at <= coalesce(i.ended_at, i.last_seen_at))
+                       OR (f.from_window_start AND i.status::text = ANY(%(active)s)))
                 ORDER BY i.started_at DESC LIMIT 1)
-            """
+            """,
+            {"active": _ACTIVE},
         )
         params = {"active": _ACTIVE, "resolved": IncidentStatus.RESOLVED.value, "now": now}
         cur.execute(
@@ -459,6 +464,15 @@ class AnalyticsRepository:
                     "limit": limit,
                 },
             ).fetchall()
+
+    def live_evidence(self, meter_ids: Sequence[int], kind: str) -> dict[int, dict[str, Any]]:
+        """Evidence of the live incident of ``kind`` per meter (what was known at opening)."""
+        rows = self.conn.execute(
+            "SELECT meter_id, evidence FROM incident WHERE meter_id = ANY(%(ids)s)"
+            " AND kind = %(kind)s AND status::text = ANY(%(active)s)",
+            {"ids": list(meter_ids), "kind": kind, "active": _ACTIVE},
+        ).fetchall()
+        return {row[0]: row[1] for row in rows}
 
     def meters_on_hold(self, meter_ids: Sequence[int]) -> list[int]:
         """Meters whose register must not be billed: a live tamper incident."""

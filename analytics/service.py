@@ -243,6 +243,7 @@ def _row(meter_id: int, detection: Detection) -> FindingRow:
         ended_at=detection.ended_at,
         last_seen_at=detection.last_seen_at,
         evidence=detection.evidence,
+        from_window_start=detection.from_window_start,
     )
 
 
@@ -265,16 +266,23 @@ def _telemetry_findings(
     readings = _reading_series(
         repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
     )
+    # What live incidents learned when they opened, so that they are judged by the same norm.
+    leaks = repo.live_evidence(ids, IncidentKind.LEAK.value)
+    stucks = repo.live_evidence(ids, IncidentKind.STUCK.value)
     found: list[FindingRow] = []
     for context in contexts:
         series = hourly.get(context.meter_id)
         if series is not None:
             history, recent = _slice(series, 0, split), _slice(series, split, None)
-            detections = LeakDetector().fit(history).detect(recent)
-            detections += BurstDetector().fit(history).detect(recent)
-            detections += (
-                StuckMeterDetector().fit(history).detect(recent, occupied=context.occupied)
+            leak = LeakDetector(
+                known_baseline_lph=leaks.get(context.meter_id, {}).get("baseline_lph")
             )
+            stuck = StuckMeterDetector(
+                known_usual_daily_l=stucks.get(context.meter_id, {}).get("usual_daily_l")
+            )
+            detections = leak.fit(history).detect(recent)
+            detections += BurstDetector().fit(history).detect(recent)
+            detections += stuck.fit(history).detect(recent, occupied=context.occupied)
             found.extend(_row(context.meter_id, d) for d in detections)
         meter_readings = readings.get(context.meter_id)
         if meter_readings is not None:

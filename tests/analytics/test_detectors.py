@@ -79,6 +79,13 @@ class TestLeakDetector:
         assert leak.evidence["baseline_lph"] == 20
         assert leak.evidence["night_min_lph"] == [50.0] * 4
 
+    def test_a_leak_older_than_the_history_is_still_judged_by_the_baseline_it_opened_with(self):
+        volumes = household(42) + 14  # leaking for six weeks: the history is all leak
+        assert _detect_leak(volumes) == []
+        history, recent = split(volumes, HISTORY)
+        [leak] = LeakDetector(known_baseline_lph=0.0).fit(history).detect(recent)
+        assert leak.evidence["baseline_lph"] == 0
+
     def test_missing_hours_never_read_as_a_leak(self):
         volumes = household(42)
         volumes[-5 * 24 :] = np.nan
@@ -184,6 +191,14 @@ class TestStuckMeterDetector:
         assert stuck.evidence["frozen_days"] == 12
         assert stuck.evidence["usual_daily_l"] > 200
         assert stuck.ended_at is None
+
+    def test_a_register_frozen_for_weeks_keeps_the_usual_day_it_opened_with(self):
+        frozen = np.zeros(42 * 24)
+        history, recent = split(frozen, HISTORY)
+        assert StuckMeterDetector().fit(history).detect(recent, occupied=True) == []
+        detector = StuckMeterDetector(known_usual_daily_l=320.0).fit(history)
+        [stuck] = detector.detect(recent, occupied=True)
+        assert stuck.evidence["usual_daily_l"] == 320
 
     def test_a_vacant_dwelling_is_not_stuck(self):
         volumes = household(42)

@@ -81,6 +81,27 @@ class TestScanLifecycle:
         assert incident.ended_at == local_midnight_utc(date(2026, 11, 26))
         assert repair.resolved + repair.updated >= 1
 
+    def test_a_meter_stuck_for_weeks_stays_open(self, db, fleet):
+        meter = fleet.meter()
+        volumes = household(44, seed=6)[:HOURS]
+        volumes[-14 * 24 :] = 0
+        last = fleet.readings(meter, start=START, hourly_l=volumes)
+        service.scan(db, now=NOW)
+        [stuck] = _incidents(db, meter)
+        assert (stuck.kind, stuck.status) == ("stuck", "open")
+        # Five more frozen weeks: the learning window is now all zeros.
+        fleet.readings(
+            meter,
+            start=NOW.replace(minute=0),
+            hourly_l=np.zeros(35 * 24),
+            start_index=last,
+            resume=True,
+        )
+        service.scan(db, now=NOW + timedelta(days=35))
+        [stuck] = _incidents(db, meter)
+        assert stuck.status == "open"
+        assert stuck.evidence["frozen_days"] >= 14
+
     def test_vacancy_and_holidays_raise_nothing(self, db, fleet):
         vacant = fleet.meter(occupancy="vacant", occupants=None)
         fleet.readings(vacant, start=START, hourly_l=np.zeros(HOURS))

@@ -279,7 +279,9 @@ class AnalyticsRepository:
             ).fetchall()
 
     def reporting_states(self, meter_ids: Sequence[int] | None) -> list[ReportingState]:
-        """When each active meter last delivered data (its installation if never)."""
+        """When each active connected meter last delivered data (its installation if never).
+
+        Mechanical and electronic meters are read by hand on rounds: never "silent"."""
         with self.conn.cursor(row_factory=class_row(ReportingState)) as cur:
             return cur.execute(
                 """
@@ -287,7 +289,7 @@ class AnalyticsRepository:
                        coalesce(s.last_received_at, m.installed_at) AS last_received_at,
                        m.reporting_interval_s
                 FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id
-                WHERE m.removed_at IS NULL
+                WHERE m.removed_at IS NULL AND m.kind = 'iot'
                   AND (%(ids)s::int[] IS NULL OR m.id = ANY(%(ids)s::int[]))
                 ORDER BY m.id
                 """,

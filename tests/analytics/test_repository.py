@@ -80,3 +80,16 @@ class TestDailyVolumes:
             "apartment", since=date(2026, 11, 1), until=date(2026, 11, 2), max_meters=3
         )
         assert again == sample
+
+
+class TestReportingStates:
+    def test_connected_meters_only_with_their_last_arrival_or_installation(self, db, fleet):
+        reporting, never = fleet.meter(), fleet.meter(installed_at=NOW - timedelta(days=3))
+        manual = fleet.meter()
+        db.execute("UPDATE meter SET kind = 'mechanical' WHERE id = %s", (manual,))
+        fleet.readings(reporting, start=NOW - timedelta(hours=2), hourly_l=[1.0])
+        states = AnalyticsRepository(db).reporting_states(None)
+        assert [(s.meter_id, s.last_received_at) for s in states] == [
+            (reporting, NOW - timedelta(hours=1)),
+            (never, NOW - timedelta(days=3)),
+        ]

@@ -1,12 +1,12 @@
-"""Analytics errors.
+"""Errors of the analytics package.
 
 Tree::
 
-    AppError
-    ├── NotFound
-    │   └── UnknownMeters (a scan or forecast named meters that do not exist)
-    └── InvalidInput
-        └── NotEnoughHistory (too few days to forecast from)
+    core.exceptions.NotFound (404)
+    └── UnknownMeters (a scan or forecast named meters that do not exist)
+    core.exceptions.InvalidInput (422)
+    ├── InvalidTimeRange
+    └── NotEnoughHistory (too few days to forecast from)
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.exceptions import InvalidInput, NotFound
+
+
+class InvalidTimeRange(InvalidInput):
+    """A requested time range is empty, reversed or too long."""
 
 
 class UnknownMeters(NotFound):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
+from api import fleet_metrics
 from api.errors import install_error_handlers
-from api.routers import health
+from api.routers import health, tariffs, telemetry
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 
@@ -20,9 +23,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_async_engine(settings)
+        gauges = asyncio.create_task(
+            fleet_metrics.run(app.state.engine, interval_s=settings.telemetry.metrics_interval_s)
+        )
         try:
             yield
         finally:
+            gauges.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gauges
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -34,5 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(telemetry.router)
+    app.include_router(tariffs.router)
     app.mount("/metrics", make_asgi_app())
     return app

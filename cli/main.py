@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import rollup
 from cli.analyze import analyze
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 console = Console()
 app.command()(analyze)
+app.command("rollup")(rollup.rollup)
 
 
 @app.callback()

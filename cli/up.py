@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psycopg
 from rich.console import Console
 
@@ -23,6 +24,7 @@ from core.local_services import LocalMosquitto, LocalPostgres, free_port
 console = Console()
 
 STATUS_EVERY_S = 5.0
+READY_TIMEOUT_S = 60.0
 
 
 def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -36,6 +38,20 @@ def _stored_readings(database_url: str) -> int:
     with psycopg.connect(database_url, connect_timeout=2) as conn:
         row = conn.execute("SELECT count(*) FROM reading").fetchone()
     return int(row[0]) if row else 0
+
+
+def _wait_until_ready(api_port: int, children: dict[str, subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children.values()):
+            return False
+        try:
+            if httpx.get(f"http://127.0.0.1:{api_port}/health/ready", timeout=2).is_success:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
@@ -66,16 +82,21 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
         }
         migrate.upgrade(Settings(database_url=database_url))
         children["ingest"] = _child(["ingest"], env, logs / "ingest.log")
+        children["rollup"] = _child(["rollup", "--follow"], env, logs / "rollup.log")
         children["api"] = _child(["api", "--port", str(api_port)], env, logs / "api.log")
         children["simulator"] = _child(
             ["simulate", "--meters", str(meters), "--register", "--realtime"],
             env,
             logs / "simulator.log",
         )
+        with console.status("waiting for the API to be ready"):
+            ready = _wait_until_ready(api_port, children)
+        if not ready:
+            console.print(f"[red]the stack did not become ready; see the logs in {logs}")
+            return 1
         console.print(
             f"[bold]WaterBill is up[/bold]\n"
             f"  API docs     http://127.0.0.1:{api_port}/docs\n"
-            f"  dashboard    http://127.0.0.1:{api_port}/\n"
             f"  health       http://127.0.0.1:{api_port}/health/ready\n"
             f"  database     {database_url}\n"
             f"  MQTT broker  mqtt://127.0.0.1:{broker.port}\n"

@@ -61,6 +61,30 @@ class ApiSettings(BaseModel):
     ready_timeout_s: float = Field(2.0, description="Per-dependency time limit of /health/ready.")
 
 
+class RollupSettings(BaseModel):
+    batch_meters: int = Field(
+        2000, ge=1, description="Meters claimed from the rollup queue per refresh transaction."
+    )
+    interval_s: float = Field(
+        5.0, gt=0, description="`waterbill rollup --follow`: wait between polls of an empty queue."
+    )
+    work_mem: str = Field(
+        "64MB", description="PostgreSQL work_mem of a refresh transaction (its sorts stay in RAM)."
+    )
+
+
+class TelemetrySettings(BaseModel):
+    metrics_interval_s: float = Field(
+        15.0, gt=0, description="How often the API refreshes its fleet gauges on /metrics."
+    )
+    max_hourly_range_days: int = Field(
+        93, ge=1, description="Longest time range one hourly volumes request may ask for."
+    )
+    max_daily_range_days: int = Field(
+        3700, ge=1, description="Longest time range one daily volumes request may ask for."
+    )
+
+
 class AnalyticsSettings(BaseModel):
     history_days: int = Field(
         28, ge=7, description="Days before the detection window that teach each meter's normal."
@@ -110,6 +134,8 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    rollup: RollupSettings = Field(default_factory=RollupSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @field_validator("database_url")

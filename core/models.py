@@ -214,8 +214,33 @@ class Quarantine(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class MeterHourly(Base):
+    """Volume per meter and local clock hour, from index differences (never summed floats).
+
+    A TimescaleDB hypertable on ``hour_start``. Boundary indexes are interpolated between the
+    readings around them and rounded once, so consecutive hours telescope: their volumes sum
+    exactly to the index difference, and to the day's volume in ``meter_daily``.
+    """
+
+    __tablename__ = "meter_hourly"
+
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The instant the local hour starts (local hours of a 25-hour DST day stay distinct).
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    volume_l: Mapped[int] = mapped_column(BigInteger)
+    start_index_l: Mapped[int] = mapped_column(BigInteger)
+    end_index_l: Mapped[int] = mapped_column(BigInteger)
+    reading_count: Mapped[int] = mapped_column(Integer)
+    start_interpolated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    end_interpolated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    has_estimate: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # A decrease that is not a register wrap was counted as zero (VEE decides what it was).
+    negative_step: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class MeterDaily(Base):
-    """Volume per meter and local calendar day, from index differences (never summed floats)."""
+    """Volume per meter and local calendar day: the sum of its local hours in ``meter_hourly``."""
 
     __tablename__ = "meter_daily"
 
@@ -226,6 +251,9 @@ class MeterDaily(Base):
     end_index_l: Mapped[int] = mapped_column(BigInteger)
     reading_count: Mapped[int] = mapped_column(Integer)
     has_estimate: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    start_interpolated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    end_interpolated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    negative_step: Mapped[bool] = mapped_column(Boolean, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

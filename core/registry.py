@@ -13,12 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.exceptions import Conflict, InvalidInput, NotFound
-from core.models import Building, Dwelling, DwellingType, Meter, MeterKind, MeterUnit, Zone
+from core.models import (
+    Building,
+    Dwelling,
+    DwellingType,
+    Meter,
+    MeterKind,
+    MeterUnit,
+    RollupPending,
+    Zone,
+)
 
 # Serials appear in MQTT topics: no '/', '+' or '#', and short enough for a topic level.
 SERIAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
@@ -140,6 +149,14 @@ async def replace_meter(
     if at <= old.installed_at:
         raise InvalidInput(f"replacement time {at} is before meter {old.serial} was installed")
     await session.execute(update(Meter).where(Meter.id == old.id).values(removed_at=at))
+    # The old meter's rollups after its removal must go: queue it from the removal time.
+    queue = insert(RollupPending).values(meter_id=old.id, since=at)
+    await session.execute(
+        queue.on_conflict_do_update(
+            index_elements=[RollupPending.meter_id],
+            set_={"since": func.least(RollupPending.since, queue.excluded.since)},
+        )
+    )
     new = MeterRegistration(
         serial=replacement.serial,
         kind=replacement.kind,

@@ -1,126 +1,113 @@
-"""Arrange helpers for analytics tests on the real database: a small registry and readings."""
+"""Arrange meters and readings the way the registry and the ingest leave them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+import itertools
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
-import numpy as np
 import psycopg
 import pytest
 
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
-# Port Moresby is UTC+10 all year: local midnight is 14:00 UTC the day before.
-TZ_OFFSET = timedelta(hours=10)
+from analytics.rollups import RefreshResult, refresh_pending
+from tests.analytics.arrange import ScanFleet
+
+_serials = itertools.count(1)
 
 
 class Fleet:
-    """Meters in one PNG zone, and their readings, written straight into the tables."""
+    """Writes meters, readings and queue rows with plain SQL, as the ingest would."""
 
     def __init__(self, db: psycopg.Connection) -> None:
         self.db = db
-        self.db.execute(
-            "INSERT INTO zone (country_code, code, name) VALUES ('PG', 'NCD', 'Port Moresby')"
-        )
-        self.db.execute(
-            "INSERT INTO building (zone_id, name) SELECT id, 'Block A' FROM zone WHERE code = 'NCD'"
-        )
-        self.count = 0
 
     def meter(
         self,
         *,
-        occupancy: str = "occupied",
-        dwelling_type: str = "apartment",
-        occupants: int | None = 3,
-        interval_s: int = 3600,
-        installed_at: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+        installed_at: datetime,
+        country: str | None = "PG",
+        zone_timezone: str | None = None,
+        register_digits: int = 9,
+        initial_index_l: int = 0,
+        removed_at: datetime | None = None,
+        dwelling_id: int | None = None,
+        reporting_interval_s: int = 3600,
     ) -> int:
-        self.count += 1
+        """A meter; in a dwelling of ``country`` (or of no dwelling when country is None)."""
+        n = next(_serials)
+        if dwelling_id is None and country is not None:
+            dwelling_id = self.dwelling(country=country, zone_timezone=zone_timezone)
         row = self.db.execute(
-            "INSERT INTO dwelling (building_id, reference, dwelling_type, occupancy, occupants)"
-            " SELECT id, %s, %s, %s, %s FROM building RETURNING id",
-            (f"D{self.count}", dwelling_type, occupancy, occupants),
+            "INSERT INTO meter (serial, kind, register_digits, dwelling_id, installed_at,"
+            " removed_at, initial_index_l, reporting_interval_s)"
+            " VALUES (%s, 'iot', %s, %s, %s, %s, %s, %s) RETURNING id",
+            [
+                f"T-{n:06d}",
+                register_digits,
+                dwelling_id,
+                installed_at,
+                removed_at,
+                initial_index_l,
+                reporting_interval_s,
+            ],
         ).fetchone()
         assert row is not None
-        meter = self.db.execute(
-            "INSERT INTO meter (serial, kind, dwelling_id, installed_at, reporting_interval_s)"
-            " VALUES (%s, 'iot', %s, %s, %s) RETURNING id",
-            (f"WB-{self.count:06d}", row[0], installed_at, interval_s),
+        return int(row[0])
+
+    def dwelling(self, *, country: str, zone_timezone: str | None = None) -> int:
+        n = next(_serials)
+        row = self.db.execute(
+            "WITH z AS (INSERT INTO zone (country_code, code, name, timezone)"
+            "  VALUES (%s, %s, 'zone', %s) RETURNING id),"
+            " b AS (INSERT INTO building (zone_id, name) SELECT id, 'b' FROM z RETURNING id)"
+            " INSERT INTO dwelling (building_id, reference, dwelling_type)"
+            " SELECT id, 'D1', 'apartment' FROM b RETURNING id",
+            [country, f"Z{n}", zone_timezone],
         ).fetchone()
-        assert meter is not None
-        return int(meter[0])
+        assert row is not None
+        return int(row[0])
 
-    def readings(
-        self,
-        meter_id: int,
-        *,
-        start: datetime,
-        hourly_l: Sequence[float],
-        start_index: int = 1000,
-        alarms: Sequence[int] | None = None,
-        flows: Sequence[float | None] | None = None,
-        received_at: datetime | None = None,
-        resume: bool = False,
-    ) -> int:
-        """Hourly readings: one at ``start`` then one per hour after each volume; returns the
-        last index. ``resume`` continues a series whose reading at ``start`` exists. Keeps
-        ``meter_state`` as ingest would."""
-        index = np.concatenate(([start_index], start_index + np.cumsum(hourly_l))).astype(int)
-        times = [start + timedelta(hours=i) for i in range(len(index))]
-        received = received_at or times[-1]
-        with self.db.cursor().copy(
-            "COPY reading (meter_id, time, source, index_l, flow_lph, alarms, received_at)"
-            " FROM STDIN"
-        ) as copy:
-            for i, (time, value) in enumerate(zip(times, index, strict=True)):
-                if resume and i == 0:
-                    continue
-                copy.write_row(
-                    (
-                        meter_id,
-                        time,
-                        "iot",
-                        int(value),
-                        None if flows is None else flows[i],
-                        0 if alarms is None else alarms[i],
-                        received,
-                    )
-                )
-        self.db.execute(
-            "INSERT INTO meter_state (meter_id, last_time, last_index_l, last_received_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (meter_id) DO UPDATE SET"
-            " last_time = excluded.last_time, last_index_l = excluded.last_index_l,"
-            " last_received_at = excluded.last_received_at",
-            (meter_id, times[-1], int(index[-1]), received),
-        )
-        return int(index[-1])
+    def readings(self, meter_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Store (time, index[, source]) readings and queue the meter, in one transaction."""
+        rows = [(row[0], row[1], row[2] if len(row) > 2 else "iot") for row in rows]
+        with self.db.transaction(), self.db.cursor() as cur:
+            with cur.copy("COPY reading (meter_id, time, index_l, source) FROM STDIN") as copy:
+                for time, index_l, source in rows:
+                    copy.write_row((meter_id, time, index_l, source))
+            cur.execute(
+                "INSERT INTO rollup_pending (meter_id, since) VALUES (%s, %s)"
+                " ON CONFLICT (meter_id) DO UPDATE"
+                " SET since = least(rollup_pending.since, EXCLUDED.since)",
+                [meter_id, min(t for t, _, _ in rows)],
+            )
 
-    def daily(self, meter_id: int, *, first_day: date, volumes: Sequence[float]) -> None:
-        with self.db.cursor().copy(
-            "COPY meter_daily (meter_id, day, volume_l, start_index_l, end_index_l,"
-            " reading_count) FROM STDIN"
-        ) as copy:
-            total = 0
-            for offset, volume in enumerate(volumes):
-                copy.write_row(
-                    (
-                        meter_id,
-                        first_day + timedelta(days=offset),
-                        int(volume),
-                        total,
-                        total + int(volume),
-                        24,
-                    )
-                )
-                total += int(volume)
+    def refresh(self, *, limit: int = 1000, default_country: str = "PG") -> RefreshResult:
+        with self.db.transaction():
+            return refresh_pending(self.db, limit=limit, default_country=default_country)
 
+    def hourly(self, meter_id: int) -> list[tuple[Any, ...]]:
+        return self.db.execute(
+            "SELECT hour_start, volume_l, start_index_l, end_index_l, reading_count,"
+            " start_interpolated, end_interpolated, has_estimate, negative_step, updated_at"
+            " FROM meter_hourly WHERE meter_id = %s ORDER BY hour_start",
+            [meter_id],
+        ).fetchall()
 
-def local_midnight_utc(day: date) -> datetime:
-    """The UTC instant of midnight in Port Moresby on ``day``."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - TZ_OFFSET
+    def daily(self, meter_id: int) -> list[tuple[Any, ...]]:
+        return self.db.execute(
+            "SELECT day, volume_l, start_index_l, end_index_l, reading_count,"
+            " start_interpolated, end_interpolated, has_estimate, negative_step, updated_at"
+            " FROM meter_daily WHERE meter_id = %s ORDER BY day",
+            [meter_id],
+        ).fetchall()
 
 
 @pytest.fixture
-def fleet(db) -> Fleet:
+def fleet(db: psycopg.Connection) -> Fleet:
     return Fleet(db)
+
+
+@pytest.fixture
+def scan_fleet(db: psycopg.Connection) -> ScanFleet:
+    return ScanFleet(db)

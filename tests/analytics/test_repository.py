@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from analytics.repository import AnalyticsRepository
-from tests.analytics.conftest import NOW
+from tests.analytics.arrange import NOW
 
 pytestmark = pytest.mark.services
 
@@ -19,8 +19,8 @@ def _add(db, meter, rows):
 
 
 class TestHourlyVolumes:
-    def test_index_differences_at_hour_ends_on_the_local_clock(self, db, fleet):
-        meter = fleet.meter()
+    def test_index_differences_at_hour_ends_on_the_local_clock(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         hour = timedelta(hours=1)
         # Quarter-hour readings during the first hour, then hourly, a gap, one more.
         _add(db, meter, [(T0, 100), (T0 + hour / 4, 110), (T0 + hour, 130)])
@@ -35,8 +35,8 @@ class TestHourlyVolumes:
         assert window.local_hour == [10, 11, 12, 13, 14]
         assert window.local_day == [(date(2026, 11, 24) - date(1970, 1, 1)).days] * 5
 
-    def test_a_register_going_back_is_no_volume(self, db, fleet):
-        meter = fleet.meter()
+    def test_a_register_going_back_is_no_volume(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         _add(db, meter, [(T0, 100), (T0 + timedelta(hours=1), 90)])
         [window] = AnalyticsRepository(db).hourly_volumes(
             {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=1)
@@ -45,31 +45,31 @@ class TestHourlyVolumes:
 
 
 class TestTouchedMeters:
-    def test_meters_with_data_or_rollups_after_the_instant(self, db, fleet):
-        fresh, stale, rolled = fleet.meter(), fleet.meter(), fleet.meter()
-        fleet.readings(fresh, start=NOW - timedelta(hours=2), hourly_l=[1.0])
-        fleet.readings(stale, start=NOW - timedelta(days=2), hourly_l=[1.0])
-        fleet.daily(rolled, first_day=date(2026, 11, 20), volumes=[100])
+    def test_meters_with_data_or_rollups_after_the_instant(self, db, scan_fleet):
+        fresh, stale, rolled = scan_fleet.meter(), scan_fleet.meter(), scan_fleet.meter()
+        scan_fleet.readings(fresh, start=NOW - timedelta(hours=2), hourly_l=[1.0])
+        scan_fleet.readings(stale, start=NOW - timedelta(days=2), hourly_l=[1.0])
+        scan_fleet.daily(rolled, first_day=date(2026, 11, 20), volumes=[100])
         db.execute("UPDATE meter_daily SET updated_at = %s", (NOW,))
         repo = AnalyticsRepository(db)
         assert repo.touched_meters(NOW - timedelta(days=1)) == [fresh, rolled]
 
 
 class TestDailyVolumes:
-    def test_rollups_in_the_range_with_occupants(self, db, fleet):
-        meter = fleet.meter(occupants=4)
-        fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100, 200, 300])
+    def test_rollups_in_the_range_with_occupants(self, db, scan_fleet):
+        meter = scan_fleet.meter(occupants=4)
+        scan_fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100, 200, 300])
         rows = AnalyticsRepository(db).daily_volumes(
             [meter], since=date(2026, 11, 2), until=date(2026, 11, 3)
         )
         assert [(r.day, r.volume_l, r.occupants) for r in rows] == [(date(2026, 11, 2), 200, 4)]
 
-    def test_peers_are_occupied_dwellings_of_the_type_in_a_stable_sample(self, db, fleet):
-        flats = [fleet.meter() for _ in range(5)]
-        house = fleet.meter(dwelling_type="house")
-        empty = fleet.meter(occupancy="vacant")
+    def test_peers_are_occupied_dwellings_of_the_type_in_a_stable_sample(self, db, scan_fleet):
+        flats = [scan_fleet.meter() for _ in range(5)]
+        house = scan_fleet.meter(dwelling_type="house")
+        empty = scan_fleet.meter(occupancy="vacant")
         for meter in [*flats, house, empty]:
-            fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100])
+            scan_fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100])
         repo = AnalyticsRepository(db)
         sample = repo.peer_daily_volumes(
             "apartment", since=date(2026, 11, 1), until=date(2026, 11, 2), max_meters=3
@@ -83,11 +83,14 @@ class TestDailyVolumes:
 
 
 class TestReportingStates:
-    def test_connected_meters_only_with_their_last_arrival_or_installation(self, db, fleet):
-        reporting, never = fleet.meter(), fleet.meter(installed_at=NOW - timedelta(days=3))
-        manual = fleet.meter()
+    def test_connected_meters_only_with_their_last_arrival_or_installation(self, db, scan_fleet):
+        reporting, never = (
+            scan_fleet.meter(),
+            scan_fleet.meter(installed_at=NOW - timedelta(days=3)),
+        )
+        manual = scan_fleet.meter()
         db.execute("UPDATE meter SET kind = 'mechanical' WHERE id = %s", (manual,))
-        fleet.readings(reporting, start=NOW - timedelta(hours=2), hourly_l=[1.0])
+        scan_fleet.readings(reporting, start=NOW - timedelta(hours=2), hourly_l=[1.0])
         states = AnalyticsRepository(db).reporting_states(None)
         assert [(s.meter_id, s.last_received_at) for s in states] == [
             (reporting, NOW - timedelta(hours=1)),

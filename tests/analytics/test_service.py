@@ -9,7 +9,7 @@ from analytics.exceptions import NotEnoughHistory, UnknownMeters
 from analytics.repository import AnalyticsRepository
 from analytics.synthetic import daily_fleet
 from ingest.payload import Alarm
-from tests.analytics.conftest import NOW, local_midnight_utc
+from tests.analytics.arrange import NOW, local_midnight_utc
 from tests.analytics.synthetic import household
 
 pytestmark = pytest.mark.services
@@ -30,9 +30,9 @@ def _incidents(db, meter_id=None):
 
 
 class TestScanLifecycle:
-    def test_a_leak_opens_one_incident_with_checkable_evidence(self, db, fleet):
-        meter = fleet.meter()
-        fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
+    def test_a_leak_opens_one_incident_with_checkable_evidence(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        scan_fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
         report = service.scan(db, now=NOW)
         [incident] = _incidents(db, meter)
         assert (incident.kind, incident.status, incident.severity) == ("leak", "open", "warning")
@@ -42,24 +42,24 @@ class TestScanLifecycle:
         assert incident.evidence["night_min_lph"] == [14.0] * 5
         assert report.opened == 1
 
-    def test_rerunning_the_scan_adds_and_changes_nothing(self, db, fleet):
-        meter = fleet.meter()
-        fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
+    def test_rerunning_the_scan_adds_and_changes_nothing(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        scan_fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
         service.scan(db, now=NOW)
         before = _incidents(db)
         again = service.scan(db, now=NOW, meter_ids=[meter])
         assert (again.opened, again.updated, again.resolved) == (0, 0, 0)
         assert _incidents(db) == before
 
-    def test_new_data_updates_the_open_incident_and_repair_resolves_it(self, db, fleet):
-        meter = fleet.meter()
-        last = fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
+    def test_new_data_updates_the_open_incident_and_repair_resolves_it(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        last = scan_fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
         service.scan(db, now=NOW)
         # Continue from 20:00 local: leaking until midnight on 25 Nov, then the plumber came.
         later = household(4, seed=9)[20 : 20 + 72]
         later[:28] += 14
         day1 = NOW.replace(minute=0) + timedelta(days=1)
-        fleet.readings(
+        scan_fleet.readings(
             meter, start=NOW.replace(minute=0), hourly_l=later[:24], start_index=last, resume=True
         )
         update = service.scan(db, now=day1 + timedelta(minutes=30))
@@ -67,7 +67,7 @@ class TestScanLifecycle:
         assert incident.status == "open"
         assert incident.evidence["nights"] == 6
         assert update.updated == 1
-        fleet.readings(
+        scan_fleet.readings(
             meter,
             start=day1,
             hourly_l=later[24:],
@@ -81,16 +81,16 @@ class TestScanLifecycle:
         assert incident.ended_at == local_midnight_utc(date(2026, 11, 26))
         assert repair.resolved + repair.updated >= 1
 
-    def test_a_meter_stuck_for_weeks_stays_open(self, db, fleet):
-        meter = fleet.meter()
+    def test_a_meter_stuck_for_weeks_stays_open(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         volumes = household(44, seed=6)[:HOURS]
         volumes[-14 * 24 :] = 0
-        last = fleet.readings(meter, start=START, hourly_l=volumes)
+        last = scan_fleet.readings(meter, start=START, hourly_l=volumes)
         service.scan(db, now=NOW)
         [stuck] = _incidents(db, meter)
         assert (stuck.kind, stuck.status) == ("stuck", "open")
         # Five more frozen weeks: the learning window is now all zeros.
-        fleet.readings(
+        scan_fleet.readings(
             meter,
             start=NOW.replace(minute=0),
             hourly_l=np.zeros(35 * 24),
@@ -102,26 +102,26 @@ class TestScanLifecycle:
         assert stuck.status == "open"
         assert stuck.evidence["frozen_days"] >= 14
 
-    def test_vacancy_and_holidays_raise_nothing(self, db, fleet):
-        vacant = fleet.meter(occupancy="vacant", occupants=None)
-        fleet.readings(vacant, start=START, hourly_l=np.zeros(HOURS))
-        away = fleet.meter()
+    def test_vacancy_and_holidays_raise_nothing(self, db, scan_fleet):
+        vacant = scan_fleet.meter(occupancy="vacant", occupants=None)
+        scan_fleet.readings(vacant, start=START, hourly_l=np.zeros(HOURS))
+        away = scan_fleet.meter()
         volumes = household(44, seed=2)[:HOURS]
         volumes[-7 * 24 :] = 0
-        fleet.readings(away, start=START, hourly_l=volumes)
+        scan_fleet.readings(away, start=START, hourly_l=volumes)
         service.scan(db, now=NOW)
         assert _incidents(db) == []
 
-    def test_a_silent_meter_opens_an_incident_that_data_closes(self, db, fleet):
-        meter = fleet.meter()
+    def test_a_silent_meter_opens_an_incident_that_data_closes(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         volumes = household(44, seed=4)[: HOURS - 48]
-        last = fleet.readings(meter, start=START, hourly_l=volumes)
+        last = scan_fleet.readings(meter, start=START, hourly_l=volumes)
         service.scan(db, now=NOW)
         [silent] = _incidents(db, meter)
         assert (silent.kind, silent.status) == ("silent", "open")
         assert silent.evidence["allowed_s"] == 6 * 3600
         gap_start = START + timedelta(hours=HOURS - 48)
-        fleet.readings(
+        scan_fleet.readings(
             meter,
             start=gap_start,
             hourly_l=household(2, seed=5),
@@ -134,30 +134,30 @@ class TestScanLifecycle:
         assert silent.status == "resolved"
         assert silent.ended_at == NOW + timedelta(minutes=10)
 
-    def test_a_tamper_alarm_opens_a_critical_incident_and_holds_billing(self, db, fleet):
-        meter, other = fleet.meter(), fleet.meter()
+    def test_a_tamper_alarm_opens_a_critical_incident_and_holds_billing(self, db, scan_fleet):
+        meter, other = scan_fleet.meter(), scan_fleet.meter()
         alarms = [0] * (HOURS + 1)
         alarms[-3:] = [Alarm.TAMPER] * 3
-        fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], alarms=alarms)
-        fleet.readings(other, start=START, hourly_l=household(44, seed=1)[:HOURS])
+        scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], alarms=alarms)
+        scan_fleet.readings(other, start=START, hourly_l=household(44, seed=1)[:HOURS])
         service.scan(db, now=NOW)
         [tamper] = _incidents(db, meter)
         assert (tamper.kind, tamper.severity, tamper.status) == ("tamper", "critical", "open")
         assert service.meters_on_hold(db, meter_ids=[meter, other]) == [meter]
 
-    def test_backflow_is_found_in_the_raw_readings(self, db, fleet):
-        meter = fleet.meter()
+    def test_backflow_is_found_in_the_raw_readings(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         flows: list[float | None] = [None] * (HOURS + 1)
         flows[-5] = -40.0
-        fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], flows=flows)
+        scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], flows=flows)
         service.scan(db, now=NOW)
         [backflow] = _incidents(db, meter)
         assert backflow.kind == "backflow"
         assert backflow.status == "resolved"
         assert backflow.evidence["lowest_flow_lph"] == -40
 
-    def test_the_database_allows_one_live_incident_per_meter_and_kind(self, db, fleet):
-        meter = fleet.meter()
+    def test_the_database_allows_one_live_incident_per_meter_and_kind(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         insert = (
             "INSERT INTO incident (meter_id, kind, severity, status, started_at, last_seen_at)"
             " VALUES (%s, 'leak', 'warning', %s, now(), now())"
@@ -169,13 +169,13 @@ class TestScanLifecycle:
 
 
 class TestIncrementalScan:
-    def test_only_meters_with_new_data_are_read_again(self, db, fleet):
-        first, second = fleet.meter(), fleet.meter()
-        last = fleet.readings(first, start=START, hourly_l=household(44)[:HOURS])
-        fleet.readings(second, start=START, hourly_l=household(44, seed=1)[:HOURS])
+    def test_only_meters_with_new_data_are_read_again(self, db, scan_fleet):
+        first, second = scan_fleet.meter(), scan_fleet.meter()
+        last = scan_fleet.readings(first, start=START, hourly_l=household(44)[:HOURS])
+        scan_fleet.readings(second, start=START, hourly_l=household(44, seed=1)[:HOURS])
         assert service.scan(db, now=NOW).meters == 2
         assert service.scan(db, now=NOW + timedelta(minutes=30)).meters == 0
-        fleet.readings(
+        scan_fleet.readings(
             first,
             start=NOW.replace(minute=0),
             hourly_l=[5.0],
@@ -186,24 +186,24 @@ class TestIncrementalScan:
         assert service.scan(db, now=NOW + timedelta(hours=1)).meters == 1
         assert AnalyticsRepository(db).watermark(service.SCAN_NAME) == NOW + timedelta(hours=1)
 
-    def test_since_overrides_the_watermark(self, db, fleet):
-        meter = fleet.meter()
-        fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS])
+    def test_since_overrides_the_watermark(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS])
         service.scan(db, now=NOW)
         assert service.scan(db, now=NOW, since=NOW - timedelta(days=1)).meters == 1
 
 
 class TestAbnormalConsumption:
-    def test_a_dwelling_far_above_its_history_and_its_peers_is_flagged(self, db, fleet):
+    def test_a_dwelling_far_above_its_history_and_its_peers_is_flagged(self, db, scan_fleet):
         volumes, _ = daily_fleet(40, 42, seed=3)
         first_day = NOW.date() - timedelta(days=42)
-        meters = [fleet.meter() for _ in range(40)]
+        meters = [scan_fleet.meter() for _ in range(40)]
         for meter, series in zip(meters, volumes, strict=True):
-            fleet.daily(meter, first_day=first_day, volumes=np.maximum(series, 1))
-        target = fleet.meter()
+            scan_fleet.daily(meter, first_day=first_day, volumes=np.maximum(series, 1))
+        target = scan_fleet.meter()
         daily = np.full(42, 350.0)
         daily[-3:-1] = 3000
-        fleet.daily(target, first_day=first_day, volumes=daily)
+        scan_fleet.daily(target, first_day=first_day, volumes=daily)
         service.scan(db, now=NOW, meter_ids=[*meters, target])
         abnormal = [i for i in _incidents(db) if i.kind == "abnormal"]
         assert [i.meter_id for i in abnormal] == [target]
@@ -213,12 +213,12 @@ class TestAbnormalConsumption:
 
 
 class TestForecast:
-    def test_thirty_days_with_an_interval_from_the_daily_rollups(self, db, fleet):
-        meter = fleet.meter()
+    def test_thirty_days_with_an_interval_from_the_daily_rollups(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         first_day = NOW.date() - timedelta(days=84)
         weekday = np.arange(84) % 7  # daily() days: 84 days before a Tuesday is a Tuesday
         shape = np.where(np.isin((weekday + 1) % 7, [5, 6]), 600.0, 400.0)
-        fleet.daily(meter, first_day=first_day, volumes=shape)
+        scan_fleet.daily(meter, first_day=first_day, volumes=shape)
         result = service.forecast(db, meter_id=meter, today=NOW.date())
         assert len(result.expected_l) == 30
         assert result.first_day == NOW.date()
@@ -230,8 +230,8 @@ class TestForecast:
         )
         assert 30 * 400 < result.total_l < 30 * 600
 
-    def test_a_meter_without_history_is_refused_with_the_reason(self, db, fleet):
-        meter = fleet.meter()
+    def test_a_meter_without_history_is_refused_with_the_reason(self, db, scan_fleet):
+        meter = scan_fleet.meter()
         with pytest.raises(NotEnoughHistory, match="has 0 days"):
             service.forecast(db, meter_id=meter, today=NOW.date())
 
@@ -241,8 +241,8 @@ class TestForecast:
 
 
 class TestClaimAlerts:
-    def test_confirmed_incidents_are_claimed_once_and_info_never(self, db, fleet):
-        meter, quiet = fleet.meter(), fleet.meter()
+    def test_confirmed_incidents_are_claimed_once_and_info_never(self, db, scan_fleet):
+        meter, quiet = scan_fleet.meter(), scan_fleet.meter()
         insert = (
             "INSERT INTO incident (meter_id, kind, severity, started_at, last_seen_at, opened_at)"
             " VALUES (%s, %s, %s, %s, %s, %s)"

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.exceptions import Conflict, InvalidInput
-from core.models import DwellingType, Meter, MeterKind, MeterUnit
+from core.models import DwellingType, Meter, MeterKind, MeterUnit, RollupPending
 from core.registry import (
     InvalidMeterFile,
     MeterRegistration,
@@ -88,6 +88,10 @@ class TestReplaceMeter:
         await session.refresh(old)
         assert (new.dwelling_id, new.installed_at) == (dwelling.id, at)
         assert old.removed_at == at
+        pending = await session.scalar(
+            select(RollupPending.since).where(RollupPending.meter_id == old.id)
+        )
+        assert pending == at
 
     async def test_replacing_twice_is_a_conflict(self, session):
         await register_meters(session, meters=[registration("WB-X1")])

@@ -1,7 +1,7 @@
 """Analytics: incidents (anomalies with a lifecycle) and the incremental scan's watermark.
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0004 (chained after the rollups when main was merged)
 Create Date: 2026-11-24 09:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0007"
-down_revision: str | None = "0002"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,102 @@
+"""Tariff versions: administrators add them; anyone billing reads the one in force.
+
+Writes are meant for administrators only: the accounts branch adds the admin dependency (and
+passes the user id as ``created_by``) when it merges; until then the route records no author.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from api.deps import SessionDep
+from billing import service as billing_service
+from billing.exceptions import (
+    InvalidTariff,
+    TariffMissing,
+    TariffNotFound,
+    TariffVersionExists,
+    UnknownZone,
+)
+from billing.schemas import MAX_ID, QuoteIn, QuoteOut, TariffIn, TariffOut
+from billing.tariffs import compute_invoice
+
+router = APIRouter(prefix="/tariffs", tags=["tariffs"])
+
+TariffId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ZoneId = Annotated[int, Query(ge=1, le=MAX_ID)]
+
+
+def _error(exc: type[Exception]) -> dict[str, str]:
+    """OpenAPI text for an error response: ``{"error": "<class>", "detail": "<message>"}``."""
+    return {"description": f'{{"error": "{exc.__name__}", "detail": "..."}}'}
+
+
+@router.post(
+    "",
+    response_model=TariffOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: _error(TariffVersionExists), 422: _error(InvalidTariff)},
+)
+async def create_tariff(body: TariffIn, session: SessionDep) -> TariffOut:
+    """Add a tariff version (administrators): every broken rule is listed in the 422."""
+    version = await billing_service.create_tariff_version(
+        session,
+        draft=body.draft(),
+        created_by=None,
+        today=datetime.now(UTC).date(),
+        allow_backdated=body.allow_backdated,
+    )
+    return TariffOut.from_version(version)
+
+
+@router.get("", response_model=list[TariffOut])
+async def list_tariffs(
+    session: SessionDep,
+    country_code: Annotated[str, Query(min_length=2, max_length=2)],
+    zone_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> list[TariffOut]:
+    """A country's (or one zone's) versions, newest first."""
+    versions = await billing_service.list_tariff_versions(
+        session, country_code=country_code.upper(), zone_id=zone_id
+    )
+    return [TariffOut.from_version(v) for v in versions]
+
+
+@router.get(
+    "/in-force",
+    response_model=TariffOut,
+    responses={404: _error(UnknownZone), 409: _error(TariffMissing)},
+)
+async def tariff_in_force(
+    session: SessionDep, zone_id: ZoneId, on: date | None = None
+) -> TariffOut:
+    """The version pricing a zone's consumption on a date (today by default)."""
+    version = await billing_service.tariff_in_force(
+        session, zone_id=zone_id, on=on or datetime.now(UTC).date()
+    )
+    return TariffOut.from_version(version)
+
+
+@router.get("/{tariff_id}", response_model=TariffOut, responses={404: _error(TariffNotFound)})
+async def get_tariff(tariff_id: TariffId, session: SessionDep) -> TariffOut:
+    """One tariff version."""
+    return TariffOut.from_version(
+        await billing_service.get_tariff_version(session, tariff_id=tariff_id)
+    )
+
+
+@router.post("/{tariff_id}/quote", response_model=QuoteOut, responses={404: _error(TariffNotFound)})
+async def quote(tariff_id: TariffId, body: QuoteIn, session: SessionDep) -> QuoteOut:
+    """What a volume over a period would cost under this version, line by line."""
+    version = await billing_service.get_tariff_version(session, tariff_id=tariff_id)
+    computation = compute_invoice(
+        billing_service.as_tariff(version),
+        volume_l=body.volume_l,
+        period_days=body.period_days,
+        dwelling_type=body.dwelling_type,
+        vacant=body.vacant,
+    )
+    return QuoteOut.from_computation(computation)

@@ -1,0 +1,97 @@
+"""Telemetry reads: a meter's readings and volumes, and the fleet's ingest status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from analytics import telemetry
+from analytics.schemas import (
+    Granularity,
+    IngestStatus,
+    MeterIngestPage,
+    MeterReadings,
+    MeterVolumes,
+)
+from api.deps import SessionDep, SettingsDep
+from core.models import ReadingSource
+
+router = APIRouter(tags=["telemetry"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "MeterNotFound: no meter with this id."},
+    422: {"description": "InvalidTimeRange: a reversed or too long time range."},
+}
+
+Start = Annotated[datetime | None, Query(description="Inclusive start, RFC 3339 with an offset.")]
+End = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339 with an offset.")]
+
+
+@router.get("/meters/{meter_id}/readings", response_model=MeterReadings, responses=_ERRORS)
+async def meter_readings(
+    meter_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: Start = None,
+    end: End = None,
+    source: Annotated[ReadingSource | None, Query(description="Only this source.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
+) -> MeterReadings:
+    """A meter's raw readings in a time range, newest first."""
+    return await telemetry.meter_readings(
+        session,
+        meter_id=meter_id,
+        start=start,
+        end=end,
+        source=source.value if source else None,
+        limit=limit,
+        default_country=settings.default_country,
+    )
+
+
+@router.get("/meters/{meter_id}/volumes", response_model=MeterVolumes, responses=_ERRORS)
+async def meter_volumes(
+    meter_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    granularity: Granularity = Granularity.HOUR,
+    start: Start = None,
+    end: End = None,
+) -> MeterVolumes:
+    """A meter's hourly or daily volumes, with local labels and its time zone."""
+    limits = settings.telemetry
+    max_days = (
+        limits.max_hourly_range_days
+        if granularity is Granularity.HOUR
+        else limits.max_daily_range_days
+    )
+    return await telemetry.meter_volumes(
+        session,
+        meter_id=meter_id,
+        granularity=granularity,
+        start=start,
+        end=end,
+        max_days=max_days,
+        default_country=settings.default_country,
+        now=datetime.now(UTC),
+    )
+
+
+@router.get("/ingest/status", response_model=IngestStatus)
+async def ingest_status(session: SessionDep) -> IngestStatus:
+    """Fleet ingest: rate, lag, rollup queue, reporting and silent meters, quarantine counts."""
+    return await telemetry.ingest_status(session, now=datetime.now(UTC))
+
+
+@router.get("/ingest/status/meters", response_model=MeterIngestPage)
+async def ingest_status_meters(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MeterIngestPage:
+    """Last seen per active meter, silent meters first."""
+    return await telemetry.meter_ingest_statuses(
+        session, now=datetime.now(UTC), limit=limit, offset=offset
+    )

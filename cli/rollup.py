@@ -1,0 +1,87 @@
+"""``waterbill rollup``: drain the rollup queue once, or keep draining it until stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Annotated, Any
+
+import psycopg
+import typer
+
+from analytics.rollups import RefreshResult, refresh_pending
+from core.config import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+# After a lost database connection, wait this long before reconnecting (avoids a busy loop).
+RECONNECT_DELAY_S = 2.0
+
+
+def drain(
+    conn: psycopg.Connection[Any], *, limit: int, settings: Settings, stop: threading.Event
+) -> int:
+    """Refresh batches of ``limit`` meters, one transaction each, until the queue is empty or
+    a stop is requested (the batch under way is finished and committed first)."""
+    total = 0
+    while not stop.is_set():
+        with conn.transaction():
+            result: RefreshResult = refresh_pending(
+                conn,
+                limit=limit,
+                default_country=settings.default_country,
+                work_mem=settings.rollup.work_mem,
+            )
+        if result.meters == 0:
+            break
+        total += result.meters
+        logger.info(
+            "rollups refreshed for %d meters (%d hours, %d days written)",
+            result.meters,
+            result.hours_written,
+            result.days_written,
+        )
+    return total
+
+
+def rollup(
+    follow: Annotated[
+        bool, typer.Option(help="Keep polling the queue until SIGINT/SIGTERM.")
+    ] = False,
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between polls of an empty queue.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Meters per refresh transaction.")] = None,
+) -> None:
+    """Refresh the hourly and daily volumes of every meter with new readings."""
+    settings = get_settings()
+    interval = settings.rollup.interval_s if interval is None else interval
+    limit = settings.rollup.batch_meters if limit is None else limit
+    if limit < 1 or interval <= 0:
+        raise typer.BadParameter("--limit must be at least 1 and --interval positive")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s: stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    refreshed = 0
+    while not stop.is_set():
+        try:
+            with psycopg.connect(settings.database_url) as conn:
+                while not stop.is_set():
+                    refreshed += drain(conn, limit=limit, settings=settings, stop=stop)
+                    if not follow:
+                        stop.set()
+                    else:
+                        stop.wait(interval)
+        except psycopg.OperationalError as exc:
+            if not follow:
+                raise
+            logger.warning("database unavailable (%s): retrying in %.0f s", exc, RECONNECT_DELAY_S)
+            stop.wait(RECONNECT_DELAY_S)
+    logger.info("rollup stopped: %d meter refreshes", refreshed)

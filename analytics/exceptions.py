@@ -2,14 +2,32 @@
 
 Tree::
 
+    core.exceptions.NotFound (404)
+    └── UnknownMeters (a scan or forecast named meters that do not exist)
     core.exceptions.InvalidInput (422)
-    └── InvalidTimeRange
+    ├── InvalidTimeRange
+    └── NotEnoughHistory (too few days to forecast from)
 """
 
 from __future__ import annotations
 
-from core.exceptions import InvalidInput
+from collections.abc import Sequence
+
+from core.exceptions import InvalidInput, NotFound
 
 
 class InvalidTimeRange(InvalidInput):
     """A requested time range is empty, reversed or too long."""
+
+
+class UnknownMeters(NotFound):
+    def __init__(self, meter_ids: Sequence[int]) -> None:
+        super().__init__(f"no meter with id {', '.join(str(m) for m in meter_ids)}")
+        self.meter_ids = list(meter_ids)
+
+
+class NotEnoughHistory(InvalidInput):
+    def __init__(self, meter_id: int, days: int, needed: int) -> None:
+        super().__init__(
+            f"meter {meter_id} has {days} days of consumption; a forecast needs {needed}"
+        )

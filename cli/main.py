@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cli import meters as meters_cli
 from cli import rollup, users
+from cli.analyze import analyze
 from cli.simulate import simulate
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="WaterBill: connected water meters to bills."
 )
 console = Console()
+app.command()(analyze)
 app.command("rollup")(rollup.rollup)
 app.command("simulate")(simulate)
 app.add_typer(users.app, name="users")

@@ -133,6 +133,29 @@ class SmsSettings(BaseModel):
     )
 
 
+class AnalyticsSettings(BaseModel):
+    history_days: int = Field(
+        28, ge=7, description="Days before the detection window that teach each meter's normal."
+    )
+    detect_days: int = Field(
+        14, ge=2, description="Recent days the hourly detectors (leak, burst, stuck) look at."
+    )
+    reading_days: int = Field(
+        2, ge=1, description="Recent days of raw readings scanned for backflow and device alarms."
+    )
+    batch_meters: int = Field(
+        500, ge=1, description="Meters read and analysed per batch (bounds memory)."
+    )
+    peer_meters: int = Field(
+        500, ge=10, description="Dwellings per type sampled to learn normal consumption."
+    )
+    watermark_overlap_s: int = Field(
+        300,
+        ge=0,
+        description="Incremental scans re-read this much before the watermark (late commits).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -163,6 +186,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @field_validator("database_url")
     @classmethod

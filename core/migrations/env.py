@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import analytics.models  # noqa: F401  (registers the analytics tables on Base.metadata)
 import billing.models  # noqa: F401  (registers the billing tables on Base.metadata)
 from core.config import get_settings
 from core.models import Base

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from analytics.rollups import RefreshResult, refresh_pending
+from tests.analytics.arrange import ScanFleet
 
 _serials = itertools.count(1)
 
@@ -105,3 +106,8 @@ class Fleet:
 @pytest.fixture
 def fleet(db: psycopg.Connection) -> Fleet:
     return Fleet(db)
+
+
+@pytest.fixture
+def scan_fleet(db: psycopg.Connection) -> ScanFleet:
+    return ScanFleet(db)

@@ -4,6 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
+import analytics.models  # noqa: F401  (its tables are part of Base.metadata)
 import billing.models  # noqa: F401  (registers the billing tables on Base.metadata)
 from core.config import Settings, sqlalchemy_url
 from core.migrate import current_revision, ensure_database, upgrade

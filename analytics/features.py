@@ -1,0 +1,133 @@
+"""Feature extraction: pure functions over numpy arrays, no I/O (STYLE 41).
+
+A meter's recent history arrives as an :class:`HourlySeries`: one slot per UTC hour, contiguous,
+with the volume that flowed during that hour (NaN where the data does not say) and the local
+calendar day and hour of the slot, so that "night" and "day" follow the dwelling's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+TimeArray = npt.NDArray[np.datetime64]
+
+# 01:00-05:00 local: the hours when a household is asleep and any flow is suspect
+# (the "minimum night flow" of water-loss practice, IWA water balance).
+NIGHT_HOURS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class HourlySeries:
+    """One meter's hourly volumes over a window.
+
+    ``hour_start`` is UTC ``datetime64[s]``, one per consecutive hour; ``local_day`` is
+    ``datetime64[D]`` and ``local_hour`` 0-23 on the dwelling's clock.
+    """
+
+    hour_start: TimeArray
+    volume_l: FloatArray
+    local_day: TimeArray
+    local_hour: IntArray
+
+
+@dataclass(frozen=True)
+class DailyFeatures:
+    """Per local day of an :class:`HourlySeries` (days in ascending order)."""
+
+    day: TimeArray
+    first_hour: TimeArray
+    total_l: FloatArray
+    hours_covered: IntArray
+    zero_hours: IntArray
+    night_min_lph: FloatArray
+
+
+def daily_features(
+    series: HourlySeries, night_hours: tuple[int, ...] = NIGHT_HOURS
+) -> DailyFeatures:
+    """Daily totals, coverage, zero-flow hours and minimum night flow of each local day.
+
+    A day's total or night minimum is NaN when an hour it needs is missing: a gap must never read
+    as zero use (that would hide a leak) nor as use (that would invent one).
+    """
+    days, inverse = np.unique(series.local_day, return_inverse=True)
+    n = len(days)
+    known = ~np.isnan(series.volume_l)
+    hours_covered = np.bincount(inverse, weights=known, minlength=n).astype(np.int64)
+    summed = np.bincount(inverse, weights=np.where(known, series.volume_l, 0.0), minlength=n)
+    slots = np.bincount(inverse, minlength=n)
+    total: FloatArray = np.where(hours_covered == slots, summed, np.nan)
+    zero = np.bincount(inverse, weights=known & (series.volume_l <= 0), minlength=n).astype(
+        np.int64
+    )
+    night = np.isin(series.local_hour, night_hours)
+    night_min = np.full(n, np.inf)
+    night_known_hours = night & known
+    np.minimum.at(night_min, inverse[night_known_hours], series.volume_l[night_known_hours])
+    night_known = np.bincount(inverse[night], weights=known[night], minlength=n)
+    night_min = np.where(night_known == len(night_hours), night_min, np.nan)
+    first_index = np.full(n, len(inverse), dtype=np.int64)
+    np.minimum.at(first_index, inverse, np.arange(len(inverse)))
+    first_hour = series.hour_start[first_index]
+    return DailyFeatures(
+        day=days,
+        first_hour=first_hour,
+        total_l=total,
+        hours_covered=hours_covered,
+        zero_hours=zero,
+        night_min_lph=night_min,
+    )
+
+
+def runs(mask: BoolArray) -> list[tuple[int, int]]:
+    """Half-open index ranges ``[start, stop)`` of consecutive True values."""
+    padded = np.concatenate(([False], mask.astype(bool), [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def weekday_profile(daily_l: FloatArray, weekday: IntArray) -> FloatArray:
+    """Mean volume of each weekday (Monday=0) divided by the overall mean; 1.0 where unknown.
+
+    Days that are NaN or zero (absence) do not shape the profile.
+    """
+    used = ~np.isnan(daily_l) & (daily_l > 0)
+    if not used.any():
+        return np.ones(7)
+    overall = float(daily_l[used].mean())
+    sums = np.bincount(weekday[used], weights=daily_l[used], minlength=7)
+    counts = np.bincount(weekday[used], minlength=7)
+    means = np.divide(sums, counts, out=np.full(7, overall), where=counts > 0)
+    profile: FloatArray = means / overall
+    return profile
+
+
+def weekdays(days: TimeArray) -> IntArray:
+    """Monday=0 ... Sunday=6 of ``datetime64[D]`` days (1970-01-01 was a Thursday)."""
+    return ((days.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64)
+
+
+def reverse_volume_l(index_l: IntArray, max_reverse_l: int) -> IntArray:
+    """Litres the register went back between consecutive readings (0 where it went forward).
+
+    Drops larger than ``max_reverse_l`` are a register wrap or a replaced meter, not reverse flow.
+    """
+    drops = np.concatenate(([0], -np.diff(index_l)))
+    return np.where((drops > 0) & (drops <= max_reverse_l), drops, 0).astype(np.int64)
+
+
+def consumption_features(daily_l: FloatArray, occupants: float, usual_l: float) -> FloatArray:
+    """Rows of (log litres per occupant, log ratio to the meter's own usual day) per day.
+
+    The first column compares a dwelling with its peers, the second with its own history; logs
+    because household use is roughly log-normal and a doubling matters as much at any size.
+    """
+    per_person = np.log1p(daily_l / max(occupants, 1.0))
+    own = np.log1p(daily_l) - np.log1p(max(usual_l, 0.0))
+    return np.column_stack((per_person, own))

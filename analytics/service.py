@@ -1,0 +1,415 @@
+"""The incremental anomaly scan: read what new data touched, detect, upsert incidents.
+
+``scan`` never commits: the caller (CLI, a scheduled job) owns the transaction, so a failed scan
+leaves neither half-written incidents nor a moved watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+
+from analytics.detectors import (
+    ALARM_KINDS,
+    AbnormalConsumptionDetector,
+    BackflowDetector,
+    BurstDetector,
+    Detection,
+    DeviceAlarmDetector,
+    LeakDetector,
+    ReadingSeries,
+    SilentMeterDetector,
+    StuckMeterDetector,
+)
+from analytics.exceptions import NotEnoughHistory, UnknownMeters
+from analytics.features import FloatArray, HourlySeries, consumption_features, weekdays
+from analytics.forecast import WeeklyLevelForecaster
+from analytics.models import IncidentKind, Severity
+from analytics.repository import (
+    AnalyticsRepository,
+    DailyVolume,
+    FindingRow,
+    HourlyWindow,
+    IncidentRow,
+    MeterContext,
+    ReadingRow,
+    Scope,
+)
+from core.config import AnalyticsSettings
+
+logger = logging.getLogger(__name__)
+
+SCAN_NAME = "incidents"
+METER_KINDS = [
+    IncidentKind.LEAK,
+    IncidentKind.BURST,
+    IncidentKind.STUCK,
+    IncidentKind.BACKFLOW,
+    *(kind for kind, _ in ALARM_KINDS.values()),
+]
+# Fewer peer days than this and "unusual among similar dwellings" means nothing.
+MIN_PEER_DAYS = 100
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    meters: int
+    findings: int
+    opened: int
+    updated: int
+    resolved: int
+
+
+def scan(
+    conn: psycopg.Connection[Any],
+    *,
+    now: datetime,
+    meter_ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+    options: AnalyticsSettings | None = None,
+) -> ScanReport:
+    """Detect anomalies and bring incidents up to date; safe to re-run (it adds nothing).
+
+    Args:
+        now: the scan's clock (windows end here; silent meters are judged against it).
+        meter_ids: scan exactly these meters and leave the watermark alone.
+        since: scan meters touched after this instant instead of after the watermark.
+        options: windows and batch sizes (``Settings.analytics``).
+
+    Raises:
+        UnknownMeters: ``meter_ids`` names a meter that does not exist.
+    """
+    options = options or AnalyticsSettings()
+    repo = AnalyticsRepository(conn)
+    repo.lock_scan(SCAN_NAME)
+    incremental = meter_ids is None
+    if meter_ids is None:
+        start = since or repo.watermark(SCAN_NAME)
+        overlap = timedelta(seconds=options.watermark_overlap_s)
+        targets = repo.touched_meters(start - overlap) if start else repo.active_meters()
+    else:
+        targets = list(meter_ids)
+    findings: list[FindingRow] = []
+    contexts: list[MeterContext] = []
+    for batch in _chunks(targets, options.batch_meters):
+        batch_contexts = repo.meter_contexts(batch)
+        if len(batch_contexts) != len(set(batch)):
+            known = {c.meter_id for c in batch_contexts}
+            raise UnknownMeters(sorted(set(batch) - known))
+        contexts.extend(batch_contexts)
+        findings.extend(_telemetry_findings(repo, batch_contexts, now=now, options=options))
+    abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
+    findings.extend(abnormal)
+    states = repo.reporting_states(None if incremental else targets)
+    silent = SilentMeterDetector().fit(np.array([s.reporting_interval_s for s in states]))
+    for position, detection in silent.detect(
+        _instants([s.last_received_at for s in states]),
+        np.array([s.reporting_interval_s for s in states], dtype=np.int64),
+        now=now,
+    ):
+        findings.append(_row(states[position].meter_id, detection))
+    scopes = [
+        Scope(meter_ids=targets, kinds=[k.value for k in METER_KINDS]),
+        # Only where there were peers and history to judge: "could not tell" is not "over".
+        Scope(meter_ids=judged, kinds=[IncidentKind.ABNORMAL.value]),
+        Scope(meter_ids=[s.meter_id for s in states], kinds=[IncidentKind.SILENT.value]),
+    ]
+    counts = repo.apply_findings(findings, scopes, now=now)
+    if incremental:
+        repo.set_watermark(SCAN_NAME, now)
+    report = ScanReport(
+        meters=len(targets),
+        findings=len(findings),
+        opened=counts.opened,
+        updated=counts.updated,
+        resolved=counts.resolved,
+    )
+    logger.info(
+        "analytics scan: %d meters, %d findings, %d opened, %d updated, %d resolved",
+        report.meters,
+        report.findings,
+        report.opened,
+        report.updated,
+        report.resolved,
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class DailyForecast:
+    """Expected litres per local day with the interval, from ``first_day`` on."""
+
+    meter_id: int
+    first_day: date
+    expected_l: list[int]
+    lower_l: list[int]
+    upper_l: list[int]
+    coverage: float
+
+    @property
+    def total_l(self) -> int:
+        return sum(self.expected_l)
+
+
+def forecast(
+    conn: psycopg.Connection[Any],
+    *,
+    meter_id: int,
+    today: date,
+    horizon_days: int = 30,
+    history_days: int = 182,
+    min_history_days: int = 14,
+) -> DailyForecast:
+    """Expected daily consumption of one meter for ``horizon_days`` from ``today`` on.
+
+    The invoice estimate is this total priced by the billing package's tariff engine.
+
+    Raises:
+        UnknownMeters: no such meter.
+        NotEnoughHistory: fewer than ``min_history_days`` of daily rollups.
+    """
+    repo = AnalyticsRepository(conn)
+    if not repo.meter_contexts([meter_id]):
+        raise UnknownMeters([meter_id])
+    rows = repo.daily_volumes([meter_id], since=today - timedelta(days=history_days), until=today)
+    if len(rows) < min_history_days:
+        raise NotEnoughHistory(meter_id, len(rows), min_history_days)
+    # A contiguous calendar, NaN where the rollup has no row: the model skips unknown days.
+    first = rows[0].day
+    days = np.arange(np.datetime64(first, "D"), np.datetime64(today, "D"), dtype="datetime64[D]")
+    volumes = np.full(len(days), np.nan)
+    volumes[[(r.day - first).days for r in rows]] = [r.volume_l for r in rows]
+    model = WeeklyLevelForecaster().fit(weekdays(days)[:, None], volumes)
+    future = np.datetime64(today, "D") + np.arange(horizon_days)
+    future_weekdays = weekdays(future)[:, None]
+    low, high = model.predict_interval(future_weekdays)
+    return DailyForecast(
+        meter_id=meter_id,
+        first_day=today,
+        expected_l=[round(v) for v in model.predict(future_weekdays)],
+        lower_l=[round(v) for v in low],
+        upper_l=[round(v) for v in high],
+        coverage=model.coverage,
+    )
+
+
+def claim_alerts(
+    conn: psycopg.Connection[Any],
+    *,
+    now: datetime,
+    confirm_after: timedelta = timedelta(hours=1),
+    severities: Sequence[Severity] = (Severity.WARNING, Severity.CRITICAL),
+    limit: int = 500,
+) -> list[IncidentRow]:
+    """Incidents to tell customers about, each returned once ever (the SMS hook).
+
+    An incident is confirmed when it is still live ``confirm_after`` its opening (a later scan
+    did not resolve it); the caller sends the SMS in the customer's language within the same
+    transaction, so a failed send rolls the claim back.
+    """
+    return AnalyticsRepository(conn).claim_unnotified(
+        severities=[s.value for s in severities], opened_before=now - confirm_after, limit=limit
+    )
+
+
+def meters_on_hold(conn: psycopg.Connection[Any], *, meter_ids: Sequence[int]) -> list[int]:
+    """Meters billing must hold back: a live tamper alarm makes the register untrustworthy."""
+    return AnalyticsRepository(conn).meters_on_hold(meter_ids)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _instants(values: Sequence[datetime]) -> np.ndarray:
+    return np.array([int(v.timestamp()) for v in values], dtype=np.int64).astype("datetime64[s]")
+
+
+def _row(meter_id: int, detection: Detection) -> FindingRow:
+    return FindingRow(
+        meter_id=meter_id,
+        kind=detection.kind.value,
+        severity=detection.severity.value,
+        started_at=detection.started_at,
+        ended_at=detection.ended_at,
+        last_seen_at=detection.last_seen_at,
+        evidence=detection.evidence,
+        from_window_start=detection.from_window_start,
+    )
+
+
+def _telemetry_findings(
+    repo: AnalyticsRepository,
+    contexts: Sequence[MeterContext],
+    *,
+    now: datetime,
+    options: AnalyticsSettings,
+) -> list[FindingRow]:
+    """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
+    if not contexts:
+        return []
+    ids = [c.meter_id for c in contexts]
+    until = now.replace(minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=options.history_days + options.detect_days)
+    split = options.history_days * 24
+    timezones = {c.meter_id: c.timezone for c in contexts}
+    hourly = _hourly_series(repo.hourly_volumes(timezones, since=since, until=until))
+    readings = _reading_series(
+        repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
+    )
+    # What live incidents learned when they opened, so that they are judged by the same norm.
+    leaks = repo.live_evidence(ids, IncidentKind.LEAK.value)
+    stucks = repo.live_evidence(ids, IncidentKind.STUCK.value)
+    found: list[FindingRow] = []
+    for context in contexts:
+        series = hourly.get(context.meter_id)
+        if series is not None:
+            history, recent = _slice(series, 0, split), _slice(series, split, None)
+            leak = LeakDetector(
+                known_baseline_lph=leaks.get(context.meter_id, {}).get("baseline_lph")
+            )
+            stuck = StuckMeterDetector(
+                known_usual_daily_l=stucks.get(context.meter_id, {}).get("usual_daily_l")
+            )
+            detections = leak.fit(history).detect(recent)
+            detections += BurstDetector().fit(history).detect(recent)
+            detections += stuck.fit(history).detect(recent, occupied=context.occupied)
+            found.extend(_row(context.meter_id, d) for d in detections)
+        meter_readings = readings.get(context.meter_id)
+        if meter_readings is not None:
+            detections = BackflowDetector().fit(meter_readings).detect(meter_readings)
+            for alarm in ALARM_KINDS:
+                detector = DeviceAlarmDetector(alarm=alarm).fit(meter_readings)
+                detections += detector.detect(meter_readings)
+            found.extend(_row(context.meter_id, d) for d in detections)
+    return found
+
+
+def _hourly_series(windows: Sequence[HourlyWindow]) -> dict[int, HourlySeries]:
+    return {
+        w.meter_id: HourlySeries(
+            hour_start=np.datetime64(int(w.first_hour.timestamp()), "s")
+            + np.arange(len(w.volume_l)) * np.timedelta64(3600, "s"),
+            volume_l=np.array(w.volume_l, dtype=float),
+            local_day=np.array(w.local_day, dtype=np.int64).astype("datetime64[D]"),
+            local_hour=np.array(w.local_hour, dtype=np.int64),
+        )
+        for w in windows
+    }
+
+
+def _reading_series(rows: Sequence[ReadingRow]) -> dict[int, ReadingSeries]:
+    by_meter: dict[int, list[ReadingRow]] = defaultdict(list)
+    for row in rows:
+        by_meter[row.meter_id].append(row)
+    return {
+        meter_id: ReadingSeries(
+            time=_instants([r.time for r in meter_rows]),
+            index_l=np.array([r.index_l for r in meter_rows], dtype=np.int64),
+            flow_lph=np.array(
+                [np.nan if r.flow_lph is None else r.flow_lph for r in meter_rows], dtype=float
+            ),
+            alarms=np.array([r.alarms for r in meter_rows], dtype=np.int64),
+        )
+        for meter_id, meter_rows in by_meter.items()
+    }
+
+
+def _slice(series: HourlySeries, start: int, stop: int | None) -> HourlySeries:
+    part = slice(start, stop)
+    return HourlySeries(
+        hour_start=series.hour_start[part],
+        volume_l=series.volume_l[part],
+        local_day=series.local_day[part],
+        local_hour=series.local_hour[part],
+    )
+
+
+def _daily_by_meter(rows: Sequence[DailyVolume]) -> dict[int, list[DailyVolume]]:
+    by_meter: dict[int, list[DailyVolume]] = defaultdict(list)
+    for row in rows:
+        by_meter[row.meter_id].append(row)
+    return by_meter
+
+
+def _volumes(rows: Sequence[DailyVolume]) -> FloatArray:
+    return np.array([r.volume_l for r in rows], dtype=float)
+
+
+def _abnormal_findings(
+    repo: AnalyticsRepository,
+    contexts: Sequence[MeterContext],
+    *,
+    now: datetime,
+    options: AnalyticsSettings,
+) -> tuple[list[FindingRow], list[int]]:
+    """Per dwelling type: fit an isolation forest on peers' days, judge the scanned meters' own
+    recent days against it and against their own usual day. Returns the findings and the meters
+    judged."""
+    until = now.date()
+    since = until - timedelta(days=options.history_days + options.detect_days)
+    recent_from = until - timedelta(days=options.detect_days)
+    by_type: dict[str, list[MeterContext]] = defaultdict(list)
+    timezones = {c.meter_id: c.timezone for c in contexts}
+    for context in contexts:
+        if context.dwelling_type is not None and context.occupied:
+            by_type[context.dwelling_type].append(context)
+    found: list[FindingRow] = []
+    judged: list[int] = []
+    for dwelling_type, members in by_type.items():
+        peers = _daily_by_meter(
+            repo.peer_daily_volumes(
+                dwelling_type, since=since, until=until, max_meters=options.peer_meters
+            )
+        )
+        peer_rows = [
+            consumption_features(
+                _volumes(rows), float(rows[0].occupants or 1), float(np.median(_volumes(rows)))
+            )
+            for rows in peers.values()
+        ]
+        if sum(len(r) for r in peer_rows) < MIN_PEER_DAYS:
+            continue
+        detector = AbnormalConsumptionDetector().fit(np.vstack(peer_rows))
+        daily = _daily_by_meter(
+            repo.daily_volumes([m.meter_id for m in members], since=since, until=until)
+        )
+        for meter_id, rows in daily.items():
+            history = _volumes([r for r in rows if r.day < recent_from])
+            recent = [r for r in rows if r.day >= recent_from]
+            if len(history) < 7 or not recent:
+                continue
+            usual = float(np.median(history))
+            judged.append(meter_id)
+            volumes = _volumes(recent)
+            features = consumption_features(volumes, float(recent[0].occupants or 1), usual)
+            days = np.array([r.day for r in recent], dtype="datetime64[D]")
+            tz = ZoneInfo(timezones[meter_id])
+            found.extend(
+                _row(meter_id, _on_local_days(d, tz))
+                for d in detector.detect(days, volumes, features, usual_l=usual)
+            )
+    return found, judged
+
+
+def _on_local_days(detection: Detection, tz: ZoneInfo) -> Detection:
+    """Move a day-based detection's instants (midnight UTC of local dates) to local midnight."""
+
+    def local(instant: datetime) -> datetime:
+        return datetime.combine(instant.date(), time(), tz)
+
+    return replace(
+        detection,
+        started_at=local(detection.started_at),
+        ended_at=None if detection.ended_at is None else local(detection.ended_at),
+        last_seen_at=local(detection.last_seen_at),
+    )

@@ -1,0 +1,40 @@
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.config import get_settings
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("WATERBILL_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield lambda *args: CliRunner().invoke(app, ["analyze", *args])
+    get_settings.cache_clear()
+
+
+class TestAnalyzeCommand:
+    def test_scans_and_reports_counts(self, run, db):
+        db.execute(
+            "INSERT INTO meter (serial, kind, installed_at) VALUES ('WB-000001', 'iot', now())"
+            ", ('WB-000002', 'iot', now() - interval '2 days')"
+        )
+        result = run()
+        assert result.exit_code == 0, result.output
+        assert "scanned 2 meters" in result.output
+        assert "1 opened" in result.output  # the one installed two days ago never spoke
+        again = run()
+        assert "scanned 0 meters" in again.output
+        assert "0 opened" in again.output
+
+    def test_an_unknown_meter_is_named(self, run):
+        result = run("--meter", "42")
+        assert result.exit_code == 1
+        assert "no meter with id 42" in result.output
+
+    def test_a_since_without_time_zone_is_refused(self, run):
+        result = run("--since", "2026-11-24T10:00")
+        assert result.exit_code == 2
+        assert "no time zone" in result.output

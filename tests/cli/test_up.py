@@ -1,0 +1,68 @@
+"""`waterbill up` as a new user runs it: the whole stack in child processes, readings arriving."""
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from core.local_services import free_port
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+
+def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+class TestUp:
+    def test_brings_the_stack_up_shows_readings_and_stops_cleanly(self, tmp_path):
+        api_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WATERBILL_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "up", "--meters", "20"]
+            + ["--state-dir", str(tmp_path / "state"), "--api-port", str(api_port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**env, "COLUMNS": "200"},
+        )
+        lines = _lines(process)
+        seen: list[str] = []
+        stored = 0
+        deadline = time.monotonic() + 120
+        try:
+            while stored == 0 and time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=1)
+                except queue.Empty:
+                    assert process.poll() is None, "".join(seen)
+                    continue
+                seen.append(line)
+                match = re.search(r"readings stored: ([\d,]+)", line)
+                if match:
+                    stored = int(match.group(1).replace(",", ""))
+            output = "".join(seen)
+            assert stored > 0, output
+            assert f"http://127.0.0.1:{api_port}/docs" in output
+            ready = httpx.get(f"http://127.0.0.1:{api_port}/health/ready", timeout=5)
+            assert ready.status_code == 200
+        finally:
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=60)
+        assert code == 0
+        assert not (tmp_path / "state" / "postgres" / "pgdata" / "postmaster.pid").exists()

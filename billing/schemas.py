@@ -14,10 +14,8 @@ from pydantic import BaseModel, Field
 from billing.models import TariffVersion
 from billing.service import TariffDraft
 from billing.tariffs import Block, InvoiceComputation, InvoiceKind, LineKind
-from core.models import DwellingType
+from core.models import MAX_ID, DwellingType
 from core.money import Money, get_currency
-
-MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 
 
 class BlockIn(BaseModel):

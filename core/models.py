@@ -45,6 +45,10 @@ NAMING_CONVENTION = {
 }
 
 
+# Ids are PostgreSQL integers: inputs beyond this are refused before they reach a query.
+MAX_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

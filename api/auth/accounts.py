@@ -110,6 +110,20 @@ def _row(obj: Any, *columns: str) -> dict[str, Any]:
     return out
 
 
+PROFILE_FIELDS = (
+    "id",
+    "phone",
+    "first_name",
+    "last_name",
+    "language",
+    "role",
+    "is_active",
+    "created_at",
+    "updated_at",
+    "last_login_at",
+)
+
+
 async def export_user_data(session: AsyncSession, *, user: User, ip: str | None) -> dict[str, Any]:
     """Everything held about the user, as JSON-ready data (GDPR art. 15 and 20)."""
     occupancies = await session.scalars(
@@ -139,19 +153,7 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
     )
     data = {
         "exported_at": datetime.now(UTC).isoformat(),
-        "profile": _row(
-            user,
-            "id",
-            "phone",
-            "first_name",
-            "last_name",
-            "language",
-            "role",
-            "is_active",
-            "created_at",
-            "updated_at",
-            "last_login_at",
-        ),  # fmt: skip
+        "profile": _row(user, *PROFILE_FIELDS),
         "dwellings": [
             _row(o, "dwelling_id", "relation", "start_date", "end_date") for o in occupancies
         ],

@@ -58,6 +58,22 @@ async def check_send_allowed(
         )
 
 
+async def log_send(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    phone: str,
+    purpose: CodePurpose,
+    delivered: bool,
+) -> datetime:
+    """Count one SMS request against the number's cooldown and quota; returns its time."""
+    now = datetime.now(UTC)
+    await check_send_allowed(session, settings=settings, phone=phone, now=now)
+    session.add(SmsSendLog(phone=phone, purpose=purpose, delivered=delivered, sent_at=now))
+    await session.flush()
+    return now
+
+
 async def send_code(
     session: AsyncSession,
     *,
@@ -71,11 +87,10 @@ async def send_code(
 
     Unknown numbers go through the same cooldown and quota, so answers don't tell them apart.
     """
-    now = datetime.now(UTC)
-    await check_send_allowed(session, settings=settings, phone=phone, now=now)
-    session.add(SmsSendLog(phone=phone, purpose=purpose, delivered=user is not None, sent_at=now))
+    now = await log_send(
+        session, settings=settings, phone=phone, purpose=purpose, delivered=user is not None
+    )
     if user is None:
-        await session.flush()
         return
     await session.execute(
         update(SmsCode)

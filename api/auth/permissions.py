@@ -5,8 +5,10 @@ Attach a rule to a route in one line, either as a parameter (the user comes back
     async def readings(meter_id: int, user: Annotated[User, require(Permission.READINGS_READ)]):
 
 or on the decorator/router: ``dependencies=[require(Permission.INGEST_STATUS)]``. Then narrow to the
-objects the user may reach with ``api.auth.scope`` (``await scope.ensure_meter(...)``). Every route
-of the app must carry a ``require`` or be listed in ``PUBLIC_PATHS``: a test enforces it.
+objects the user may reach with ``api.auth.scope``: ``await scope.ensure_meter(...)``, or for a
+``{meter_id}`` route both at once, ``meter: Annotated[Meter, scope.meter_in_reach(Permission.X)]``.
+Every route of the app must carry a ``require`` or be listed in ``PUBLIC_PATHS``: a test enforces
+it (tests/api/auth/test_access.py).
 """
 
 from __future__ import annotations

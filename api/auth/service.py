@@ -84,8 +84,8 @@ async def register(
             user=user,
         )
         return
-    await codes.send_code(
-        session, settings=settings, sms=sms, phone=phone, purpose=CodePurpose.ACTIVATION, user=None
+    await codes.log_send(
+        session, settings=settings, phone=phone, purpose=CodePurpose.ACTIVATION, delivered=True
     )
     await send_sms(
         sms, to_e164=phone, text=render_message(MessageKind.ALREADY_REGISTERED, user.language)

@@ -11,8 +11,10 @@ import time
 from enum import StrEnum
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from core.config import AuthSettings
-from core.exceptions import TooManyRequests
+from core.exceptions import TooManyRequests, Unavailable
 
 
 class AuthEndpoint(StrEnum):
@@ -76,10 +78,14 @@ class RedisRateLimiter:
         now = time.time()
         window = int(now // window_s)
         redis_key = f"waterbill:throttle:{key}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, window_s + 1)
-            count, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, window_s + 1)
+                count, _ = await pipe.execute()
+        except RedisError as exc:
+            # Refuse rather than let sign-in go unthrottled while the shared counter is away.
+            raise Unavailable("the rate limiter is unavailable; try again shortly") from exc
         if int(count) > limit:
             return (window + 1) * window_s - now
         return None

@@ -45,10 +45,10 @@ async def list_meters(
 
 @router.get("/{meter_id}", response_model=MeterOut, responses=error_responses(404))
 async def get_meter(
-    meter_id: PathId, session: SessionDep, user: Annotated[User, require(Permission.METERS_READ)]
+    meter: Annotated[Meter, scope.meter_in_reach(Permission.METERS_READ)],
 ) -> Meter:
     """One meter."""
-    return await scope.ensure_meter(session, user=user, meter_id=meter_id)
+    return meter
 
 
 @router.post(

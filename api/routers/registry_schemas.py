@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from core.models import DwellingType, MeterKind, MeterUnit, Occupancy, OccupantRelation
+from core.models import MAX_ID, DwellingType, MeterKind, MeterUnit, Occupancy, OccupantRelation
 from core.registry import SERIAL_PATTERN
 
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
@@ -144,6 +144,6 @@ class ImportOut(BaseModel):
     existing: int
 
 
-PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]

@@ -18,10 +18,10 @@ from billing.exceptions import (
     TariffVersionExists,
     UnknownZone,
 )
-from billing.schemas import MAX_ID, QuoteIn, QuoteOut, TariffIn, TariffOut
+from billing.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
 from billing.tariffs import compute_invoice
 from core import audit
-from core.models import User
+from core.models import MAX_ID, User
 
 router = APIRouter(
     prefix="/tariffs", tags=["tariffs"], dependencies=[require(Permission.TARIFFS_READ)]

@@ -18,6 +18,7 @@ from analytics.schemas import (
 from api.auth import scope
 from api.auth.permissions import Permission, require
 from api.deps import SessionDep, SettingsDep
+from api.routers.registry_schemas import PathId
 from core.models import ReadingSource, User
 
 router = APIRouter(tags=["telemetry"])
@@ -33,7 +34,7 @@ End = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339 with
 
 @router.get("/meters/{meter_id}/readings", response_model=MeterReadings, responses=_ERRORS)
 async def meter_readings(
-    meter_id: int,
+    meter_id: PathId,
     session: SessionDep,
     settings: SettingsDep,
     user: Annotated[User, require(Permission.READINGS_READ)],
@@ -57,7 +58,7 @@ async def meter_readings(
 
 @router.get("/meters/{meter_id}/volumes", response_model=MeterVolumes, responses=_ERRORS)
 async def meter_volumes(
-    meter_id: int,
+    meter_id: PathId,
     session: SessionDep,
     settings: SettingsDep,
     user: Annotated[User, require(Permission.READINGS_READ)],

@@ -8,15 +8,17 @@ someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 
 from api.app import create_app
-from api.auth.permissions import PUBLIC_PATHS, Require
+from api.auth.permissions import PUBLIC_PATHS, Permission, Require, require
 from core.config import Settings
+from core.models import User
 from tests.api.auth.conftest import PASSWORD, ROLES, next_phone
 
 pytestmark = pytest.mark.services
@@ -24,8 +26,8 @@ pytestmark = pytest.mark.services
 _serials = itertools.count()
 
 
-def app_routes() -> list[tuple[str, str, Any]]:
-    app = create_app(Settings())
+def app_routes(app: FastAPI | None = None) -> list[tuple[str, str, Any]]:
+    app = app or create_app(Settings())
     found = []
     for context in iter_route_contexts(app.routes):
         for method in sorted(context.methods or {"*"}):
@@ -43,14 +45,32 @@ def rules(dependant: Dependant | None) -> list[Require]:
     return found
 
 
+def routes_without_rule(app: FastAPI | None = None) -> list[str]:
+    return [
+        f"{method} {path}"
+        for method, path, dependant in app_routes(app)
+        if path not in PUBLIC_PATHS and not rules(dependant)
+    ]
+
+
 class TestEveryRouteHasARule:
     def test_no_route_is_left_without_a_rule(self):
-        missing = [
-            f"{method} {path}"
-            for method, path, dependant in app_routes()
-            if path not in PUBLIC_PATHS and not rules(dependant)
-        ]
-        assert missing == [], "declare require(Permission...) or add to PUBLIC_PATHS"
+        assert routes_without_rule() == [], "declare require(Permission...) or add to PUBLIC_PATHS"
+
+    def test_a_new_route_without_a_rule_is_caught(self):
+        app = create_app(Settings())
+        router = APIRouter(prefix="/invoices")
+
+        @router.get("/{invoice_id}")
+        async def naked(invoice_id: int) -> int:
+            return invoice_id
+
+        @router.get("")
+        async def guarded(_: Annotated[User, require(Permission.INVOICES_READ)]) -> int:
+            return 0
+
+        app.include_router(router)
+        assert routes_without_rule(app) == ["GET /invoices/{invoice_id}"]
 
     async def test_every_protected_route_refuses_a_caller_without_a_token(self, api):
         for method, path, _ in app_routes():

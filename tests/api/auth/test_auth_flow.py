@@ -162,12 +162,22 @@ class TestLogin:
         body = answer.json()
         claims = jwt.decode(body["access_token"], signing_key(settings), algorithms=["HS256"])
         assert {
-            "user_id", "phone", "first_name", "last_name", "full_name", "role", "is_active",
-            "exp", "iat", "jti",
-        } <= set(claims)  # fmt: skip
+            "user_id",
+            "phone",
+            "first_name",
+            "last_name",
+            "full_name",
+            "role",
+            "is_active",
+            "exp",
+            "iat",
+            "jti",
+        } <= set(claims)
         assert (claims["user_id"], claims["role"], claims["full_name"]) == (
-            account.id, "manager", "Test Manager",
-        )  # fmt: skip
+            account.id,
+            "manager",
+            "Test Manager",
+        )
         assert claims["exp"] - claims["iat"] == 15 * 60
         refresh = jwt.decode(body["refresh_token"], signing_key(settings), algorithms=["HS256"])
         assert refresh["exp"] - refresh["iat"] == 7 * 24 * 3600

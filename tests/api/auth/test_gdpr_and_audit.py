@@ -31,9 +31,12 @@ class TestAuditedActions:
             " WHERE action = 'user.role_changed'"
         ).fetchone()
         assert row == (
-            admin.id, "127.0.0.1", "user", str(user.id),
+            admin.id,
+            "127.0.0.1",
+            "user",
+            str(user.id),
             {"from": "customer", "to": "technician"},
-        )  # fmt: skip
+        )
 
     async def test_a_manager_cannot_change_roles(self, api, make_account, db):
         manager = await make_account("manager")

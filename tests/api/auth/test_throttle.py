@@ -113,3 +113,12 @@ class TestRedisShared:
             for api in (one, two, one, two):
                 codes.append((await api.post("/auth/login", json=login_body())).status_code)
         assert codes == [401, 401, 401, 429]
+
+    async def test_redis_down_is_a_503_not_an_open_door(self, settings):
+        from core.local_services import free_port
+
+        gone = limited(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+        async with app_client(gone) as api:
+            answer = await api.post("/auth/login", json=login_body())
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "Unavailable"

@@ -28,7 +28,15 @@ from ingest import metrics
 from ingest.decoder import Reason, Rejection
 from ingest.payload import subscription_topic
 from ingest.repository import IngestRepository
-from ingest.service import BatchResult, Limits, Message, MeterDirectory, receive, record_messages
+from ingest.service import (
+    BatchResult,
+    Limits,
+    Message,
+    MeterDirectory,
+    quarantine_row,
+    receive,
+    record_messages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -271,17 +279,7 @@ class Worker:
             except psycopg.Error as exc:
                 rejection = Rejection(Reason.STORE_FAILED, str(exc)[:500])
                 async with conn.transaction():
-                    await IngestRepository(conn).quarantine(
-                        [
-                            (
-                                message.topic,
-                                message.payload,
-                                rejection.reason.value,
-                                rejection.detail,
-                                message.serial,
-                            )
-                        ]
-                    )
+                    await IngestRepository(conn).quarantine([quarantine_row(message, rejection)])
                 total.rejected[position] = rejection
                 continue
             total.staged += result.staged

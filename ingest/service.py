@@ -123,21 +123,17 @@ async def record_messages(
     if quarantine and rejected:
         await repo.quarantine(
             [
-                _quarantine_row(messages[position], rejection)
+                quarantine_row(messages[position], rejection)
                 for position, rejection in rejected.items()
             ]
         )
     return result
 
 
-def _quarantine_row(message: Message, rejection: Rejection) -> QuarantineRow:
-    return (
-        message.topic,
-        message.payload,
-        rejection.reason.value,
-        rejection.detail,
-        message.serial,
-    )
+def quarantine_row(message: Message, rejection: Rejection) -> QuarantineRow:
+    # Details quote the payload's keys and values; PostgreSQL text cannot hold NUL.
+    detail = rejection.detail.replace("\x00", "\\x00")
+    return (message.topic, message.payload, rejection.reason.value, detail, message.serial)
 
 
 async def _reject_impossible_jumps(

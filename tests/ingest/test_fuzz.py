@@ -58,7 +58,7 @@ bad_fields = st.one_of(
 
 
 @st.composite
-def hostile(draw: Any) -> bytes:
+def hostile(draw: Any) -> Any:
     kind = draw(st.sampled_from(["bytes", "json", "mutated", "batch"]))
     if kind == "bytes":
         payload = draw(st.binary(max_size=200))
@@ -135,7 +135,7 @@ _valid_serial = itertools.count()
 @pytest.mark.slow
 class TestWorkerFuzz:
     @settings(
-        max_examples=6,
+        max_examples=10,
         deadline=None,
         # Each example is a few seconds of real traffic: generate, but do not shrink.
         phases=[Phase.generate],
@@ -150,8 +150,8 @@ class TestWorkerFuzz:
         self, fuzz_db, fuzz_worker, local_broker, bad, data
     ):
         with psycopg.connect(fuzz_db, autocommit=True) as db:
-            stored_before = db.execute("SELECT count(*) FROM reading").fetchone()[0]
-            quarantined_before = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+            stored_before = wait_for_rows(db, "SELECT count(*) FROM reading", 0)
+            quarantined_before = wait_for_rows(db, "SELECT count(*) FROM quarantine", 0)
             valid = []
             for _ in range(data.draw(st.integers(50, 200))):
                 k = next(_valid_serial)

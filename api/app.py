@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
 from api.errors import install_error_handlers
-from api.routers import health
+from api.routers import health, quarantine
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 
@@ -34,5 +34,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(quarantine.router)
     app.mount("/metrics", make_asgi_app())
     return app

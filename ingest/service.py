@@ -208,6 +208,7 @@ async def reprocess(
 
     Stored ones are marked reprocessed; the others stay open with the reason found this time.
     """
+    await repo.create_stage()
     items = await repo.quarantined(ids=ids, reasons=reasons, status="open", limit=limit, lock=True)
     messages = [receive(item.topic, item.payload, limits=limits) for item in items]
     result = await record_messages(

@@ -17,14 +17,16 @@ GOOD = orjson.dumps(encode_reading(datetime(2026, 11, 24, 6, tzinfo=UTC), 5))
 
 
 def quarantine(db: psycopg.Connection, *rows: tuple[str, str, bytes]) -> list[int]:
-    return [
-        db.execute(
+    ids = []
+    for serial, reason, payload in rows:
+        row = db.execute(
             "INSERT INTO quarantine (topic, payload, reason, serial) VALUES (%s, %s, %s, %s)"
             " RETURNING id",
             [f"wb/0/meters/{serial}/up", payload, reason, serial],
-        ).fetchone()[0]
-        for serial, reason, payload in rows
-    ]
+        ).fetchone()
+        assert row is not None
+        ids.append(row[0])
+    return ids
 
 
 class TestListQuarantine:

@@ -28,6 +28,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -112,6 +113,7 @@ class IngestProcess:
             spy = Path(sys.executable).with_name("py-spy")
             command = [str(spy), "record", "--format", "raw", "-o", str(profile), "--", *command]
         self.log = log
+        self.profiled = profile is not None
         with log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
         self.seen = log.read_text().count("subscribed to shards") if log.exists() else 0
@@ -125,12 +127,13 @@ class IngestProcess:
 
     def stop(self) -> None:
         self.process.send_signal(
-            signal.SIGINT if "py-spy" in self.process.args[0] else signal.SIGTERM
+            # py-spy writes its profile when interrupted, and passes the signal on.
+            signal.SIGINT if self.profiled else signal.SIGTERM
         )
         self.process.wait(60)
 
 
-def wait_count(db: psycopg.Connection, target: int, timeout: float = 600) -> float:
+def wait_count(db: psycopg.Connection[Any], target: int, timeout: float = 600) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if db.execute(COUNT).fetchone()[0] >= target:  # type: ignore[index]
@@ -139,11 +142,11 @@ def wait_count(db: psycopg.Connection, target: int, timeout: float = 600) -> flo
     raise RuntimeError(f"{target} readings not stored in {timeout} s")
 
 
-def reset(db: psycopg.Connection) -> None:
+def reset(db: psycopg.Connection[Any]) -> None:
     db.execute("TRUNCATE reading, meter_state, rollup_pending, quarantine")
 
 
-def copy_baseline(db: psycopg.Connection, rows: int, batch: int) -> float:
+def copy_baseline(db: psycopg.Connection[Any], rows: int, batch: int) -> float:
     """Binary COPY straight into the hypertable, committing every ``batch`` rows."""
     reset(db)
     data = [
@@ -166,12 +169,12 @@ def copy_baseline(db: psycopg.Connection, rows: int, batch: int) -> float:
 
 
 def drain(
-    args,
-    db,
-    url,
-    port,
-    client_id,
-    workdir,
+    args: argparse.Namespace,
+    db: psycopg.Connection[Any],
+    url: str,
+    port: int,
+    client_id: str,
+    workdir: Path,
     *,
     per_message: int,
     messages: int,
@@ -190,7 +193,16 @@ def drain(
     return readings / (finished - started), rate
 
 
-def latency(db, url, port, client_id, workdir, *, rate: int, seconds: float) -> list[float]:
+def latency(
+    db: psycopg.Connection[Any],
+    url: str,
+    port: int,
+    client_id: str,
+    workdir: Path,
+    *,
+    rate: int,
+    seconds: float,
+) -> list[float]:
     """Publish at ``rate`` from a thread; poll committed rows by device time (= publish time).
 
     The latency of a row is the poll time minus its device time, so it overstates by up to the

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiomqtt
 import psycopg
+from paho.mqtt import _packet as paho_packet
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -42,6 +43,26 @@ logger = logging.getLogger(__name__)
 
 # First wait after a failed connection; doubled up to ingest.reconnect_max_s.
 INITIAL_BACKOFF_S = 0.2
+
+
+class _SharedTableProperties(Properties):
+    """paho's MQTT v5 Properties with its lookup tables built once instead of per message.
+
+    paho decodes every PUBLISH into a new ``Properties``, whose constructor rebuilds two
+    ~30-entry tables: a third of the worker's CPU when draining single-reading messages (py-spy,
+    bench/ingest.py). The tables are only read after construction, so instances can share them.
+    """
+
+    _template = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+
+    def __init__(self, packetType: int) -> None:
+        object.__setattr__(self, "packetType", packetType)
+        object.__setattr__(self, "types", self._template.types)
+        object.__setattr__(self, "names", self._template.names)
+        object.__setattr__(self, "properties", self._template.properties)
+
+
+setattr(paho_packet, "Properties", _SharedTableProperties)  # noqa: B010 (a module global)
 
 
 def parse_shards(spec: str, total: int) -> list[int]:

@@ -61,6 +61,14 @@ class _SharedTableProperties(Properties):
         object.__setattr__(self, "names", self._template.names)
         object.__setattr__(self, "properties", self._template.properties)
 
+    def clear(self) -> None:
+        """Drop the properties set (paho's walks every known name, and runs for each message)."""
+        for name in [name for name in vars(self) if name not in _TABLES]:
+            delattr(self, name)
+
+
+_TABLES = frozenset({"packetType", "types", "names", "properties"})
+
 
 setattr(paho_packet, "Properties", _SharedTableProperties)  # noqa: B010 (a module global)
 

@@ -305,7 +305,7 @@ def main() -> None:
                 workdir,
                 per_message=96,
                 messages=batches,
-                step=10**6,
+                step=0,
                 name="batch96",
             )
             logger.info(

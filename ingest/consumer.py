@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from typing import Any
 
 import aiomqtt
 import psycopg
 from paho.mqtt import _packet as paho_packet
+from paho.mqtt.client import PUBACK
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -40,6 +42,9 @@ from ingest.service import (
 )
 
 logger = logging.getLogger(__name__)
+
+# PUBACK with only a packet id: MQTT v5 allows leaving out the reason code when it is Success.
+_PUBACK = struct.Struct("!BBH")
 
 # First wait after a failed connection; doubled up to ingest.reconnect_max_s.
 INITIAL_BACKOFF_S = 0.2
@@ -253,9 +258,7 @@ class Worker:
         if result is None:
             return
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
-        paho = client._client
-        for mid, qos, _ in batch:
-            paho.ack(mid, qos)
+        _ack(client, [mid for mid, qos, _ in batch if qos == 1])
         _count(result)
 
     async def _write(self, messages: list[Message], stop: asyncio.Event) -> BatchResult | None:
@@ -335,6 +338,18 @@ class Worker:
             with contextlib.suppress(psycopg.Error):
                 await self._conn.close()
             self._conn = None
+
+
+def _ack(client: aiomqtt.Client, mids: list[int]) -> None:
+    """PUBACK these messages, all in one write.
+
+    ``paho.ack(mid, 1)`` queues one 4-byte packet and one socket write per message; at tens of
+    thousands of messages a second that is a visible share of the worker. The same bytes go in
+    one packet of paho's queue, written (and reset on reconnection) exactly like its own.
+    """
+    if mids:
+        blob = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
+        client._client._packet_queue(PUBACK, blob, 0, 1)
 
 
 def _count(result: BatchResult) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import random
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from core.local_services import free_port
 from ingest.payload import encode_reading
 from tests.ingest.conftest import register, wait_all, wait_for_rows
 
@@ -79,3 +83,29 @@ class TestEndToEnd:
         pending = dict(db.execute("SELECT meter_id, since FROM rollup_pending").fetchall())
         assert pending == dict.fromkeys(ids.values(), DAY)
         assert db.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
+
+
+class TestAcknowledgement:
+    def test_committed_messages_are_acked_so_a_restart_gets_nothing_again(
+        self, db, database_url, local_broker, publisher, start_worker
+    ):
+        serials = [f"ACK-{i:03d}" for i in range(10)]
+        register(db, serials)
+        env = {"WATERBILL_INGEST__CLIENT_ID": f"ack-{uuid.uuid4().hex[:6]}"}
+        worker = start_worker(database_url, local_broker.port, **env)
+        worker.wait_subscribed()
+        messages = [(s, r) for n, s in enumerate(serials) for r in day_of_readings(n)]
+        wait_all([publisher.send(serial, body) for serial, body in messages])
+        assert wait_for_rows(db, "SELECT count(*) FROM reading", len(messages)) == len(messages)
+        assert worker.stop() == 0
+
+        port = free_port()
+        again = start_worker(
+            database_url, local_broker.port, WATERBILL_INGEST__METRICS_PORT=str(port), **env
+        )
+        again.wait_subscribed()
+        time.sleep(1.0)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        # Every message was acknowledged after its commit: the session holds nothing to redeliver.
+        assert "waterbill_ingest_messages_total 0.0" in metrics
+        assert again.stop() == 0

@@ -19,6 +19,7 @@ from api.routers import (
     dwellings,
     health,
     meters,
+    quarantine,
     tariffs,
     telemetry,
     users,
@@ -63,5 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meters.router)
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)
+    app.include_router(quarantine.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -94,3 +94,9 @@ def up(
     from cli.up import run_stack
 
     raise typer.Exit(run_stack(meters=meters, state_dir=state_dir, api_port=api_port))
+
+
+from cli.ingest import ingest, quarantine_app  # noqa: E402
+
+app.command()(ingest)
+app.add_typer(quarantine_app, name="quarantine")

@@ -53,6 +53,21 @@ class IngestSettings(BaseModel):
     metrics_port: int | None = Field(
         None, description="Port for this worker's Prometheus /metrics; none to disable."
     )
+    max_flow_lph: float = Field(
+        50_000,
+        gt=0,
+        description="Highest flow a meter can register (l/h); faster index jumps are quarantined.",
+    )
+    receive_maximum: int = Field(
+        20_000,
+        ge=1,
+        le=65_535,
+        description="Unacknowledged messages the broker may have in flight to a worker (MQTT v5"
+        " Receive Maximum): the backpressure while batches are written.",
+    )
+    reconnect_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between reconnection attempts (broker or database)."
+    )
 
 
 class ApiSettings(BaseModel):

@@ -1,0 +1,231 @@
+"""All of the ingest's SQL, on one psycopg async connection whose transaction the caller owns.
+
+Readings go through a per-connection temporary staging table: binary COPY in, then one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` whose RETURNING rows also feed ``meter_state``
+and ``rollup_pending`` in the same statement, so the three stay consistent and set-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+
+STAGE_TABLE = "ingest_stage"
+STAGE_COLUMNS = ("meter_id", "time", "index_l", "flow_lph", "battery_pct", "signal_dbm", "alarms")
+STAGE_TYPES = ("int4", "timestamptz", "int8", "float8", "int2", "int2", "int2")
+
+# Staged row: (meter_id, time, index_l, flow_lph, battery_pct, signal_dbm, alarms).
+StageRow = tuple[int, datetime, int, float | None, int | None, int | None, int]
+# Quarantined message: (topic, payload, reason, detail, serial).
+QuarantineRow = tuple[str, bytes, str, str, str | None]
+
+_INSERT_READINGS = f"""
+WITH inserted AS (
+    INSERT INTO reading
+        (meter_id, time, source, index_l, flow_lph, battery_pct, signal_dbm, alarms)
+    SELECT meter_id, time, 'iot', index_l, flow_lph, battery_pct, signal_dbm, alarms
+    FROM {STAGE_TABLE}
+    ON CONFLICT DO NOTHING
+    RETURNING meter_id, time, index_l
+),
+per_meter AS (
+    SELECT DISTINCT ON (meter_id)
+        meter_id, time AS last_time, index_l AS last_index_l,
+        count(*) OVER (PARTITION BY meter_id) AS stored,
+        min(time) OVER (PARTITION BY meter_id) AS first_time
+    FROM inserted
+    ORDER BY meter_id, time DESC
+),
+state AS (
+    INSERT INTO meter_state AS s
+        (meter_id, last_time, last_index_l, last_received_at, readings_total)
+    SELECT meter_id, last_time, last_index_l, now(), stored FROM per_meter
+    ON CONFLICT (meter_id) DO UPDATE SET
+        -- A late reading counts and marks the meter as heard from, but never moves it back.
+        last_time = greatest(s.last_time, excluded.last_time),
+        last_index_l = CASE WHEN excluded.last_time > s.last_time
+            THEN excluded.last_index_l ELSE s.last_index_l END,
+        last_received_at = excluded.last_received_at,
+        readings_total = s.readings_total + excluded.readings_total
+),
+pending AS (
+    INSERT INTO rollup_pending AS p (meter_id, since, queued_at)
+    SELECT meter_id, first_time, now() FROM per_meter
+    ON CONFLICT (meter_id) DO UPDATE SET
+        since = least(p.since, excluded.since), queued_at = excluded.queued_at
+)
+SELECT count(*) FROM inserted
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRef:
+    id: int
+    serial: str
+    register_digits: int
+
+
+@dataclass(frozen=True, slots=True)
+class LastReading:
+    meter_id: int
+    last_time: datetime
+    last_index_l: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedMessage:
+    id: int
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+    serial: str | None
+    status: str
+    resolved_at: datetime | None
+
+
+class IngestRepository:
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def create_stage(self) -> None:
+        """The connection's staging table; emptied at every commit, so each batch starts clean."""
+        await self.conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} ("
+            "meter_id int4, time timestamptz, index_l int8, flow_lph float8,"
+            " battery_pct int2, signal_dbm int2, alarms int2) ON COMMIT DELETE ROWS"
+        )
+
+    async def meters_by_serial(self, serials: Sequence[str]) -> list[MeterRef]:
+        async with self.conn.cursor(row_factory=class_row(MeterRef)) as cur:
+            await cur.execute(
+                "SELECT id, serial, register_digits FROM meter WHERE serial = ANY(%s)",
+                [list(serials)],
+            )
+            return await cur.fetchall()
+
+    async def last_readings(self, meter_ids: Sequence[int]) -> list[LastReading]:
+        async with self.conn.cursor(row_factory=class_row(LastReading)) as cur:
+            await cur.execute(
+                "SELECT meter_id, last_time, last_index_l FROM meter_state"
+                " WHERE meter_id = ANY(%s)",
+                [list(meter_ids)],
+            )
+            return await cur.fetchall()
+
+    async def write_readings(self, rows: Iterable[StageRow]) -> tuple[int, int]:
+        """Stage and insert readings; (staged, newly stored): the difference were duplicates."""
+        staged = 0
+        async with self.conn.cursor() as cur:
+            columns = ", ".join(STAGE_COLUMNS)
+            async with cur.copy(
+                f"COPY {STAGE_TABLE} ({columns}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(STAGE_TYPES)
+                for row in rows:
+                    await copy.write_row(row)
+                    staged += 1
+            if not staged:
+                return 0, 0
+            await cur.execute(_INSERT_READINGS)
+            result = await cur.fetchone()
+        return staged, int(result[0]) if result else 0
+
+    async def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
+        if not rows:
+            return
+        async with self.conn.cursor() as cur:
+            async with cur.copy(
+                "COPY quarantine (topic, payload, reason, detail, serial) FROM STDIN"
+                " (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(("text", "bytea", "varchar", "text", "varchar"))
+                for row in rows:
+                    await copy.write_row(row)
+
+    async def quarantined(
+        self,
+        *,
+        ids: Sequence[int] | None = None,
+        reasons: Sequence[str] | None = None,
+        status: str | None = "open",
+        serial: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        lock: bool = False,
+    ) -> list[QuarantinedMessage]:
+        """Quarantined messages, oldest first; ``lock`` holds them against a concurrent run."""
+        where, params = _filters(ids=ids, reasons=reasons, status=status, serial=serial)
+        query = sql.SQL(
+            "SELECT id, received_at, topic, payload, reason, detail, serial, status::text,"
+            " resolved_at FROM quarantine {} ORDER BY id LIMIT %s OFFSET %s{}"
+        ).format(where, sql.SQL(" FOR UPDATE SKIP LOCKED" if lock else ""))
+        async with self.conn.cursor(row_factory=class_row(QuarantinedMessage)) as cur:
+            await cur.execute(query, [*params, limit, offset])
+            return await cur.fetchall()
+
+    async def count_by_reason(
+        self, *, status: str | None = "open", serial: str | None = None
+    ) -> dict[str, int]:
+        where, params = _filters(ids=None, reasons=None, status=status, serial=serial)
+        query = sql.SQL("SELECT reason, count(*) FROM quarantine {} GROUP BY reason").format(where)
+        async with self.conn.cursor() as cur:
+            await cur.execute(query, params)
+            return {reason: int(n) for reason, n in await cur.fetchall()}
+
+    async def mark_reprocessed(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self.conn.execute(
+                "UPDATE quarantine SET status = 'reprocessed', resolved_at = now()"
+                " WHERE id = ANY(%s)",
+                [list(ids)],
+            )
+
+    async def mark_discarded(self, ids: Sequence[int]) -> int:
+        cur = await self.conn.execute(
+            "UPDATE quarantine SET status = 'discarded', resolved_at = now()"
+            " WHERE id = ANY(%s) AND status = 'open'",
+            [list(ids)],
+        )
+        return cur.rowcount
+
+    async def requarantine(self, updates: Sequence[tuple[int, str, str]]) -> None:
+        """Keep messages open with the reason found this time: (id, reason, detail)."""
+        if updates:
+            async with self.conn.cursor() as cur:
+                await cur.executemany(
+                    "UPDATE quarantine SET reason = %s, detail = %s WHERE id = %s",
+                    [(reason, detail, id_) for id_, reason, detail in updates],
+                )
+
+
+def _filters(
+    *,
+    ids: Sequence[int] | None,
+    reasons: Sequence[str] | None,
+    status: str | None,
+    serial: str | None,
+) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    if ids is not None:
+        clauses.append(sql.SQL("id = ANY(%s)"))
+        params.append(list(ids))
+    if reasons:
+        clauses.append(sql.SQL("reason = ANY(%s)"))
+        params.append(list(reasons))
+    if status is not None:
+        clauses.append(sql.SQL("status = %s::quarantine_status"))
+        params.append(status)
+    if serial is not None:
+        clauses.append(sql.SQL("serial = %s"))
+        params.append(serial)
+    if not clauses:
+        return sql.SQL(""), params
+    return sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses), params

@@ -1,0 +1,161 @@
+"""Ingest fixtures: registered meters, a paho publisher, and ``python -m cli ingest`` workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.payload import uplink_topic
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def register(db: psycopg.Connection, serials: Iterable[str], *, digits: int = 9) -> dict[str, int]:
+    """Meters inserted straight into the table: serial -> id."""
+    ids = {}
+    for serial in serials:
+        row = db.execute(
+            "INSERT INTO meter (serial, kind, installed_at, register_digits)"
+            " VALUES (%s, 'iot', '2020-01-01T00:00:00Z', %s) RETURNING id",
+            [serial, digits],
+        ).fetchone()
+        assert row is not None
+        ids[serial] = row[0]
+    return ids
+
+
+class Publisher:
+    """A paho MQTT v5 client publishing QoS 1 and waiting for the broker's PUBACKs."""
+
+    def __init__(self, port: int, *, prefix: str = "wb", shards: int = 16) -> None:
+        self.prefix = prefix
+        self.shards = shards
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"pub-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(1000)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def topic(self, serial: str) -> str:
+        return uplink_topic(self.prefix, self.shards, serial)
+
+    def send(self, serial: str, body: Any) -> mqtt.MQTTMessageInfo:
+        payload = body if isinstance(body, bytes) else orjson.dumps(body)
+        return self.client.publish(self.topic(serial), payload, qos=1)
+
+    def send_raw(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=1)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def publisher(local_broker) -> Iterator[Publisher]:
+    pub = Publisher(local_broker.port)
+    yield pub
+    pub.close()
+
+
+def wait_all(infos: list[mqtt.MQTTMessageInfo], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for info in infos:
+        info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+        assert info.is_published()
+
+
+@dataclass
+class Worker:
+    """A ``python -m cli ingest`` subprocess with its log file."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def wait_subscribed(self, times: int = 1, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.read_text().count("subscribed to shards") >= times:
+                return
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            time.sleep(0.05)
+        raise AssertionError(f"worker did not subscribe:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def worker_env(database_url: str, broker_port: int, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "WATERBILL_DATABASE_URL": database_url,
+        "WATERBILL_MQTT__PORT": str(broker_port),
+        "WATERBILL_ENVIRONMENT": "test",
+        "WATERBILL_LOG_LEVEL": "INFO",
+        **extra,
+    }
+    return env
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Any]:
+    """Start ``python -m cli ingest`` workers; any still running are stopped at the end."""
+    started: list[Worker] = []
+
+    def start(database_url: str, broker_port: int, *args: str, **env: str) -> Worker:
+        env.setdefault("WATERBILL_INGEST__CLIENT_ID", f"ingest-{uuid.uuid4().hex[:8]}")
+        log = tmp_path / f"worker-{len(started)}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli", "ingest", *args],
+                env=worker_env(database_url, broker_port, **env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        worker = Worker(process, log)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.kill()
+
+
+def wait_for_rows(db: psycopg.Connection, query: str, expected: int, timeout: float = 60) -> int:
+    """Poll ``query`` (a count) until it reaches ``expected`` or the time runs out."""
+    deadline = time.monotonic() + timeout
+    count = -1
+    while time.monotonic() < deadline:
+        row = db.execute(query).fetchone()
+        count = row[0] if row else -1
+        if count >= expected:
+            return count
+        time.sleep(0.1)
+    return count

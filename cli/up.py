@@ -6,6 +6,7 @@ simulator run as child processes of this one, so Ctrl-C stops everything, in rev
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -19,10 +20,19 @@ from rich.console import Console
 
 from core import migrate
 from core.config import Settings
-from core.local_services import LocalMosquitto, LocalPostgres, free_port
+from core.local_services import (
+    PG_SYSTEM_USER,
+    LocalMosquitto,
+    LocalPostgres,
+    free_port,
+    reachable_by,
+)
 
 console = Console()
 
+# Where the cluster lives when the postgres account cannot reach the state directory (a clone
+# under /root, whose mode is 0700): one directory per state directory, so data is kept.
+FALLBACK_PG_ROOT = Path("/var/lib/waterbill")
 STATUS_EVERY_S = 5.0
 READY_TIMEOUT_S = 60.0
 
@@ -54,11 +64,23 @@ def _wait_until_ready(api_port: int, children: dict[str, subprocess.Popen[bytes]
     return False
 
 
+def postgres_root(state_dir: Path) -> Path:
+    """The cluster's directory: inside the state directory unless the server user can't reach it."""
+    wanted = state_dir / "postgres"
+    if os.geteuid() != 0 or reachable_by(PG_SYSTEM_USER, state_dir):
+        return wanted
+    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:12]
+    FALLBACK_PG_ROOT.mkdir(mode=0o755, exist_ok=True)
+    return FALLBACK_PG_ROOT / digest / "postgres"
+
+
 def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
     root = Path(state_dir).resolve()
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    pg = LocalPostgres(root=root / "postgres", port=free_port(), durable=True)
+    pg_root = postgres_root(root)
+    pg_root.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    pg = LocalPostgres(root=pg_root, port=free_port(), durable=True)
     broker = LocalMosquitto(root=root / "mosquitto", port=free_port())
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
@@ -98,7 +120,7 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             f"[bold]WaterBill is up[/bold]\n"
             f"  API docs     http://127.0.0.1:{api_port}/docs\n"
             f"  health       http://127.0.0.1:{api_port}/health/ready\n"
-            f"  database     {database_url}\n"
+            f"  database     {database_url} (data in {pg_root})\n"
             f"  MQTT broker  mqtt://127.0.0.1:{broker.port}\n"
             f"  logs         {logs}\n"
             "Ctrl-C stops everything."

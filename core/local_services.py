@@ -7,12 +7,14 @@ depends on) the machine's own services on their standard ports.
 from __future__ import annotations
 
 import contextlib
+import grp
 import logging
 import os
 import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -57,6 +59,25 @@ def _wait_for(check: object, what: str, timeout: float, process: subprocess.Pope
 def _port_open(port: int) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
+
+
+def reachable_by(user: str, path: Path) -> bool:
+    """Whether ``user`` may traverse every directory down to ``path`` (mode bits, no ACLs)."""
+    entry = pwd.getpwnam(user)
+    groups = {entry.pw_gid, *(g.gr_gid for g in grp.getgrall() if user in g.gr_mem)}
+    for directory in [*reversed(path.resolve().parents), path.resolve()]:
+        if not directory.exists():
+            break
+        info = directory.stat()
+        if info.st_uid == entry.pw_uid:
+            needed = stat.S_IXUSR
+        elif info.st_gid in groups:
+            needed = stat.S_IXGRP
+        else:
+            needed = stat.S_IXOTH
+        if not info.st_mode & needed:
+            return False
+    return True
 
 
 def _user_kwargs(user: str | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,12 +13,13 @@ import time
 import httpx
 import pytest
 
+from cli.up import FALLBACK_PG_ROOT, postgres_root
 from core.local_services import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
-def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+def _lines(process: subprocess.Popen[str]) -> tuple[queue.Queue[str], threading.Thread]:
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -25,8 +27,9 @@ def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
         for line in process.stdout:
             lines.put(line)
 
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return lines, thread
 
 
 class TestUp:
@@ -41,7 +44,7 @@ class TestUp:
             text=True,
             env={**env, "COLUMNS": "200"},
         )
-        lines = _lines(process)
+        lines, pump = _lines(process)
         seen: list[str] = []
         stored = 0
         deadline = time.monotonic() + 120
@@ -64,5 +67,11 @@ class TestUp:
         finally:
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=60)
+            pump.join(timeout=10)
+            assert process.stdout is not None
+            process.stdout.close()
         assert code == 0
-        assert not (tmp_path / "state" / "postgres" / "pgdata" / "postmaster.pid").exists()
+        pg_root = postgres_root((tmp_path / "state").resolve())
+        assert not (pg_root / "pgdata" / "postmaster.pid").exists()
+        if pg_root.is_relative_to(FALLBACK_PG_ROOT):
+            shutil.rmtree(pg_root.parent)

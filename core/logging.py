@@ -31,3 +31,6 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Chatty at INFO for what we do: one line per HTTP call, per Alembic plugin loaded.
+    for name in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 
@@ -88,8 +88,45 @@ def _user_kwargs(user: str | None) -> dict[str, Any]:
     return {"user": user, "group": entry.pw_gid, "extra_groups": []}
 
 
+class _LocalServer:
+    """Start/stop plumbing shared by the servers below: a context manager that cleans up."""
+
+    root: Path | None
+    _owned_root: bool
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _make_root(self, prefix: str) -> Path:
+        if self.root is None:
+            self.root = Path(tempfile.mkdtemp(prefix=prefix))
+            self._owned_root = True
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root
+
+    def cleanup(self) -> None:
+        """Stop, and remove the data directory when we made it."""
+        self.stop()
+        if self._owned_root and self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
 @dataclass
-class LocalPostgres:
+class LocalPostgres(_LocalServer):
     """A PostgreSQL 15 cluster with TimescaleDB preloaded, trusted on loopback.
 
     Args:
@@ -118,17 +155,14 @@ class LocalPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def start(self) -> LocalPostgres:
-        if self.root is None:
-            self.root = Path(tempfile.mkdtemp(prefix="waterbill-pg-"))
-            self._owned_root = True
-        self.root.mkdir(parents=True, exist_ok=True)
+        root = self._make_root("waterbill-pg-")
         if self.run_user:
             entry = pwd.getpwnam(self.run_user)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            os.chown(root, entry.pw_uid, entry.pw_gid)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self._write_conf()
-        log = open(self.root / "postgres.log", "ab")
+        log = open(root / "postgres.log", "ab")
         self._process = subprocess.Popen(
             [str(PG_BIN / "postgres"), "-D", str(self.data_dir)],
             stdout=log,
@@ -200,25 +234,9 @@ class LocalPostgres:
         self.stop(mode)
         self.start()
 
-    def cleanup(self) -> None:
-        self.stop()
-        if self._owned_root and self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> LocalPostgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
-
 
 @dataclass
-class LocalMosquitto:
+class LocalMosquitto(_LocalServer):
     """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence.
 
     Mosquitto drops messages beyond ``max_queued_messages`` (1000 by default) for an offline
@@ -238,10 +256,7 @@ class LocalMosquitto:
         return self.root / "mosquitto.conf"
 
     def start(self) -> LocalMosquitto:
-        if self.root is None:
-            self.root = Path(tempfile.mkdtemp(prefix="waterbill-mqtt-"))
-            self._owned_root = True
-        self.root.mkdir(parents=True, exist_ok=True)
+        root = self._make_root("waterbill-mqtt-")
         user = pwd.getpwuid(os.geteuid()).pw_name
         self.config_file.write_text(
             "\n".join(
@@ -265,7 +280,7 @@ class LocalMosquitto:
                 ]
             )
         )
-        log = open(self.root / "mosquitto.log", "ab")
+        log = open(root / "mosquitto.log", "ab")
         self._process = subprocess.Popen(
             [str(MOSQUITTO_BIN), "-c", str(self.config_file)],
             stdout=log,
@@ -290,28 +305,14 @@ class LocalMosquitto:
         self.stop(kill=kill)
         self.start()
 
-    def cleanup(self) -> None:
-        self.stop()
-        if self._owned_root and self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> LocalMosquitto:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
-
 
 @dataclass
-class LocalRedis:
+class LocalRedis(_LocalServer):
     """A Redis server without persistence, for throttling shared between API processes."""
 
+    root: Path | None = None
     port: int = field(default_factory=free_port)
+    _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -319,6 +320,7 @@ class LocalRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> LocalRedis:
+        directory = self._make_root("waterbill-redis-")
         self._process = subprocess.Popen(
             [
                 str(REDIS_BIN),
@@ -331,7 +333,7 @@ class LocalRedis:
                 "--appendonly",
                 "no",
                 "--dir",
-                tempfile.gettempdir(),
+                str(directory),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -345,14 +347,3 @@ class LocalRedis:
             self._process.terminate()
             self._process.wait(timeout=15)
         self._process = None
-
-    def __enter__(self) -> LocalRedis:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -50,6 +50,17 @@ def _stored_readings(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _wait_until_subscribed(log: Path, ingest: subprocess.Popen[bytes]) -> bool:
+    """Ingest's first subscription creates its broker session: readings published before it
+    would be dropped by the broker, so the simulator waits for this line of ingest's log."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and ingest.poll() is None:
+        if log.exists() and " subscribed to shards " in log.read_text(errors="replace"):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def _wait_until_ready(api_port: int, children: dict[str, subprocess.Popen[bytes]]) -> bool:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -103,16 +114,21 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             "WATERBILL_API__PORT": str(api_port),
         }
         migrate.upgrade(Settings(database_url=database_url))
-        children["ingest"] = _child(["ingest"], env, logs / "ingest.log")
+        ingest_log = logs / "ingest.log"
+        ingest_log.unlink(missing_ok=True)
+        children["ingest"] = _child(["ingest"], env, ingest_log)
         children["rollup"] = _child(["rollup", "--follow"], env, logs / "rollup.log")
         children["api"] = _child(["api", "--port", str(api_port)], env, logs / "api.log")
-        children["simulator"] = _child(
-            ["simulate", "--meters", str(meters), "--register", "--realtime"],
-            env,
-            logs / "simulator.log",
-        )
-        with console.status("waiting for the API to be ready"):
-            ready = _wait_until_ready(api_port, children)
+        with console.status("waiting for ingest to subscribe and the API to be ready"):
+            ready = _wait_until_subscribed(ingest_log, children["ingest"]) and _wait_until_ready(
+                api_port, children
+            )
+        if ready:
+            children["simulator"] = _child(
+                ["simulate", "--meters", str(meters), "--register", "--realtime"],
+                env,
+                logs / "simulator.log",
+            )
         if not ready:
             console.print(f"[red]the stack did not become ready; see the logs in {logs}")
             return 1

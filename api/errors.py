@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, RootModel
+from sqlalchemy.exc import DBAPIError
 
-from core.exceptions import AppError
+from core.exceptions import AppError, InvalidInput
+
+_NUL_TEXT = "cannot contain NUL"
+
+
+class TextWithNul(InvalidInput):
+    """PostgreSQL text cannot hold U+0000; the database refuses it when the query is sent."""
+
+    def __init__(self) -> None:
+        super().__init__("Text fields must not contain NUL (U+0000) characters")
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
@@ -20,8 +31,18 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """Bad text is bad input on any route; every other database error stays a server fault."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(cause, psycopg.DataError) and _NUL_TEXT in str(cause):
+        return await _app_error(request, TextWithNul())
+    raise exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(DBAPIError, _data_error)
+    app.add_exception_handler(psycopg.DataError, _data_error)
 
 
 class ErrorOut(BaseModel):

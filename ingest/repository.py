@@ -70,11 +70,14 @@ class MeterRef:
     register_digits: int
 
 
-@dataclass(frozen=True, slots=True)
-class LastReading:
-    meter_id: int
-    last_time: datetime
-    last_index_l: int
+# (meter id, register digits, removed at, latest reading's time and index): both None when the
+# meter has no reading yet.
+MeterCheck = tuple[int, int, datetime | None, datetime | None, int | None]
+# (meter id, probed time, the stored reading before it: time, index; the one after: time, index,
+# alarms), Nones where there is none.
+Neighbours = tuple[
+    int, datetime, datetime | None, int | None, datetime | None, int | None, int | None
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +113,36 @@ class IngestRepository:
             )
             return await cur.fetchall()
 
-    async def last_readings(self, meter_ids: Sequence[int]) -> list[LastReading]:
-        async with self.conn.cursor(row_factory=class_row(LastReading)) as cur:
+    async def meter_checks(self, meter_ids: Sequence[int]) -> list[MeterCheck]:
+        """What judging a batch needs of each meter: register size, removal, latest reading."""
+        async with self.conn.cursor() as cur:
             await cur.execute(
-                "SELECT meter_id, last_time, last_index_l FROM meter_state"
-                " WHERE meter_id = ANY(%s)",
+                "SELECT m.id, m.register_digits, m.removed_at, s.last_time, s.last_index_l"
+                " FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id"
+                " WHERE m.id = ANY(%s::int4[])",
                 [list(meter_ids)],
+            )
+            return await cur.fetchall()
+
+    async def neighbours(self, probes: Sequence[tuple[int, datetime]]) -> list[Neighbours]:
+        """The stored readings just before and just after each (meter, time)."""
+        async with self.conn.cursor() as cur:
+            await cur.execute(
+                """
+                SELECT p.meter_id, p.time, b.time, b.index_l, a.time, a.index_l, a.alarms
+                FROM unnest(%s::int4[], %s::timestamptz[]) AS p (meter_id, time)
+                LEFT JOIN LATERAL (
+                    SELECT time, index_l FROM reading r
+                    WHERE r.meter_id = p.meter_id AND r.time < p.time
+                    ORDER BY r.time DESC LIMIT 1
+                ) b ON true
+                LEFT JOIN LATERAL (
+                    SELECT time, index_l, alarms FROM reading r
+                    WHERE r.meter_id = p.meter_id AND r.time > p.time
+                    ORDER BY r.time LIMIT 1
+                ) a ON true
+                """,
+                [[meter for meter, _ in probes], [time for _, time in probes]],
             )
             return await cur.fetchall()
 

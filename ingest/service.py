@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
+from typing import Any
 
 from core.config import Settings
 from ingest.decoder import ReadingRow, Reason, Rejection, decode
@@ -138,17 +139,46 @@ async def record_messages(
             series = points[meter_id] = []
         for row in message.rows:  # type: ignore[union-attr]
             series.append((row[0].timestamp(), row[1], position, row[5], row[0]))
+    latest: dict[int, float] = {}
     if points:
-        await _judge(repo, points, limits, rejected)
+        latest = await _judge(repo, points, limits, rejected)
 
-    rows: list[StageRow] = []
+    # Readings later than their meter's latest stored one, and not twice in this batch, cannot
+    # be duplicates: they skip the ON CONFLICT path (see IngestRepository.write_readings).
+    fresh: list[StageRow] = []
+    others: list[StageRow] = []
+    seen: set[tuple[int, datetime]] = set()
+    per_meter: dict[int, list[Any]] = {}
     for position, message in enumerate(messages):
-        if position not in rejected:
-            meter_id = owner[position]
-            rows.extend([(meter_id, *row) for row in message.rows])  # type: ignore[union-attr]
-    if rows:
-        result.latest_time = max([row[1] for row in rows])
-    result.staged, result.stored = await repo.write_readings(rows)
+        if position in rejected:
+            continue
+        meter_id = owner[position]
+        after = latest[meter_id]
+        for row in message.rows:  # type: ignore[union-attr]
+            stamp = row[0]
+            key = (meter_id, stamp)
+            if key in seen or stamp.timestamp() <= after:
+                others.append((meter_id, *row))
+                continue
+            seen.add(key)
+            fresh.append((meter_id, *row))
+            summary = per_meter.get(meter_id)
+            if summary is None:
+                per_meter[meter_id] = [meter_id, stamp, stamp, row[1], 1]
+            else:
+                if stamp < summary[1]:
+                    summary[1] = stamp
+                if stamp > summary[2]:
+                    summary[2] = stamp
+                    summary[3] = row[1]
+                summary[4] += 1
+    if fresh or others:
+        result.latest_time = max([row[1] for row in fresh] + [row[1] for row in others])
+    result.staged, result.stored = await repo.write_readings(
+        fresh,
+        [tuple(summary) for summary in per_meter.values()],
+        others,
+    )
     if quarantine and rejected:
         await repo.quarantine(
             [
@@ -170,7 +200,7 @@ async def _judge(
     points: dict[int, list[_Point]],
     limits: Limits,
     rejected: dict[int, Rejection],
-) -> None:
+) -> dict[int, float]:
     """Quarantine readings after their meter's removal, and index moves no meter could make.
 
     Each reading is judged against its true neighbours in time: the latest earlier reading
@@ -181,6 +211,8 @@ async def _judge(
     is an ``index_jump``. The walk is sequential per meter, so a rejected reading is never the
     neighbour another is judged against, and the verdict does not depend on how readings were
     split into batches.
+
+    Returns each meter's latest stored reading time (epoch s; -inf when it has none).
     """
     meters = {row[0]: row for row in await repo.meter_checks(list(points))}
     probes: list[tuple[int, datetime]] = []
@@ -193,6 +225,7 @@ async def _judge(
     if probes:
         neighbours = {(row[0], row[1]): row for row in await repo.neighbours(probes)}
     max_l_per_s = limits.max_flow_lph / 3600
+    latest: dict[int, float] = {}
     for meter_id, series in points.items():
         _, digits, removed_at, last_time, last_index = meters[meter_id]
         modulus = 10**digits
@@ -200,6 +233,7 @@ async def _judge(
         state = None
         if last_time is not None and last_index is not None:
             state = (last_time.timestamp(), last_index)
+        latest[meter_id] = state[0] if state is not None else -math.inf
         if len(series) > 1:
             series.sort(key=itemgetter(0, 2))
         previous: tuple[float, int] | None = None  # latest accepted reading of this batch
@@ -243,6 +277,7 @@ async def _judge(
                 )
                 continue
             previous = (epoch, index)
+    return latest
 
 
 def _implausible(

@@ -12,14 +12,20 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
 
 from core.config import Settings
 from ingest.decoder import ReadingRow, Reason, Rejection, decode
 from ingest.payload import Alarm, serial_from_topic
-from ingest.repository import IngestRepository, Neighbours, QuarantineRow, StageRow
+from ingest.repository import (
+    FreshMeter,
+    IngestRepository,
+    Neighbours,
+    QuarantineRow,
+    ReadingTableRow,
+    StageRow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +103,8 @@ class MeterDirectory:
         return known
 
 
-# A reading as the plausibility check sees it: (epoch s, index, message position, alarms, time).
-_Point = tuple[float, int, int, int, datetime]
+# A reading as the plausibility check sees it: (epoch s, message position, the decoded row).
+_Point = tuple[float, int, ReadingRow]
 
 
 async def record_messages(
@@ -123,7 +129,6 @@ async def record_messages(
             serials.add(message.serial)  # type: ignore[arg-type]
     known = await meters.resolve(repo, serials) if serials else {}
     points: dict[int, list[_Point]] = {}
-    owner: list[int] = [0] * len(messages)
     for position, message in enumerate(messages):
         if position in rejected:
             continue
@@ -133,52 +138,19 @@ async def record_messages(
                 Reason.UNKNOWN_METER, f"no meter with serial {message.serial!r}"
             )
             continue
-        owner[position] = meter_id
         series = points.get(meter_id)
         if series is None:
             series = points[meter_id] = []
         for row in message.rows:  # type: ignore[union-attr]
-            series.append((row[0].timestamp(), row[1], position, row[5], row[0]))
-    latest: dict[int, float] = {}
-    if points:
+            series.append((row[0].timestamp(), position, row))
+    if not points:
+        result.staged, result.stored = await repo.write_readings([], [], [])
+    else:
         latest = await _judge(repo, points, limits, rejected)
-
-    # Readings later than their meter's latest stored one, and not twice in this batch, cannot
-    # be duplicates: they skip the ON CONFLICT path (see IngestRepository.write_readings).
-    fresh: list[StageRow] = []
-    others: list[StageRow] = []
-    seen: set[tuple[int, datetime]] = set()
-    per_meter: dict[int, list[Any]] = {}
-    for position, message in enumerate(messages):
-        if position in rejected:
-            continue
-        meter_id = owner[position]
-        after = latest[meter_id]
-        for row in message.rows:  # type: ignore[union-attr]
-            stamp = row[0]
-            key = (meter_id, stamp)
-            if key in seen or stamp.timestamp() <= after:
-                others.append((meter_id, *row))
-                continue
-            seen.add(key)
-            fresh.append((meter_id, *row))
-            summary = per_meter.get(meter_id)
-            if summary is None:
-                per_meter[meter_id] = [meter_id, stamp, stamp, row[1], 1]
-            else:
-                if stamp < summary[1]:
-                    summary[1] = stamp
-                if stamp > summary[2]:
-                    summary[2] = stamp
-                    summary[3] = row[1]
-                summary[4] += 1
-    if fresh or others:
-        result.latest_time = max([row[1] for row in fresh] + [row[1] for row in others])
-    result.staged, result.stored = await repo.write_readings(
-        fresh,
-        [tuple(summary) for summary in per_meter.values()],
-        others,
-    )
+        fresh, summaries, others = _split(points, latest, rejected)
+        times = [summary[2] for summary in summaries] + [row[1] for row in others]
+        result.latest_time = max(times) if times else None
+        result.staged, result.stored = await repo.write_readings(fresh, summaries, others)
     if quarantine and rejected:
         await repo.quarantine(
             [
@@ -193,6 +165,39 @@ def quarantine_row(message: Message, rejection: Rejection) -> QuarantineRow:
     # Details quote the payload's keys and values; PostgreSQL text cannot hold NUL.
     detail = rejection.detail.replace("\x00", "\\x00")
     return (message.topic, message.payload, rejection.reason.value, detail, message.serial)
+
+
+def _split(
+    points: dict[int, list[_Point]], latest: dict[int, float], rejected: dict[int, Rejection]
+) -> tuple[list[ReadingTableRow], list[FreshMeter], list[StageRow]]:
+    """The accepted readings as (fresh rows, their per-meter summary, the others).
+
+    A reading later than its meter's latest stored one, and not twice in this batch, cannot be
+    a duplicate: it skips the ON CONFLICT path (see ``IngestRepository.write_readings``). Each
+    meter's series is in time order here (``_judge`` sorted it), so equal times are adjacent.
+    """
+    fresh: list[ReadingTableRow] = []
+    summaries: list[FreshMeter] = []
+    others: list[StageRow] = []
+    for meter_id, series in points.items():
+        after = latest[meter_id]
+        count = 0
+        first = last = None
+        for epoch, position, row in series:
+            if position in rejected:
+                continue
+            if epoch <= after:
+                others.append((meter_id, *row))
+                continue
+            after = epoch  # the next reading at this same time is a duplicate
+            fresh.append((meter_id, row[0], "iot", row[1], row[2], row[3], row[4], row[5]))
+            if first is None:
+                first = row
+            last = row
+            count += 1
+        if first is not None and last is not None:
+            summaries.append((meter_id, first[0], last[0], last[1], count))
+    return fresh, summaries, others
 
 
 async def _judge(
@@ -215,51 +220,51 @@ async def _judge(
     Returns each meter's latest stored reading time (epoch s; -inf when it has none).
     """
     meters = {row[0]: row for row in await repo.meter_checks(list(points))}
-    probes: list[tuple[int, datetime]] = []
+    probes: list[tuple[int, float]] = []
     for meter_id, series in points.items():
-        last_time = meters[meter_id][3]
-        if last_time is not None:
-            last = last_time.timestamp()
-            probes.extend([(meter_id, point[4]) for point in series if point[0] <= last])
-    neighbours: dict[tuple[int, datetime], Neighbours] = {}
+        last = meters[meter_id][3]
+        if last is not None:
+            probes.extend([(meter_id, point[0]) for point in series if point[0] <= last])
+        if len(series) > 1:
+            series.sort(key=itemgetter(0, 1))
+    neighbours: dict[tuple[int, float], Neighbours] = {}
     if probes:
-        neighbours = {(row[0], row[1]): row for row in await repo.neighbours(probes)}
+        found = await repo.neighbours(probes)
+        neighbours = dict(zip(probes, found, strict=True))
     max_l_per_s = limits.max_flow_lph / 3600
     latest: dict[int, float] = {}
     for meter_id, series in points.items():
-        _, digits, removed_at, last_time, last_index = meters[meter_id]
+        _, digits, removed, last_time, last_index = meters[meter_id]
         modulus = 10**digits
-        removed = removed_at.timestamp() if removed_at is not None else math.inf
+        if removed is None:
+            removed = math.inf
         state = None
         if last_time is not None and last_index is not None:
-            state = (last_time.timestamp(), last_index)
-        latest[meter_id] = state[0] if state is not None else -math.inf
-        if len(series) > 1:
-            series.sort(key=itemgetter(0, 2))
+            state = (last_time, last_index)
+        latest[meter_id] = last_time if last_time is not None else -math.inf
         previous: tuple[float, int] | None = None  # latest accepted reading of this batch
-        for epoch, index, position, alarms, stamp in series:
+        for epoch, position, row in series:
             if position in rejected:
                 continue
+            stamp, index, alarms = row[0], row[1], row[5]
             if epoch >= removed:
+                removal = datetime.fromtimestamp(removed, UTC).isoformat()
                 rejected[position] = Rejection(
                     Reason.METER_REMOVED,
-                    f"reading at {stamp.isoformat()} after the meter's removal on"
-                    f" {removed_at.isoformat()}",  # type: ignore[union-attr]
+                    f"reading at {stamp.isoformat()} after the meter's removal on {removal}",
                 )
                 continue
-            before: tuple[float, int] | None
+            before: tuple[float, int] | None = state
             after: tuple[float, int, int] | None = None
             if state is not None and epoch <= state[0]:
-                _, _, before_time, before_index, after_time, after_index, after_alarms = neighbours[
-                    (meter_id, stamp)
+                before_time, before_index, after_time, after_index, after_alarms = neighbours[
+                    (meter_id, epoch)
                 ]
                 before = None
                 if before_time is not None and before_index is not None:
-                    before = (before_time.timestamp(), before_index)
+                    before = (before_time, before_index)
                 if after_time is not None and after_index is not None:
-                    after = (after_time.timestamp(), after_index, after_alarms or 0)
-            else:
-                before = state
+                    after = (after_time, after_index, after_alarms or 0)
             if previous is not None and (before is None or previous[0] > before[0]):
                 before = previous
             problem = None

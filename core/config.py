@@ -42,7 +42,7 @@ class IngestSettings(BaseModel):
     )
     batch_size: int = Field(5000, ge=1, description="Readings per database batch at most.")
     batch_interval_ms: int = Field(
-        200, ge=1, description="Longest wait before a partial batch is written."
+        50, ge=1, description="Longest wait before a partial batch is written."
     )
     session_expiry_s: int = Field(
         7 * 24 * 3600, description="How long the broker keeps the session while we are away."

@@ -1,9 +1,9 @@
 """The ingest worker: MQTT v5 persistent session in, batches out, PUBACK only after COMMIT.
 
 Durability: a fixed client id per shard set, no clean start and a session expiry interval make
-the broker queue readings while the worker is away; QoS 1 messages are acknowledged through
-aiomqtt's paho client in manual-ack mode only once their batch has committed, so a crash at any
-point makes the broker redeliver what was not committed (and ON CONFLICT drops what was).
+the broker queue readings while the worker is away; QoS 1 messages are acknowledged (through
+``ingest.mqtt``, a batch's PUBACKs in one write) only once their batch has committed, so a crash
+at any point makes the broker redeliver what was not committed (and ON CONFLICT drops what was).
 
 Scale-out is a static split of the ``<shard>`` topic level between workers, never a shared
 subscription (those lose messages with persistent sessions, eclipse-mosquitto/mosquitto#2662).

@@ -40,7 +40,7 @@ class IngestSettings(BaseModel):
     shards: str = Field(
         "all", description="Shards this worker consumes: `all`, or a list/range like `0-7,9`."
     )
-    batch_size: int = Field(5000, ge=1, description="Readings per database batch at most.")
+    batch_size: int = Field(10_000, ge=1, description="Readings per database batch at most.")
     batch_interval_ms: int = Field(
         50, ge=1, description="Longest wait before a partial batch is written."
     )

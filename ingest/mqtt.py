@@ -261,6 +261,9 @@ class MqttSubscriber:
         try:
             self._write(connect_packet(options))
             connack = await asyncio.wait_for(protocol.connack, options.timeout_s)
+        except TimeoutError as exc:
+            protocol._fail(MqttError("no CONNACK"))
+            raise MqttError(f"no CONNACK within {options.timeout_s} s") from exc
         except BaseException:
             protocol._fail(MqttError("connect aborted"))
             raise
@@ -290,7 +293,10 @@ class MqttSubscriber:
     async def subscribe(self, topics: Sequence[str]) -> None:
         assert self._protocol is not None
         self._write(subscribe_packet(1, topics))
-        suback = await asyncio.wait_for(self._protocol.suback, self.options.timeout_s)
+        try:
+            suback = await asyncio.wait_for(self._protocol.suback, self.options.timeout_s)
+        except TimeoutError as exc:
+            raise MqttError(f"no SUBACK within {self.options.timeout_s} s") from exc
         # Packet id (2), properties (length + body), then one reason code per topic.
         properties = suback[2]
         codes = suback[3 + properties :] if properties < 0x80 else b""

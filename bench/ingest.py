@@ -2,14 +2,18 @@
 
 Run: ``.venv/bin/python bench/ingest.py`` (starts its own durable PostgreSQL and Mosquitto).
 
-1. raw binary COPY into the reading hypertable, committing every batch (the ceiling);
+1. raw binary COPY into the reading hypertable, committing every batch (the ceiling; taken
+   again right before 3, as the load of a shared machine moves);
 2. end to end, a backlog of single-reading messages drained by one worker;
 3. the same with batch payloads of 96 readings per message;
 4. publish-to-committed latency at a fixed moderate rate.
 
 Backlogs are prefilled by several publisher processes while the worker is offline (its
 persistent session queues them), then the worker is started and the drain is timed from its
-subscription to the last row committed.
+subscription to the last row committed. Each publisher owns a share of the meters, so every
+meter's readings arrive in time order, as they do from real meters. Each drain also prints the
+CPU time the worker, PostgreSQL and Mosquitto spent per reading (from /proc): on a busy machine
+the rates move with the load, the CPU costs much less.
 """
 
 from __future__ import annotations
@@ -54,8 +58,14 @@ def serial(n: int) -> str:
     return f"BENCH-{n:05d}"
 
 
-def publish_backlog(port: int, start: int, count: int, per_message: int, first_step: int) -> None:
-    """One publisher process: ``count`` messages, round robin over the meters."""
+def publish_backlog(
+    port: int, start: int, total: int, every: int, per_message: int, first_step: int
+) -> None:
+    """One publisher process: messages ``start``, ``start + every``, ... below ``total``.
+
+    Message k is for meter ``k % METERS``, so with ``every`` dividing METERS each publisher has
+    its own meters and sends each meter's readings in time order, as meters do.
+    """
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
@@ -66,7 +76,7 @@ def publish_backlog(port: int, start: int, count: int, per_message: int, first_s
     client.connect("127.0.0.1", port)
     client.loop_start()
     info = None
-    for k in range(start, start + count):
+    for k in range(start, total, every):
         meter = k % METERS
         step = first_step + (k // METERS) * per_message
         readings = [
@@ -84,11 +94,11 @@ def publish_backlog(port: int, start: int, count: int, per_message: int, first_s
 
 
 def prefill(port: int, messages: int, per_message: int, first_step: int, processes: int) -> float:
-    share = messages // processes  # callers pass a multiple of processes
+    assert METERS % processes == 0, "each publisher sends whole meters"
     started = time.perf_counter()
     workers = [
         multiprocessing.Process(
-            target=publish_backlog, args=(port, i * share, share, per_message, first_step)
+            target=publish_backlog, args=(port, i, messages, processes, per_message, first_step)
         )
         for i in range(processes)
     ]
@@ -133,6 +143,54 @@ class IngestProcess:
         self.process.wait(60)
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """CPU time of a process (and, with ``children``, of its live and reaped children)."""
+
+    def times(proc: int) -> list[int]:
+        stat = Path(f"/proc/{proc}/stat").read_text()
+        return [int(field) for field in stat.rsplit(")", 1)[1].split()[11:15]]
+
+    utime, stime, cutime, cstime = times(pid)
+    total = utime + stime
+    if children:
+        total += cutime + cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                        total += sum(times(int(entry.name))[:2])
+                except (OSError, ValueError):
+                    continue
+    return total / TICK
+
+
+class CpuMeter:
+    """CPU seconds spent by the worker, PostgreSQL and Mosquitto between start and stop."""
+
+    def __init__(self, worker: int | None, postgres: int, broker: int) -> None:
+        self.pids = {
+            "worker": (worker, False),
+            "postgres": (postgres, True),
+            "broker": (broker, False),
+        }
+        self.started = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        return {
+            name: cpu_seconds(pid, children=children)
+            for name, (pid, children) in self.pids.items()
+            if pid is not None
+        }
+
+    def stop(self) -> dict[str, float]:
+        ended = self._sample()
+        return {name: ended[name] - self.started[name] for name in ended}
+
+
 def wait_count(db: psycopg.Connection[Any], target: int, timeout: float = 600) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -146,13 +204,31 @@ def reset(db: psycopg.Connection[Any]) -> None:
     db.execute("TRUNCATE reading, meter_state, rollup_pending, quarantine")
 
 
-def copy_baseline(db: psycopg.Connection[Any], rows: int, batch: int) -> float:
+def copy_baseline(
+    db: psycopg.Connection[Any], rows: int, batch: int, postgres: int, label: str
+) -> float:
     """Binary COPY straight into the hypertable, committing every ``batch`` rows."""
+    rate, cpu = _copy_baseline(db, rows, batch, postgres)
+    logger.info(
+        "%s binary COPY into the hypertable, commit every %d: %.0f rows/s"
+        " (CPU per row: postgres %.1f us)",
+        label,
+        batch,
+        rate,
+        1e6 * cpu / rows,
+    )
+    return rate
+
+
+def _copy_baseline(
+    db: psycopg.Connection[Any], rows: int, batch: int, postgres: int
+) -> tuple[float, float]:
     reset(db)
     data = [
         (1 + k % METERS, T0 + timedelta(minutes=15 * (k // METERS)), k, None, None, None, 0)
         for k in range(rows)
     ]
+    cpu = cpu_seconds(postgres, children=True)
     started = time.perf_counter()
     for offset in range(0, rows, batch):
         with db.transaction(), db.cursor() as cur:
@@ -165,7 +241,7 @@ def copy_baseline(db: psycopg.Connection[Any], rows: int, batch: int) -> float:
                 )
                 for m, t, i, f, b, s, a in data[offset : offset + batch]:
                     copy.write_row((m, t, "iot", i, f, b, s, a))
-    return rows / (time.perf_counter() - started)
+    return rows / (time.perf_counter() - started), cpu_seconds(postgres, children=True) - cpu
 
 
 def drain(
@@ -180,6 +256,7 @@ def drain(
     messages: int,
     step: int,
     name: str,
+    pids: tuple[int, int],
 ) -> tuple[float, float]:
     reset(db)
     messages -= messages % args.publishers
@@ -188,8 +265,14 @@ def drain(
     profile = workdir / f"{name}.txt" if args.profile else None
     worker = IngestProcess(url, port, client_id, workdir / "ingest.log", profile)
     started = worker.wait_subscribed()
+    meter = CpuMeter(None if args.profile else worker.process.pid, *pids)
     finished = wait_count(db, readings)
+    cpu = meter.stop()
     worker.stop()
+    logger.info(
+        "    CPU per reading: %s",
+        ", ".join(f"{name} {1e6 * seconds / readings:.1f} us" for name, seconds in cpu.items()),
+    )
     return readings / (finished - started), rate
 
 
@@ -268,15 +351,14 @@ def main() -> None:
                 [METERS - 1],
             )
             client_id = f"bench-{uuid.uuid4().hex[:6]}"
+            pids = (pg._process.pid, broker._process.pid)  # type: ignore[union-attr]
             # A first connection creates the persistent session that queues the backlogs.
             first = IngestProcess(url, broker.port, client_id, workdir / "ingest.log", None)
             first.wait_subscribed()
             first.stop()
 
-            baseline = copy_baseline(db, args.messages, 5000)
-            logger.info(
-                "(1) binary COPY into the hypertable, commit every 5000: %.0f rows/s", baseline
-            )
+            # The machine may be shared: the baseline is taken again right before (3).
+            baseline = copy_baseline(db, args.messages, 5000, pids[0], "(1)")
             single, pub = drain(
                 args,
                 db,
@@ -288,6 +370,7 @@ def main() -> None:
                 messages=args.messages,
                 step=0,
                 name="single",
+                pids=pids,
             )
             logger.info("    prefill: %.0f msg/s from %d publishers", pub, args.publishers)
             logger.info(
@@ -295,6 +378,7 @@ def main() -> None:
                 single,
                 100 * single / baseline,
             )
+            baseline = copy_baseline(db, args.messages, 5000, pids[0], "(1) again:")
             batches = -(-args.messages // 96)
             batched, _ = drain(
                 args,
@@ -307,6 +391,7 @@ def main() -> None:
                 messages=batches,
                 step=0,
                 name="batch96",
+                pids=pids,
             )
             logger.info(
                 "(3) 96-reading messages, one worker: %.0f readings/s (%.0f%% of COPY)",

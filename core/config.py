@@ -40,9 +40,9 @@ class IngestSettings(BaseModel):
     shards: str = Field(
         "all", description="Shards this worker consumes: `all`, or a list/range like `0-7,9`."
     )
-    batch_size: int = Field(5000, ge=1, description="Readings per database batch at most.")
+    batch_size: int = Field(10_000, ge=1, description="Readings per database batch at most.")
     batch_interval_ms: int = Field(
-        200, ge=1, description="Longest wait before a partial batch is written."
+        50, ge=1, description="Longest wait before a partial batch is written."
     )
     session_expiry_s: int = Field(
         7 * 24 * 3600, description="How long the broker keeps the session while we are away."
@@ -57,6 +57,12 @@ class IngestSettings(BaseModel):
         50_000,
         gt=0,
         description="Highest flow a meter can register (l/h); faster index jumps are quarantined.",
+    )
+    reverse_tolerance_l: int = Field(
+        20,
+        ge=0,
+        description="A register step back of at most this many litres is stored (meter backlash,"
+        " unflagged reverse flow), not quarantined; larger steps back need the backflow alarm.",
     )
     receive_maximum: int = Field(
         20_000,

@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 from pydantic import ValidationError
 
@@ -23,6 +24,7 @@ from ingest.payload import MAX_READINGS_PER_MESSAGE, Alarm, AlarmName, BatchIn, 
 MAX_PAYLOAD_BYTES = 512 * 1024
 
 _ALARM_BITS = {name.value: int(Alarm[name.name]) for name in AlarmName}
+AlarmLiteral = Literal["leak", "burst", "backflow", "tamper", "dry", "low_battery"]
 _READING_KEYS = frozenset(ReadingIn.model_fields)
 # Epoch seconds below this are taken as seconds by pydantic (above, as milliseconds).
 _EPOCH_SECONDS_MAX = 2 * 10**10
@@ -38,6 +40,7 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     UNKNOWN_METER = "unknown_meter"
     INDEX_JUMP = "index_jump"
+    METER_REMOVED = "meter_removed"
     # The database refused the message's rows (a value the checks above let through).
     STORE_FAILED = "store_failed"
 
@@ -65,16 +68,18 @@ def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRo
         return Rejection(
             Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes, at most {MAX_PAYLOAD_BYTES}"
         )
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        return Rejection(Reason.MALFORMED_JSON, str(exc)[:200])
-    rows = _fast(body)
+    rows = _compiled(payload)
     if rows is None:
-        rows_or_rejection = _slow(body)
-        if isinstance(rows_or_rejection, Rejection):
-            return rows_or_rejection
-        rows = rows_or_rejection
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            return Rejection(Reason.MALFORMED_JSON, str(exc)[:200])
+        rows = _fast(body)
+        if rows is None:
+            rows_or_rejection = _slow(body)
+            if isinstance(rows_or_rejection, Rejection):
+                return rows_or_rejection
+            rows = rows_or_rejection
     limit = now + max_future_s
     for row in rows:
         try:
@@ -87,6 +92,54 @@ def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRo
                 f"time {row[0].isoformat()} is {stamp - now:.0f} s ahead of the server clock",
             )
     return rows
+
+
+class _Reading(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """``ReadingIn`` for msgspec's C decoder, strict: RFC 3339 times with an offset only."""
+
+    time: Annotated[datetime, msgspec.Meta(tz=True)]
+    index_l: Annotated[int, msgspec.Meta(ge=0, lt=10**12)]
+    flow_lph: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] | None = None
+    battery_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    signal_dbm: Annotated[int, msgspec.Meta(ge=-150, le=0)] | None = None
+    alarms: Annotated[list[AlarmLiteral], msgspec.Meta(max_length=len(AlarmName))] = []
+
+
+class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    readings: Annotated[
+        list[_Reading], msgspec.Meta(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)
+    ]
+
+
+_READING = msgspec.json.Decoder(_Reading, strict=True)
+_BATCH = msgspec.json.Decoder(_Batch, strict=True)
+
+
+def _compiled(payload: bytes) -> list[ReadingRow] | None:
+    """Rows for well-formed payloads, parsed and checked in C (msgspec), or None.
+
+    About six times cheaper than JSON parsing plus the Python checks below; anything it does not
+    take (epoch times, lax numbers, errors) goes the long way, which also names the problem.
+    """
+    try:
+        readings = [_READING.decode(payload)]
+    except msgspec.DecodeError:
+        try:
+            readings = _BATCH.decode(payload).readings
+        except msgspec.DecodeError:
+            return None
+    bits = _ALARM_BITS
+    return [
+        (
+            reading.time,
+            reading.index_l,
+            reading.flow_lph,
+            reading.battery_pct,
+            reading.signal_dbm,
+            sum([bits[name] for name in set(reading.alarms)]) if reading.alarms else 0,
+        )
+        for reading in readings
+    ]
 
 
 def _fast(body: Any) -> list[ReadingRow] | None:

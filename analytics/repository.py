@@ -646,6 +646,7 @@ class AnalyticsRepository:
                     FROM reading
                     WHERE meter_id = ANY(%(ids)s)
                       AND time > %(since)s - interval '1 hour' AND time <= %(until)s
+                      AND source <> 'estimated'
                     GROUP BY 1, 2
                 ), vol AS (
                     SELECT meter_id, hour_end - interval '1 hour' AS hour_start,
@@ -689,6 +690,7 @@ class AnalyticsRepository:
                 SELECT DISTINCT ON (meter_id, time) meter_id, time, index_l, flow_lph, alarms
                 FROM reading
                 WHERE meter_id = ANY(%(ids)s) AND time >= %(since)s AND time < %(until)s
+                  AND source <> 'estimated'
                 ORDER BY meter_id, time, received_at DESC
                 """,
                 {"ids": list(meter_ids), "since": since, "until": until},
@@ -739,14 +741,17 @@ class AnalyticsRepository:
             ).fetchall()
 
     def reporting_states(self, meter_ids: Sequence[int] | None) -> list[ReportingState]:
-        """When each active connected meter last delivered data (its installation if never).
+        """The time of each active connected meter's newest reading (its installation if none).
 
-        Mechanical and electronic meters are read by hand on rounds: never "silent"."""
+        The reading's own time, not its arrival: a backlog delivered late after a week offline
+        still leaves a week without data, and a scan judging an earlier instant (``now``) must
+        not see data stamped after it as a sign of life. Mechanical and electronic meters are
+        read by hand on rounds: never "silent"."""
         with self.conn.cursor(row_factory=class_row(ReportingState)) as cur:
             return cur.execute(
                 """
                 SELECT m.id AS meter_id,
-                       coalesce(s.last_received_at, m.installed_at) AS last_received_at,
+                       coalesce(s.last_time, m.installed_at) AS last_received_at,
                        m.reporting_interval_s
                 FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id
                 WHERE m.removed_at IS NULL AND m.kind = 'iot'

@@ -11,7 +11,7 @@ statements, never a query per incident), and the scan watermark.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -493,16 +493,12 @@ class MeterContext:
 
 
 @dataclass(frozen=True)
-class HourlyWindow:
-    """One meter's consecutive hours from ``first_hour``: volumes (None where unknown), local
-    day (days since 1970-01-01) and local hour of each. Arrays, not a row per hour: a scan
-    reads a thousand hours per meter and per-row objects would dominate its time."""
+class HourEnds:
+    """One meter's register index at hour ends (hours since the epoch, ascending)."""
 
     meter_id: int
-    first_hour: datetime
-    volume_l: list[float | None]
-    local_day: list[int]
-    local_hour: list[int]
+    hour_end: list[int]
+    index_l: list[int]
 
 
 @dataclass(frozen=True)
@@ -622,62 +618,39 @@ class AnalyticsRepository:
                 {"ids": list(meter_ids)},
             ).fetchall()
 
-    def hourly_volumes(
-        self, timezones: Mapping[int, str], *, since: datetime, until: datetime
-    ) -> list[HourlyWindow]:
-        """Each meter's UTC hours in ``[since, until)``, contiguous, with the local day and hour
-        in the meter's time zone (``timezones``: meter id to IANA name).
+    def hour_end_indexes(
+        self, meter_ids: Sequence[int], *, since: datetime, until: datetime
+    ) -> list[HourEnds]:
+        """Each meter's register index at the end of each UTC hour in ``[since, until)`` that
+        has an actual reading (the last one at or before the hour's end, inside the hour).
 
-        The volume of hour ``h`` is the last index at or before ``h+1`` minus the last index at or
-        before ``h``; it is NULL where either end is missing (a gap is not zero use) or the
-        register went back (backflow and wraps are the backflow detector's business).
+        Estimates are left out: detectors judge what meters measured. No time zone work and no
+        grid here (the caller lays the hours on each zone's calendar once for all its meters):
+        this is the scan's biggest read, a thousand hours per meter.
         """
-        with self.conn.cursor(row_factory=class_row(HourlyWindow)) as cur:
+        with self.conn.cursor(row_factory=class_row(HourEnds), binary=True) as cur:
             return cur.execute(
                 """
-                WITH ctx AS (
-                    SELECT * FROM unnest(%(ids)s::int[], %(tzs)s::text[]) AS ctx(meter_id, tz)
-                ), ends AS (
+                WITH ends AS (
                     -- A reading at exactly 10:00 closes the 09:00 hour, hence the microsecond.
                     SELECT meter_id,
-                           time_bucket('1 hour', time - interval '1 microsecond')
-                               + interval '1 hour' AS hour_end,
+                           extract(epoch FROM time_bucket(
+                               '1 hour', time - interval '1 microsecond'))::bigint / 3600 + 1
+                               AS hour_end,
                            last(index_l, time) AS index_l
                     FROM reading
                     WHERE meter_id = ANY(%(ids)s)
                       AND time > %(since)s - interval '1 hour' AND time <= %(until)s
                       AND source <> 'estimated'
                     GROUP BY 1, 2
-                ), vol AS (
-                    SELECT meter_id, hour_end - interval '1 hour' AS hour_start,
-                           CASE WHEN lag(hour_end) OVER w = hour_end - interval '1 hour'
-                                 AND index_l >= lag(index_l) OVER w
-                                THEN (index_l - lag(index_l) OVER w)::float8 END AS volume_l
-                    FROM ends
-                    WINDOW w AS (PARTITION BY meter_id ORDER BY hour_end)
-                ), grid AS (
-                    SELECT ctx.meter_id, ctx.tz, g.hour_start
-                    FROM ctx, generate_series(
-                        %(since)s::timestamptz, %(until)s::timestamptz - interval '1 hour',
-                        interval '1 hour') AS g(hour_start)
                 )
-                SELECT grid.meter_id, min(grid.hour_start) AS first_hour,
-                       array_agg(vol.volume_l ORDER BY grid.hour_start) AS volume_l,
-                       array_agg((grid.hour_start AT TIME ZONE grid.tz)::date - date '1970-01-01'
-                                 ORDER BY grid.hour_start) AS local_day,
-                       array_agg(extract(hour FROM grid.hour_start AT TIME ZONE grid.tz)::int
-                                 ORDER BY grid.hour_start) AS local_hour
-                FROM grid
-                LEFT JOIN vol USING (meter_id, hour_start)
-                GROUP BY grid.meter_id
-                ORDER BY grid.meter_id
+                SELECT meter_id, array_agg(hour_end ORDER BY hour_end) AS hour_end,
+                       array_agg(index_l ORDER BY hour_end) AS index_l
+                FROM ends
+                GROUP BY meter_id
+                ORDER BY meter_id
                 """,
-                {
-                    "ids": list(timezones),
-                    "tzs": list(timezones.values()),
-                    "since": since,
-                    "until": until,
-                },
+                {"ids": list(meter_ids), "since": since, "until": until},
             ).fetchall()
 
     def readings(

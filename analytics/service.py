@@ -30,14 +30,20 @@ from analytics.detectors import (
     StuckMeterDetector,
 )
 from analytics.exceptions import NotEnoughHistory, UnknownMeters
-from analytics.features import FloatArray, HourlySeries, consumption_features, weekdays
+from analytics.features import (
+    FloatArray,
+    HourlySeries,
+    consumption_features,
+    hourly_series,
+    local_calendar,
+    weekdays,
+)
 from analytics.forecast import WeeklyLevelForecaster
 from analytics.models import IncidentKind, Severity
 from analytics.repository import (
     AnalyticsRepository,
     DailyVolume,
     FindingRow,
-    HourlyWindow,
     IncidentRow,
     MeterContext,
     ReadingRow,
@@ -261,8 +267,9 @@ def _telemetry_findings(
     until = now.replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(days=options.history_days + options.detect_days)
     split = options.history_days * 24
-    timezones = {c.meter_id: c.timezone for c in contexts}
-    hourly = _hourly_series(repo.hourly_volumes(timezones, since=since, until=until))
+    hourly = hourly_windows(
+        repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
+    )
     readings = _reading_series(
         repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
     )
@@ -294,17 +301,29 @@ def _telemetry_findings(
     return found
 
 
-def _hourly_series(windows: Sequence[HourlyWindow]) -> dict[int, HourlySeries]:
-    return {
-        w.meter_id: HourlySeries(
-            hour_start=np.datetime64(int(w.first_hour.timestamp()), "s")
-            + np.arange(len(w.volume_l)) * np.timedelta64(3600, "s"),
-            volume_l=np.array(w.volume_l, dtype=float),
-            local_day=np.array(w.local_day, dtype=np.int64).astype("datetime64[D]"),
-            local_hour=np.array(w.local_hour, dtype=np.int64),
-        )
-        for w in windows
+def hourly_windows(
+    repo: AnalyticsRepository, timezones: dict[int, str], *, since: datetime, until: datetime
+) -> dict[int, HourlySeries]:
+    """Each meter's hourly volumes over the UTC hours of ``[since, until)`` on its local
+    calendar (``timezones``: meter id to IANA zone), NaN where the readings do not say."""
+    first_hour = int(since.timestamp()) // 3600
+    hours = int(until.timestamp()) // 3600 - first_hour
+    calendars = {
+        tz: local_calendar(tz, first_hour, hours) for tz in sorted(set(timezones.values()))
     }
+    series = {
+        row.meter_id: hourly_series(
+            np.array(row.hour_end, dtype=np.int64),
+            np.array(row.index_l, dtype=np.int64),
+            calendars[timezones[row.meter_id]],
+        )
+        for row in repo.hour_end_indexes(list(timezones), since=since, until=until)
+    }
+    empty = np.array([], dtype=np.int64)
+    for meter_id, tz in timezones.items():
+        if meter_id not in series:
+            series[meter_id] = hourly_series(empty, empty, calendars[tz])
+    return series
 
 
 def _reading_series(rows: Sequence[ReadingRow]) -> dict[int, ReadingSeries]:

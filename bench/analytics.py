@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import statistics
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -228,7 +230,23 @@ def quality(args: argparse.Namespace, pg: LocalPostgres, broker: LocalMosquitto)
     )
     workdir = Path(tempfile.mkdtemp(prefix="waterbill-bench-analytics-"))
     worker = IngestProcess(url, broker.port, f"bench-{uuid.uuid4().hex[:6]}", workdir / "log", None)
-    worker.wait_subscribed()
+    try:
+        worker.wait_subscribed()
+        return _evaluate(url, broker, config, injection, (start, eval_start, end), args)
+    finally:
+        worker.stop()
+
+
+def _evaluate(
+    url: str,
+    broker: LocalMosquitto,
+    config: FleetConfig,
+    injection: Injection,
+    span: tuple[datetime, datetime, datetime],
+    args: argparse.Namespace,
+) -> list[str]:
+    start, eval_start, end = span
+    labels = injection.labels
     mqtt = MqttSettings(port=broker.port)
     published = 0
     seen: dict[int, Seen] = {}
@@ -266,6 +284,12 @@ def quality(args: argparse.Namespace, pg: LocalPostgres, broker: LocalMosquitto)
             with db.transaction():
                 service.scan(db, now=cut, options=options)
             timings["scan"] += time.perf_counter() - started
+            logger.info(
+                "%s: %d readings published; %s",
+                cut.isoformat(timespec="minutes"),
+                published,
+                ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()),
+            )
             for row in db.execute(
                 "SELECT id, meter_id, kind, started_at, ended_at FROM incident"
             ).fetchall():
@@ -278,7 +302,6 @@ def quality(args: argparse.Namespace, pg: LocalPostgres, broker: LocalMosquitto)
                     first_seen=cut if known is None else known.first_seen,
                 )
         quarantined = db.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall()
-    worker.stop()
     lines = score(labels, list(seen.values()))
     lines.append(
         f"{published} readings published in {len(cuts)} steps; quarantined messages by reason:"
@@ -415,6 +438,8 @@ def main() -> None:
     parser.add_argument("--scan-runs", type=int, default=2)
     parser.add_argument("--part", choices=["all", "quality", "scan"], default="all")
     args = parser.parse_args()
+    # Stopped by a signal, still stop the servers and the ingest process (context managers).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("analytics").setLevel(logging.WARNING)
     lines: list[str] = []

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from analytics.vee_repository import VeeRepository
 from core.config import VeeSettings
@@ -64,6 +65,10 @@ def run(
     the newest data had arrived at its last run) and moves it; with them, every reading of
     those meters in the look-back window. Never commits; re-running it changes nothing.
     """
+    if conn.autocommit and conn.info.transaction_status is TransactionStatus.IDLE:
+        # Its staging tables live until the commit, and flags without their estimates (or a
+        # moved watermark without either) must never be committed alone.
+        raise RuntimeError("vee.run needs a transaction: use `with conn.transaction()`")
     options = options or VeeSettings()
     repo = VeeRepository(conn)
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (VEE_SCAN,))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ingest.payload import Alarm
 
@@ -400,41 +401,30 @@ class VeeRepository:
         reason: str,
     ) -> bool:
         """Set a flag's status and validated index; the before and after go to the audit log."""
-        row = self.conn.execute(
-            """
-            WITH old AS (
-                SELECT status, validated_index_l FROM reading_flag
-                WHERE meter_id = %(meter)s AND at = %(at)s AND rule = %(rule)s FOR UPDATE
-            ), changed AS (
-                UPDATE reading_flag f
-                SET status = %(status)s, validated_index_l = %(validated)s::bigint,
-                    reviewed_by = %(actor)s::int, reviewed_at = now()
-                WHERE f.meter_id = %(meter)s AND f.at = %(at)s AND f.rule = %(rule)s
-                RETURNING 1
-            ), audited AS (
-                INSERT INTO audit_log (action, actor_id, target_type, target_id, detail)
-                SELECT 'vee.edited', %(actor)s::int, 'meter', %(meter)s::text,
-                       jsonb_build_object('at', %(at)s::timestamptz, 'rule', %(rule)s::text,
-                                          'before', jsonb_build_object(
-                                              'status', old.status,
-                                              'validated_index_l', old.validated_index_l),
-                                          'after', jsonb_build_object(
-                                              'status', %(status)s::text,
-                                              'validated_index_l', %(validated)s::bigint),
-                                          'why', %(reason)s::text)
-                FROM old
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM changed)
-            """,
-            {
-                "meter": meter_id,
-                "at": at,
-                "rule": rule,
-                "status": status,
-                "validated": validated_index_l,
-                "actor": actor_id,
-                "reason": reason,
-            },
+        key = {"meter": meter_id, "at": at, "rule": rule}
+        old = self.conn.execute(
+            "SELECT status, validated_index_l FROM reading_flag"
+            " WHERE meter_id = %(meter)s AND at = %(at)s AND rule = %(rule)s FOR UPDATE",
+            key,
         ).fetchone()
-        return bool(row and row[0])
+        if old is None:
+            return False
+        self.conn.execute(
+            "UPDATE reading_flag SET status = %(status)s, validated_index_l = %(validated)s,"
+            " reviewed_by = %(actor)s, reviewed_at = now()"
+            " WHERE meter_id = %(meter)s AND at = %(at)s AND rule = %(rule)s",
+            {**key, "status": status, "validated": validated_index_l, "actor": actor_id},
+        )
+        detail = {
+            "at": at.isoformat(),
+            "rule": rule,
+            "before": {"status": old[0], "validated_index_l": old[1]},
+            "after": {"status": status, "validated_index_l": validated_index_l},
+            "why": reason,
+        }
+        self.conn.execute(
+            "INSERT INTO audit_log (action, actor_id, target_type, target_id, detail)"
+            " VALUES ('vee.edited', %s, 'meter', %s, %s)",
+            (actor_id, str(meter_id), Jsonb(detail)),
+        )
+        return True

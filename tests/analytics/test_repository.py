@@ -35,9 +35,7 @@ class TestHourlyVolumes:
         )[meter]
         assert window.hour_start[0] == np.datetime64("2026-11-24T00:00:00")
         # The 03:00 reading is missing: hours 02-04 are unknown, not zero.
-        assert np.array_equal(
-            window.volume_l, [30.0, 0.0, np.nan, np.nan, np.nan], equal_nan=True
-        )
+        assert np.array_equal(window.volume_l, [30.0, 0.0, np.nan, np.nan, np.nan], equal_nan=True)
         # Port Moresby, UTC+10.
         assert window.local_hour.tolist() == [10, 11, 12, 13, 14]
         assert window.local_day.tolist() == [date(2026, 11, 24)] * 5

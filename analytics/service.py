@@ -402,20 +402,32 @@ def _abnormal_findings(
         daily = _daily_by_meter(
             repo.daily_volumes([m.meter_id for m in members], since=since, until=until)
         )
+        cases = []
         for meter_id, rows in daily.items():
             history = _volumes([r for r in rows if r.day < recent_from])
             recent = [r for r in rows if r.day >= recent_from]
             if len(history) < 7 or not recent:
                 continue
             usual = float(np.median(history))
-            judged.append(meter_id)
             volumes = _volumes(recent)
             features = consumption_features(volumes, float(recent[0].occupants or 1), usual)
+            cases.append((meter_id, recent, volumes, features, usual))
+        if not cases:
+            continue
+        # One forest call for all the type's meters, split back per meter.
+        isolated = detector.predict(np.vstack([case[3] for case in cases])) == -1
+        bounds = np.cumsum([0, *(len(case[2]) for case in cases)])
+        for (meter_id, recent, volumes, features, usual), lo, hi in zip(
+            cases, bounds[:-1], bounds[1:], strict=True
+        ):
+            judged.append(meter_id)
             days = np.array([r.day for r in recent], dtype="datetime64[D]")
             tz = ZoneInfo(timezones[meter_id])
             found.extend(
                 _row(meter_id, _on_local_days(d, tz))
-                for d in detector.detect(days, volumes, features, usual_l=usual)
+                for d in detector.detect(
+                    days, volumes, features, usual_l=usual, isolated=isolated[lo:hi]
+                )
             )
     return found, judged
 

@@ -58,7 +58,17 @@ def daily_features(
     A day's total or night minimum is NaN when an hour it needs is missing: a gap must never read
     as zero use (that would hide a leak) nor as use (that would invent one).
     """
-    days, inverse = np.unique(series.local_day, return_inverse=True)
+    # Local days ascend along the series (it is in time order): a running count of day changes
+    # numbers them, without np.unique's sort (this runs several times per meter per scan).
+    local_day = series.local_day
+    if len(local_day) == 0:
+        days, inverse = local_day, np.zeros(0, dtype=np.int64)
+        starts = np.zeros(0, dtype=np.int64)
+    else:
+        change = np.concatenate(([False], local_day[1:] != local_day[:-1]))
+        inverse = np.cumsum(change)
+        starts = np.flatnonzero(np.concatenate(([True], change[1:])))
+        days = local_day[starts]
     n = len(days)
     known = ~np.isnan(series.volume_l)
     hours_covered = np.bincount(inverse, weights=known, minlength=n).astype(np.int64)
@@ -74,9 +84,7 @@ def daily_features(
     np.minimum.at(night_min, inverse[night_known_hours], series.volume_l[night_known_hours])
     night_known = np.bincount(inverse[night], weights=known[night], minlength=n)
     night_min = np.where(night_known == len(night_hours), night_min, np.nan)
-    first_index = np.full(n, len(inverse), dtype=np.int64)
-    np.minimum.at(first_index, inverse, np.arange(len(inverse)))
-    first_hour = series.hour_start[first_index]
+    first_hour = series.hour_start[starts]
     return DailyFeatures(
         day=days,
         first_hour=first_hour,

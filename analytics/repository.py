@@ -582,6 +582,13 @@ class AnalyticsRepository:
             "SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (name,)
         )
 
+    def tune(self, *, work_mem: str) -> None:
+        """Session settings for this transaction's big reads: the hourly read groups millions
+        of (meter, hour) pairs, which spill to disk under the default 4 MB; and the planner's
+        cost estimates would trigger JIT compilation that costs more than the query."""
+        self.conn.execute("SET LOCAL jit = off")
+        self.conn.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+
     def touched_meters(self, since: datetime) -> list[int]:
         """Meters with data received, or daily rollups rewritten, after ``since``."""
         rows = self.conn.execute(

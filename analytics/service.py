@@ -96,6 +96,7 @@ def scan(
     options = options or AnalyticsSettings()
     repo = AnalyticsRepository(conn)
     repo.lock_scan(SCAN_NAME)
+    repo.tune(work_mem=options.work_mem)
     incremental = meter_ids is None
     if meter_ids is None:
         start = since or repo.watermark(SCAN_NAME)

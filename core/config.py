@@ -169,6 +169,11 @@ class AnalyticsSettings(BaseModel):
         ge=0,
         description="Incremental scans re-read this much before the watermark (late commits).",
     )
+    work_mem: str = Field(
+        "256MB",
+        pattern=r"^\d+(kB|MB|GB)$",
+        description="PostgreSQL work_mem of a scan (its hourly read groups a reading per hour).",
+    )
 
 
 class VeeSettings(BaseModel):

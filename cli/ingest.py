@@ -36,11 +36,7 @@ def ingest(
 
 
 def limits_of(settings: Settings) -> Limits:
-    return Limits(
-        topic_prefix=settings.mqtt.topic_prefix,
-        max_future_s=settings.ingest.max_future_s,
-        max_flow_lph=settings.ingest.max_flow_lph,
-    )
+    return Limits.from_settings(settings)
 
 
 async def _in_transaction(work: Any) -> Any:

@@ -58,6 +58,12 @@ class IngestSettings(BaseModel):
         gt=0,
         description="Highest flow a meter can register (l/h); faster index jumps are quarantined.",
     )
+    reverse_tolerance_l: int = Field(
+        20,
+        ge=0,
+        description="A register step back of at most this many litres is stored (meter backlash,"
+        " unflagged reverse flow), not quarantined; larger steps back need the backflow alarm.",
+    )
     receive_maximum: int = Field(
         20_000,
         ge=1,

@@ -14,22 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import time
 from typing import Any
 
-import aiomqtt
 import psycopg
-from paho.mqtt import _packet as paho_packet
-from paho.mqtt.client import PUBACK
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.config import Settings
 from ingest import metrics
-from ingest.decoder import Reason, Rejection
-from ingest.payload import subscription_topic
+from ingest.decoder import Reason, Rejection, decode
+from ingest.mqtt import ConnectOptions, MqttError, MqttSubscriber, Publish
+from ingest.payload import serial_from_topic, subscription_topic
 from ingest.repository import IngestRepository
 from ingest.service import (
     BatchResult,
@@ -37,45 +31,15 @@ from ingest.service import (
     Message,
     MeterDirectory,
     quarantine_row,
-    receive,
     record_messages,
 )
 
 logger = logging.getLogger(__name__)
 
-# PUBACK with only a packet id: MQTT v5 allows leaving out the reason code when it is Success.
-_PUBACK = struct.Struct("!BBH")
-
 # First wait after a failed connection; doubled up to ingest.reconnect_max_s.
 INITIAL_BACKOFF_S = 0.2
-
-
-class _SharedTableProperties(Properties):
-    """paho's MQTT v5 Properties with its lookup tables built once instead of per message.
-
-    paho decodes every PUBLISH into a new ``Properties``, whose constructor rebuilds two
-    ~30-entry tables: a third of the worker's CPU when draining single-reading messages (py-spy,
-    bench/ingest.py). The tables are only read after construction, so instances can share them.
-    """
-
-    _template = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-
-    def __init__(self, packetType: int) -> None:
-        object.__setattr__(self, "packetType", packetType)
-        object.__setattr__(self, "types", self._template.types)
-        object.__setattr__(self, "names", self._template.names)
-        object.__setattr__(self, "properties", self._template.properties)
-
-    def clear(self) -> None:
-        """Drop the properties set (paho's walks every known name, and runs for each message)."""
-        for name in [name for name in vars(self) if name not in _TABLES]:
-            delattr(self, name)
-
-
-_TABLES = frozenset({"packetType", "types", "names", "properties"})
-
-
-setattr(paho_packet, "Properties", _SharedTableProperties)  # noqa: B010 (a module global)
+# Valid uplink topics remembered with their serial (one per meter of the worker's shards).
+TOPIC_CACHE_MAX = 1_000_000
 
 
 def parse_shards(spec: str, total: int) -> list[int]:
@@ -114,6 +78,68 @@ def client_id(base: str, shards: list[int]) -> str:
     return f"{base}-{shard_label(shards)}"
 
 
+class _Inbox:
+    """Messages received on one connection and not yet committed, decoded as they arrive.
+
+    Decoding runs in the protocol's callback, so it overlaps the database's work on the
+    previous batch (the worker awaits its COPY and COMMIT meanwhile).
+    """
+
+    def __init__(self, limits: Limits, topics: dict[bytes, tuple[str, str]], batch_size: int):
+        self.limits = limits
+        self.topics = topics
+        self.batch_size = batch_size
+        self.pending: list[tuple[int, Message]] = []
+        self.readings = 0
+        self.full = asyncio.Event()
+        self.open = True
+
+    def on_publish(self, publishes: list[Publish]) -> None:
+        if not self.open:
+            return  # stopping: never acked, so the broker delivers these again
+        limits = self.limits
+        topics = self.topics
+        pending = self.pending
+        now = time.time()
+        max_future_s = limits.max_future_s
+        readings = 0
+        for raw_topic, payload, packet_id in publishes:
+            known = topics.get(raw_topic)
+            if known is None:
+                topic = raw_topic.decode(errors="replace")
+                serial = serial_from_topic(limits.topic_prefix, topic)
+                if serial is None:
+                    rejection = Rejection(Reason.BAD_TOPIC, f"topic {topic[:200]!r}")
+                    pending.append((packet_id, Message(topic, payload, None, rejection)))
+                    readings += 1
+                    continue
+                if len(topics) >= TOPIC_CACHE_MAX:
+                    topics.clear()
+                known = topics[raw_topic] = (topic, serial)
+            rows = decode(payload, now=now, max_future_s=max_future_s)
+            pending.append((packet_id, Message(known[0], payload, known[1], rows)))
+            readings += 1 if type(rows) is Rejection else len(rows)  # type: ignore[arg-type]
+        self.readings += readings
+        if self.readings >= self.batch_size:
+            self.full.set()
+
+    def take(self) -> tuple[list[tuple[int, Message]], int]:
+        """Up to one batch of readings from the head of the queue."""
+        batch_size = self.batch_size
+        taken = readings = 0
+        for _, message in self.pending:
+            readings += 1 if type(message.rows) is Rejection else len(message.rows)  # type: ignore[arg-type]
+            taken += 1
+            if readings >= batch_size:
+                break
+        batch = self.pending[:taken]
+        del self.pending[:taken]
+        self.readings -= readings
+        if self.readings < batch_size:
+            self.full.clear()
+        return batch, readings
+
+
 class Worker:
     """One ingest worker process's loop (see module docstring)."""
 
@@ -121,12 +147,9 @@ class Worker:
         self.settings = settings
         self.shards = shards
         self.client_id = client_id(settings.ingest.client_id, shards)
-        self.limits = Limits(
-            topic_prefix=settings.mqtt.topic_prefix,
-            max_future_s=settings.ingest.max_future_s,
-            max_flow_lph=settings.ingest.max_flow_lph,
-        )
+        self.limits = Limits.from_settings(settings)
         self.meters = MeterDirectory()
+        self.topics: dict[bytes, tuple[str, str]] = {}
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -137,7 +160,7 @@ class Worker:
                 try:
                     await self._session(stop)
                     backoff = INITIAL_BACKOFF_S
-                except aiomqtt.MqttError as exc:
+                except MqttError as exc:
                     logger.warning("MQTT connection lost (%s); retrying in %.1f s", exc, backoff)
                     await _sleep_unless(stop, backoff)
                     backoff = min(backoff * 2, self.settings.ingest.reconnect_max_s)
@@ -146,119 +169,72 @@ class Worker:
                 await self._conn.close()
         logger.info("ingest worker %s stopped", self.client_id)
 
-    def _client(self) -> aiomqtt.Client:
+    def _options(self) -> ConnectOptions:
         mqtt = self.settings.mqtt
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.settings.ingest.session_expiry_s
-        properties.ReceiveMaximum = self.settings.ingest.receive_maximum
-        client = aiomqtt.Client(
-            mqtt.host,
-            mqtt.port,
+        return ConnectOptions(
+            host=mqtt.host,
+            port=mqtt.port,
+            client_id=self.client_id,
             username=mqtt.username,
             password=mqtt.password.get_secret_value() if mqtt.password else None,
-            identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False,
-            properties=properties,
-            keepalive=30,
+            keepalive_s=30,
+            session_expiry_s=self.settings.ingest.session_expiry_s,
+            receive_maximum=self.settings.ingest.receive_maximum,
         )
-        # aiomqtt acks QoS 1 on receipt; its paho client can leave that to us (after COMMIT).
-        client._client.manual_ack_set(True)
-        return client
 
     async def _session(self, stop: asyncio.Event) -> None:
-        client = self._client()
-        async with client:
-            topics = [
-                (
-                    subscription_topic(self.settings.mqtt.topic_prefix, shard),
-                    SubscribeOptions(qos=1),
-                )
-                for shard in self.shards
-            ]
-            await client.subscribe(topics)
+        inbox = _Inbox(self.limits, self.topics, self.settings.ingest.batch_size)
+        async with MqttSubscriber(self._options(), inbox.on_publish) as subscriber:
+            prefix = self.settings.mqtt.topic_prefix
+            await subscriber.subscribe([subscription_topic(prefix, s) for s in self.shards])
             logger.info(
                 "ingest worker %s subscribed to shards %s", self.client_id, shard_label(self.shards)
             )
-            await self._consume(client, stop)
+            try:
+                await self._consume(subscriber, inbox, stop)
+            finally:
+                inbox.open = False
 
-    async def _consume(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        pending: list[tuple[int, int, Message]] = []
-        counted = [0]
-        full = asyncio.Event()
-        batch_size = self.settings.ingest.batch_size
-        queue = client._queue  # drained without a task per message when it is not empty
-
-        async def take_messages() -> None:
-            messages = aiomqtt.client.MessagesIterator(client)
-            limits = self.limits
-            while True:
-                raw = queue.get_nowait() if not queue.empty() else await anext(messages)
-                topic = raw.topic.value
-                message = receive(topic, raw.payload, limits=limits)
-                pending.append((raw.mid, raw.qos, message))
-                counted[0] += 1 if isinstance(message.rows, Rejection) else len(message.rows)
-                if counted[0] >= batch_size:
-                    full.set()
-                    # Yield so the writer runs; the broker's Receive Maximum bounds the rest.
-                    await asyncio.sleep(0)
-
-        receiver = asyncio.create_task(take_messages())
+    async def _consume(
+        self, subscriber: MqttSubscriber, inbox: _Inbox, stop: asyncio.Event
+    ) -> None:
         stopping = asyncio.create_task(stop.wait())
+        closed = subscriber.closed
         interval = self.settings.ingest.batch_interval_ms / 1000
         try:
             while True:
-                full_wait = asyncio.create_task(full.wait())
+                full_wait = asyncio.create_task(inbox.full.wait())
+                waiters: list[asyncio.Future[Any]] = [closed, stopping, full_wait]
                 await asyncio.wait(
-                    [receiver, stopping, full_wait],
+                    waiters,
                     timeout=interval,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 full_wait.cancel()
-                if receiver.done():
+                if closed.done():
                     # Connection lost: what is pending was never acked and will come again.
-                    receiver.result()
+                    closed.result()
                 if stop.is_set():
-                    receiver.cancel()
-                    while pending:
-                        await self._flush(client, pending, counted, stop)
+                    inbox.open = False
+                    while inbox.pending:
+                        await self._flush(subscriber, inbox, stop)
                     return
-                metrics.QUEUE_DEPTH.set(len(pending) + queue.qsize())
-                await self._flush(client, pending, counted, stop)
-                if counted[0] < batch_size:
-                    full.clear()
+                metrics.QUEUE_DEPTH.set(len(inbox.pending))
+                await self._flush(subscriber, inbox, stop)
         finally:
-            receiver.cancel()
             stopping.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await receiver
 
-    async def _flush(
-        self,
-        client: aiomqtt.Client,
-        pending: list[tuple[int, int, Message]],
-        counted: list[int],
-        stop: asyncio.Event,
-    ) -> None:
-        """Write up to one batch from the head of ``pending``, commit, then ack it."""
-        if not pending:
+    async def _flush(self, subscriber: MqttSubscriber, inbox: _Inbox, stop: asyncio.Event) -> None:
+        """Write up to one batch from the head of the inbox, commit, then ack it."""
+        if not inbox.pending:
             return
-        batch_size = self.settings.ingest.batch_size
-        taken = readings = 0
-        for _, _, message in pending:
-            readings += 1 if isinstance(message.rows, Rejection) else len(message.rows)
-            taken += 1
-            if readings >= batch_size:
-                break
-        batch = pending[:taken]
-        del pending[:taken]
-        counted[0] -= readings
+        batch, _ = inbox.take()
         started = time.perf_counter()
-        result = await self._write([message for _, _, message in batch], stop)
+        result = await self._write([message for _, message in batch], stop)
         if result is None:
             return
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
-        _ack(client, [mid for mid, qos, _ in batch if qos == 1])
+        subscriber.ack([packet_id for packet_id, _ in batch if packet_id])
         _count(result)
 
     async def _write(self, messages: list[Message], stop: asyncio.Event) -> BatchResult | None:
@@ -338,18 +314,6 @@ class Worker:
             with contextlib.suppress(psycopg.Error):
                 await self._conn.close()
             self._conn = None
-
-
-def _ack(client: aiomqtt.Client, mids: list[int]) -> None:
-    """PUBACK these messages, all in one write.
-
-    ``paho.ack(mid, 1)`` queues one 4-byte packet and one socket write per message; at tens of
-    thousands of messages a second that is a visible share of the worker. The same bytes go in
-    one packet of paho's queue, written (and reset on reconnection) exactly like its own.
-    """
-    if mids:
-        blob = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
-        client._client._packet_queue(PUBACK, blob, 0, 1)
 
 
 def _count(result: BatchResult) -> None:

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     UNKNOWN_METER = "unknown_meter"
     INDEX_JUMP = "index_jump"
+    METER_REMOVED = "meter_removed"
     # The database refused the message's rows (a value the checks above let through).
     STORE_FAILED = "store_failed"
 

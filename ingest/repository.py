@@ -12,15 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, errors, sql
 from psycopg.rows import class_row
 
 STAGE_TABLE = "ingest_stage"
 STAGE_COLUMNS = ("meter_id", "time", "index_l", "flow_lph", "battery_pct", "signal_dbm", "alarms")
 STAGE_TYPES = ("int4", "timestamptz", "int8", "float8", "int2", "int2", "int2")
+FRESH_TABLE = "ingest_fresh"
+READING_COLUMNS = (
+    "meter_id", "time", "source", "index_l", "flow_lph", "battery_pct", "signal_dbm", "alarms"
+)  # fmt: skip
+READING_TYPES = ("int4", "timestamptz", "text", "int8", "float8", "int2", "int2", "int2")
 
 # Staged row: (meter_id, time, index_l, flow_lph, battery_pct, signal_dbm, alarms).
 StageRow = tuple[int, datetime, int, float | None, int | None, int | None, int]
+# Per meter, what a batch's fresh readings add: (meter_id, first time, last time, last index,
+# readings).
+FreshMeter = tuple[int, datetime, datetime, int, int]
 # Quarantined message: (topic, payload, reason, detail, serial).
 QuarantineRow = tuple[str, bytes, str, str, str | None]
 
@@ -33,13 +41,19 @@ WITH inserted AS (
     ON CONFLICT DO NOTHING
     RETURNING meter_id, time, index_l
 ),
+changes AS (
+    SELECT meter_id, time AS first_time, time AS last_time, index_l AS last_index_l, 1 AS stored
+    FROM inserted
+    UNION ALL
+    SELECT meter_id, first_time, last_time, last_index_l, stored FROM {FRESH_TABLE}
+),
 per_meter AS (
     SELECT DISTINCT ON (meter_id)
-        meter_id, time AS last_time, index_l AS last_index_l,
-        count(*) OVER (PARTITION BY meter_id) AS stored,
-        min(time) OVER (PARTITION BY meter_id) AS first_time
-    FROM inserted
-    ORDER BY meter_id, time DESC
+        meter_id, last_time, last_index_l,
+        sum(stored) OVER w AS stored, min(first_time) OVER w AS first_time
+    FROM changes
+    WINDOW w AS (PARTITION BY meter_id)
+    ORDER BY meter_id, last_time DESC
 ),
 state AS (
     INSERT INTO meter_state AS s
@@ -54,10 +68,12 @@ state AS (
         readings_total = s.readings_total + excluded.readings_total
 ),
 pending AS (
+    -- A meter already queued from an earlier time is left alone (no write): its queued_at
+    -- keeps saying how long it has waited.
     INSERT INTO rollup_pending AS p (meter_id, since, queued_at)
     SELECT meter_id, first_time, now() FROM per_meter
-    ON CONFLICT (meter_id) DO UPDATE SET
-        since = least(p.since, excluded.since), queued_at = excluded.queued_at
+    ON CONFLICT (meter_id) DO UPDATE SET since = excluded.since
+    WHERE excluded.since < p.since
 )
 SELECT count(*) FROM inserted
 """
@@ -70,11 +86,14 @@ class MeterRef:
     register_digits: int
 
 
-@dataclass(frozen=True, slots=True)
-class LastReading:
-    meter_id: int
-    last_time: datetime
-    last_index_l: int
+# (meter id, register digits, removed at, latest reading's time and index): both None when the
+# meter has no reading yet.
+MeterCheck = tuple[int, int, datetime | None, datetime | None, int | None]
+# (meter id, probed time, the stored reading before it: time, index; the one after: time, index,
+# alarms), Nones where there is none.
+Neighbours = tuple[
+    int, datetime, datetime | None, int | None, datetime | None, int | None, int | None
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +114,16 @@ class IngestRepository:
         self.conn = conn
 
     async def create_stage(self) -> None:
-        """The connection's staging table; emptied at every commit, so each batch starts clean."""
+        """The connection's staging tables; emptied at every commit, so each batch starts clean."""
         await self.conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} ("
             "meter_id int4, time timestamptz, index_l int8, flow_lph float8,"
             " battery_pct int2, signal_dbm int2, alarms int2) ON COMMIT DELETE ROWS"
+        )
+        await self.conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {FRESH_TABLE} ("
+            "meter_id int4, first_time timestamptz, last_time timestamptz, last_index_l int8,"
+            " stored int8) ON COMMIT DELETE ROWS"
         )
 
     async def meters_by_serial(self, serials: Sequence[str]) -> list[MeterRef]:
@@ -110,32 +134,76 @@ class IngestRepository:
             )
             return await cur.fetchall()
 
-    async def last_readings(self, meter_ids: Sequence[int]) -> list[LastReading]:
-        async with self.conn.cursor(row_factory=class_row(LastReading)) as cur:
+    async def meter_checks(self, meter_ids: Sequence[int]) -> list[MeterCheck]:
+        """What judging a batch needs of each meter: register size, removal, latest reading."""
+        async with self.conn.cursor() as cur:
             await cur.execute(
-                "SELECT meter_id, last_time, last_index_l FROM meter_state"
-                " WHERE meter_id = ANY(%s)",
+                "SELECT m.id, m.register_digits, m.removed_at, s.last_time, s.last_index_l"
+                " FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id"
+                " WHERE m.id = ANY(%s::int4[])",
                 [list(meter_ids)],
             )
             return await cur.fetchall()
 
-    async def write_readings(self, rows: Iterable[StageRow]) -> tuple[int, int]:
-        """Stage and insert readings; (staged, newly stored): the difference were duplicates."""
-        staged = 0
+    async def neighbours(self, probes: Sequence[tuple[int, datetime]]) -> list[Neighbours]:
+        """The stored readings just before and just after each (meter, time)."""
         async with self.conn.cursor() as cur:
-            columns = ", ".join(STAGE_COLUMNS)
-            async with cur.copy(
-                f"COPY {STAGE_TABLE} ({columns}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(STAGE_TYPES)
-                for row in rows:
-                    await copy.write_row(row)
-                    staged += 1
-            if not staged:
+            await cur.execute(
+                """
+                SELECT p.meter_id, p.time, b.time, b.index_l, a.time, a.index_l, a.alarms
+                FROM unnest(%s::int4[], %s::timestamptz[]) AS p (meter_id, time)
+                LEFT JOIN LATERAL (
+                    SELECT time, index_l FROM reading r
+                    WHERE r.meter_id = p.meter_id AND r.time < p.time
+                    ORDER BY r.time DESC LIMIT 1
+                ) b ON true
+                LEFT JOIN LATERAL (
+                    SELECT time, index_l, alarms FROM reading r
+                    WHERE r.meter_id = p.meter_id AND r.time > p.time
+                    ORDER BY r.time LIMIT 1
+                ) a ON true
+                """,
+                [[meter for meter, _ in probes], [time for _, time in probes]],
+            )
+            return await cur.fetchall()
+
+    async def write_readings(
+        self, fresh: Sequence[StageRow], fresh_meters: Sequence[FreshMeter], others: list[StageRow]
+    ) -> tuple[int, int]:
+        """Store readings; (staged, newly stored): the difference were duplicates.
+
+        ``fresh`` readings are later than anything stored for their meter and unique in the
+        batch, so they cannot conflict: they are copied straight into the hypertable (COPY is
+        about twice as fast as INSERT ... ON CONFLICT there), with ``fresh_meters`` summing
+        them up per meter. ``others`` (late, or possibly delivered twice) go through the
+        staging table and ``ON CONFLICT DO NOTHING``. Should a fresh reading conflict after all
+        (a concurrent writer for the same meter), the copy is rolled back to its savepoint and
+        those readings take the staging path too.
+        """
+        async with self.conn.cursor() as cur:
+            if fresh:
+                try:
+                    async with self.conn.transaction():
+                        await _copy(cur, "reading", READING_COLUMNS, READING_TYPES, fresh, True)
+                        await _copy(
+                            cur,
+                            FRESH_TABLE,
+                            ("meter_id", "first_time", "last_time", "last_index_l", "stored"),
+                            ("int4", "timestamptz", "timestamptz", "int8", "int8"),
+                            fresh_meters,
+                            False,
+                        )
+                except errors.UniqueViolation:
+                    others = [*fresh, *others]
+                    fresh = ()
+            if others:
+                await _copy(cur, STAGE_TABLE, STAGE_COLUMNS, STAGE_TYPES, others, False)
+            if not fresh and not others:
                 return 0, 0
             await cur.execute(_INSERT_READINGS)
             result = await cur.fetchone()
-        return staged, int(result[0]) if result else 0
+        inserted = int(result[0]) if result else 0
+        return len(fresh) + len(others), len(fresh) + inserted
 
     async def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         if not rows:
@@ -203,6 +271,26 @@ class IngestRepository:
                     "UPDATE quarantine SET reason = %s, detail = %s WHERE id = %s",
                     [(reason, detail, id_) for id_, reason, detail in updates],
                 )
+
+
+async def _copy(
+    cur: AsyncCursor[Any],
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    source: bool,
+) -> None:
+    """Binary COPY of ``rows`` (with ``'iot'`` put in as the second column when ``source``)."""
+    async with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        write = copy.write_row
+        if source:
+            for row in rows:
+                await write((row[0], row[1], "iot", *row[2:]))
+        else:
+            for row in rows:
+                await write(row)
 
 
 def _filters(

@@ -7,17 +7,23 @@ quarantined message is simply running it through here again.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
+from typing import Any
 
+from core.config import Settings
 from ingest.decoder import ReadingRow, Reason, Rejection, decode
-from ingest.payload import serial_from_topic
-from ingest.repository import IngestRepository, MeterRef, QuarantineRow, StageRow
+from ingest.payload import Alarm, serial_from_topic
+from ingest.repository import IngestRepository, Neighbours, QuarantineRow, StageRow
 
 logger = logging.getLogger(__name__)
+
+_BACKFLOW = int(Alarm.BACKFLOW)
 
 
 @dataclass(slots=True)
@@ -37,6 +43,16 @@ class Limits:
     topic_prefix: str
     max_future_s: float
     max_flow_lph: float
+    reverse_tolerance_l: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            topic_prefix=settings.mqtt.topic_prefix,
+            max_future_s=settings.ingest.max_future_s,
+            max_flow_lph=settings.ingest.max_flow_lph,
+            reverse_tolerance_l=settings.ingest.reverse_tolerance_l,
+        )
 
 
 @dataclass
@@ -64,19 +80,25 @@ def receive(topic: str, payload: bytes, *, limits: Limits, now: float | None = N
 
 
 class MeterDirectory:
-    """Serial -> meter, cached for the process: meters are never deleted, and an unknown serial
-    is asked about again in the next batch that brings it (it may have been registered since).
+    """Serial -> meter id, cached for the process: meters are never deleted, and an unknown
+    serial is asked about again in the next batch that brings it (it may have been registered
+    since). What can change about a meter (its removal) is read with every batch.
     """
 
     def __init__(self) -> None:
-        self._known: dict[str, MeterRef] = {}
+        self._known: dict[str, int] = {}
 
-    async def resolve(self, repo: IngestRepository, serials: set[str]) -> dict[str, MeterRef]:
-        missing = [serial for serial in serials if serial not in self._known]
+    async def resolve(self, repo: IngestRepository, serials: set[str]) -> dict[str, int]:
+        known = self._known
+        missing = [serial for serial in serials if serial not in known]
         if missing:
             for meter in await repo.meters_by_serial(missing):
-                self._known[meter.serial] = meter
-        return {serial: self._known[serial] for serial in serials if serial in self._known}
+                known[meter.serial] = meter.id
+        return known
+
+
+# A reading as the plausibility check sees it: (epoch s, index, message position, alarms, time).
+_Point = tuple[float, int, int, int, datetime]
 
 
 async def record_messages(
@@ -93,33 +115,70 @@ async def record_messages(
     """
     result = BatchResult(messages=len(messages))
     rejected = result.rejected
+    serials: set[str] = set()
     for position, message in enumerate(messages):
-        if isinstance(message.rows, Rejection):
+        if type(message.rows) is Rejection:
             rejected[position] = message.rows
-    serials = {m.serial for i, m in enumerate(messages) if i not in rejected and m.serial}
+        else:
+            serials.add(message.serial)  # type: ignore[arg-type]
     known = await meters.resolve(repo, serials) if serials else {}
+    points: dict[int, list[_Point]] = {}
+    owner: list[int] = [0] * len(messages)
     for position, message in enumerate(messages):
-        if position not in rejected and message.serial not in known:
+        if position in rejected:
+            continue
+        meter_id = known.get(message.serial)  # type: ignore[arg-type]
+        if meter_id is None:
             rejected[position] = Rejection(
                 Reason.UNKNOWN_METER, f"no meter with serial {message.serial!r}"
             )
-    accepted = [i for i in range(len(messages)) if i not in rejected]
-    await _reject_impossible_jumps(repo, messages, accepted, known, limits, rejected)
+            continue
+        owner[position] = meter_id
+        series = points.get(meter_id)
+        if series is None:
+            series = points[meter_id] = []
+        for row in message.rows:  # type: ignore[union-attr]
+            series.append((row[0].timestamp(), row[1], position, row[5], row[0]))
+    latest: dict[int, float] = {}
+    if points:
+        latest = await _judge(repo, points, limits, rejected)
 
-    def stage_rows() -> list[StageRow]:
-        rows: list[StageRow] = []
-        for position in accepted:
-            if position in rejected:
+    # Readings later than their meter's latest stored one, and not twice in this batch, cannot
+    # be duplicates: they skip the ON CONFLICT path (see IngestRepository.write_readings).
+    fresh: list[StageRow] = []
+    others: list[StageRow] = []
+    seen: set[tuple[int, datetime]] = set()
+    per_meter: dict[int, list[Any]] = {}
+    for position, message in enumerate(messages):
+        if position in rejected:
+            continue
+        meter_id = owner[position]
+        after = latest[meter_id]
+        for row in message.rows:  # type: ignore[union-attr]
+            stamp = row[0]
+            key = (meter_id, stamp)
+            if key in seen or stamp.timestamp() <= after:
+                others.append((meter_id, *row))
                 continue
-            message = messages[position]
-            meter_id = known[message.serial].id  # type: ignore[index]
-            rows.extend((meter_id, *row) for row in message.rows)  # type: ignore[union-attr]
-        return rows
-
-    rows = stage_rows()
-    if rows:
-        result.latest_time = max(row[1] for row in rows)
-    result.staged, result.stored = await repo.write_readings(rows)
+            seen.add(key)
+            fresh.append((meter_id, *row))
+            summary = per_meter.get(meter_id)
+            if summary is None:
+                per_meter[meter_id] = [meter_id, stamp, stamp, row[1], 1]
+            else:
+                if stamp < summary[1]:
+                    summary[1] = stamp
+                if stamp > summary[2]:
+                    summary[2] = stamp
+                    summary[3] = row[1]
+                summary[4] += 1
+    if fresh or others:
+        result.latest_time = max([row[1] for row in fresh] + [row[1] for row in others])
+    result.staged, result.stored = await repo.write_readings(
+        fresh,
+        [tuple(summary) for summary in per_meter.values()],
+        others,
+    )
     if quarantine and rejected:
         await repo.quarantine(
             [
@@ -136,54 +195,112 @@ def quarantine_row(message: Message, rejection: Rejection) -> QuarantineRow:
     return (message.topic, message.payload, rejection.reason.value, detail, message.serial)
 
 
-async def _reject_impossible_jumps(
+async def _judge(
     repo: IngestRepository,
-    messages: Sequence[Message],
-    accepted: list[int],
-    known: dict[str, MeterRef],
+    points: dict[int, list[_Point]],
     limits: Limits,
     rejected: dict[int, Rejection],
-) -> None:
-    """Quarantine messages whose index moved more than the meter could have measured.
+) -> dict[int, float]:
+    """Quarantine readings after their meter's removal, and index moves no meter could make.
 
-    Each reading is judged against the nearest earlier known point of its meter: the meter's
-    stored latest reading, or an earlier reading of this batch. The register wraps at
-    10**register_digits, so a small step backwards shows as a huge forward jump, as it should.
+    Each reading is judged against its true neighbours in time: the latest earlier reading
+    (stored, or accepted earlier in this batch) and, for a late reading, the next stored one.
+    A step forward (modulo the register's ``10**digits``, so a wrap is a small step) must fit
+    the highest flow over the time between; a step back is stored when it is small
+    (``reverse_tolerance_l``) or flagged as backflow and within the highest flow; anything else
+    is an ``index_jump``. The walk is sequential per meter, so a rejected reading is never the
+    neighbour another is judged against, and the verdict does not depend on how readings were
+    split into batches.
+
+    Returns each meter's latest stored reading time (epoch s; -inf when it has none).
     """
-    points: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
-    digits: dict[int, int] = {}
-    for position in accepted:
-        message = messages[position]
-        meter = known[message.serial]  # type: ignore[index]
-        digits[meter.id] = meter.register_digits
-        series = points[meter.id]
-        for row in message.rows:  # type: ignore[union-attr]
-            series.append((row[0], row[1], position))
-    if not points:
-        return
-    for last in await repo.last_readings(list(points)):
-        points[last.meter_id].append((last.last_time, last.last_index_l, -1))
-    max_l_per_s = limits.max_flow_lph / 3600
+    meters = {row[0]: row for row in await repo.meter_checks(list(points))}
+    probes: list[tuple[int, datetime]] = []
     for meter_id, series in points.items():
-        series.sort(key=lambda point: (point[0], point[2]))
-        modulus = 10 ** digits[meter_id]
-        previous: tuple[datetime, int, int] | None = None
-        for point in series:
-            if point[2] in rejected:
+        last_time = meters[meter_id][3]
+        if last_time is not None:
+            last = last_time.timestamp()
+            probes.extend([(meter_id, point[4]) for point in series if point[0] <= last])
+    neighbours: dict[tuple[int, datetime], Neighbours] = {}
+    if probes:
+        neighbours = {(row[0], row[1]): row for row in await repo.neighbours(probes)}
+    max_l_per_s = limits.max_flow_lph / 3600
+    latest: dict[int, float] = {}
+    for meter_id, series in points.items():
+        _, digits, removed_at, last_time, last_index = meters[meter_id]
+        modulus = 10**digits
+        removed = removed_at.timestamp() if removed_at is not None else math.inf
+        state = None
+        if last_time is not None and last_index is not None:
+            state = (last_time.timestamp(), last_index)
+        latest[meter_id] = state[0] if state is not None else -math.inf
+        if len(series) > 1:
+            series.sort(key=itemgetter(0, 2))
+        previous: tuple[float, int] | None = None  # latest accepted reading of this batch
+        for epoch, index, position, alarms, stamp in series:
+            if position in rejected:
                 continue
-            if previous is not None:
-                step = (point[1] - previous[1]) % modulus
-                seconds = (point[0] - previous[0]).total_seconds()
-                # One litre of slack: registers round, and two reads can share a second.
-                if step > max_l_per_s * seconds + 1:
-                    rejected[point[2]] = Rejection(
-                        Reason.INDEX_JUMP,
-                        f"index {point[1]} at {point[0].isoformat()}: {step} l in {seconds:.0f} s"
-                        f" since {previous[1]} at {previous[0].isoformat()}"
-                        f" (at most {limits.max_flow_lph:.0f} l/h)",
-                    )
-                    continue
-            previous = point
+            if epoch >= removed:
+                rejected[position] = Rejection(
+                    Reason.METER_REMOVED,
+                    f"reading at {stamp.isoformat()} after the meter's removal on"
+                    f" {removed_at.isoformat()}",  # type: ignore[union-attr]
+                )
+                continue
+            before: tuple[float, int] | None
+            after: tuple[float, int, int] | None = None
+            if state is not None and epoch <= state[0]:
+                _, _, before_time, before_index, after_time, after_index, after_alarms = neighbours[
+                    (meter_id, stamp)
+                ]
+                before = None
+                if before_time is not None and before_index is not None:
+                    before = (before_time.timestamp(), before_index)
+                if after_time is not None and after_index is not None:
+                    after = (after_time.timestamp(), after_index, after_alarms or 0)
+            else:
+                before = state
+            if previous is not None and (before is None or previous[0] > before[0]):
+                before = previous
+            problem = None
+            if before is not None:
+                problem = _implausible(before, (epoch, index), alarms, modulus, max_l_per_s, limits)
+            if problem is None and after is not None:
+                problem = _implausible(
+                    (epoch, index), after[:2], after[2], modulus, max_l_per_s, limits
+                )
+            if problem is not None:
+                rejected[position] = Rejection(
+                    Reason.INDEX_JUMP,
+                    f"index {index} at {stamp.isoformat()}: {problem}"
+                    f" (at most {limits.max_flow_lph:.0f} l/h)",
+                )
+                continue
+            previous = (epoch, index)
+    return latest
+
+
+def _implausible(
+    before: tuple[float, int],
+    after: tuple[float, int],
+    alarms: int,
+    modulus: int,
+    max_l_per_s: float,
+    limits: Limits,
+) -> str | None:
+    """Why the register cannot have gone from ``before`` to ``after``, or None if it can."""
+    seconds = abs(after[0] - before[0])
+    # One litre of slack: registers round, and two reads can share a second.
+    most = max_l_per_s * seconds + 1
+    forward = (after[1] - before[1]) % modulus
+    if forward <= most:
+        return None
+    back = modulus - forward
+    if back <= limits.reverse_tolerance_l or (alarms & _BACKFLOW and back <= most):
+        return None
+    if back < forward:
+        return f"{back} l back in {seconds:.0f} s from {before[1]} without a backflow alarm"
+    return f"{forward} l in {seconds:.0f} s from {before[1]}"
 
 
 def rejection_counts(result: BatchResult) -> Counter[Reason]:

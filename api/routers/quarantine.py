@@ -116,11 +116,7 @@ async def reprocess_quarantine(
     body: ReprocessRequest, session: SessionDep, settings: SettingsDep
 ) -> ReprocessResponse:
     """Run open quarantined messages through the ingest again (e.g. after registering meters)."""
-    limits = Limits(
-        topic_prefix=settings.mqtt.topic_prefix,
-        max_future_s=settings.ingest.max_future_s,
-        max_flow_lph=settings.ingest.max_flow_lph,
-    )
+    limits = Limits.from_settings(settings)
     result = await reprocess(
         await _repository(session),
         ids=body.ids or None,

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from ingest.decoder import Reason
-from ingest.payload import encode_reading
+from ingest.payload import AlarmName, encode_reading
 from ingest.repository import IngestRepository
 from ingest.service import Limits, MeterDirectory, receive, record_messages, reprocess
 from tests.ingest.conftest import register
@@ -26,6 +26,11 @@ def message(serial: str, *readings: tuple[int, int]):
     body = [encode_reading(T + timedelta(seconds=s), i) for s, i in readings]
     payload = orjson.dumps(body[0] if len(body) == 1 else {"readings": body})
     return receive(f"wb/0/meters/{serial}/up", payload, limits=LIMITS)
+
+
+def flagged(serial: str, seconds: int, index: int, alarms: list[AlarmName]):
+    body = encode_reading(T + timedelta(seconds=seconds), index, alarms=alarms)
+    return receive(f"wb/0/meters/{serial}/up", orjson.dumps(body), limits=LIMITS)
 
 
 @pytest.fixture
@@ -80,28 +85,52 @@ class TestRecordMessages:
         )
         assert (result.stored, reasons(db)) == (2, [Reason.INDEX_JUMP])
 
-    async def test_index_going_backwards_is_a_jump(self, repo, db):
+    async def test_a_small_step_back_is_stored(self, repo, db):
         register(db, ["BACK-1"])
         await record(repo, message("BACK-1", (0, 100)))
-        await record(repo, message("BACK-1", (60, 99)))
-        assert reasons(db) == [Reason.INDEX_JUMP]
-
-    async def test_register_wrapping_round_is_not_a_jump(self, repo, db):
-        register(db, ["WRAP-1"], digits=4)
-        await record(repo, message("WRAP-1", (0, 9990)))
-        result = await record(repo, message("WRAP-1", (60, 20)))
+        result = await record(repo, message("BACK-1", (60, 100 - LIMITS.reverse_tolerance_l)))
         assert (result.stored, reasons(db)) == (1, [])
 
-    async def test_late_reading_does_not_move_state_back(self, repo, db):
-        ids = register(db, ["LATE-1"])
-        await record(repo, message("LATE-1", (3600, 500)))
-        await record(repo, message("LATE-1", (0, 100)))
-        state = db.execute(
-            "SELECT last_time, last_index_l, readings_total FROM meter_state WHERE meter_id = %s",
-            [ids["LATE-1"]],
-        ).fetchone()
-        assert state == (T + timedelta(hours=1), 500, 2)
-        assert db.execute("SELECT since FROM rollup_pending").fetchone() == (T,)
+    async def test_a_larger_step_back_without_backflow_alarm_is_a_jump(self, repo, db):
+        register(db, ["BACK-2"])
+        await record(repo, message("BACK-2", (0, 100)))
+        result = await record(repo, message("BACK-2", (60, 100 - LIMITS.reverse_tolerance_l - 1)))
+        assert (result.stored, reasons(db)) == (0, [Reason.INDEX_JUMP])
+
+    async def test_a_step_back_flagged_as_backflow_is_stored_for_analytics(self, repo, db):
+        register(db, ["BACK-3"])
+        await record(repo, message("BACK-3", (0, 100)))
+        # 40 litres back in a minute: within the highest flow (1 l/s here), run backwards.
+        result = await record(repo, flagged("BACK-3", 60, 60, [AlarmName.BACKFLOW]))
+        assert (result.stored, reasons(db)) == (1, [])
+
+    async def test_backflow_faster_than_any_flow_is_still_a_jump(self, repo, db):
+        register(db, ["BACK-4"])
+        await record(repo, message("BACK-4", (0, 1000)))
+        result = await record(repo, flagged("BACK-4", 60, 500, [AlarmName.BACKFLOW]))
+        assert (result.stored, reasons(db)) == (0, [Reason.INDEX_JUMP])
+
+    async def test_readings_after_the_meter_removal_are_quarantined(self, repo, db):
+        ids = register(db, ["GONE-1"])
+        db.execute(
+            "UPDATE meter SET removed_at = %s WHERE id = %s",
+            [T + timedelta(hours=1), ids["GONE-1"]],
+        )
+        result = await record(repo, message("GONE-1", (0, 100)), message("GONE-1", (3600, 110)))
+        assert (result.stored, reasons(db)) == (1, [Reason.METER_REMOVED])
+
+    async def test_a_late_reading_is_judged_against_its_stored_neighbours(self, repo, db):
+        register(db, ["NEIGH-1"])
+        await record(repo, message("NEIGH-1", (0, 100), (3600, 3000)))
+        # Each alone in its batch: the latest reading (3000 at 3600 s) says nothing about them.
+        for late in [
+            message("NEIGH-1", (1800, 5000)),  # more than an hour's flow after the 0 s reading
+            message("NEIGH-1", (3500, 150)),  # 2850 l short of the reading 100 s later
+            message("NEIGH-1", (1200, 900)),  # fits between both
+        ]:
+            await record(repo, late)
+        assert reasons(db) == [Reason.INDEX_JUMP, Reason.INDEX_JUMP]
+        assert db.execute("SELECT count(*) FROM reading").fetchone() == (3,)
 
 
 class TestReprocess:

@@ -372,7 +372,7 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        min_frozen_days: int = 10,
+        min_frozen_days: int = 12,
         min_usual_daily_l: float = 50.0,
         min_coverage_h: int = 20,
         known_usual_daily_l: float | None = None,

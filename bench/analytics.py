@@ -165,6 +165,18 @@ def score(labels: list[Label], incidents: list[Seen]) -> list[str]:
             f"| {kind} | {len(kind_labels)} | {len(found)} | {precision:.2f} | {recall:.2f}"
             f" | {f1:.2f} | {delay} | {TARGETS.get(kind, DEFAULT_TARGET)} |"
         )
+    missed = [
+        f"{lb.kind} #{lb.meter} ({lb.flow_lph} L/h)" if lb.flow_lph else f"{lb.kind} #{lb.meter}"
+        for lb in labels
+        if lb.anomalous and not any(_matches(i, lb) for i in incidents if i.meter == lb.meter)
+    ]
+    false: dict[str, int] = defaultdict(int)
+    for i in incidents:
+        if i.kind in ANOMALY_KINDS and not any(_matches(i, lb) for lb in by_meter[i.meter]):
+            carried = ",".join(sorted({lb.kind for lb in by_meter[i.meter]})) or "normal"
+            false[f"{i.kind} on {carried}"] += 1
+    lines.append(f"missed labels: {', '.join(missed) or 'none'}")
+    lines.append(f"false incidents (kind on what the meter carries): {dict(false) or 'none'}")
     for kind in NEGATIVE_KINDS:
         negatives = [label for label in labels if label.kind == kind]
         flagged = {

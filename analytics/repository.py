@@ -494,11 +494,12 @@ class MeterContext:
 
 @dataclass(frozen=True)
 class HourEnds:
-    """One meter's register index at hour ends (hours since the epoch, ascending)."""
+    """One meter's register index at hour ends (hours since the epoch, ascending), each as
+    big-endian int8s packed in bytes (``numpy.frombuffer(..., ">i8")``)."""
 
     meter_id: int
-    hour_end: list[int]
-    index_l: list[int]
+    hour_end: bytes
+    index_l: bytes
 
 
 @dataclass(frozen=True)
@@ -651,8 +652,11 @@ class AnalyticsRepository:
                       AND source <> 'estimated'
                     GROUP BY 1, 2
                 )
-                SELECT meter_id, array_agg(hour_end ORDER BY hour_end) AS hour_end,
-                       array_agg(index_l ORDER BY hour_end) AS index_l
+                -- Big-endian int8s packed in a bytea: numpy reads them in one call, where an
+                -- int8[] would become a thousand Python ints per meter.
+                SELECT meter_id,
+                       string_agg(int8send(hour_end), ''::bytea ORDER BY hour_end) AS hour_end,
+                       string_agg(int8send(index_l), ''::bytea ORDER BY hour_end) AS index_l
                 FROM ends
                 GROUP BY meter_id
                 ORDER BY meter_id
@@ -663,15 +667,29 @@ class AnalyticsRepository:
     def readings(
         self, meter_ids: Sequence[int], *, since: datetime, until: datetime
     ) -> list[ReadingRow]:
-        """Raw readings in ``[since, until)``: the latest source wins where several share a time."""
+        """Actual readings in ``[since, until)`` of the meters with something for the reading
+        detectors to judge there (an alarm bit, negative flow, a step back); the latest source
+        wins where several share a time. Most meters have none: their rows stay in the
+        database instead of becoming Python objects."""
         with self.conn.cursor(row_factory=class_row(ReadingRow)) as cur:
             return cur.execute(
                 """
-                SELECT DISTINCT ON (meter_id, time) meter_id, time, index_l, flow_lph, alarms
-                FROM reading
-                WHERE meter_id = ANY(%(ids)s) AND time >= %(since)s AND time < %(until)s
-                  AND source <> 'estimated'
-                ORDER BY meter_id, time, received_at DESC
+                WITH w AS (
+                    SELECT DISTINCT ON (meter_id, time) meter_id, time, index_l, flow_lph, alarms
+                    FROM reading
+                    WHERE meter_id = ANY(%(ids)s) AND time >= %(since)s AND time < %(until)s
+                      AND source <> 'estimated'
+                    ORDER BY meter_id, time, received_at DESC
+                ), flagged AS (
+                    SELECT DISTINCT meter_id FROM (
+                        SELECT meter_id, alarms, flow_lph,
+                               index_l < lag(index_l) OVER (PARTITION BY meter_id ORDER BY time)
+                                   AS back
+                        FROM w
+                    ) x
+                    WHERE alarms <> 0 OR flow_lph < 0 OR back
+                )
+                SELECT w.* FROM w JOIN flagged USING (meter_id) ORDER BY meter_id, time
                 """,
                 {"ids": list(meter_ids), "since": since, "until": until},
             ).fetchall()

@@ -314,8 +314,8 @@ def hourly_windows(
     }
     series = {
         row.meter_id: hourly_series(
-            np.array(row.hour_end, dtype=np.int64),
-            np.array(row.index_l, dtype=np.int64),
+            np.frombuffer(row.hour_end, dtype=">i8").astype(np.int64),
+            np.frombuffer(row.index_l, dtype=">i8").astype(np.int64),
             calendars[timezones[row.meter_id]],
         )
         for row in repo.hour_end_indexes(list(timezones), since=since, until=until)

@@ -458,15 +458,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("analytics").setLevel(logging.WARNING)
-    lines: list[str] = []
     with LocalPostgres(durable=False) as pg, LocalMosquitto() as broker:
         if args.part in ("all", "quality"):
             upgrade(Settings(database_url=pg.url("waterbill")))
-            lines += quality(args, pg, broker)
+            for line in quality(args, pg, broker):
+                logger.info("%s", line)
         if args.part in ("all", "scan"):
-            lines += scan_time(args, pg)
-    for line in lines:
-        logger.info("%s", line)
+            for line in scan_time(args, pg):
+                logger.info("%s", line)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -106,13 +107,25 @@ def scan(
         targets = list(meter_ids)
     findings: list[FindingRow] = []
     contexts: list[MeterContext] = []
-    for batch in _chunks(targets, options.batch_meters):
-        batch_contexts = repo.meter_contexts(batch)
-        if len(batch_contexts) != len(set(batch)):
-            known = {c.meter_id for c in batch_contexts}
-            raise UnknownMeters(sorted(set(batch) - known))
-        contexts.extend(batch_contexts)
-        findings.extend(_telemetry_findings(repo, batch_contexts, now=now, options=options))
+    # Pipelined: the next batch's reads run in a thread (waiting on the database, without the
+    # GIL) while this one's detectors run; the two never use the connection at the same time.
+    batches = list(_chunks(targets, options.batch_meters))
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = (
+            reader.submit(_read_batch, repo, batches[0], now=now, options=options)
+            if batches
+            else None
+        )
+        for position in range(len(batches)):
+            assert pending is not None
+            batch = pending.result()
+            pending = (
+                reader.submit(_read_batch, repo, batches[position + 1], now=now, options=options)
+                if position + 1 < len(batches)
+                else None
+            )
+            contexts.extend(batch.contexts)
+            findings.extend(_telemetry_findings(batch, options=options))
     abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
     findings.extend(abnormal)
     states = repo.reporting_states(None if incremental else targets)
@@ -254,31 +267,51 @@ def _row(meter_id: int, detection: Detection) -> FindingRow:
     )
 
 
-def _telemetry_findings(
+@dataclass(frozen=True)
+class _Batch:
+    """What the detectors of one batch of meters read from the database."""
+
+    contexts: Sequence[MeterContext]
+    hourly: dict[int, HourlySeries]
+    readings: dict[int, ReadingSeries]
+    leaks: dict[int, dict[str, Any]]
+    stucks: dict[int, dict[str, Any]]
+
+
+def _read_batch(
     repo: AnalyticsRepository,
-    contexts: Sequence[MeterContext],
+    meter_ids: Sequence[int],
     *,
     now: datetime,
     options: AnalyticsSettings,
-) -> list[FindingRow]:
-    """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
-    if not contexts:
-        return []
+) -> _Batch:
+    contexts = repo.meter_contexts(meter_ids)
+    if len(contexts) != len(set(meter_ids)):
+        known = {c.meter_id for c in contexts}
+        raise UnknownMeters(sorted(set(meter_ids) - known))
     ids = [c.meter_id for c in contexts]
     until = now.replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(days=options.history_days + options.detect_days)
+    return _Batch(
+        contexts=contexts,
+        hourly=hourly_windows(
+            repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
+        ),
+        readings=_reading_series(
+            repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
+        ),
+        # What live incidents learned when they opened, so they are judged by the same norm.
+        leaks=repo.live_evidence(ids, IncidentKind.LEAK.value),
+        stucks=repo.live_evidence(ids, IncidentKind.STUCK.value),
+    )
+
+
+def _telemetry_findings(batch: _Batch, *, options: AnalyticsSettings) -> list[FindingRow]:
+    """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
     split = options.history_days * 24
-    hourly = hourly_windows(
-        repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
-    )
-    readings = _reading_series(
-        repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
-    )
-    # What live incidents learned when they opened, so that they are judged by the same norm.
-    leaks = repo.live_evidence(ids, IncidentKind.LEAK.value)
-    stucks = repo.live_evidence(ids, IncidentKind.STUCK.value)
+    hourly, readings, leaks, stucks = batch.hourly, batch.readings, batch.leaks, batch.stucks
     found: list[FindingRow] = []
-    for context in contexts:
+    for context in batch.contexts:
         series = hourly.get(context.meter_id)
         if series is not None:
             history, recent = _slice(series, 0, split), _slice(series, split, None)

@@ -372,7 +372,7 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        min_frozen_days: int = 10,
+        min_frozen_days: int = 12,
         min_usual_daily_l: float = 50.0,
         min_coverage_h: int = 20,
         known_usual_daily_l: float | None = None,
@@ -541,14 +541,25 @@ class AbnormalConsumptionDetector(BaseEstimator):  # type: ignore[misc]
         return scores
 
     def detect(
-        self, day: TimeArray, daily_l: FloatArray, X: FloatArray, *, usual_l: float
+        self,
+        day: TimeArray,
+        daily_l: FloatArray,
+        X: FloatArray,
+        *,
+        usual_l: float,
+        isolated: BoolArray | None = None,
     ) -> list[Detection]:
-        """Runs of abnormal days; ``X`` holds the features of ``daily_l`` row for row."""
+        """Runs of abnormal days; ``X`` holds the features of ``daily_l`` row for row.
+
+        ``isolated`` (``predict(X) == -1``) may be given when the caller predicted many meters'
+        days at once: the forest's per-call overhead is far larger than its per-row cost.
+        """
         known = ~np.isnan(daily_l)
         abnormal = np.zeros(len(day), dtype=bool)
         if known.any():
+            outlier = (self.predict(X[known]) == -1) if isolated is None else isolated[known]
             abnormal[known] = (
-                (self.predict(X[known]) == -1)
+                outlier
                 & (daily_l[known] >= self.min_ratio * usual_l)
                 & (daily_l[known] - usual_l >= self.min_excess_l)
             )

@@ -8,6 +8,8 @@ calendar day and hour of the slot, so that "night" and "day" follow the dwelling
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +58,17 @@ def daily_features(
     A day's total or night minimum is NaN when an hour it needs is missing: a gap must never read
     as zero use (that would hide a leak) nor as use (that would invent one).
     """
-    days, inverse = np.unique(series.local_day, return_inverse=True)
+    # Local days ascend along the series (it is in time order): a running count of day changes
+    # numbers them, without np.unique's sort (this runs several times per meter per scan).
+    local_day = series.local_day
+    if len(local_day) == 0:
+        days, inverse = local_day, np.zeros(0, dtype=np.int64)
+        starts = np.zeros(0, dtype=np.int64)
+    else:
+        change = np.concatenate(([False], local_day[1:] != local_day[:-1]))
+        inverse = np.cumsum(change)
+        starts = np.flatnonzero(np.concatenate(([True], change[1:])))
+        days = local_day[starts]
     n = len(days)
     known = ~np.isnan(series.volume_l)
     hours_covered = np.bincount(inverse, weights=known, minlength=n).astype(np.int64)
@@ -72,9 +84,7 @@ def daily_features(
     np.minimum.at(night_min, inverse[night_known_hours], series.volume_l[night_known_hours])
     night_known = np.bincount(inverse[night], weights=known[night], minlength=n)
     night_min = np.where(night_known == len(night_hours), night_min, np.nan)
-    first_index = np.full(n, len(inverse), dtype=np.int64)
-    np.minimum.at(first_index, inverse, np.arange(len(inverse)))
-    first_hour = series.hour_start[first_index]
+    first_hour = series.hour_start[starts]
     return DailyFeatures(
         day=days,
         first_hour=first_hour,
@@ -131,3 +141,59 @@ def consumption_features(daily_l: FloatArray, occupants: float, usual_l: float) 
     per_person = np.log1p(daily_l / max(occupants, 1.0))
     own = np.log1p(daily_l) - np.log1p(max(usual_l, 0.0))
     return np.column_stack((per_person, own))
+
+
+@dataclass(frozen=True)
+class LocalCalendar:
+    """Local day (``datetime64[D]``) and hour of each UTC hour of a window, in one time zone:
+    computed once per zone and shared by all its meters."""
+
+    first_hour: int
+    local_day: TimeArray
+    local_hour: IntArray
+
+
+def local_calendar(timezone: str, first_hour: int, hours: int) -> LocalCalendar:
+    """The calendar of ``hours`` UTC hours from ``first_hour`` (hours since the epoch)."""
+    zone = ZoneInfo(timezone)
+    offsets = np.array(
+        [_offset_s(datetime.fromtimestamp((first_hour + k) * 3600, zone)) for k in range(hours)],
+        dtype=np.int64,
+    )
+    local_s = (first_hour + np.arange(hours, dtype=np.int64)) * 3600 + offsets
+    return LocalCalendar(
+        first_hour=first_hour,
+        local_day=(local_s // 86400).astype("datetime64[D]"),
+        local_hour=(local_s % 86400) // 3600,
+    )
+
+
+def _offset_s(moment: datetime) -> int:
+    offset = moment.utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def hourly_series(hour_end: IntArray, index_l: IntArray, calendar: LocalCalendar) -> HourlySeries:
+    """Hourly volumes on a window's calendar from the register index at hour ends.
+
+    The volume of an hour is its end index minus the previous hour's end index; it is NaN where
+    either end is missing (a gap is not zero use) or the register went back (backflow and wraps
+    are the backflow detector's business).
+    """
+    n = len(calendar.local_hour)
+    volume = np.full(n, np.nan)
+    if len(hour_end) > 1:
+        consecutive = np.diff(hour_end) == 1
+        step = np.diff(index_l)
+        ok = consecutive & (step >= 0)
+        # Hour ending at hour_end[i+1] starts at hour_end[i]: its slot is that minus first_hour.
+        slot = hour_end[1:][ok] - 1 - calendar.first_hour
+        inside = (slot >= 0) & (slot < n)
+        volume[slot[inside]] = step[ok][inside]
+    hours = calendar.first_hour + np.arange(n, dtype=np.int64)
+    return HourlySeries(
+        hour_start=(hours * 3600).astype("datetime64[s]"),
+        volume_l=volume,
+        local_day=calendar.local_day,
+        local_hour=calendar.local_hour,
+    )

@@ -11,7 +11,7 @@ statements, never a query per incident), and the scan watermark.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -493,16 +493,13 @@ class MeterContext:
 
 
 @dataclass(frozen=True)
-class HourlyWindow:
-    """One meter's consecutive hours from ``first_hour``: volumes (None where unknown), local
-    day (days since 1970-01-01) and local hour of each. Arrays, not a row per hour: a scan
-    reads a thousand hours per meter and per-row objects would dominate its time."""
+class HourEnds:
+    """One meter's register index at hour ends (hours since the epoch, ascending), each as
+    big-endian int8s packed in bytes (``numpy.frombuffer(..., ">i8")``)."""
 
     meter_id: int
-    first_hour: datetime
-    volume_l: list[float | None]
-    local_day: list[int]
-    local_hour: list[int]
+    hour_end: bytes
+    index_l: bytes
 
 
 @dataclass(frozen=True)
@@ -586,6 +583,13 @@ class AnalyticsRepository:
             "SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (name,)
         )
 
+    def tune(self, *, work_mem: str) -> None:
+        """Session settings for this transaction's big reads: the hourly read groups millions
+        of (meter, hour) pairs, which spill to disk under the default 4 MB; and the planner's
+        cost estimates would trigger JIT compilation that costs more than the query."""
+        self.conn.execute("SET LOCAL jit = off")
+        self.conn.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+
     def touched_meters(self, since: datetime) -> list[int]:
         """Meters with data received, or daily rollups rewritten, after ``since``."""
         rows = self.conn.execute(
@@ -622,74 +626,70 @@ class AnalyticsRepository:
                 {"ids": list(meter_ids)},
             ).fetchall()
 
-    def hourly_volumes(
-        self, timezones: Mapping[int, str], *, since: datetime, until: datetime
-    ) -> list[HourlyWindow]:
-        """Each meter's UTC hours in ``[since, until)``, contiguous, with the local day and hour
-        in the meter's time zone (``timezones``: meter id to IANA name).
+    def hour_end_indexes(
+        self, meter_ids: Sequence[int], *, since: datetime, until: datetime
+    ) -> list[HourEnds]:
+        """Each meter's register index at the end of each UTC hour in ``[since, until)`` that
+        has an actual reading (the last one at or before the hour's end, inside the hour).
 
-        The volume of hour ``h`` is the last index at or before ``h+1`` minus the last index at or
-        before ``h``; it is NULL where either end is missing (a gap is not zero use) or the
-        register went back (backflow and wraps are the backflow detector's business).
+        Estimates are left out: detectors judge what meters measured. No time zone work and no
+        grid here (the caller lays the hours on each zone's calendar once for all its meters):
+        this is the scan's biggest read, a thousand hours per meter.
         """
-        with self.conn.cursor(row_factory=class_row(HourlyWindow)) as cur:
+        with self.conn.cursor(row_factory=class_row(HourEnds), binary=True) as cur:
             return cur.execute(
                 """
-                WITH ctx AS (
-                    SELECT * FROM unnest(%(ids)s::int[], %(tzs)s::text[]) AS ctx(meter_id, tz)
-                ), ends AS (
+                WITH ends AS (
                     -- A reading at exactly 10:00 closes the 09:00 hour, hence the microsecond.
                     SELECT meter_id,
-                           time_bucket('1 hour', time - interval '1 microsecond')
-                               + interval '1 hour' AS hour_end,
+                           extract(epoch FROM time_bucket(
+                               '1 hour', time - interval '1 microsecond'))::bigint / 3600 + 1
+                               AS hour_end,
                            last(index_l, time) AS index_l
                     FROM reading
                     WHERE meter_id = ANY(%(ids)s)
                       AND time > %(since)s - interval '1 hour' AND time <= %(until)s
+                      AND source <> 'estimated'
                     GROUP BY 1, 2
-                ), vol AS (
-                    SELECT meter_id, hour_end - interval '1 hour' AS hour_start,
-                           CASE WHEN lag(hour_end) OVER w = hour_end - interval '1 hour'
-                                 AND index_l >= lag(index_l) OVER w
-                                THEN (index_l - lag(index_l) OVER w)::float8 END AS volume_l
-                    FROM ends
-                    WINDOW w AS (PARTITION BY meter_id ORDER BY hour_end)
-                ), grid AS (
-                    SELECT ctx.meter_id, ctx.tz, g.hour_start
-                    FROM ctx, generate_series(
-                        %(since)s::timestamptz, %(until)s::timestamptz - interval '1 hour',
-                        interval '1 hour') AS g(hour_start)
                 )
-                SELECT grid.meter_id, min(grid.hour_start) AS first_hour,
-                       array_agg(vol.volume_l ORDER BY grid.hour_start) AS volume_l,
-                       array_agg((grid.hour_start AT TIME ZONE grid.tz)::date - date '1970-01-01'
-                                 ORDER BY grid.hour_start) AS local_day,
-                       array_agg(extract(hour FROM grid.hour_start AT TIME ZONE grid.tz)::int
-                                 ORDER BY grid.hour_start) AS local_hour
-                FROM grid
-                LEFT JOIN vol USING (meter_id, hour_start)
-                GROUP BY grid.meter_id
-                ORDER BY grid.meter_id
+                -- Big-endian int8s packed in a bytea: numpy reads them in one call, where an
+                -- int8[] would become a thousand Python ints per meter.
+                SELECT meter_id,
+                       string_agg(int8send(hour_end), ''::bytea ORDER BY hour_end) AS hour_end,
+                       string_agg(int8send(index_l), ''::bytea ORDER BY hour_end) AS index_l
+                FROM ends
+                GROUP BY meter_id
+                ORDER BY meter_id
                 """,
-                {
-                    "ids": list(timezones),
-                    "tzs": list(timezones.values()),
-                    "since": since,
-                    "until": until,
-                },
+                {"ids": list(meter_ids), "since": since, "until": until},
             ).fetchall()
 
     def readings(
         self, meter_ids: Sequence[int], *, since: datetime, until: datetime
     ) -> list[ReadingRow]:
-        """Raw readings in ``[since, until)``: the latest source wins where several share a time."""
+        """Actual readings in ``[since, until)`` of the meters with something for the reading
+        detectors to judge there (an alarm bit, negative flow, a step back); the latest source
+        wins where several share a time. Most meters have none: their rows stay in the
+        database instead of becoming Python objects."""
         with self.conn.cursor(row_factory=class_row(ReadingRow)) as cur:
             return cur.execute(
                 """
-                SELECT DISTINCT ON (meter_id, time) meter_id, time, index_l, flow_lph, alarms
-                FROM reading
-                WHERE meter_id = ANY(%(ids)s) AND time >= %(since)s AND time < %(until)s
-                ORDER BY meter_id, time, received_at DESC
+                WITH w AS (
+                    SELECT DISTINCT ON (meter_id, time) meter_id, time, index_l, flow_lph, alarms
+                    FROM reading
+                    WHERE meter_id = ANY(%(ids)s) AND time >= %(since)s AND time < %(until)s
+                      AND source <> 'estimated'
+                    ORDER BY meter_id, time, received_at DESC
+                ), flagged AS (
+                    SELECT DISTINCT meter_id FROM (
+                        SELECT meter_id, alarms, flow_lph,
+                               index_l < lag(index_l) OVER (PARTITION BY meter_id ORDER BY time)
+                                   AS back
+                        FROM w
+                    ) x
+                    WHERE alarms <> 0 OR flow_lph < 0 OR back
+                )
+                SELECT w.* FROM w JOIN flagged USING (meter_id) ORDER BY meter_id, time
                 """,
                 {"ids": list(meter_ids), "since": since, "until": until},
             ).fetchall()
@@ -739,14 +739,17 @@ class AnalyticsRepository:
             ).fetchall()
 
     def reporting_states(self, meter_ids: Sequence[int] | None) -> list[ReportingState]:
-        """When each active connected meter last delivered data (its installation if never).
+        """The time of each active connected meter's newest reading (its installation if none).
 
-        Mechanical and electronic meters are read by hand on rounds: never "silent"."""
+        The reading's own time, not its arrival: a backlog delivered late after a week offline
+        still leaves a week without data, and a scan judging an earlier instant (``now``) must
+        not see data stamped after it as a sign of life. Mechanical and electronic meters are
+        read by hand on rounds: never "silent"."""
         with self.conn.cursor(row_factory=class_row(ReportingState)) as cur:
             return cur.execute(
                 """
                 SELECT m.id AS meter_id,
-                       coalesce(s.last_received_at, m.installed_at) AS last_received_at,
+                       coalesce(s.last_time, m.installed_at) AS last_received_at,
                        m.reporting_interval_s
                 FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id
                 WHERE m.removed_at IS NULL AND m.kind = 'iot'

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,14 +31,20 @@ from analytics.detectors import (
     StuckMeterDetector,
 )
 from analytics.exceptions import NotEnoughHistory, UnknownMeters
-from analytics.features import FloatArray, HourlySeries, consumption_features, weekdays
+from analytics.features import (
+    FloatArray,
+    HourlySeries,
+    consumption_features,
+    hourly_series,
+    local_calendar,
+    weekdays,
+)
 from analytics.forecast import WeeklyLevelForecaster
 from analytics.models import IncidentKind, Severity
 from analytics.repository import (
     AnalyticsRepository,
     DailyVolume,
     FindingRow,
-    HourlyWindow,
     IncidentRow,
     MeterContext,
     ReadingRow,
@@ -90,6 +97,7 @@ def scan(
     options = options or AnalyticsSettings()
     repo = AnalyticsRepository(conn)
     repo.lock_scan(SCAN_NAME)
+    repo.tune(work_mem=options.work_mem)
     incremental = meter_ids is None
     if meter_ids is None:
         start = since or repo.watermark(SCAN_NAME)
@@ -99,13 +107,25 @@ def scan(
         targets = list(meter_ids)
     findings: list[FindingRow] = []
     contexts: list[MeterContext] = []
-    for batch in _chunks(targets, options.batch_meters):
-        batch_contexts = repo.meter_contexts(batch)
-        if len(batch_contexts) != len(set(batch)):
-            known = {c.meter_id for c in batch_contexts}
-            raise UnknownMeters(sorted(set(batch) - known))
-        contexts.extend(batch_contexts)
-        findings.extend(_telemetry_findings(repo, batch_contexts, now=now, options=options))
+    # Pipelined: the next batch's reads run in a thread (waiting on the database, without the
+    # GIL) while this one's detectors run; the two never use the connection at the same time.
+    batches = list(_chunks(targets, options.batch_meters))
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = (
+            reader.submit(_read_batch, repo, batches[0], now=now, options=options)
+            if batches
+            else None
+        )
+        for position in range(len(batches)):
+            assert pending is not None
+            batch = pending.result()
+            pending = (
+                reader.submit(_read_batch, repo, batches[position + 1], now=now, options=options)
+                if position + 1 < len(batches)
+                else None
+            )
+            contexts.extend(batch.contexts)
+            findings.extend(_telemetry_findings(batch, options=options))
     abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
     findings.extend(abnormal)
     states = repo.reporting_states(None if incremental else targets)
@@ -247,30 +267,51 @@ def _row(meter_id: int, detection: Detection) -> FindingRow:
     )
 
 
-def _telemetry_findings(
+@dataclass(frozen=True)
+class _Batch:
+    """What the detectors of one batch of meters read from the database."""
+
+    contexts: Sequence[MeterContext]
+    hourly: dict[int, HourlySeries]
+    readings: dict[int, ReadingSeries]
+    leaks: dict[int, dict[str, Any]]
+    stucks: dict[int, dict[str, Any]]
+
+
+def _read_batch(
     repo: AnalyticsRepository,
-    contexts: Sequence[MeterContext],
+    meter_ids: Sequence[int],
     *,
     now: datetime,
     options: AnalyticsSettings,
-) -> list[FindingRow]:
-    """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
-    if not contexts:
-        return []
+) -> _Batch:
+    contexts = repo.meter_contexts(meter_ids)
+    if len(contexts) != len(set(meter_ids)):
+        known = {c.meter_id for c in contexts}
+        raise UnknownMeters(sorted(set(meter_ids) - known))
     ids = [c.meter_id for c in contexts]
     until = now.replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(days=options.history_days + options.detect_days)
-    split = options.history_days * 24
-    timezones = {c.meter_id: c.timezone for c in contexts}
-    hourly = _hourly_series(repo.hourly_volumes(timezones, since=since, until=until))
-    readings = _reading_series(
-        repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
+    return _Batch(
+        contexts=contexts,
+        hourly=hourly_windows(
+            repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
+        ),
+        readings=_reading_series(
+            repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
+        ),
+        # What live incidents learned when they opened, so they are judged by the same norm.
+        leaks=repo.live_evidence(ids, IncidentKind.LEAK.value),
+        stucks=repo.live_evidence(ids, IncidentKind.STUCK.value),
     )
-    # What live incidents learned when they opened, so that they are judged by the same norm.
-    leaks = repo.live_evidence(ids, IncidentKind.LEAK.value)
-    stucks = repo.live_evidence(ids, IncidentKind.STUCK.value)
+
+
+def _telemetry_findings(batch: _Batch, *, options: AnalyticsSettings) -> list[FindingRow]:
+    """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
+    split = options.history_days * 24
+    hourly, readings, leaks, stucks = batch.hourly, batch.readings, batch.leaks, batch.stucks
     found: list[FindingRow] = []
-    for context in contexts:
+    for context in batch.contexts:
         series = hourly.get(context.meter_id)
         if series is not None:
             history, recent = _slice(series, 0, split), _slice(series, split, None)
@@ -294,17 +335,29 @@ def _telemetry_findings(
     return found
 
 
-def _hourly_series(windows: Sequence[HourlyWindow]) -> dict[int, HourlySeries]:
-    return {
-        w.meter_id: HourlySeries(
-            hour_start=np.datetime64(int(w.first_hour.timestamp()), "s")
-            + np.arange(len(w.volume_l)) * np.timedelta64(3600, "s"),
-            volume_l=np.array(w.volume_l, dtype=float),
-            local_day=np.array(w.local_day, dtype=np.int64).astype("datetime64[D]"),
-            local_hour=np.array(w.local_hour, dtype=np.int64),
-        )
-        for w in windows
+def hourly_windows(
+    repo: AnalyticsRepository, timezones: dict[int, str], *, since: datetime, until: datetime
+) -> dict[int, HourlySeries]:
+    """Each meter's hourly volumes over the UTC hours of ``[since, until)`` on its local
+    calendar (``timezones``: meter id to IANA zone), NaN where the readings do not say."""
+    first_hour = int(since.timestamp()) // 3600
+    hours = int(until.timestamp()) // 3600 - first_hour
+    calendars = {
+        tz: local_calendar(tz, first_hour, hours) for tz in sorted(set(timezones.values()))
     }
+    series = {
+        row.meter_id: hourly_series(
+            np.frombuffer(row.hour_end, dtype=">i8").astype(np.int64),
+            np.frombuffer(row.index_l, dtype=">i8").astype(np.int64),
+            calendars[timezones[row.meter_id]],
+        )
+        for row in repo.hour_end_indexes(list(timezones), since=since, until=until)
+    }
+    empty = np.array([], dtype=np.int64)
+    for meter_id, tz in timezones.items():
+        if meter_id not in series:
+            series[meter_id] = hourly_series(empty, empty, calendars[tz])
+    return series
 
 
 def _reading_series(rows: Sequence[ReadingRow]) -> dict[int, ReadingSeries]:
@@ -383,20 +436,32 @@ def _abnormal_findings(
         daily = _daily_by_meter(
             repo.daily_volumes([m.meter_id for m in members], since=since, until=until)
         )
+        cases = []
         for meter_id, rows in daily.items():
             history = _volumes([r for r in rows if r.day < recent_from])
             recent = [r for r in rows if r.day >= recent_from]
             if len(history) < 7 or not recent:
                 continue
             usual = float(np.median(history))
-            judged.append(meter_id)
             volumes = _volumes(recent)
             features = consumption_features(volumes, float(recent[0].occupants or 1), usual)
+            cases.append((meter_id, recent, volumes, features, usual))
+        if not cases:
+            continue
+        # One forest call for all the type's meters, split back per meter.
+        isolated = detector.predict(np.vstack([case[3] for case in cases])) == -1
+        bounds = np.cumsum([0, *(len(case[2]) for case in cases)])
+        for (meter_id, recent, volumes, features, usual), lo, hi in zip(
+            cases, bounds[:-1], bounds[1:], strict=True
+        ):
+            judged.append(meter_id)
             days = np.array([r.day for r in recent], dtype="datetime64[D]")
             tz = ZoneInfo(timezones[meter_id])
             found.extend(
                 _row(meter_id, _on_local_days(d, tz))
-                for d in detector.detect(days, volumes, features, usual_l=usual)
+                for d in detector.detect(
+                    days, volumes, features, usual_l=usual, isolated=isolated[lo:hi]
+                )
             )
     return found, judged
 

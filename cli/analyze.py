@@ -1,4 +1,5 @@
-"""``waterbill analyze``: run the incremental anomaly scan once, in one transaction."""
+"""``waterbill analyze``: validate and estimate new readings (VEE), then run the incremental
+anomaly scan, each in one transaction."""
 
 from __future__ import annotations
 
@@ -36,20 +37,30 @@ def analyze(
         list[int] | None, typer.Option(help="Scan this meter id only (repeatable).")
     ] = None,
 ) -> None:
-    """Detect anomalies in new data and open, update or resolve incidents."""
-    from analytics import service
+    """Validate new readings, estimate gaps, then detect anomalies and open, update or resolve
+    incidents."""
+    from analytics import service, vee
 
     since_at = _aware(since)
     settings = get_settings()
+    now = datetime.now(UTC)
     try:
-        with psycopg.connect(settings.database_url) as conn, conn.transaction():
-            report = service.scan(
-                conn,
-                now=datetime.now(UTC),
-                meter_ids=meter or None,
-                since=since_at,
-                options=settings.analytics,
+        with psycopg.connect(settings.database_url) as conn:
+            with conn.transaction():
+                checked = vee.run(conn, now=now, meter_ids=meter or None, options=settings.vee)
+            console.print(
+                f"validated {checked.steps} readings of {checked.meters} meters:"
+                f" {checked.flags} flags, {checked.estimates_written} estimates written,"
+                f" {checked.estimates_replaced} replaced by actual readings"
             )
+            with conn.transaction():
+                report = service.scan(
+                    conn,
+                    now=now,
+                    meter_ids=meter or None,
+                    since=since_at,
+                    options=settings.analytics,
+                )
     except AppError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from exc

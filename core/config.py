@@ -175,6 +175,40 @@ class AnalyticsSettings(BaseModel):
         ge=0,
         description="Incremental scans re-read this much before the watermark (late commits).",
     )
+    work_mem: str = Field(
+        "256MB",
+        pattern=r"^\d+(kB|MB|GB)$",
+        description="PostgreSQL work_mem of a scan (its hourly read groups a reading per hour).",
+    )
+
+
+class VeeSettings(BaseModel):
+    lookback_days: int = Field(
+        3, ge=1, description="Days of readings each VEE run re-reads around the new ones."
+    )
+    gap_intervals: float = Field(
+        2.5, gt=1, description="Readings further apart than this many intervals leave a gap."
+    )
+    short_gap_s: int = Field(
+        6 * 3600,
+        ge=0,
+        description="Gaps up to this long are estimated linearly, longer ones "
+        "from the meter's own hourly profile.",
+    )
+    max_estimate_days: int = Field(
+        31, ge=1, description="A silent meter gets estimates this long after its last reading."
+    )
+    spike_ratio: float = Field(
+        3.0, gt=0, description="A step using this many times the meter's average day is a spike."
+    )
+    spike_min_l: int = Field(200, ge=0, description="Spikes smaller than this are ignored.")
+    zero_days: int = Field(
+        3, ge=1, description="Consecutive zero days in an occupied dwelling that are flagged."
+    )
+    min_usual_daily_l: int = Field(
+        50, ge=0, description="Zero days count only where the meter's usual day is above this."
+    )
+    usual_days: int = Field(28, ge=7, description="Days of rollups that define the usual day.")
 
 
 class Settings(BaseSettings):
@@ -208,6 +242,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    vee: VeeSettings = Field(default_factory=VeeSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -54,6 +54,7 @@ class ExtraFlow:
     flow_lph: float
     end: datetime | None = None
     kind: str = "leak"
+    anomalous: bool = True
 
     def _volume_ml(self, at_s: IntArray) -> IntArray:
         """Volume run from ``start`` up to ``at_s``, whole millilitres (exact, monotone)."""
@@ -72,7 +73,9 @@ class ExtraFlow:
 
     @property
     def label(self) -> Label:
-        return Label(self.meter, self.kind, self.start, self.end, self.flow_lph, anomalous=True)
+        return Label(
+            self.meter, self.kind, self.start, self.end, self.flow_lph, anomalous=self.anomalous
+        )
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,10 @@ class Injection:
 
 
 KINDS = ("leak", "burst", "backflow", "stuck", "silent", "tamper", "vacancy")
+# What the evaluation fleet carries: the anomalies, then the negatives detectors must leave
+# alone (a dwelling left vacant, a holiday of zero use, one long hot shower).
+EVALUATION_KINDS = (*KINDS[:-1], "vacancy", "holiday", "shower")
+NEGATIVE_KINDS = ("vacancy", "holiday", "shower")
 
 
 def plan_injection(
@@ -228,6 +235,72 @@ def plan_injection(
             local = (at + timedelta(seconds=utc_offset_s)).date()
             modifiers.append(
                 Vacancy(number, local, local + timedelta(days=6), utc_offset_s=utc_offset_s)
+            )
+    return Injection(tuple(modifiers), tuple(faults))
+
+
+def plan_evaluation(
+    *,
+    meters: int,
+    per_kind: int,
+    start: datetime,
+    end: datetime,
+    seed: int,
+    utc_offset_s: int,
+) -> Injection:
+    """``per_kind`` distinct meters for each of ``EVALUATION_KINDS``, each starting at a time
+    drawn from the seed in [start, end); the other meters stay normal.
+
+    Sizes are drawn too: leaks of 5-30 L/h (a dripping tap to a running toilet), bursts of
+    300-900 L/h over 2-4 h, holidays of 2-10 days, showers of 500-720 L/h for 15-25 min (up to
+    ~300 L in one hour). Reverse flow happens in the small hours (01:00-03:00 local): the
+    simulator nets it against the household's use within a step, and a meter only sees the
+    register go back when little else runs. A "vacancy" zeroes use from its start to ``end``
+    plus a month, and its dwelling is to be registered vacant.
+    """
+    needed = per_kind * len(EVALUATION_KINDS)
+    if needed > meters:
+        raise ValueError(f"{len(EVALUATION_KINDS)} kinds x {per_kind} need {needed} meters")
+    numbers = np.argsort(hashed_uniform(seed, 42, np.arange(1, meters + 1)))[:needed] + 1
+    span = (end - start).total_seconds()
+    modifiers: list[ExtraFlow | Vacancy] = []
+    faults: list[Stuck | Silent | Tamper] = []
+    for i, number in enumerate(numbers.tolist()):
+        kind = EVALUATION_KINDS[i // per_kind]
+        u = float(hashed_uniform(seed, 43, number)[0])
+        v = float(hashed_uniform(seed, 44, number)[0])
+        at = (start + timedelta(seconds=u * span)).replace(microsecond=0)
+        local = (at + timedelta(seconds=utc_offset_s)).date()
+        if kind == "leak":
+            modifiers.append(ExtraFlow(number, at, flow_lph=round(5 + 25 * v, 1)))
+        elif kind == "burst":
+            hours = timedelta(hours=2 + 2 * v)
+            modifiers.append(ExtraFlow(number, at, round(300 + 600 * v), at + hours, "burst"))
+        elif kind == "backflow":
+            night = local_day_start((local - ANCHOR_DATE).days, utc_offset_s) + timedelta(
+                hours=1 + 2 * v
+            )
+            modifiers.append(
+                ExtraFlow(
+                    number, night, -round(30 + 50 * v), night + timedelta(hours=1), "backflow"
+                )
+            )
+        elif kind == "stuck":
+            faults.append(Stuck(number, at))
+        elif kind == "silent":
+            faults.append(Silent(number, at))
+        elif kind == "tamper":
+            faults.append(Tamper(number, at, at + timedelta(hours=2 + 10 * v)))
+        elif kind == "vacancy":
+            last = (end + timedelta(days=31)).date()
+            modifiers.append(Vacancy(number, local, last, utc_offset_s=utc_offset_s))
+        elif kind == "holiday":
+            last = local + timedelta(days=1 + int(9 * v))
+            modifiers.append(Vacancy(number, local, last, utc_offset_s, kind="holiday"))
+        else:
+            minutes = timedelta(minutes=15 + 10 * v)
+            modifiers.append(
+                ExtraFlow(number, at, round(500 + 220 * v), at + minutes, "shower", False)
             )
     return Injection(tuple(modifiers), tuple(faults))
 

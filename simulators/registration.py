@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import registry
-from core.models import Building, Dwelling, DwellingType, MeterKind, Zone
+from core.models import Building, Dwelling, DwellingType, MeterKind, Occupancy, Zone
 from simulators.demand import local_day_start
 from simulators.fleet import Fleet
 
@@ -33,9 +34,21 @@ def zone_code(serial_prefix: str) -> str:
 
 
 async def register_fleet(
-    session: AsyncSession, *, fleet: Fleet, country_code: str
+    session: AsyncSession,
+    *,
+    fleet: Fleet,
+    country_code: str,
+    installed_day: int = 0,
+    vacant: Sequence[int] = (),
 ) -> FleetRegistration:
-    """Create what the fleet needs in the registry and register its meters (idempotent)."""
+    """Create what the fleet needs in the registry and register its meters (idempotent).
+
+    Args:
+        installed_day: simulated day (from the anchor) the meters are installed, with the index
+            they show then: rollups start there, so a fleet published from a late day does not
+            drag hourly rows back to the anchor.
+        vacant: meter numbers whose dwelling is registered vacant.
+    """
     cfg = fleet.config
     code = zone_code(cfg.serial_prefix)
     zone = await session.scalar(select(Zone).where(Zone.code == code))
@@ -58,12 +71,14 @@ async def register_fleet(
     session.add_all(missing)
     await session.flush()
     building_ids = {**existing, **{b.name: b.id for b in missing}}
+    vacant_set = set(vacant)
     rows = [
         {
             "building_id": building_ids[building_of[n]],
             "reference": serial,
             "dwelling_type": DwellingType.APARTMENT,
             "occupants": int(occupants),
+            "occupancy": Occupancy.VACANT if n in vacant_set else Occupancy.OCCUPIED,
         }
         for n, serial, occupants in zip(numbers, fleet.serials, fleet.occupants, strict=True)
     ]
@@ -83,7 +98,12 @@ async def register_fleet(
         )
     )
     dwelling_of = dict(found.all())
-    installed_at = local_day_start(0, cfg.utc_offset_s)
+    installed_at = local_day_start(installed_day, cfg.utc_offset_s)
+    if installed_day:
+        step = int((installed_at.timestamp() - fleet.anchor_epoch()) // cfg.interval_s) - 1
+        initial = fleet.readings(step, 1)[1][:, 0]
+    else:
+        initial = fleet.initial_index_l
     meters = [
         registry.MeterRegistration(
             serial=serial,
@@ -94,7 +114,7 @@ async def register_fleet(
             initial_index_l=int(index) % 10**cfg.register_digits,
             reporting_interval_s=cfg.interval_s,
         )
-        for serial, index in zip(fleet.serials, fleet.initial_index_l, strict=True)
+        for serial, index in zip(fleet.serials, initial, strict=True)
     ]
     result = await registry.register_meters(session, meters=meters)
     return FleetRegistration(

@@ -1,8 +1,10 @@
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from analytics.repository import AnalyticsRepository
+from analytics.service import hourly_windows
 from tests.analytics.arrange import NOW
 
 pytestmark = pytest.mark.services
@@ -25,23 +27,48 @@ class TestHourlyVolumes:
         # Quarter-hour readings during the first hour, then hourly, a gap, one more.
         _add(db, meter, [(T0, 100), (T0 + hour / 4, 110), (T0 + hour, 130)])
         _add(db, meter, [(T0 + 2 * hour, 130), (T0 + 4 * hour, 170)])
-        [window] = AnalyticsRepository(db).hourly_volumes(
-            {meter: "Pacific/Port_Moresby"}, since=T0, until=T0 + 5 * hour
-        )
-        assert window.first_hour == T0
+        window = hourly_windows(
+            AnalyticsRepository(db),
+            {meter: "Pacific/Port_Moresby"},
+            since=T0,
+            until=T0 + 5 * hour,
+        )[meter]
+        assert window.hour_start[0] == np.datetime64("2026-11-24T00:00:00")
         # The 03:00 reading is missing: hours 02-04 are unknown, not zero.
-        assert window.volume_l == [30.0, 0.0, None, None, None]
+        assert np.array_equal(window.volume_l, [30.0, 0.0, np.nan, np.nan, np.nan], equal_nan=True)
         # Port Moresby, UTC+10.
-        assert window.local_hour == [10, 11, 12, 13, 14]
-        assert window.local_day == [(date(2026, 11, 24) - date(1970, 1, 1)).days] * 5
+        assert window.local_hour.tolist() == [10, 11, 12, 13, 14]
+        assert window.local_day.tolist() == [date(2026, 11, 24)] * 5
 
     def test_a_register_going_back_is_no_volume(self, db, scan_fleet):
         meter = scan_fleet.meter()
         _add(db, meter, [(T0, 100), (T0 + timedelta(hours=1), 90)])
-        [window] = AnalyticsRepository(db).hourly_volumes(
-            {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=1)
+        window = hourly_windows(
+            AnalyticsRepository(db), {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=1)
+        )[meter]
+        assert np.isnan(window.volume_l).all()
+
+    def test_estimates_are_not_measurements(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        hour = timedelta(hours=1)
+        _add(db, meter, [(T0, 100), (T0 + 2 * hour, 120)])
+        db.execute(
+            "INSERT INTO reading (meter_id, time, source, index_l)"
+            " VALUES (%s, %s, 'estimated', 110)",
+            (meter, T0 + hour),
         )
-        assert window.volume_l == [None]
+        window = hourly_windows(
+            AnalyticsRepository(db), {meter: "UTC"}, since=T0, until=T0 + 2 * hour
+        )[meter]
+        assert np.isnan(window.volume_l).all()
+
+    def test_a_meter_without_readings_gets_an_unknown_window(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        window = hourly_windows(
+            AnalyticsRepository(db), {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=3)
+        )[meter]
+        assert len(window.volume_l) == 3
+        assert np.isnan(window.volume_l).all()
 
 
 class TestTouchedMeters:

@@ -5,13 +5,16 @@ import orjson
 import pytest
 
 from simulators.anomalies import (
+    EVALUATION_KINDS,
     KINDS,
+    NEGATIVE_KINDS,
     ExtraFlow,
     Silent,
     Stuck,
     Tamper,
     Vacancy,
     label_records,
+    plan_evaluation,
     plan_injection,
 )
 from simulators.demand import SECONDS_PER_DAY, DemandModifier
@@ -186,3 +189,47 @@ class TestPlanInjection:
                 "anomalous": True,
             }
         ]
+
+
+class TestPlanEvaluation:
+    START = datetime(2025, 6, 1, tzinfo=UTC)
+    END = datetime(2025, 6, 11, tzinfo=UTC)
+
+    def _plan(self, per_kind=3):
+        return plan_evaluation(
+            meters=60,
+            per_kind=per_kind,
+            start=self.START,
+            end=self.END,
+            seed=5,
+            utc_offset_s=CONFIG.utc_offset_s,
+        )
+
+    def test_each_kind_gets_its_own_meters(self):
+        labels = self._plan().labels
+        by_kind = {kind: [lb for lb in labels if lb.kind == kind] for kind in EVALUATION_KINDS}
+        assert all(len(found) == 3 for found in by_kind.values())
+        assert len({lb.meter for lb in labels}) == len(labels)
+
+    def test_negatives_are_labelled_as_such(self):
+        labels = self._plan().labels
+        assert {lb.kind for lb in labels if not lb.anomalous} == set(NEGATIVE_KINDS)
+
+    def test_anomalies_start_inside_the_window_and_backflow_at_night(self):
+        for label in self._plan().labels:
+            assert self.START - timedelta(days=1) <= label.start < self.END
+            if label.kind == "backflow":
+                local_hour = (label.start + timedelta(seconds=CONFIG.utc_offset_s)).hour
+                assert 1 <= local_hour < 4
+
+    def test_a_shower_is_one_short_heavy_flow(self):
+        [shower, *_] = [m for m in self._plan().modifiers if m.kind == "shower"]
+        assert shower.end is not None
+        assert shower.end - shower.start <= timedelta(minutes=25)
+        assert shower.flow_lph * (shower.end - shower.start) / timedelta(hours=1) <= 300
+
+    def test_too_few_meters_is_refused(self):
+        with pytest.raises(ValueError, match="need"):
+            plan_evaluation(
+                meters=5, per_kind=1, start=self.START, end=self.END, seed=1, utc_offset_s=0
+            )

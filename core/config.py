@@ -6,6 +6,7 @@ place to read and document; nested fields are set as ``WATERBILL_<GROUP>__<FIELD
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
@@ -171,6 +172,25 @@ class AnalyticsSettings(BaseModel):
     )
 
 
+class AlertSettings(BaseModel):
+    confirm_after_s: int = Field(
+        3600, ge=0, description="An incident still live this long after opening is confirmed."
+    )
+    quiet_start: time = Field(
+        time(21, 0), description="Start of the quiet hours, customer's local time (no SMS)."
+    )
+    quiet_end: time = Field(
+        time(7, 0), description="End of the quiet hours; deferred SMS go out from then."
+    )
+    daily_cap: int = Field(
+        3, ge=1, description="Alert SMS per customer and local day; more wait for the next day."
+    )
+    max_attempts: int = Field(5, ge=1, description="Sends tried before a failed SMS is given up.")
+    retry_s: int = Field(
+        300, ge=1, description="Wait before retrying a failed SMS, doubled after each failure."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -202,6 +222,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -227,8 +227,12 @@ def _deliver(
         repo.settle(due.id, status=AlertStatus.CANCELLED, now=now, error="incident closed")
         return AlertStatus.CANCELLED
     if not due.reachable or due.phone is None:
-        error = "the account is inactive, erased or has no phone"
-        repo.settle(due.id, status=AlertStatus.CANCELLED, now=now, error=error)
+        repo.settle(
+            due.id,
+            status=AlertStatus.CANCELLED,
+            now=now,
+            error="the account is inactive, erased or has no phone",
+        )
         return AlertStatus.CANCELLED
     if due.muted:
         repo.settle(due.id, status=AlertStatus.MUTED, now=now)
@@ -248,11 +252,12 @@ def _deliver(
     text = render_alert(
         due.category, due.language, serial=due.serial, since=due.started_at.astimezone(tz)
     )
+    provider_id: str | None = None
+    error: str | None = None
     try:
-        provider_id: str | None = provider.send(due.phone, text)
-        error = None
+        provider_id = provider.send(due.phone, text)
     except SmsDeliveryFailed as exc:
-        provider_id, error = None, str(exc.__cause__ or exc)
+        error = str(exc.__cause__ or exc)
     retry_at = None
     if error is not None and due.attempts + 1 < options.max_attempts:
         retry_at = now + timedelta(seconds=options.retry_s * 2**due.attempts)

@@ -92,9 +92,7 @@ class AlertRepository:
     def lock_user(self, user_id: int) -> None:
         """Serialise the senders' decisions about one customer until the transaction ends, so
         that two of them cannot both see the daily cap not yet reached."""
-        self.conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('alert_user'), %s)", (user_id,)
-        )
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('alert_user'), %s)", (user_id,))
 
     def sent_since(self, user_id: int, since: datetime) -> int:
         row = self.conn.execute(

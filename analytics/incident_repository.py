@@ -88,7 +88,7 @@ class IncidentRepository:
             .limit(limit)
             .offset(offset)
         )
-        return int(total or 0), [LocatedIncident(*row) for row in rows.tuples()]
+        return int(total or 0), [LocatedIncident(*row) for row in rows]
 
     async def get(
         self, incident_id: int, *, meter_scope: Select[Any] | None, for_update: bool = False
@@ -97,7 +97,7 @@ class IncidentRepository:
         if for_update:
             # Lock the incident only: a scan updating it waits, and so does a second click.
             statement = statement.with_for_update(of=Incident)
-        row = (await self.session.execute(statement)).tuples().first()
+        row = (await self.session.execute(statement)).first()
         return None if row is None else LocatedIncident(*row)
 
     async def deliveries(self, incident_id: int) -> Sequence[AlertDelivery]:

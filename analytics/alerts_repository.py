@@ -47,7 +47,8 @@ class AlertRepository:
             """
             INSERT INTO alert_delivery (incident_id, user_id, category, status, next_attempt_at,
                                         created_at, updated_at)
-            SELECT DISTINCT i.id, o.user_id, i.kind, 'queued'::alert_status, %(now)s, %(now)s, %(now)s
+            SELECT DISTINCT i.id, o.user_id, i.kind, 'queued'::alert_status,
+                   %(now)s, %(now)s, %(now)s
             FROM incident i
             JOIN meter m ON m.id = i.meter_id
             JOIN dwelling_occupant o ON o.dwelling_id = m.dwelling_id

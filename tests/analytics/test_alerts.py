@@ -2,6 +2,7 @@
 
 import threading
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -51,44 +52,58 @@ def provider(fake_twilio) -> TwilioSmsProvider:
     )
 
 
+def _id(cursor: psycopg.Cursor) -> int:
+    row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 class Homes:
     """Dwellings of one Port Moresby building, their meters, occupants and incidents."""
 
     def __init__(self, db: psycopg.Connection) -> None:
         self.db = db
         self.count = 0
-        self.building = db.execute(
-            "WITH z AS (INSERT INTO zone (country_code, code, name) VALUES ('PG', 'NCD', 'NCD')"
-            " RETURNING id) INSERT INTO building (zone_id, name) SELECT id, 'A' FROM z"
-            " RETURNING id"
-        ).fetchone()[0]
+        self.building = _id(
+            db.execute(
+                "WITH z AS (INSERT INTO zone (country_code, code, name)"
+                " VALUES ('PG', 'NCD', 'NCD') RETURNING id)"
+                " INSERT INTO building (zone_id, name) SELECT id, 'A' FROM z RETURNING id"
+            )
+        )
 
     def customer(self, *, language: str = "en", phone: str | None = None) -> int:
         self.count += 1
-        return self.db.execute(
-            "INSERT INTO app_user (phone, first_name, last_name, language, is_active,"
-            " password_hash) VALUES (%s, 'C', 'X', %s, true, '-') RETURNING id",
-            [phone or f"+6757{self.count:07d}", language],
-        ).fetchone()[0]
+        return _id(
+            self.db.execute(
+                "INSERT INTO app_user (phone, first_name, last_name, language, is_active,"
+                " password_hash) VALUES (%s, 'C', 'X', %s, true, '-') RETURNING id",
+                [phone or f"+6757{self.count:07d}", language],
+            )
+        )
 
     def meter(self, *occupants: int, end_date: str | None = None) -> int:
         self.count += 1
-        dwelling = self.db.execute(
-            "INSERT INTO dwelling (building_id, reference, dwelling_type)"
-            " VALUES (%s, %s, 'house') RETURNING id",
-            [self.building, f"D{self.count}"],
-        ).fetchone()[0]
+        dwelling = _id(
+            self.db.execute(
+                "INSERT INTO dwelling (building_id, reference, dwelling_type)"
+                " VALUES (%s, %s, 'house') RETURNING id",
+                [self.building, f"D{self.count}"],
+            )
+        )
         for user in occupants:
             self.db.execute(
                 "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date,"
                 " end_date) VALUES (%s, %s, 'tenant', '2026-01-01', %s)",
                 [user, dwelling, end_date],
             )
-        return self.db.execute(
-            "INSERT INTO meter (serial, kind, dwelling_id, installed_at)"
-            " VALUES (%s, 'iot', %s, '2026-01-01Z') RETURNING id",
-            [f"SIM-{self.count:06d}", dwelling],
-        ).fetchone()[0]
+        return _id(
+            self.db.execute(
+                "INSERT INTO meter (serial, kind, dwelling_id, installed_at)"
+                " VALUES (%s, 'iot', %s, '2026-01-01Z') RETURNING id",
+                [f"SIM-{self.count:06d}", dwelling],
+            )
+        )
 
     def incident(
         self,
@@ -99,13 +114,15 @@ class Homes:
         opened: datetime = NOW - timedelta(hours=2),
         status: str = "open",
     ) -> int:
-        return self.db.execute(
-            "INSERT INTO incident (meter_id, kind, severity, status, started_at, last_seen_at,"
-            " opened_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            [meter, kind, severity, status, opened - timedelta(hours=30), opened, opened],
-        ).fetchone()[0]
+        return _id(
+            self.db.execute(
+                "INSERT INTO incident (meter_id, kind, severity, status, started_at, last_seen_at,"
+                " opened_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                [meter, kind, severity, status, opened - timedelta(hours=30), opened, opened],
+            )
+        )
 
-    def deliveries(self) -> list[tuple]:
+    def deliveries(self) -> list[tuple[Any, ...]]:
         return self.db.execute(
             "SELECT incident_id, user_id, status::text, attempts, next_attempt_at, provider_id,"
             " error, text FROM alert_delivery ORDER BY id"

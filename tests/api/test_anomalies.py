@@ -55,7 +55,8 @@ class Setting:
 async def setting(db, session, settings) -> Setting:
     zone = _id(
         db.execute(
-            "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala') RETURNING id"
+            "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala')"
+            " RETURNING id"
         )
     )
     users: dict[str, int] = {}

@@ -428,3 +428,26 @@ class TestAlertPreferences:
         )
         assert answer.status_code == 422
         assert "spam" in answer.text
+
+
+class TestPrivacy:
+    async def test_export_holds_alerts_and_erasure_drops_them(self, client, setting):
+        customer = setting.users["customer"]
+        await client.put("/users/me/alerts", json={"muted": ["dry"]}, **setting.as_("customer"))
+        setting.db.execute(
+            "INSERT INTO alert_delivery (incident_id, user_id, category, status, text, sent_at)"
+            " VALUES (%s, %s, 'leak', 'sent', 'WaterBill: water keeps flowing', now())",
+            [setting.incidents["leak"], customer],
+        )
+        export = (await client.get("/users/me/export", **setting.as_("customer"))).json()
+        assert export["alerts_muted"] == ["dry"]
+        (alert,) = export["alerts"]
+        assert (alert["status"], alert["text"]) == ("sent", "WaterBill: water keeps flowing")
+        erased = await client.post(f"/users/{customer}/erase", **setting.as_("admin"))
+        assert erased.status_code == 204, erased.text
+        left = setting.db.execute(
+            "SELECT (SELECT count(*) FROM alert_delivery WHERE user_id = %(u)s),"
+            " (SELECT count(*) FROM alert_mute WHERE user_id = %(u)s)",
+            {"u": customer},
+        ).fetchone()
+        assert left == (0, 0)

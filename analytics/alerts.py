@@ -112,15 +112,24 @@ TEMPLATES: dict[IncidentKind, dict[Language, str]] = {
         " {since}. Lukim lik o tap i op; bil bai go antap.",
     },
 }
+# A kind a newer detector added before it got its own words: still told, never stuck in the queue.
+GENERIC: dict[Language, str] = {
+    Language.EN: "WaterBill: something unusual ({kind}) at meter {serial} since {since}. Please"
+    " call us if you need help.",
+    Language.FR: "WaterBill: anomalie ({kind}) au compteur {serial} depuis le {since}."
+    " Appelez-nous si besoin.",
+    Language.TPI: "WaterBill: samting i no stret ({kind}) long mita {serial} kirap long {since}."
+    " Singautim mipela sapos yu laik.",
+}
 # Every kind is a category a customer may mute.
 CATEGORIES = tuple(kind.value for kind in IncidentKind)
 
 
 def render_alert(kind: str, language: str, *, serial: str, since: datetime) -> str:
     """The SMS for an incident of ``kind`` since ``since`` (a local time), English by default."""
-    templates = TEMPLATES[IncidentKind(kind)]
+    templates = TEMPLATES.get(IncidentKind(kind), GENERIC) if kind in CATEGORIES else GENERIC
     text = templates.get(Language(language), templates[Language.EN])
-    return text.format(serial=serial, since=since.strftime("%d/%m %H:%M"))
+    return text.format(kind=kind, serial=serial, since=since.strftime("%d/%m %H:%M"))
 
 
 def in_quiet_hours(clock: time, *, start: time, end: time) -> bool:

@@ -157,6 +157,16 @@ class TestMessages:
         assert "24/11 22:05" in text
         assert TEMPLATES[kind][language]
 
+    @pytest.mark.parametrize("language", list(Language))
+    def test_a_kind_without_words_yet_gets_the_generic_text(self, language):
+        text = render_alert(
+            "pressure_drop", language.value, serial="SIM-000123", since=datetime(2026, 1, 2, 3, 4)
+        )
+        assert is_gsm7(text)
+        assert len(text) <= 160
+        assert "(pressure_drop)" in text
+        assert "02/01 03:04" in text
+
 
 class TestQuietHours:
     @pytest.mark.parametrize(

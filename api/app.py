@@ -14,6 +14,8 @@ from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
 from api.routers import (
+    alerts,
+    anomalies,
     auth,
     buildings,
     dwellings,
@@ -65,5 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)
     app.include_router(quarantine.router)
+    app.include_router(anomalies.router)
+    app.include_router(alerts.router)
     app.mount("/metrics", make_asgi_app())
     return app

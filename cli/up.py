@@ -118,6 +118,7 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
         ingest_log.unlink(missing_ok=True)
         children["ingest"] = _child(["ingest"], env, ingest_log)
         children["rollup"] = _child(["rollup", "--follow"], env, logs / "rollup.log")
+        children["analyze"] = _child(["analyze", "--follow", "--alerts"], env, logs / "analyze.log")
         children["api"] = _child(["api", "--port", str(api_port)], env, logs / "api.log")
         with console.status("waiting for ingest to subscribe and the API to be ready"):
             ready = _wait_until_subscribed(ingest_log, children["ingest"]) and _wait_until_ready(

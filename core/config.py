@@ -6,6 +6,7 @@ place to read and document; nested fields are set as ``WATERBILL_<GROUP>__<FIELD
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
@@ -211,6 +212,25 @@ class VeeSettings(BaseModel):
     usual_days: int = Field(28, ge=7, description="Days of rollups that define the usual day.")
 
 
+class AlertSettings(BaseModel):
+    confirm_after_s: int = Field(
+        3600, ge=0, description="An incident still live this long after opening is confirmed."
+    )
+    quiet_start: time = Field(
+        time(21, 0), description="Start of the quiet hours, customer's local time (no SMS)."
+    )
+    quiet_end: time = Field(
+        time(7, 0), description="End of the quiet hours; deferred SMS go out from then."
+    )
+    daily_cap: int = Field(
+        3, ge=1, description="Alert SMS per customer and local day; more wait for the next day."
+    )
+    max_attempts: int = Field(5, ge=1, description="Sends tried before a failed SMS is given up.")
+    retry_s: int = Field(
+        300, ge=1, description="Wait before retrying a failed SMS, doubled after each failure."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -243,6 +263,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     vee: VeeSettings = Field(default_factory=VeeSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("database_url")
     @classmethod

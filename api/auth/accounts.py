@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.models import AlertDelivery, AlertMute
 from api.auth import passwords
 from api.auth.service import revoke_all
 from core import audit
@@ -141,6 +142,12 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
     sms = await session.scalars(
         select(SmsSendLog).where(SmsSendLog.phone == user.phone).order_by(SmsSendLog.sent_at)
     )
+    alerts = await session.scalars(
+        select(AlertDelivery).where(AlertDelivery.user_id == user.id).order_by(AlertDelivery.id)
+    )
+    mutes = await session.scalars(
+        select(AlertMute.category).where(AlertMute.user_id == user.id).order_by(AlertMute.category)
+    )
     trail = await session.scalars(
         select(AuditLog)
         .where(
@@ -161,6 +168,8 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
         "technician_rounds": [_row(r, "building_id", "meter_id") for r in rounds],
         "sessions": [_row(t, "issued_at", "expires_at", "revoked_at") for t in sessions],
         "sms_sent": [_row(s, "purpose", "delivered", "sent_at") for s in sms],
+        "alerts": [_row(a, "incident_id", "status", "text", "sent_at") for a in alerts],
+        "alerts_muted": list(mutes),
         "audit_trail": [
             {
                 **_row(a, "at", "action", "target_type", "target_id", "detail"),
@@ -192,6 +201,8 @@ async def erase_user(session: AsyncSession, *, user: User, actor: User, ip: str 
     await session.execute(delete(SmsCode).where(SmsCode.user_id == user.id))
     if phone is not None:
         await session.execute(delete(SmsSendLog).where(SmsSendLog.phone == phone))
+    await session.execute(delete(AlertDelivery).where(AlertDelivery.user_id == user.id))
+    await session.execute(delete(AlertMute).where(AlertMute.user_id == user.id))
     user.phone = None
     user.first_name = ""
     user.last_name = ""

@@ -49,7 +49,9 @@ class World:
                 [self.tariff_id],
             )
 
-    def _one(self, sql: str, params: Sequence[object] | dict[str, object], default: object = 0) -> int:
+    def _one(
+        self, sql: str, params: Sequence[object] | dict[str, object], default: object = 0
+    ) -> int:
         row = self.db.execute(sql, params).fetchone()
         if row is None:
             return default  # type: ignore[return-value]

@@ -68,11 +68,8 @@ async def invoice_document(
     notes = _NOTES[language]
     currency = get_currency(invoice.currency)
     meter_ids = [m.meter_id for m in invoice.meters]
-    serials = dict(
-        (await session.execute(select(Meter.id, Meter.serial).where(Meter.id.in_(meter_ids))))
-        .tuples()
-        .all()
-    )
+    rows = await session.execute(select(Meter.id, Meter.serial).where(Meter.id.in_(meter_ids)))
+    serials: dict[int, str] = {row.id: row.serial for row in rows}
     texts: list[str] = []
     if invoice.kind is InvoiceKind.REGULARISATION and invoice.corrects_invoice_id is not None:
         original = await session.get(Invoice, invoice.corrects_invoice_id)

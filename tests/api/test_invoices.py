@@ -23,7 +23,7 @@ def pdf_text(content: bytes) -> str:
     return done.stdout.decode()
 
 
-async def close_and_issue(admin_client) -> dict:
+async def close_and_issue(admin_client):
     closed = await admin_client.post("/billing/close", json={"period": "2026-10"})
     assert closed.status_code == 200, closed.text
     issued = await admin_client.post("/billing/issue", json={"period": "2026-10", "force": True})
@@ -133,5 +133,5 @@ class TestBillCli:
         assert (unknown.returncode, unknown.stderr.strip()) == (1, "zones NOPE do not exist")
 
 
-def _zone_code(db) -> str:
+def _zone_code(db):
     return db.execute("SELECT code FROM zone ORDER BY id DESC LIMIT 1").fetchone()[0]

@@ -17,9 +17,11 @@ from api.routers import (
     alerts,
     anomalies,
     auth,
+    billing,
     buildings,
     dwellings,
     health,
+    invoices,
     meters,
     quarantine,
     tariffs,
@@ -69,5 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quarantine.router)
     app.include_router(anomalies.router)
     app.include_router(alerts.router)
+    app.include_router(billing.router)
+    app.include_router(invoices.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import alerts as alerts_cli
+from cli import bill, rollup, users
 from cli import meters as meters_cli
-from cli import rollup, users
 from cli.analyze import analyze
 from cli.simulate import simulate
 from core.config import get_settings, settings_reference
@@ -26,6 +26,7 @@ app.command("simulate")(simulate)
 app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
 app.add_typer(alerts_cli.app, name="alerts")
+app.add_typer(bill.app, name="bill")
 
 
 @app.callback()

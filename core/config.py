@@ -231,6 +231,23 @@ class AlertSettings(BaseModel):
     )
 
 
+class BillingSettings(BaseModel):
+    grace_days: int = Field(
+        5,
+        ge=0,
+        description="Days after a period ends when late readings still reach its drafts;"
+        " `bill issue` waits for them.",
+    )
+    payment_days: int = Field(15, ge=0, description="Days from an invoice's issue to its due date.")
+    utility_name: str = Field("WaterBill Utility", description="Utility name printed on invoices.")
+    utility_address: str = Field("", description="Utility address on invoices (lines split on |).")
+    utility_tax_id: str = Field("", description="Utility tax registration (NIU, TIN) on invoices.")
+    orange_money: str = Field("", description="Orange Money merchant number on invoices.")
+    mtn_momo: str = Field("", description="MTN MoMo merchant number on invoices.")
+    bank_transfer: str = Field("", description="Bank account (IBAN/RIB) on invoices.")
+    cash_agents: str = Field("", description="Where to pay cash, printed on invoices.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -264,6 +281,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     vee: VeeSettings = Field(default_factory=VeeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
     @field_validator("database_url")
     @classmethod

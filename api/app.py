@@ -19,7 +19,9 @@ from api.routers import (
     dwellings,
     health,
     meters,
+    payments,
     quarantine,
+    reports,
     tariffs,
     telemetry,
     users,
@@ -65,5 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)
     app.include_router(quarantine.router)
+    app.include_router(payments.router)
+    app.include_router(payments.penalty_router)
+    app.include_router(reports.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -170,9 +170,17 @@ async def apply_provider_event(
     return EventOutcome(payment=payment, applied=True, allocations=allocations)
 
 
-async def apply_credit(session: AsyncSession, *, dwelling_ids: Sequence[int]) -> list[Allocated]:
-    """Let accounts' credit (unallocated payments) pay their open invoices, e.g. new ones."""
-    return await PaymentRepository(session).allocate(dwelling_ids)
+async def apply_credit(
+    session: AsyncSession, *, dwelling_ids: Sequence[int] | None = None
+) -> list[Allocated]:
+    """Let accounts' credit (unallocated payments) pay their open invoices, e.g. new ones.
+
+    ``dwelling_ids`` None: every account that has both credit and an open invoice.
+    """
+    repo = PaymentRepository(session)
+    if dwelling_ids is None:
+        dwelling_ids = await repo.accounts_with_credit_and_debt()
+    return await repo.allocate(dwelling_ids)
 
 
 async def get_payment(session: AsyncSession, *, payment_id: int) -> Payment:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+import billing.models  # noqa: F401  (invoice, referenced by allocations and penalties)
 from billing.payments_providers import PaymentMethod, PaymentStatus
 from core.models import Base
 

@@ -161,6 +161,19 @@ class PaymentRepository:
         rows = await self.session.execute(text(_ALLOCATE), params)
         return [Allocated(invoice_id=r[0], status=r[1], amount_minor=r[2]) for r in rows]
 
+    async def accounts_with_credit_and_debt(self) -> list[int]:
+        """Dwellings with an unallocated payment rest and an open invoice: allocation's work."""
+        rows = await self.session.scalars(
+            text(
+                f"SELECT DISTINCT i.dwelling_id FROM invoice i"
+                f" WHERE i.status IN {OPEN_STATUSES} AND {OWED} > i.paid_minor"
+                " AND EXISTS (SELECT 1 FROM payment p WHERE p.dwelling_id = i.dwelling_id"
+                " AND p.status = 'succeeded' AND p.amount_minor > COALESCE((SELECT"
+                " sum(a.amount_minor) FROM payment_allocation a WHERE a.payment_id = p.id), 0))"
+            )
+        )
+        return list(rows)
+
     async def credit_minor(self, dwelling_id: int) -> int:
         """What an account has paid and no invoice has taken yet."""
         found = await self.session.scalar(

@@ -66,18 +66,21 @@ pay AS (
     FROM rest WHERE left_minor > 0
     WINDOW w AS (PARTITION BY dwelling_id, currency ORDER BY received_at, id)
 ),
-added AS (
-    INSERT INTO payment_allocation (payment_id, invoice_id, amount_minor)
-    SELECT pay.id, inv.id, least(pay.hi, inv.hi) - greatest(pay.lo, inv.lo)
+matched AS (
+    SELECT pay.id AS payment_id, inv.id AS invoice_id,
+           least(pay.hi, inv.hi) - greatest(pay.lo, inv.lo) AS amount_minor
     FROM pay
     JOIN inv ON inv.dwelling_id = pay.dwelling_id AND inv.currency = pay.currency
             AND inv.lo < pay.hi AND pay.lo < inv.hi
+),
+added AS (
+    INSERT INTO payment_allocation (payment_id, invoice_id, amount_minor)
+    SELECT payment_id, invoice_id, amount_minor FROM matched
     ON CONFLICT (payment_id, invoice_id)
         DO UPDATE SET amount_minor = payment_allocation.amount_minor + excluded.amount_minor
-    RETURNING invoice_id, excluded.amount_minor AS amount_minor
 ),
 per_invoice AS (
-    SELECT invoice_id, sum(amount_minor) AS amount_minor FROM added GROUP BY invoice_id
+    SELECT invoice_id, sum(amount_minor) AS amount_minor FROM matched GROUP BY invoice_id
 )
 UPDATE invoice i
 SET paid_minor = i.paid_minor + n.amount_minor,

@@ -53,39 +53,41 @@ class Ledger:
         end = date(year + month // 12, month % 12 + 1, 1)
         period_id = self.period(period, start, date.fromordinal(end.toordinal() - 1))
         number = None if status == "draft" else f"CM-2026-{next(_numbers):06d}"
-        return self.db.execute(
-            "INSERT INTO invoice (number, kind, status, period_id, dwelling_id, customer_id,"
-            " country_code, currency, tariff_id, dwelling_type, period_days, volume_l,"
-            " net_minor, vat_minor, total_minor, issue_date, due_date, issued_at, void_reason)"
-            " VALUES (%s, 'periodic', %s, %s, %s, %s, 'CM', 'XAF', %s, 'apartment', 30, %s,"
-            " %s, %s, %s, %s, %s, CASE WHEN %s <> 'draft' THEN %s::timestamptz END,"
-            " CASE WHEN %s = 'void' THEN 'test' END)"
-            " RETURNING id",
-            [
-                number,
-                status,
-                period_id,
-                self.dwellings[dwelling],
-                self.users[dwelling],
-                self.tariff,
-                volume_l,
-                net,
-                vat,
-                net + vat,
-                issue_date,
-                due_date,
-                status,
-                f"{issue_date}T08:00Z",
-                status,
-            ],
-        ).fetchone()[0]
+        return int(
+            self.db.execute(
+                "INSERT INTO invoice (number, kind, status, period_id, dwelling_id, customer_id,"
+                " country_code, currency, tariff_id, dwelling_type, period_days, volume_l,"
+                " net_minor, vat_minor, total_minor, issue_date, due_date, issued_at, void_reason)"
+                " VALUES (%s, 'periodic', %s, %s, %s, %s, 'CM', 'XAF', %s, 'apartment', 30, %s,"
+                " %s, %s, %s, %s, %s, CASE WHEN %s <> 'draft' THEN %s::timestamptz END,"
+                " CASE WHEN %s = 'void' THEN 'test' END)"
+                " RETURNING id",
+                [
+                    number,
+                    status,
+                    period_id,
+                    self.dwellings[dwelling],
+                    self.users[dwelling],
+                    self.tariff,
+                    volume_l,
+                    net,
+                    vat,
+                    net + vat,
+                    issue_date,
+                    due_date,
+                    status,
+                    f"{issue_date}T08:00Z",
+                    status,
+                ],
+            ).fetchone()[0]
+        )
 
-    def invoice_row(self, invoice_id: int) -> tuple[str, int]:
+    def invoice_row(self, invoice_id: int) -> Any:
         return self.db.execute(
             "SELECT status::text, paid_minor FROM invoice WHERE id = %s", [invoice_id]
         ).fetchone()
 
-    def allocations(self) -> list[tuple[int, int, int]]:
+    def allocations(self) -> Any:
         return self.db.execute(
             "SELECT payment_id, invoice_id, amount_minor FROM payment_allocation"
             " ORDER BY payment_id, invoice_id"

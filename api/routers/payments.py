@@ -92,6 +92,9 @@ async def record_payment(
         target_id=payment.id,
         detail={"method": payment.method.value, "amount_minor": payment.amount_minor},
     )
+    # Committed here, not by the session dependency: the receipt job reads it on its own
+    # connection, and FastAPI may run background tasks before dependencies exit.
+    await session.commit()
     background.add_task(_send_receipts, engine, request.app.state.sms, settings)
     return PaymentOut.of(payment)
 
@@ -139,6 +142,7 @@ async def provider_webhook(
     outcome = await payments_service.apply_provider_event(
         session, event=event, payload=json.loads(body), now=datetime.now(UTC)
     )
+    await session.commit()  # before the receipt job, as in record_payment
     if outcome.applied:
         background.add_task(_send_receipts, engine, request.app.state.sms, settings)
     return WebhookOut(

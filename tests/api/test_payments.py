@@ -263,7 +263,7 @@ class TestWebhookSignature:
             ),
         ],
     )
-    async def test_an_unreadable_body_is_a_422(self, client, ledger, body, detail):
+    async def test_an_unreadable_body_is_a_422(self, client, body, detail):
         answer = await client.post(
             "/payments/webhooks/mtn_momo", content=body, headers=momo_headers(body)
         )
@@ -275,7 +275,7 @@ class TestWebhookSignature:
         assert answer.status_code == 422
         assert answer.json()["detail"] == "cash payments have no webhooks"
 
-    async def test_an_unknown_reference_is_a_404(self, client, ledger):
+    async def test_an_unknown_reference_is_a_404(self, client):
         body = momo_body("WBPUNKNOWN")
         answer = await client.post(
             "/payments/webhooks/mtn_momo", content=body, headers=momo_headers(body)

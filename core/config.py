@@ -220,6 +220,23 @@ class AccountingSettings(BaseModel):
     journal_receipts: str = Field("BQ", description="Receipts journal code (payments).")
 
 
+class BillingSettings(BaseModel):
+    grace_days: int = Field(
+        5,
+        ge=0,
+        description="Days after a period ends when late readings still reach its drafts;"
+        " `bill issue` waits for them.",
+    )
+    payment_days: int = Field(15, ge=0, description="Days from an invoice's issue to its due date.")
+    utility_name: str = Field("WaterBill Utility", description="Utility name printed on invoices.")
+    utility_address: str = Field("", description="Utility address on invoices (lines split on |).")
+    utility_tax_id: str = Field("", description="Utility tax registration (NIU, TIN) on invoices.")
+    orange_money: str = Field("", description="Orange Money merchant number on invoices.")
+    mtn_momo: str = Field("", description="MTN MoMo merchant number on invoices.")
+    bank_transfer: str = Field("", description="Bank account (IBAN/RIB) on invoices.")
+    cash_agents: str = Field("", description="Where to pay cash, printed on invoices.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -253,6 +270,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
     @field_validator("database_url")
     @classmethod

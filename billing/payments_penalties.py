@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import invoicing
 from billing.models import TariffVersion
 from billing.payments_exceptions import PenaltyAlreadyDecided, PenaltyNotFound
 from billing.payments_models import LatePenalty, PenaltyStatus
@@ -45,13 +46,7 @@ async def propose_penalties(session: AsyncSession, *, today: date) -> list[Propo
 
     Overdue invoices that are still open are also marked ``overdue`` here (the daily job).
     """
-    await session.execute(
-        text(
-            "UPDATE invoice SET status = 'overdue'"
-            " WHERE status IN ('issued', 'partially_paid') AND due_date < :today"
-        ),
-        {"today": today},
-    )
+    await invoicing.mark_overdue(session, today=today)
     rows = (await session.execute(text(_OVERDUE), {"today": today})).all()
     tariff_ids = {r.tariff_id for r in rows}
     versions = (

@@ -62,10 +62,10 @@ class DwellingMonth:
 _BUILDING_MONTH = f"""
 SELECT d.id AS dwelling_id, d.reference,
        count(i.id) AS invoices,
-       COALESCE(sum(i.volume_l), 0) AS volume_l,
-       COALESCE(sum({OWED}), 0) AS billed_minor,
-       COALESCE(sum(i.paid_minor), 0) AS paid_minor,
-       COALESCE(sum({OWED} - i.paid_minor), 0) AS unpaid_minor,
+       CAST(COALESCE(sum(i.volume_l), 0) AS bigint) AS volume_l,
+       CAST(COALESCE(sum({OWED}), 0) AS bigint) AS billed_minor,
+       CAST(COALESCE(sum(i.paid_minor), 0) AS bigint) AS paid_minor,
+       CAST(COALESCE(sum({OWED} - i.paid_minor), 0) AS bigint) AS unpaid_minor,
        min(i.currency) AS currency
 FROM dwelling d
 LEFT JOIN (
@@ -116,13 +116,19 @@ WITH owed AS (
     FROM owed
 )
 SELECT currency, count(*) AS invoices,
-       sum(owed_minor) AS billed_minor, sum(paid_minor) AS collected_minor,
+       CAST(sum(owed_minor) AS bigint) AS billed_minor,
+       CAST(sum(paid_minor) AS bigint) AS collected_minor,
        round(sum(paid_minor)::numeric / NULLIF(sum(owed_minor), 0), 4) AS collection_rate,
-       COALESCE(sum(unpaid) FILTER (WHERE late < 0), 0) AS not_due_minor,
-       COALESCE(sum(unpaid) FILTER (WHERE late BETWEEN 0 AND 30), 0) AS days_0_30_minor,
-       COALESCE(sum(unpaid) FILTER (WHERE late BETWEEN 31 AND 60), 0) AS days_31_60_minor,
-       COALESCE(sum(unpaid) FILTER (WHERE late BETWEEN 61 AND 90), 0) AS days_61_90_minor,
-       COALESCE(sum(unpaid) FILTER (WHERE late > 90), 0) AS days_over_90_minor
+       CAST(COALESCE(sum(unpaid) FILTER (WHERE late < 0), 0) AS bigint)
+           AS not_due_minor,
+       CAST(COALESCE(sum(unpaid) FILTER (WHERE late BETWEEN 0 AND 30), 0) AS bigint)
+           AS days_0_30_minor,
+       CAST(COALESCE(sum(unpaid) FILTER (WHERE late BETWEEN 31 AND 60), 0) AS bigint)
+           AS days_31_60_minor,
+       CAST(COALESCE(sum(unpaid) FILTER (WHERE late BETWEEN 61 AND 90), 0) AS bigint)
+           AS days_61_90_minor,
+       CAST(COALESCE(sum(unpaid) FILTER (WHERE late > 90), 0) AS bigint)
+           AS days_over_90_minor
 FROM aged
 GROUP BY currency
 ORDER BY currency
@@ -162,21 +168,22 @@ class RevenueMonth:
 _REVENUE = f"""
 WITH billed AS (
     SELECT date_trunc('month', i.issue_date)::date AS month, i.currency,
-           count(*) AS invoices, sum(i.net_minor) AS net_minor, sum(i.vat_minor) AS vat_minor,
-           sum(i.total_minor) AS billed_minor
+           count(*) AS invoices, CAST(sum(i.net_minor) AS bigint) AS net_minor,
+           CAST(sum(i.vat_minor) AS bigint) AS vat_minor,
+           CAST(sum(i.total_minor) AS bigint) AS billed_minor
     FROM invoice i
     {INVOICE_SCOPE} AND i.issue_date >= :start AND i.issue_date < :stop
     GROUP BY 1, 2
 ), penalties AS (
     SELECT date_trunc('month', lp.decided_at AT TIME ZONE c.timezone)::date AS month,
-           lp.currency, sum(lp.amount_minor) AS penalties_minor
+           lp.currency, CAST(sum(lp.amount_minor) AS bigint) AS penalties_minor
     FROM late_penalty lp JOIN invoice i ON i.id = lp.invoice_id
     JOIN country c ON c.code = i.country_code
     {INVOICE_SCOPE} AND lp.status = 'approved'
     GROUP BY 1, 2
 ), collected AS (
     SELECT date_trunc('month', p.received_at AT TIME ZONE c.timezone)::date AS month,
-           p.currency, sum(p.amount_minor) AS collected_minor
+           p.currency, CAST(sum(p.amount_minor) AS bigint) AS collected_minor
     FROM payment p
     JOIN dwelling d ON d.id = p.dwelling_id JOIN building b ON b.id = d.building_id
     JOIN zone z ON z.id = b.zone_id JOIN country c ON c.code = z.country_code

@@ -173,5 +173,24 @@ async def world(db, make_account) -> World:
     for reachable in ids.values():
         reachable["zone_id"] = zone
         reachable["tariff_id"] = tariff
+    # An overdue invoice per side with a proposed late penalty (the payments routes).
+    period = db.execute(
+        "INSERT INTO billing_period (label, start_date, end_date)"
+        " VALUES ('2026-09', '2026-09-01', '2026-09-30') RETURNING id"
+    ).fetchone()[0]
+    for n, reachable in enumerate(ids.values(), start=1):
+        invoice = db.execute(
+            "INSERT INTO invoice (number, kind, status, period_id, dwelling_id, country_code,"
+            " currency, tariff_id, dwelling_type, period_days, volume_l, net_minor, vat_minor,"
+            " total_minor, issue_date, due_date, issued_at) VALUES (%s, 'periodic', 'overdue',"
+            " %s, %s, 'CM', 'XAF', %s, 'apartment', 30, 1000, 1000, 0, 1000, '2026-10-02',"
+            " '2026-10-17', '2026-10-02T08:00Z') RETURNING id",
+            [f"CM-2026-{n:06d}", period, reachable["dwelling_id"], tariff],
+        ).fetchone()[0]
+        reachable["penalty_id"] = db.execute(
+            "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status)"
+            " VALUES (%s, 1000, 50, 'XAF', 'proposed') RETURNING id",
+            [invoice],
+        ).fetchone()[0]
     users = {role: account.id for role, account in accounts.items()}
     return World(ids=ids, accounts=accounts, users=users)

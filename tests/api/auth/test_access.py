@@ -84,6 +84,7 @@ class TestEveryRouteHasARule:
                 "user_id",
                 "occupant_id",
                 "tariff_id",
+                "penalty_id",
             ):
                 url = url.replace(name, "1")
             answer = await api.request(method, url)
@@ -217,6 +218,27 @@ TABLE: dict[str, Case] = {
             "penalty_pct": "5",
             "penalty_fixed": "0",
         },
+    ),
+    "POST /payments": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda ids: {"dwelling_id": ids["dwelling_id"], "method": "cash", "amount": "500"},
+    ),
+    "GET /payments": Case(same("ok", "ok", "403", "ok")),
+    "GET /penalties": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/propose": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/{penalty_id}/approve": Case(ADMIN_ONLY),
+    "POST /penalties/{penalty_id}/reject": Case(ADMIN_ONLY),
+    "GET /reports/buildings/{building_id}/monthly": Case(
+        MANAGED, query=lambda _: {"month": "2026-10-01"}
+    ),
+    "GET /reports/collection": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/revenue": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/accounting-export": Case(
+        ADMIN_ONLY_LIST, query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
     ),
 }
 

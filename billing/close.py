@@ -37,15 +37,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import service as tariff_service
 from billing.close_repository import BilledLine, CloseRepository, MeterBoundary
-from billing.exceptions import InvalidPeriod
+from billing.exceptions import InvalidPeriod, UnknownZone
 from billing.models import HoldReason
 from billing.tariffs import InvoiceComputation, InvoiceLine, LineKind, compute_invoice
 from billing.tariffs import InvoiceKind as TariffInvoiceKind
-from core.models import DwellingType
+from core.models import DwellingType, Zone
 from core.money import Money
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ async def close_period(
     then).
     """
     repo = CloseRepository(session)
+    await check_zones(session, zone_ids)
     period_id = await repo.lock_period(label=period.label, start=period.start, end=period.end)
     meters = await repo.meters(start=period.start, end=period.end, zone_ids=zone_ids)
     released = await repo.released_tamper(period_id)
@@ -161,6 +163,16 @@ async def close_period(
     )
     logger.info("closed %s: %s", period.label, summary)
     return summary
+
+
+async def check_zones(session: AsyncSession, zone_ids: Sequence[int] | None) -> None:
+    """Refuse zone ids that do not exist, by name, rather than closing nothing for them."""
+    if zone_ids is None:
+        return
+    known = set(await session.scalars(select(Zone.id).where(Zone.id.in_(list(zone_ids)))))
+    missing = sorted(set(zone_ids) - known)
+    if missing:
+        raise UnknownZone(f"zones {', '.join(map(str, missing))} do not exist")
 
 
 def _measure(meters: Iterable[MeterBoundary], *, released_tamper: set[int]) -> dict[int, _Dwelling]:

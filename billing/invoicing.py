@@ -31,7 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.close import Period
+from billing.close import Period, check_zones
 from billing.close_repository import CloseRepository
 from billing.exceptions import (
     DuplicateApproval,
@@ -105,6 +105,7 @@ async def issue_period(
             f"period {period.label} is in its grace for late readings until {ready_on}"
             f" (billing.grace_days={grace_days}); issue then, or force"
         )
+    await check_zones(session, zone_ids)
     period_id = await CloseRepository(session).lock_period(
         label=period.label, start=period.start, end=period.end
     )

@@ -182,7 +182,8 @@ class TestOverdueAndVoid:
         await closed(session, world, dwellings=2)
         await issue(session)
         db.execute(
-            "UPDATE invoice SET status = 'paid', paid_minor = total_minor WHERE id = (SELECT min(id) FROM invoice)"
+            "UPDATE invoice SET status = 'paid', paid_minor = total_minor"
+            " WHERE id = (SELECT min(id) FROM invoice)"
         )
         assert await invoicing.mark_overdue(session, today=TODAY + timedelta(days=15)) == 0
         assert await invoicing.mark_overdue(session, today=TODAY + timedelta(days=16)) == 1
@@ -243,7 +244,9 @@ class TestRegularisation:
         assert sum(volume or 0 for _, _, volume in lines) == pending.volume_l
         assert sum(amount for _, amount, _ in lines) == pending.total_minor
         assert "service_fee" not in [kind for kind, _, _ in lines]
-        assert pending.volume_l > 0 and original_volume > 0
+        # The closing index was interpolated at 2/3 of 9 L (+6); the read is 2,000 L above 9 L.
+        assert pending.volume_l == 2_003
+        assert original_volume == 9 * int((P1 - P0) / H) - 3 - 9
 
         # Closing again changes nothing: still one pending document.
         await close_period(session, period=OCTOBER)

@@ -84,6 +84,9 @@ class TestEveryRouteHasARule:
                 "user_id",
                 "occupant_id",
                 "tariff_id",
+                "invoice_id",
+                "regularisation_id",
+                "hold_id",
                 "penalty_id",
             ):
                 url = url.replace(name, "1")
@@ -117,6 +120,7 @@ SCOPED_ALL = same("ok/404", "ok/404", "ok/404", "ok/ok")
 MANAGED = same("403/403", "ok/404", "403/403", "ok/ok")
 MANAGER_SCOPE = same("403/403", "ok/404", "ok/404", "ok/ok")
 EVERYONE = same("ok", "ok", "ok", "ok")
+INVOICE_READERS = same("ok/404", "ok/404", "403/403", "ok/ok")
 DWELLING_TYPES = ("apartment", "house", "commercial", "communal")
 
 TABLE: dict[str, Case] = {
@@ -219,6 +223,19 @@ TABLE: dict[str, Case] = {
             "penalty_fixed": "0",
         },
     ),
+    "GET /invoices": Case(same("ok", "ok", "403", "ok")),
+    "GET /invoices/{invoice_id}": Case(INVOICE_READERS),
+    "GET /invoices/{invoice_id}/pdf": Case(INVOICE_READERS),
+    "POST /invoices/{invoice_id}/void": Case(ADMIN_ONLY, body=lambda _: {"reason": "wrong meter"}),
+    "POST /billing/close": Case(ADMIN_ONLY_LIST, body=lambda _: {"period": "2026-10"}),
+    "POST /billing/issue": Case(
+        ADMIN_ONLY_LIST, body=lambda _: {"period": "2026-10", "force": True}
+    ),
+    "POST /billing/overdue": Case(ADMIN_ONLY_LIST, body=lambda _: {}),
+    "GET /billing/holds": Case(ADMIN_ONLY_LIST),
+    "POST /billing/holds/{hold_id}/release": Case(ADMIN_ONLY),
+    "GET /billing/regularisations": Case(ADMIN_ONLY_LIST),
+    "POST /billing/regularisations/{regularisation_id}/approve": Case(ADMIN_ONLY),
     "POST /payments": Case(
         ADMIN_ONLY_LIST,
         body=lambda ids: {"dwelling_id": ids["dwelling_id"], "method": "cash", "amount": "500"},

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.auth import scope
 from api.auth.deps import ClientIp
@@ -52,6 +52,27 @@ async def _send_receipts(engine: AsyncEngine, sms: SmsProvider, settings: Settin
         today=datetime.now(UTC).date(),
         reminder_days=settings.payments.reminder_days,
         kinds=(NoticeKind.PAYMENT_RECEIVED,),
+    )
+
+
+async def after_issue(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    sms: SmsProvider,
+    settings: Settings,
+    background: BackgroundTasks,
+) -> None:
+    """After invoices are issued: account credit pays them, and the new-invoice SMS are sent
+    once the issue is committed (committed here for that reason)."""
+    await payments_service.apply_credit(session)
+    await session.commit()
+    background.add_task(
+        send_due_notices,
+        engine,
+        sms=sms,
+        today=datetime.now(UTC).date(),
+        reminder_days=settings.payments.reminder_days,
+        kinds=(NoticeKind.INVOICE_ISSUED,),
     )
 
 

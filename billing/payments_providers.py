@@ -257,15 +257,12 @@ class MtnMomoClient:
     method = PaymentMethod.MTN_MOMO
 
     def __init__(self, base_url: str, *, token: str, subscription_key: str) -> None:
-        self._http = httpx.Client(
-            base_url=base_url,
-            timeout=10,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Ocp-Apim-Subscription-Key": subscription_key,
-                "X-Target-Environment": "production",
-            },
-        )
+        headers = {"X-Target-Environment": "production"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if subscription_key:
+            headers["Ocp-Apim-Subscription-Key"] = subscription_key
+        self._http = httpx.Client(base_url=base_url, timeout=10, headers=headers)
 
     def status(self, payment: PendingPayment) -> ProviderEvent:
         payload = _get_json(self._http, "GET", f"/collection/v1_0/requesttopay/{payment.reference}")
@@ -279,9 +276,8 @@ class OrangeMoneyClient:
     method = PaymentMethod.ORANGE_MONEY
 
     def __init__(self, base_url: str, *, token: str) -> None:
-        self._http = httpx.Client(
-            base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {token}"}
-        )
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=base_url, timeout=10, headers=headers)
 
     def status(self, payment: PendingPayment) -> ProviderEvent:
         asked = {
@@ -300,9 +296,9 @@ def _get_json(http: httpx.Client, method: str, url: str, **kwargs: Any) -> dict[
         answer.raise_for_status()
         payload = answer.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise ProviderUnavailable(f"{http.base_url}{url}: {exc}") from exc
+        raise ProviderUnavailable(f"{method} {url}: {exc}") from exc
     if not isinstance(payload, dict):
-        raise ProviderUnavailable(f"{http.base_url}{url}: answer is not a JSON object")
+        raise ProviderUnavailable(f"{method} {url}: answer is not a JSON object")
     return payload
 
 

@@ -65,12 +65,21 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint(
+            "allocated_minor BETWEEN 0 AND amount_minor", name="allocated_within_amount"
+        ),
+        CheckConstraint(
             "(status = 'succeeded') = (received_at IS NOT NULL)", name="received_when_succeeded"
         ),
         # Allocation walks an account's succeeded payments oldest first.
         Index("ix_payment_dwelling_received", "dwelling_id", "received_at"),
         # The poller reads only pending payments, oldest first; the rest of the ledger is
         # never scanned for it.
+        # Credit: succeeded payments with an unallocated rest, a small part of the ledger.
+        Index(
+            "ix_payment_unallocated",
+            "dwelling_id",
+            postgresql_where=text("status = 'succeeded' AND allocated_minor < amount_minor"),
+        ),
         Index(
             "ix_payment_pending_created",
             "created_at",
@@ -83,6 +92,8 @@ class Payment(Base):
     method: Mapped[PaymentMethod] = mapped_column(_enum(PaymentMethod, "payment_method"))
     status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, "payment_status"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
+    # The sum of its allocations, kept by the allocation statement; the rest is credit.
+    allocated_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
     currency: Mapped[str] = mapped_column(String(3))
     # Ours, sent to the provider (MTN's externalId, Orange's order_id) or printed on a receipt.
     reference: Mapped[str] = mapped_column(String(64), unique=True)

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from billing.payments_models import NoticeKind
+from billing.payments_repository import OWED
 from core.models import Language
 from core.money import NBSP, NNBSP, Money, get_currency
 from core.sms import SmsDeliveryFailed, SmsProvider, send_sms
@@ -59,10 +60,6 @@ TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
 # a first run on an old database does not flood customers with history.
 RECEIPT_WINDOW_DAYS = 3
 
-_OWED = (
-    "i.total_minor + COALESCE((SELECT lp.amount_minor FROM late_penalty lp"
-    " WHERE lp.invoice_id = i.id AND lp.status = 'approved'), 0)"
-)
 _NOT_CLAIMED = (
     "NOT EXISTS (SELECT 1 FROM billing_notice n WHERE n.kind = '{kind}'"
     " AND n.subject_id = {subject} AND n.status <> 'failed')"
@@ -92,20 +89,20 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
     """,
     NoticeKind.DUE_REMINDER: f"""
         SELECT i.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
-               i.number, {_OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
+               i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
                NULL::text AS reference, 0::bigint AS balance_minor
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid')
           AND i.due_date BETWEEN :today AND :today + :reminder_days
-          AND {_OWED} > i.paid_minor
+          AND {OWED} > i.paid_minor
           AND {_NOT_CLAIMED.format(kind="due_reminder", subject="i.id")}
     """,
     NoticeKind.PAYMENT_RECEIVED: f"""
         SELECT p.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
                NULL::text AS number, p.amount_minor, p.currency, NULL::date AS due_date,
                p.reference,
-               (SELECT COALESCE(sum({_OWED} - i.paid_minor), 0) FROM invoice i
+               (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i
                 WHERE i.dwelling_id = p.dwelling_id
                   AND i.status IN ('issued', 'partially_paid', 'overdue')) AS balance_minor
         FROM payment p
@@ -135,7 +132,7 @@ def _sms_safe(value: str) -> str:
 
 def render_notice(kind: NoticeKind, language: str, row: Any) -> str:
     """The SMS text of a notice row in ``language`` (English when it has none)."""
-    lang = Language(language) if language in Language.__members__.values() else Language.EN
+    lang = Language(language) if language in set(Language) else Language.EN
     currency = get_currency(row.currency)
 
     def money(minor: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -26,11 +26,14 @@ from billing.payments_providers import PaymentMethod, PaymentStatus, ProviderEve
 # two payments of one account allocated at once would both see the same open invoices.
 ALLOCATION_LOCK = 0x5041  # "PA"
 
-# What an invoice still owes: its total, plus an approved late penalty, less what is allocated.
+# What an invoice owes in all: its total plus an approved late penalty (correlated: for
+# statements that touch few invoices; bulk reads join PENALTY_JOIN and use OWED_JOINED).
 OWED = (
     "i.total_minor + COALESCE((SELECT lp.amount_minor FROM late_penalty lp"
     " WHERE lp.invoice_id = i.id AND lp.status = 'approved'), 0)"
 )
+PENALTY_JOIN = "LEFT JOIN late_penalty lp ON lp.invoice_id = i.id AND lp.status = 'approved'"
+OWED_JOINED = "(i.total_minor + COALESCE(lp.amount_minor, 0))"
 OPEN_STATUSES = "('issued', 'partially_paid', 'overdue')"
 
 # Its own statement, before the allocation: a READ COMMITTED statement sees what was committed
@@ -42,8 +45,8 @@ FROM (SELECT DISTINCT d FROM unnest(CAST(:dwellings AS integer[])) AS d ORDER BY
 
 _ALLOCATE = f"""
 WITH owing AS (
-    SELECT i.id, i.dwelling_id, i.currency, {OWED} - i.paid_minor AS due, i.issued_at
-    FROM invoice i
+    SELECT i.id, i.dwelling_id, i.currency, {OWED_JOINED} - i.paid_minor AS due, i.issued_at
+    FROM invoice i {PENALTY_JOIN}
     WHERE i.dwelling_id = ANY(:dwellings) AND i.status IN {OPEN_STATUSES}
 ),
 inv AS (
@@ -54,11 +57,10 @@ inv AS (
 ),
 rest AS (
     SELECT p.id, p.dwelling_id, p.currency, p.received_at,
-           p.amount_minor - COALESCE(
-               (SELECT sum(a.amount_minor) FROM payment_allocation a WHERE a.payment_id = p.id), 0
-           ) AS left_minor
+           p.amount_minor - p.allocated_minor AS left_minor
     FROM payment p
     WHERE p.dwelling_id = ANY(:dwellings) AND p.status = 'succeeded'
+      AND p.allocated_minor < p.amount_minor
 ),
 pay AS (
     SELECT id, dwelling_id, currency,
@@ -78,6 +80,11 @@ added AS (
     SELECT payment_id, invoice_id, amount_minor FROM matched
     ON CONFLICT (payment_id, invoice_id)
         DO UPDATE SET amount_minor = payment_allocation.amount_minor + excluded.amount_minor
+),
+paid_out AS (
+    UPDATE payment p SET allocated_minor = p.allocated_minor + m.amount_minor
+    FROM (SELECT payment_id, sum(amount_minor) AS amount_minor FROM matched GROUP BY payment_id) m
+    WHERE p.id = m.payment_id
 ),
 per_invoice AS (
     SELECT invoice_id, sum(amount_minor) AS amount_minor FROM matched GROUP BY invoice_id
@@ -101,12 +108,6 @@ class Allocated:
     invoice_id: int
     status: str
     amount_minor: int
-
-
-@dataclass(frozen=True)
-class AccountCurrency:
-    dwelling_id: int
-    currency: str
 
 
 class PaymentRepository:
@@ -165,14 +166,16 @@ class PaymentRepository:
         return [Allocated(invoice_id=r[0], status=r[1], amount_minor=r[2]) for r in rows]
 
     async def accounts_with_credit_and_debt(self) -> list[int]:
-        """Dwellings with an unallocated payment rest and an open invoice: allocation's work."""
+        """Dwellings with an unallocated payment rest and an open invoice: allocation's work.
+
+        Reads only payments with a rest (``ix_payment_unallocated``), not the whole ledger.
+        """
         rows = await self.session.scalars(
             text(
-                f"SELECT DISTINCT i.dwelling_id FROM invoice i"
-                f" WHERE i.status IN {OPEN_STATUSES} AND {OWED} > i.paid_minor"
-                " AND EXISTS (SELECT 1 FROM payment p WHERE p.dwelling_id = i.dwelling_id"
-                " AND p.status = 'succeeded' AND p.amount_minor > COALESCE((SELECT"
-                " sum(a.amount_minor) FROM payment_allocation a WHERE a.payment_id = p.id), 0))"
+                "SELECT DISTINCT p.dwelling_id FROM payment p"
+                " WHERE p.status = 'succeeded' AND p.allocated_minor < p.amount_minor"
+                f" AND EXISTS (SELECT 1 FROM invoice i WHERE i.dwelling_id = p.dwelling_id"
+                f" AND i.status IN {OPEN_STATUSES} AND {OWED} > i.paid_minor)"
             )
         )
         return list(rows)
@@ -181,10 +184,8 @@ class PaymentRepository:
         """What an account has paid and no invoice has taken yet."""
         found = await self.session.scalar(
             text(
-                "SELECT COALESCE(sum(p.amount_minor), 0) - COALESCE((SELECT sum(a.amount_minor)"
-                " FROM payment_allocation a JOIN payment q ON q.id = a.payment_id"
-                " WHERE q.dwelling_id = :d), 0)"
-                " FROM payment p WHERE p.dwelling_id = :d AND p.status = 'succeeded'"
+                "SELECT COALESCE(sum(amount_minor - allocated_minor), 0) FROM payment"
+                " WHERE dwelling_id = :d AND status = 'succeeded'"
             ),
             {"d": dwelling_id},
         )
@@ -238,7 +239,6 @@ class PaymentRepository:
         *,
         dwelling_ids: Any | None,
         dwelling_id: int | None,
-        since: date | None,
         limit: int,
         offset: int,
     ) -> Sequence[Payment]:
@@ -247,7 +247,5 @@ class PaymentRepository:
             statement = statement.where(Payment.dwelling_id.in_(dwelling_ids))
         if dwelling_id is not None:
             statement = statement.where(Payment.dwelling_id == dwelling_id)
-        if since is not None:
-            statement = statement.where(Payment.created_at >= since)
         rows = await self.session.scalars(statement.limit(limit).offset(offset))
         return rows.all()

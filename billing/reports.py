@@ -35,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.payments_exceptions import InvalidReport
-from billing.payments_repository import OWED
+from billing.payments_repository import OWED, OWED_JOINED, PENALTY_JOIN
 from core.config import AccountingSettings
 from core.money import get_currency
 
@@ -104,16 +104,20 @@ class Collection:
 
 _COLLECTION = f"""
 WITH owed AS (
-    SELECT i.id, i.currency, i.due_date, {OWED} AS owed_minor,
-           COALESCE((SELECT sum(a.amount_minor) FROM payment_allocation a
-                     WHERE a.invoice_id = i.id
-                       AND a.created_at < CAST(:as_of AS date) + 1), 0) AS paid_minor
-    FROM invoice i
+    SELECT i.id, i.currency, i.due_date, {OWED_JOINED} AS owed_minor
+    FROM invoice i {PENALTY_JOIN}
     {INVOICE_SCOPE}
       AND i.issue_date BETWEEN :start AND :end AND i.issue_date <= :as_of
+), paid AS (
+    SELECT a.invoice_id, sum(a.amount_minor) AS paid_minor
+    FROM payment_allocation a JOIN owed o ON o.id = a.invoice_id
+    WHERE a.created_at < CAST(:as_of AS date) + 1
+    GROUP BY a.invoice_id
 ), aged AS (
-    SELECT *, owed_minor - paid_minor AS unpaid, CAST(:as_of AS date) - due_date AS late
-    FROM owed
+    SELECT o.currency, o.owed_minor, COALESCE(p.paid_minor, 0) AS paid_minor,
+           o.owed_minor - COALESCE(p.paid_minor, 0) AS unpaid,
+           CAST(:as_of AS date) - o.due_date AS late
+    FROM owed o LEFT JOIN paid p ON p.invoice_id = o.id
 )
 SELECT currency, count(*) AS invoices,
        CAST(sum(owed_minor) AS bigint) AS billed_minor,

@@ -132,7 +132,6 @@ async def list_payments(
     rows = await PaymentRepository(session).list(
         dwelling_ids=scope.dwelling_ids(user),
         dwelling_id=dwelling_id,
-        since=None,
         limit=limit,
         offset=offset,
     )

@@ -87,6 +87,15 @@ class Ledger:
             "SELECT status::text, paid_minor FROM invoice WHERE id = %s", [invoice_id]
         ).fetchone()
 
+    def inconsistencies(self) -> Any:
+        """Payments and invoices whose kept totals differ from the sum of their allocations."""
+        return self.db.execute(
+            "SELECT 'payment', p.id FROM payment p WHERE p.allocated_minor <> COALESCE((SELECT"
+            " sum(a.amount_minor) FROM payment_allocation a WHERE a.payment_id = p.id), 0)"
+            " UNION ALL SELECT 'invoice', i.id FROM invoice i WHERE i.paid_minor <> COALESCE(("
+            "SELECT sum(a.amount_minor) FROM payment_allocation a WHERE a.invoice_id = i.id), 0)"
+        ).fetchall()
+
     def allocations(self) -> Any:
         return self.db.execute(
             "SELECT payment_id, invoice_id, amount_minor FROM payment_allocation"

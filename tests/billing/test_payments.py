@@ -85,6 +85,7 @@ class TestRecordPayment:
             (p2.id, first, 1_000),
             (p2.id, second, 1_500),
         ]
+        assert ledger.inconsistencies() == []
 
     async def test_an_overpayment_is_credit_taken_by_the_next_invoice(self, engine, ledger):
         invoice = ledger.invoice("A1", net=5_000, period="2026-09")
@@ -102,6 +103,7 @@ class TestRecordPayment:
             repo = PaymentRepository(session)
             assert await repo.credit_minor(ledger.dwellings["A1"]) == 0
             assert await repo.balance_minor(ledger.dwellings["A1"]) == 1_000
+        assert ledger.inconsistencies() == []
 
     async def test_accounts_do_not_pay_each_others_invoices(self, engine, ledger):
         other = ledger.invoice("A2", net=1_000)
@@ -121,6 +123,7 @@ class TestRecordPayment:
         assert ledger.invoice_row(invoice) == ("paid", 10_000)
         total = ledger.db.execute("SELECT sum(amount_minor) FROM payment_allocation").fetchone()
         assert total == (10_000,)
+        assert ledger.inconsistencies() == []
 
     async def test_another_currency_is_refused(self, engine, ledger):
         async with AsyncSession(engine) as session:

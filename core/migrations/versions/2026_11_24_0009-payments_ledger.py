@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("method", method, nullable=False),
         sa.Column("status", status, nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("allocated_minor", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("reference", sa.String(length=64), nullable=False),
         sa.Column("provider_ref", sa.String(length=128), nullable=True),
@@ -50,6 +51,10 @@ def upgrade() -> None:
         sa.Column("polls", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("polled_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("amount_minor > 0", name=op.f("ck_payment_amount_positive")),
+        sa.CheckConstraint(
+            "allocated_minor BETWEEN 0 AND amount_minor",
+            name=op.f("ck_payment_allocated_within_amount"),
+        ),
         sa.CheckConstraint(
             "(status = 'succeeded') = (received_at IS NOT NULL)",
             name=op.f("ck_payment_received_when_succeeded"),
@@ -64,6 +69,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("reference", name=op.f("uq_payment_reference")),
     )
     op.create_index("ix_payment_dwelling_received", "payment", ["dwelling_id", "received_at"])
+    op.create_index(
+        "ix_payment_unallocated",
+        "payment",
+        ["dwelling_id"],
+        postgresql_where=sa.text("status = 'succeeded' AND allocated_minor < amount_minor"),
+    )
     op.create_index(
         "ix_payment_pending_created",
         "payment",
@@ -165,6 +176,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_payment_event_payment_id"), table_name="payment_event")
     op.drop_table("payment_event")
     op.drop_index("ix_payment_pending_created", table_name="payment")
+    op.drop_index("ix_payment_unallocated", table_name="payment")
     op.drop_index("ix_payment_dwelling_received", table_name="payment")
     op.drop_table("payment")
     for name in ("penalty_status", "notice_status", "notice_kind", "payment_status"):

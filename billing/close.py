@@ -165,6 +165,16 @@ async def close_period(
     return summary
 
 
+async def zone_ids_by_code(session: AsyncSession, codes: Sequence[str]) -> list[int]:
+    """The ids of zones named by code (as operators type them), refusing unknown codes."""
+    rows = await session.execute(select(Zone.code, Zone.id).where(Zone.code.in_(list(codes))))
+    found = {row.code: row.id for row in rows}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise UnknownZone(f"zones {', '.join(missing)} do not exist")
+    return [found[c] for c in codes]
+
+
 async def check_zones(session: AsyncSession, zone_ids: Sequence[int] | None) -> None:
     """Refuse zone ids that do not exist, by name, rather than closing nothing for them."""
     if zone_ids is None:

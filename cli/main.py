@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import bill, rollup, users
 from cli import meters as meters_cli
-from cli import rollup, users
 from cli.analyze import analyze
 from cli.simulate import simulate
 from core.config import get_settings, settings_reference
@@ -24,6 +24,7 @@ app.command("rollup")(rollup.rollup)
 app.command("simulate")(simulate)
 app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
+app.add_typer(bill.app, name="bill")
 
 
 @app.callback()

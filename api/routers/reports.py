@@ -37,6 +37,17 @@ class ExportFormat(StrEnum):
 
 
 FormatQuery = Annotated[Format, Query(alias="format", description="json or csv")]
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+EXPORT_FORMATS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/xml": {"schema": {"type": "string"}},
+        }
+    }
+}
 
 
 def _answer(rows: list[Any], row_type: type[Any], fmt: Format | ExportFormat, name: str) -> Any:
@@ -61,7 +72,7 @@ def _today() -> date:
 @router.get(
     "/buildings/{building_id}/monthly",
     response_model=list[reports.DwellingMonth],
-    responses=error_responses(404),
+    responses={**CSV_TOO, **error_responses(404)},
 )
 async def building_monthly(
     building_id: PathId,
@@ -76,7 +87,7 @@ async def building_monthly(
     return _answer(rows, reports.DwellingMonth, fmt, f"building-{building_id}-{month:%Y-%m}")
 
 
-@router.get("/collection", response_model=list[reports.Collection])
+@router.get("/collection", response_model=list[reports.Collection], responses=CSV_TOO)
 async def collection(
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
@@ -96,7 +107,7 @@ async def collection(
     return _answer(rows, reports.Collection, fmt, f"collection-{start}-{end}")
 
 
-@router.get("/revenue", response_model=list[reports.RevenueMonth])
+@router.get("/revenue", response_model=list[reports.RevenueMonth], responses=CSV_TOO)
 async def revenue(
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
@@ -111,7 +122,7 @@ async def revenue(
     return _answer(rows, reports.RevenueMonth, fmt, f"revenue-{start:%Y-%m}-{end:%Y-%m}")
 
 
-@router.get("/accounting-export", response_model=list[reports.LedgerLine])
+@router.get("/accounting-export", response_model=list[reports.LedgerLine], responses=EXPORT_FORMATS)
 async def accounting_export(
     session: SessionDep,
     settings: SettingsDep,

@@ -283,34 +283,34 @@ async def accounting_export(
         "orange_money": accounts.mobile_money_account,
         "mtn_momo": accounts.mobile_money_account,
     }
+    # entry -> (journal, credit account); the debit is receivables except for payments.
+    rules = {
+        "invoice": (accounts.journal_sales, accounts.revenue_account),
+        "penalty": (accounts.journal_sales, accounts.penalty_account),
+        "payment": (accounts.journal_receipts, accounts.receivable_account),
+    }
+    places: dict[str, int] = {}
     lines = []
     for r in rows:
-        currency = get_currency(r.currency)
-
-        def major(minor: int, places: int = currency.minor_units) -> str:
-            return f"{Decimal(int(minor)).scaleb(-places):f}"
-
-        if r.entry == "payment":
-            debit, credit, journal = treasury[r.method], accounts.receivable_account, "receipts"
-        elif r.entry == "penalty":
-            debit, credit, journal = accounts.receivable_account, accounts.penalty_account, "sales"
-        else:
-            debit, credit, journal = accounts.receivable_account, accounts.revenue_account, "sales"
+        if r.currency not in places:
+            places[r.currency] = get_currency(r.currency).minor_units
+        exponent = -places[r.currency]
+        journal, credit = rules[r.entry]
         lines.append(
             LedgerLine(
                 entry=r.entry,
                 date=r.date,
-                journal=accounts.journal_receipts
-                if journal == "receipts"
-                else accounts.journal_sales,
+                journal=journal,
                 document=r.document,
                 dwelling_id=r.dwelling_id,
-                debit_account=debit,
+                debit_account=(
+                    treasury[r.method] if r.entry == "payment" else accounts.receivable_account
+                ),
                 credit_account=credit,
-                net=major(r.net_minor),
+                net=f"{Decimal(r.net_minor).scaleb(exponent):f}",
                 vat_account=accounts.vat_account if r.entry == "invoice" else "",
-                vat=major(r.vat_minor),
-                amount=major(r.amount_minor),
+                vat=f"{Decimal(r.vat_minor).scaleb(exponent):f}",
+                amount=f"{Decimal(r.amount_minor).scaleb(exponent):f}",
                 currency=r.currency,
                 method=r.method or "",
             )

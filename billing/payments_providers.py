@@ -124,15 +124,25 @@ def verify_signature(
         raise WebhookSignatureInvalid(f"{method.value} webhook signature does not match the body")
 
 
+# Far above any water bill, far below BIGINT: a bigger "amount" is garbage, not money.
+MAX_MINOR = 10**15
+
+
 def _minor(value: Any, field: str) -> int:
     """An amount as providers send it (``"1500"``, ``1500``): whole minor units only."""
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise InvalidWebhook(f"{field} {value!r} is not a number") from None
-    if amount != amount.to_integral_value() or amount <= 0:
+    if not amount.is_finite() or amount != amount.to_integral_value() or amount <= 0:
         raise InvalidWebhook(f"{field} {value!r} is not a positive whole amount")
+    if amount > MAX_MINOR:
+        raise InvalidWebhook(f"{field} {value!r} is beyond any payment")
     return int(amount)
+
+
+def _optional_text(payload: Mapping[str, Any], key: str, max_len: int = 128) -> str | None:
+    return _text(payload, key, max_len) if payload.get(key) not in (None, "") else None
 
 
 def _text(payload: Mapping[str, Any], key: str, max_len: int = 128) -> str:
@@ -175,7 +185,7 @@ def _status(table: Mapping[str, PaymentStatus], value: str, field: str) -> Payme
 def _momo_event(payload: Mapping[str, Any], *, event_id: str | None) -> ProviderEvent:
     reference = _text(payload, "externalId")
     status = _status(_MOMO_STATUS, _text(payload, "status"), "status")
-    transaction = payload.get("financialTransactionId")
+    transaction = _optional_text(payload, "financialTransactionId")
     return ProviderEvent(
         method=PaymentMethod.MTN_MOMO,
         event_id=event_id or f"{transaction or reference}:{status.value}",
@@ -183,14 +193,14 @@ def _momo_event(payload: Mapping[str, Any], *, event_id: str | None) -> Provider
         status=status,
         amount_minor=_minor(payload.get("amount"), "amount"),
         currency=_text(payload, "currency", 3).upper(),
-        provider_ref=str(transaction) if transaction else None,
+        provider_ref=transaction,
     )
 
 
 def _orange_event(payload: Mapping[str, Any], *, event_id: str | None) -> ProviderEvent:
     reference = _text(payload, "order_id")
     status = _status(_ORANGE_STATUS, _text(payload, "status"), "status")
-    transaction = payload.get("txnid")
+    transaction = _optional_text(payload, "txnid")
     return ProviderEvent(
         method=PaymentMethod.ORANGE_MONEY,
         event_id=event_id or f"{transaction or reference}:{status.value}",
@@ -198,7 +208,7 @@ def _orange_event(payload: Mapping[str, Any], *, event_id: str | None) -> Provid
         status=status,
         amount_minor=_minor(payload.get("amount"), "amount"),
         currency=_text(payload, "currency", 3).upper(),
-        provider_ref=str(transaction) if transaction else None,
+        provider_ref=transaction,
     )
 
 
@@ -213,7 +223,7 @@ def _card_event(payload: Mapping[str, Any]) -> ProviderEvent:
         status=_status(_CARD_TYPES, _text(payload, "type"), "type"),
         amount_minor=_minor(data.get("amount"), "amount"),
         currency=_text(data, "currency", 3).upper(),
-        provider_ref=str(data["transaction_id"]) if data.get("transaction_id") else None,
+        provider_ref=_optional_text(data, "transaction_id"),
     )
 
 

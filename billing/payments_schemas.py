@@ -24,7 +24,11 @@ class PaymentIn(BaseModel):
         description="cash and bank_transfer count at once; card and mobile money start pending"
         " until the provider confirms (webhook or poll)."
     )
-    amount: Decimal = Field(description="In major units of the dwelling's currency (1500, 12.50).")
+    amount: Decimal = Field(
+        gt=0,
+        le=Decimal(10) ** 12,
+        description="In major units of the dwelling's currency (1500, 12.50).",
+    )
     currency: str | None = Field(
         None, min_length=3, max_length=3, description="Checked against the dwelling's currency."
     )

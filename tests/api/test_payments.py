@@ -132,6 +132,14 @@ class TestRecordPayment:
             "detail": f"dwelling {ledger.dwellings['A1']} is billed in XAF, not EUR",
         }
 
+    @pytest.mark.parametrize("amount", ["1e40", "-5", "NaN", "0"])
+    async def test_impossible_amounts_are_a_422(self, admin_client, ledger, amount):
+        answer = await admin_client.post(
+            "/payments",
+            json={"dwelling_id": ledger.dwellings["A1"], "method": "cash", "amount": amount},
+        )
+        assert answer.status_code == 422, answer.text
+
     async def test_payments_are_listed_newest_first(self, admin_client, ledger):
         first = await pending(admin_client, ledger, amount="100", method="cash")
         second = await pending(admin_client, ledger, amount="200", method="cash")
@@ -260,6 +268,19 @@ class TestWebhookSignature:
             (
                 b'{"externalId": "X", "status": "SUCCESSFUL", "amount": "12.5"}',
                 "amount '12.5' is not a positive whole amount",
+            ),
+            (
+                b'{"externalId": "X", "status": "SUCCESSFUL", "amount": "NaN"}',
+                "amount 'NaN' is not a positive whole amount",
+            ),
+            (
+                b'{"externalId": "X", "status": "SUCCESSFUL", "amount": "1e30"}',
+                "amount '1e30' is beyond any payment",
+            ),
+            (
+                b'{"externalId": "X", "status": "SUCCESSFUL", "amount": 5, "currency": "XAF",'
+                b' "financialTransactionId": "' + b"9" * 200 + b'"}',
+                "field 'financialTransactionId' is longer than 128 characters",
             ),
         ],
     )

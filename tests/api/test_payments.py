@@ -491,3 +491,37 @@ async def test_webhook_route_is_public(client: httpx.AsyncClient):
     answer = await client.post("/payments/webhooks/mtn_momo", content=b"{}")
     assert answer.status_code == 401
     assert "WWW-Authenticate" not in answer.headers
+
+
+class TestPaymentScope:
+    async def test_managers_see_their_buildings_and_customers_their_dwellings(
+        self, admin_client, ledger, settings, session
+    ):
+        from api.auth.tokens import TokenType, encode_token
+        from core.models import User
+
+        for dwelling in ("A1", "A2", "B1"):
+            await pending(admin_client, ledger, dwelling=dwelling, amount="100", method="cash")
+        manager_id = ledger.db.execute(
+            "INSERT INTO app_user (phone, first_name, last_name, language, role, is_active,"
+            " password_hash) VALUES ('+237670000077', 'M', 'Gr', 'fr', 'manager', true, 'x')"
+            " RETURNING id"
+        ).fetchone()[0]
+        ledger.db.execute(
+            "INSERT INTO building_manager (user_id, building_id) VALUES (%s, %s)",
+            [manager_id, ledger.buildings["A"]],
+        )
+
+        async def seen(user_id: int) -> set[int]:
+            user = await session.get(User, user_id)
+            assert user is not None
+            token = encode_token(user, settings=settings, token_type=TokenType.ACCESS).token
+            answer = await admin_client.get(
+                "/payments", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert answer.status_code == 200, answer.text
+            return {p["dwelling_id"] for p in answer.json()}
+
+        d = ledger.dwellings
+        assert await seen(manager_id) == {d["A1"], d["A2"]}
+        assert await seen(ledger.users["A2"]) == {d["A2"]}

@@ -44,7 +44,7 @@ from billing import service as tariff_service
 from billing.close_repository import BilledLine, CloseRepository, MeterBoundary
 from billing.exceptions import InvalidPeriod, UnknownZone
 from billing.models import HoldReason
-from billing.tariffs import InvoiceComputation, InvoiceLine, LineKind, compute_invoice
+from billing.tariffs import InvoiceComputation, InvoiceLine, LineKind, compute_invoices
 from billing.tariffs import InvoiceKind as TariffInvoiceKind
 from core.models import DwellingType, Zone
 from core.money import Money
@@ -113,23 +113,29 @@ async def close_period(
     priced = {zone_id: tariff_service.as_tariff(v) for zone_id, v in tariffs.items()}
 
     dwellings = _measure(meters, released_tamper=released)
-    billable: dict[int, tuple[MeterBoundary, InvoiceComputation, int]] = {}
+    # Dwellings to price, by the tariff version of their zone (one batch per version).
+    by_tariff: dict[int, list[int]] = defaultdict(list)
     for dwelling_id, measured in dwellings.items():
-        first = measured.meters[0]
-        if first.zone_id not in priced:
+        zone_id = measured.meters[0].zone_id
+        if zone_id not in priced:
             measured.holds.append(
                 (None, HoldReason.NO_TARIFF, f"no tariff in force on {period.end}")
             )
-        if measured.holds:
-            continue
-        computation = compute_invoice(
-            priced[first.zone_id],
-            volume_l=measured.volume_l,
+        if not measured.holds:
+            by_tariff[tariffs[zone_id].id].append(dwelling_id)
+    billable: dict[int, tuple[MeterBoundary, InvoiceComputation, int]] = {}
+    for tariff_id, members in by_tariff.items():
+        firsts = [dwellings[d].meters[0] for d in members]
+        computations = compute_invoices(
+            priced[firsts[0].zone_id],
             period_days=period.days,
-            dwelling_type=DwellingType(first.dwelling_type),
-            vacant=first.vacant,
+            requests=[
+                (dwellings[d].volume_l, DwellingType(f.dwelling_type), f.vacant)
+                for d, f in zip(members, firsts, strict=True)
+            ],
         )
-        billable[dwelling_id] = (first, computation, tariffs[first.zone_id].id)
+        for dwelling_id, first, computation in zip(members, firsts, computations, strict=True):
+            billable[dwelling_id] = (first, computation, tariff_id)
 
     written = await _write_drafts(
         repo, period_id=period_id, period=period, billable=billable, dwellings=dwellings
@@ -241,27 +247,27 @@ async def _write_drafts(
     dwellings: dict[int, _Dwelling],
 ) -> dict[int, int]:
     """Upsert the drafts and their content; returns dwelling -> draft id (issued ones absent)."""
-    ids = list(billable)
-    computations = [billable[d][1] for d in ids]
+    rows = [
+        (
+            dwelling_id,
+            computation.kind.value,
+            first.country_code,
+            computation.currency.code,
+            tariff_id,
+            first.dwelling_type,
+            computation.volume_l,
+            dwellings[dwelling_id].estimated,
+            *_net_and_vat(computation.lines),
+        )
+        for dwelling_id, (first, computation, tariff_id) in billable.items()
+    ]
     written = await repo.upsert_invoices(
-        period_id=period_id,
-        end=period.end,
-        days=period.days,
-        dwelling_ids=ids,
-        kinds=[c.kind.value for c in computations],
-        countries=[billable[d][0].country_code for d in ids],
-        currencies=[c.currency.code for c in computations],
-        tariffs=[billable[d][2] for d in ids],
-        types=[billable[d][0].dwelling_type for d in ids],
-        volumes=[c.volume_l for c in computations],
-        estimated=[dwellings[d].estimated for d in ids],
-        nets=[c.net.to_minor() for c in computations],
-        vats=[c.vat.to_minor() for c in computations],
+        period_id=period_id, end=period.end, days=period.days, rows=rows
     )
     await repo.replace_content(
         list(written.values()),
-        lines=_line_arrays((written[d], billable[d][1].lines) for d in ids if d in written),
-        meters=_meter_arrays((written[d], dwellings[d].meters) for d in ids if d in written),
+        lines=_line_rows((invoice_id, billable[d][1].lines) for d, invoice_id in written.items()),
+        meters=_meter_rows((invoice_id, dwellings[d].meters) for d, invoice_id in written.items()),
     )
     return written
 
@@ -294,8 +300,7 @@ async def _regularise(
         billed_volume = sum(
             b.volume_l or 0 for b in billed[dwelling_id] if b.kind == LineKind.CONSUMPTION
         )
-        vat = sum(ln.amount.to_minor() for ln in differences if ln.kind is LineKind.VAT)
-        net = sum(ln.amount.to_minor() for ln in differences) - vat
+        net, vat = _net_and_vat(differences)
         reg_id = await repo.upsert_regularisation(
             original_id=original_id,
             volume_l=computation.volume_l - billed_volume,
@@ -308,8 +313,8 @@ async def _regularise(
     await repo.drop_regularisations(settled)
     await repo.replace_content(
         list(reg_ids.values()),
-        lines=_line_arrays((r, lines_of[r]) for r in reg_ids.values()),
-        meters=_meter_arrays((reg_ids[d], dwellings[d].meters) for d in reg_ids),
+        lines=_line_rows((r, lines_of[r]) for r in reg_ids.values()),
+        meters=_meter_rows((reg_ids[d], dwellings[d].meters) for d in reg_ids),
     )
     return len(reg_ids)
 
@@ -348,61 +353,51 @@ def difference_lines(
     return out
 
 
-def _line_arrays(items: Iterable[tuple[int, Sequence[InvoiceLine]]]) -> dict[str, list[Any]]:
-    arrays: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "invoice_ids",
-            "positions",
-            "kinds",
-            "amounts",
-            "blocks",
-            "lowers",
-            "uppers",
-            "volumes",
-            "prices",
-            "vat_pcts",
-        )
-    }
-    for invoice_id, lines in items:
-        for position, line in enumerate(lines, start=1):
-            arrays["invoice_ids"].append(invoice_id)
-            arrays["positions"].append(position)
-            arrays["kinds"].append(line.kind.value)
-            arrays["amounts"].append(line.amount.to_minor())
-            arrays["blocks"].append(line.block)
-            arrays["lowers"].append(line.lower_l)
-            arrays["uppers"].append(line.upper_l)
-            arrays["volumes"].append(line.volume_l)
-            arrays["prices"].append(line.unit_price)
-            arrays["vat_pcts"].append(line.vat_pct)
-    return arrays
+def _net_and_vat(lines: Iterable[InvoiceLine]) -> tuple[int, int]:
+    """Net and VAT in minor units (integer sums: cheaper than ``Money`` sums, and exact)."""
+    net = vat = 0
+    for line in lines:
+        if line.kind is LineKind.VAT:
+            vat += line.amount.to_minor()
+        else:
+            net += line.amount.to_minor()
+    return net, vat
 
 
-def _meter_arrays(items: Iterable[tuple[int, Sequence[MeterBoundary]]]) -> dict[str, list[Any]]:
-    arrays: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "invoice_ids",
-            "meter_ids",
-            "opening_at",
-            "opening_index",
-            "opening_estimated",
-            "closing_at",
-            "closing_index",
-            "closing_estimated",
-            "volumes",
+def _line_rows(items: Iterable[tuple[int, Sequence[InvoiceLine]]]) -> list[tuple[Any, ...]]:
+    """Rows in ``close_repository.LINE_COLUMNS`` order."""
+    return [
+        (
+            invoice_id,
+            position,
+            line.kind.value,
+            line.amount.to_minor(),
+            line.block,
+            line.lower_l,
+            line.upper_l,
+            line.volume_l,
+            line.unit_price,
+            line.vat_pct,
         )
-    }
-    for invoice_id, meters in items:
-        for meter in meters:
-            arrays["invoice_ids"].append(invoice_id)
-            arrays["meter_ids"].append(meter.meter_id)
-            arrays["opening_at"].append(meter.opening_at)
-            arrays["opening_index"].append(meter.opening_index)
-            arrays["opening_estimated"].append(bool(meter.opening_estimated))
-            arrays["closing_at"].append(meter.closing_at)
-            arrays["closing_index"].append(meter.closing_index)
-            arrays["closing_estimated"].append(bool(meter.closing_estimated))
-            arrays["volumes"].append(meter_volume(meter))
-    return arrays
+        for invoice_id, lines in items
+        for position, line in enumerate(lines, start=1)
+    ]
+
+
+def _meter_rows(items: Iterable[tuple[int, Sequence[MeterBoundary]]]) -> list[tuple[Any, ...]]:
+    """Rows in ``close_repository.METER_COLUMNS`` order."""
+    return [
+        (
+            invoice_id,
+            meter.meter_id,
+            meter.opening_at,
+            meter.opening_index,
+            bool(meter.opening_estimated),
+            meter.closing_at,
+            meter.closing_index,
+            bool(meter.closing_estimated),
+            meter_volume(meter),
+        )
+        for invoice_id, meters in items
+        for meter in meters
+    ]

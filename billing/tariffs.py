@@ -33,7 +33,7 @@ vacancy) and the ``Tariff`` in force; nothing here reads the database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -225,52 +225,78 @@ def compute_invoice(
         InvalidConsumption: negative volume, or a period outside 1..366 days.
         InvalidTariff: the tariff breaks a rule (see ``Tariff.problems``).
     """
-    if isinstance(volume_l, bool) or not isinstance(volume_l, int):
-        raise InvalidConsumption(f"volume must be whole litres, not {volume_l!r}")
-    if volume_l < 0:
-        raise InvalidConsumption(f"volume {volume_l} L is negative")
+    [computation] = compute_invoices(
+        tariff, period_days=period_days, requests=[(volume_l, dwelling_type, vacant)]
+    )
+    return computation
+
+
+def compute_invoices(
+    tariff: Tariff,
+    *,
+    period_days: int,
+    requests: Sequence[tuple[int, DwellingType, bool]],
+) -> list[InvoiceComputation]:
+    """``compute_invoice`` for many dwellings under one tariff and period length, with the
+    tariff checked and its bounds and subscriptions scaled once (a period close prices
+    hundreds of thousands of dwellings). Same rules, same lines.
+
+    Args:
+        requests: (volume in litres, dwelling type, vacant) per dwelling.
+    """
     if not 1 <= period_days <= MAX_PERIOD_DAYS:
         raise InvalidConsumption(f"period of {period_days} days is not 1..{MAX_PERIOD_DAYS}")
     problems = tariff.problems()
     if problems:
         raise InvalidTariff("; ".join(problems))
-
     currency = tariff.currency
-    lines = list(_consumption_lines(tariff, volume_l=volume_l, period_days=period_days))
-    monthly = tariff.subscriptions[dwelling_type]
-    lines.append(
-        InvoiceLine(
+    bounds = scaled_bounds_l(tariff.blocks, period_days)
+    subscriptions = {
+        t: InvoiceLine(
             kind=LineKind.SUBSCRIPTION,
-            amount=Money.round(monthly.amount * period_days / DAYS_PER_MONTH, currency),
+            amount=Money.round(m.amount * period_days / DAYS_PER_MONTH, currency),
         )
-    )
-    subscription_only = vacant and volume_l == 0
-    if not subscription_only:
-        lines.append(InvoiceLine(kind=LineKind.SERVICE_FEE, amount=tariff.service_fee))
-    if tariff.vat_pct:
-        base = money_sum((ln.amount for ln in lines), currency)
-        lines.append(
-            InvoiceLine(
-                kind=LineKind.VAT,
-                amount=Money.round(base.amount * tariff.vat_pct / 100, currency),
-                vat_pct=tariff.vat_pct,
+        for t, m in tariff.subscriptions.items()
+    }
+    service_fee = InvoiceLine(kind=LineKind.SERVICE_FEE, amount=tariff.service_fee)
+    computations = []
+    for volume_l, dwelling_type, vacant in requests:
+        if isinstance(volume_l, bool) or not isinstance(volume_l, int):
+            raise InvalidConsumption(f"volume must be whole litres, not {volume_l!r}")
+        if volume_l < 0:
+            raise InvalidConsumption(f"volume {volume_l} L is negative")
+        lines = _consumption_lines(tariff, bounds, volume_l=volume_l)
+        lines.append(subscriptions[dwelling_type])
+        subscription_only = vacant and volume_l == 0
+        if not subscription_only:
+            lines.append(service_fee)
+        if tariff.vat_pct:
+            base = sum((ln.amount.amount for ln in lines), Decimal(0))
+            lines.append(
+                InvoiceLine(
+                    kind=LineKind.VAT,
+                    amount=Money.round(base * tariff.vat_pct / 100, currency),
+                    vat_pct=tariff.vat_pct,
+                )
+            )
+        computations.append(
+            InvoiceComputation(
+                kind=InvoiceKind.SUBSCRIPTION_ONLY if subscription_only else InvoiceKind.PERIODIC,
+                currency=currency,
+                volume_l=volume_l,
+                period_days=period_days,
+                lines=tuple(lines),
             )
         )
-    return InvoiceComputation(
-        kind=InvoiceKind.SUBSCRIPTION_ONLY if subscription_only else InvoiceKind.PERIODIC,
-        currency=currency,
-        volume_l=volume_l,
-        period_days=period_days,
-        lines=tuple(lines),
-    )
+    return computations
 
 
-def _consumption_lines(tariff: Tariff, *, volume_l: int, period_days: int) -> list[InvoiceLine]:
+def _consumption_lines(
+    tariff: Tariff, bounds: list[int | None], *, volume_l: int
+) -> list[InvoiceLine]:
     lines = []
     lower = 0
-    for number, (block, upper) in enumerate(
-        zip(tariff.blocks, scaled_bounds_l(tariff.blocks, period_days), strict=True), start=1
-    ):
+    for number, (block, upper) in enumerate(zip(tariff.blocks, bounds, strict=True), start=1):
         # A 1-day period can scale two bounds onto the same litre: that block is then empty.
         top = volume_l if upper is None else min(volume_l, upper)
         in_block = max(top - lower, 0)

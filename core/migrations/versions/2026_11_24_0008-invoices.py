@@ -58,21 +58,37 @@ END $$
 """
 
 # Lines and meter indexes belong to their invoice's content: writable only while it is a draft.
-# A missing parent is a cascade from a draft's deletion (the invoice guard allowed it).
+# Statement-level with transition tables: one check per statement, not a query per row (a
+# close writes hundreds of thousands of lines). A deleted parent is a cascade from a draft's
+# deletion (the invoice guard allowed it) and is not found by the join.
 CHILD_GUARD = f"""
 CREATE FUNCTION invoice_child_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    parent_status text;
+    frozen text;
 BEGIN
-    SELECT status::text INTO parent_status FROM invoice
-    WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.invoice_id ELSE NEW.invoice_id END;
-    IF parent_status IS NOT NULL AND parent_status <> 'draft' THEN
-        RAISE EXCEPTION 'invoice is %: its % rows are immutable', parent_status, TG_TABLE_NAME
+    -- The pattern of the PostgreSQL manual's audit example: static SQL per TG_OP branch.
+    IF TG_OP <> 'DELETE' THEN
+        SELECT i.status::text INTO frozen FROM new_rows c JOIN invoice i ON i.id = c.invoice_id
+        WHERE i.status <> 'draft' LIMIT 1;
+    END IF;
+    IF frozen IS NULL AND TG_OP <> 'INSERT' THEN
+        SELECT i.status::text INTO frozen FROM old_rows c JOIN invoice i ON i.id = c.invoice_id
+        WHERE i.status <> 'draft' LIMIT 1;
+    END IF;
+    IF frozen IS NOT NULL THEN
+        RAISE EXCEPTION 'invoice is %: its % rows are immutable', frozen, TG_TABLE_NAME
             USING ERRCODE = '{IMMUTABLE_SQLSTATE}';
     END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    RETURN NULL;
 END $$
 """
+
+# (event, transition tables) of the statement-level child triggers.
+CHILD_EVENTS = (
+    ("insert", "INSERT", "NEW TABLE AS new_rows"),
+    ("update", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    ("delete", "DELETE", "OLD TABLE AS old_rows"),
+)
 
 
 def _timestamp(name: str, nullable: bool = False) -> sa.Column[object]:
@@ -320,15 +336,18 @@ def upgrade() -> None:
     )
     op.execute(CHILD_GUARD)
     for table in ("invoice_line", "invoice_meter"):
-        op.execute(
-            f"CREATE TRIGGER {table}_immutable BEFORE INSERT OR UPDATE OR DELETE ON {table}"
-            " FOR EACH ROW EXECUTE FUNCTION invoice_child_guard()"
-        )
+        for name, event, transition in CHILD_EVENTS:
+            op.execute(
+                f"CREATE TRIGGER {table}_immutable_{name} AFTER {event} ON {table}"
+                f" REFERENCING {transition} FOR EACH STATEMENT"
+                " EXECUTE FUNCTION invoice_child_guard()"
+            )
 
 
 def downgrade() -> None:
     for table in ("invoice_meter", "invoice_line"):
-        op.execute(f"DROP TRIGGER {table}_immutable ON {table}")
+        for name, _, _ in CHILD_EVENTS:
+            op.execute(f"DROP TRIGGER {table}_immutable_{name} ON {table}")
     op.execute("DROP TRIGGER invoice_immutable ON invoice")
     op.execute("DROP FUNCTION invoice_child_guard()")
     op.execute("DROP FUNCTION invoice_guard()")

@@ -23,7 +23,9 @@ from api.routers import (
     health,
     invoices,
     meters,
+    payments,
     quarantine,
+    reports,
     tariffs,
     telemetry,
     users,
@@ -73,5 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(billing.router)
     app.include_router(invoices.router)
+    app.include_router(payments.router)
+    app.include_router(payments.penalty_router)
+    app.include_router(reports.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -86,13 +86,13 @@ def issue(
     ] = False,
 ) -> None:
     """Issue the period's drafts, numbered without gaps per country and year."""
-    from billing import invoicing
+    from billing import invoicing, payments
     from billing.close import parse_period
 
     settings = get_settings()
 
     async def work(session: AsyncSession) -> IssueSummary:
-        return await invoicing.issue_period(
+        summary = await invoicing.issue_period(
             session,
             period=parse_period(period),
             today=datetime.now(UTC).date(),
@@ -102,6 +102,9 @@ def issue(
             zone_ids=await _zones(session, zone),
             force=force,
         )
+        # Account credit pays the new invoices at once (their SMS go with `bill remind`).
+        await payments.apply_credit(session)
+        return summary
 
     summary = _run(work)
     numbers = ", ".join(f"{first}..{last}" for first, last in summary.numbers.values())

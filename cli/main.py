@@ -103,3 +103,8 @@ from cli.ingest import ingest, quarantine_app  # noqa: E402
 
 app.command()(ingest)
 app.add_typer(quarantine_app, name="quarantine")
+
+from cli.payments import payments_app, remind  # noqa: E402
+
+bill.app.command("remind")(remind)
+app.add_typer(payments_app, name="payments")

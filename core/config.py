@@ -231,6 +231,55 @@ class AlertSettings(BaseModel):
     )
 
 
+class PaymentsSettings(BaseModel):
+    card_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Card acquirer's webhook signing secret (HMAC-SHA256)."
+    )
+    orange_money_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Orange Money callback shared secret (HMAC-SHA256)."
+    )
+    mtn_momo_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="MTN MoMo callback shared secret (HMAC-SHA256)."
+    )
+    webhook_tolerance_s: int = Field(
+        300, ge=1, description="Card webhooks signed longer ago than this are refused (replays)."
+    )
+    orange_money_url: str | None = Field(
+        None, description="Orange Money API base URL for status polls; none: no polling."
+    )
+    orange_money_token: SecretStr = Field(SecretStr(""), description="Orange Money API token.")
+    mtn_momo_url: str | None = Field(
+        None, description="MTN MoMo collection API base URL for status polls; none: no polling."
+    )
+    mtn_momo_token: SecretStr = Field(SecretStr(""), description="MTN MoMo API token.")
+    mtn_momo_subscription_key: SecretStr = Field(
+        SecretStr(""), description="MTN MoMo Ocp-Apim-Subscription-Key."
+    )
+    poll_after_s: int = Field(
+        120, ge=0, description="A pending mobile money payment is polled once it is this old."
+    )
+    poll_give_up_h: int = Field(
+        48, ge=1, description="Pending payments older than this are marked failed (expired)."
+    )
+    reminder_days: int = Field(
+        7, ge=1, description="The payment reminder SMS goes this many days before the due date."
+    )
+
+
+class AccountingSettings(BaseModel):
+    receivable_account: str = Field("411000", description="Customer receivables account code.")
+    revenue_account: str = Field("706000", description="Water sales revenue account code.")
+    vat_account: str = Field("445710", description="VAT collected account code.")
+    penalty_account: str = Field("763000", description="Late penalty income account code.")
+    cash_account: str = Field("530000", description="Cash (agents) account code.")
+    bank_account: str = Field("512000", description="Bank account code (transfers, card).")
+    mobile_money_account: str = Field(
+        "517000", description="Mobile money (Orange Money, MTN MoMo) clearing account code."
+    )
+    journal_sales: str = Field("VT", description="Sales journal code (invoices).")
+    journal_receipts: str = Field("BQ", description="Receipts journal code (payments).")
+
+
 class BillingSettings(BaseModel):
     grace_days: int = Field(
         5,
@@ -281,6 +330,8 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     vee: VeeSettings = Field(default_factory=VeeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
 
     @field_validator("database_url")

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, BackgroundTasks, Path, Request
 
 from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, require
-from api.deps import SessionDep, SettingsDep
+from api.deps import EngineDep, SessionDep, SettingsDep
 from api.errors import error_responses
+from api.routers import payments
 from billing import invoicing
 from billing.close import close_period, parse_period
 from billing.invoice_schemas import (
@@ -55,7 +56,14 @@ async def close(body: CloseIn, session: SessionDep, user: Admin, ip: ClientIp) -
 
 @router.post("/issue", response_model=IssueOut, responses=error_responses(404, 409, 422))
 async def issue(
-    body: IssueIn, session: SessionDep, settings: SettingsDep, user: Admin, ip: ClientIp
+    body: IssueIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Admin,
+    ip: ClientIp,
+    request: Request,
+    engine: EngineDep,
+    background: BackgroundTasks,
 ) -> IssueOut:
     """Issue a month's drafts with gapless numbers per country and year."""
     summary = await invoicing.issue_period(
@@ -70,6 +78,8 @@ async def issue(
     )
     out = IssueOut.of(summary)
     await _audit(session, user, ip, event="issue", period=body.period, **out.model_dump())
+    # Payments: credit pays the new invoices; their SMS go out once this is committed.
+    await payments.after_issue(session, engine, request.app.state.sms, settings, background)
     return out
 
 

@@ -221,5 +221,11 @@ async def world(db, make_account) -> World:
         reachable["zone_id"] = zone
         reachable["tariff_id"] = tariff
         reachable.update(_billing(db, reachable, n=n, period=period, tariff=tariff))
+        # A proposed late penalty on it (the payments routes).
+        reachable["penalty_id"] = db.execute(
+            "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status)"
+            " VALUES (%s, 1000, 50, 'XAF', 'proposed') RETURNING id",
+            [reachable["invoice_id"]],
+        ).fetchone()[0]
     users = {role: account.id for role, account in accounts.items()}
     return World(ids=ids, accounts=accounts, users=users)

@@ -88,6 +88,7 @@ class TestEveryRouteHasARule:
                 "invoice_id",
                 "regularisation_id",
                 "hold_id",
+                "penalty_id",
             ):
                 url = url.replace(name, "1")
             answer = await api.request(method, url)
@@ -246,6 +247,27 @@ TABLE: dict[str, Case] = {
     "POST /billing/holds/{hold_id}/release": Case(ADMIN_ONLY),
     "GET /billing/regularisations": Case(ADMIN_ONLY_LIST),
     "POST /billing/regularisations/{regularisation_id}/approve": Case(ADMIN_ONLY),
+    "POST /payments": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda ids: {"dwelling_id": ids["dwelling_id"], "method": "cash", "amount": "500"},
+    ),
+    "GET /payments": Case(same("ok", "ok", "403", "ok")),
+    "GET /penalties": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/propose": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/{penalty_id}/approve": Case(ADMIN_ONLY),
+    "POST /penalties/{penalty_id}/reject": Case(ADMIN_ONLY),
+    "GET /reports/buildings/{building_id}/monthly": Case(
+        MANAGED, query=lambda _: {"month": "2026-10-01"}
+    ),
+    "GET /reports/collection": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/revenue": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/accounting-export": Case(
+        ADMIN_ONLY_LIST, query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
 }
 
 

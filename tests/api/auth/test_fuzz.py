@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 # FastAPI writes OpenAPI 3.1, which schemathesis 3.x reads behind this switch.
 schemathesis.experimental.OPEN_API_3_1.enable()
 
-FUZZED = r"^/(auth|users|zones|buildings|dwellings|meters)"
+FUZZED = r"^/(auth|users|zones|buildings|dwellings|meters|payments|penalties|reports)"
 CHECKS = (
     not_a_server_error,
     status_code_conformance,

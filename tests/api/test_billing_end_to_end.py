@@ -1,0 +1,126 @@
+"""End to end through the API: telemetry rollups -> close -> issue (new-invoice SMS) -> PDF ->
+mobile money payment confirmed by a signed webhook (receipt SMS) -> invoice paid -> the
+building's monthly report and the accounting export show it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from billing.payments_providers import sign
+from core.config import BillingSettings, PaymentsSettings, SmsProviderName, SmsSettings
+from tests.billing.arrange import P0, P1, World
+from tests.twilio_fake import FakeTwilio
+
+pytestmark = pytest.mark.services
+
+SECRET = "momo-e2e-secret"
+PHONE = "+237670000099"
+
+
+@pytest.fixture
+def fake_twilio():
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def settings(settings, fake_twilio):
+    return settings.model_copy(
+        update={
+            "payments": PaymentsSettings(mtn_momo_webhook_secret=SecretStr(SECRET)),
+            "billing": BillingSettings(mtn_momo="+237 650 00 00 00"),
+            "sms": SmsSettings(
+                provider=SmsProviderName.TWILIO,
+                twilio_account_sid="AC" + "0" * 32,
+                twilio_auth_token=SecretStr("token"),
+                from_number="+15005550006",
+                twilio_base_url=fake_twilio.base_url,
+            ),
+        }
+    )
+
+
+async def test_from_rollups_to_a_paid_invoice_in_the_report(
+    admin_client, db, fake_twilio, tmp_path
+):
+    world = World(db)
+    dwelling = world.dwelling()
+    world.customer(dwelling, language="fr", phone=PHONE)
+    meter = world.meter(dwelling)
+    # 15 l/h over October (Douala time): 744 h -> 11,160 litres.
+    world.steady(
+        meter, start=P0 - timedelta(hours=1), end=P1 + timedelta(hours=1), litres_per_hour=15
+    )
+
+    closed = await admin_client.post("/billing/close", json={"period": "2026-10"})
+    assert closed.status_code == 200, closed.text
+    issued = await admin_client.post("/billing/issue", json={"period": "2026-10", "force": True})
+    assert issued.status_code == 200, issued.text
+    (invoice,) = (await admin_client.get("/invoices")).json()
+    assert (invoice["status"], invoice["volume_l"]) == ("issued", 11_160)
+    total = invoice["total_minor"]
+    (announcement,) = [r.form["Body"] for r in fake_twilio.requests]
+    assert announcement.startswith(f"WaterBill: votre facture {invoice['number']} de ")
+
+    pdf = await admin_client.get(f"/invoices/{invoice['id']}/pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        path = tmp_path / "invoice.pdf"
+        path.write_bytes(pdf.content)
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+        assert invoice["number"] in text
+
+    started = await admin_client.post(
+        "/payments",
+        json={"dwelling_id": dwelling, "method": "mtn_momo", "amount": str(total)},
+    )
+    reference = started.json()["reference"]
+    body = json.dumps(
+        {
+            "financialTransactionId": "MTN-E2E-1",
+            "externalId": reference,
+            "amount": str(total),
+            "currency": "XAF",
+            "status": "SUCCESSFUL",
+        }
+    ).encode()
+    webhook = await admin_client.post(
+        "/payments/webhooks/mtn_momo", content=body, headers={"X-Signature": sign(SECRET, body)}
+    )
+    assert webhook.json()["applied"] is True
+
+    paid = (await admin_client.get(f"/invoices/{invoice['id']}")).json()
+    assert (paid["status"], paid["paid_minor"]) == ("paid", total)
+    receipt = fake_twilio.requests[-1].form["Body"]
+    assert receipt.startswith("WaterBill: paiement de ")
+    assert receipt.endswith("Reste du: 0 FCFA.")
+
+    report = await admin_client.get(
+        f"/reports/buildings/{world.building_id}/monthly",
+        params={"month": "2026-10-01", "format": "csv"},
+    )
+    (row,) = list(csv.DictReader(io.StringIO(report.text)))
+    assert (row["volume_l"], row["billed_minor"], row["paid_minor"], row["unpaid_minor"]) == (
+        "11160",
+        str(total),
+        str(total),
+        "0",
+    )
+    ledger = await admin_client.get(
+        "/reports/accounting-export",
+        params={"start": invoice["issue_date"], "end": invoice["issue_date"], "format": "csv"},
+    )
+    entries = sorted((r["entry"], r["amount"]) for r in csv.DictReader(io.StringIO(ledger.text)))
+    assert entries == [("invoice", str(total)), ("payment", str(total))]

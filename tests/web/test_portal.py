@@ -67,8 +67,9 @@ class TestHome:
         await page.get_by_text("Show the figures").click()
         january = page.locator(".chart-data tbody tr").first
         jan_last, jan_this = db.execute(
-            "SELECT sum(volume_l) FILTER (WHERE day < %(y1)s), sum(volume_l) FILTER (WHERE"
-            " day >= %(y1)s) FROM meter_daily WHERE meter_id = %(m)s AND extract(month FROM day) = 1",
+            "SELECT sum(volume_l) FILTER (WHERE day < %(y1)s),"
+            " sum(volume_l) FILTER (WHERE day >= %(y1)s)"
+            " FROM meter_daily WHERE meter_id = %(m)s AND extract(month FROM day) = 1",
             {"m": home.meter_id, "y1": date(today.year, 1, 1)},
         ).fetchone()
         await expect(january.locator("td")).to_have_text(

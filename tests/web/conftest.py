@@ -209,7 +209,7 @@ class Estate:
         timezone: str = "Africa/Douala",
     ) -> Home:
         self._n += 1
-        zone, building, dwelling = self.db.execute(
+        row = self.db.execute(
             "WITH z AS (INSERT INTO zone (country_code, code, name, timezone)"
             "  VALUES (%s, %s, 'Zone', %s) RETURNING id),"
             " b AS (INSERT INTO building (zone_id, name, address) SELECT id, %s, 'Rue 1' FROM z"
@@ -219,12 +219,16 @@ class Estate:
             " SELECT b.zone_id, b.id, d.id FROM b, d",
             [country, f"Z{self._n}-{id(self)}", timezone, f"Building {self._n}", reference],
         ).fetchone()
+        assert row is not None
+        zone, building, dwelling = row
         serial = f"WB-{self._n:04d}-{dwelling}"
-        meter = self.db.execute(
+        inserted = self.db.execute(
             "INSERT INTO meter (serial, kind, dwelling_id, installed_at, reporting_interval_s)"
             " VALUES (%s, 'iot', %s, '2020-01-01Z', 3600) RETURNING id",
             [serial, dwelling],
-        ).fetchone()[0]
+        ).fetchone()
+        assert inserted is not None
+        meter = inserted[0]
         if occupant is not None:
             self.db.execute(
                 "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"

@@ -15,11 +15,15 @@ from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
 from api.routers import (
     auth,
+    billing,
     buildings,
     dwellings,
     health,
+    invoices,
     meters,
+    payments,
     quarantine,
+    reports,
     tariffs,
     telemetry,
     users,
@@ -66,6 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)
     app.include_router(quarantine.router)
+    app.include_router(billing.router)
+    app.include_router(invoices.router)
+    app.include_router(payments.router)
+    app.include_router(payments.penalty_router)
+    app.include_router(reports.router)
     app.mount("/metrics", make_asgi_app())
     install_web(app)
     return app

@@ -100,3 +100,10 @@ from cli.ingest import ingest, quarantine_app  # noqa: E402
 
 app.command()(ingest)
 app.add_typer(quarantine_app, name="quarantine")
+
+from cli.payments import payments_app, remind  # noqa: E402
+
+bill_app = typer.Typer(no_args_is_help=True, help="Billing runs and their daily jobs.")
+bill_app.command("remind")(remind)
+app.add_typer(bill_app, name="bill")
+app.add_typer(payments_app, name="payments")

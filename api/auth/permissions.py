@@ -36,6 +36,7 @@ class Permission(StrEnum):
     READINGS_READ = "readings:read"
     READINGS_WRITE = "readings:write"
     INVOICES_READ = "invoices:read"
+    PAYMENTS_WRITE = "payments:write"  # record cash/bank payments, decide late penalties
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     ROLES_WRITE = "roles:write"
@@ -111,6 +112,8 @@ PUBLIC_PATHS = page_paths() | frozenset(
         "/auth/password-reset/confirm",
         "/lang",
         "/static",
+        # Providers authenticate by an HMAC signature over the body, checked in the route.
+        "/payments/webhooks/{provider}",
     }
 )
 

@@ -84,6 +84,10 @@ class TestEveryRouteHasARule:
                 "user_id",
                 "occupant_id",
                 "tariff_id",
+                "invoice_id",
+                "regularisation_id",
+                "hold_id",
+                "penalty_id",
             ):
                 url = url.replace(name, "1")
             answer = await api.request(method, url)
@@ -116,6 +120,7 @@ SCOPED_ALL = same("ok/404", "ok/404", "ok/404", "ok/ok")
 MANAGED = same("403/403", "ok/404", "403/403", "ok/ok")
 MANAGER_SCOPE = same("403/403", "ok/404", "ok/404", "ok/ok")
 EVERYONE = same("ok", "ok", "ok", "ok")
+INVOICE_READERS = same("ok/404", "ok/404", "403/403", "ok/ok")
 DWELLING_TYPES = ("apartment", "house", "commercial", "communal")
 
 TABLE: dict[str, Case] = {
@@ -217,6 +222,40 @@ TABLE: dict[str, Case] = {
             "penalty_pct": "5",
             "penalty_fixed": "0",
         },
+    ),
+    "GET /invoices": Case(same("ok", "ok", "403", "ok")),
+    "GET /invoices/{invoice_id}": Case(INVOICE_READERS),
+    "GET /invoices/{invoice_id}/pdf": Case(INVOICE_READERS),
+    "POST /invoices/{invoice_id}/void": Case(ADMIN_ONLY, body=lambda _: {"reason": "wrong meter"}),
+    "POST /billing/close": Case(ADMIN_ONLY_LIST, body=lambda _: {"period": "2026-10"}),
+    "POST /billing/issue": Case(
+        ADMIN_ONLY_LIST, body=lambda _: {"period": "2026-10", "force": True}
+    ),
+    "POST /billing/overdue": Case(ADMIN_ONLY_LIST, body=lambda _: {}),
+    "GET /billing/holds": Case(ADMIN_ONLY_LIST),
+    "POST /billing/holds/{hold_id}/release": Case(ADMIN_ONLY),
+    "GET /billing/regularisations": Case(ADMIN_ONLY_LIST),
+    "POST /billing/regularisations/{regularisation_id}/approve": Case(ADMIN_ONLY),
+    "POST /payments": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda ids: {"dwelling_id": ids["dwelling_id"], "method": "cash", "amount": "500"},
+    ),
+    "GET /payments": Case(same("ok", "ok", "403", "ok")),
+    "GET /penalties": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/propose": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/{penalty_id}/approve": Case(ADMIN_ONLY),
+    "POST /penalties/{penalty_id}/reject": Case(ADMIN_ONLY),
+    "GET /reports/buildings/{building_id}/monthly": Case(
+        MANAGED, query=lambda _: {"month": "2026-10-01"}
+    ),
+    "GET /reports/collection": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/revenue": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/accounting-export": Case(
+        ADMIN_ONLY_LIST, query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
     ),
 }
 

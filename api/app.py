@@ -14,6 +14,8 @@ from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
 from api.routers import (
+    alerts,
+    anomalies,
     auth,
     billing,
     buildings,
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(payments.penalty_router)
     app.include_router(reports.router)
+    app.include_router(anomalies.router)
+    app.include_router(alerts.router)
     app.mount("/metrics", make_asgi_app())
     install_web(app)
     return app

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import alerts as alerts_cli
 from cli import meters as meters_cli
 from cli import rollup, users
 from cli.analyze import analyze
@@ -24,6 +25,7 @@ app.command("rollup")(rollup.rollup)
 app.command("simulate")(simulate)
 app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
+app.add_typer(alerts_cli.app, name="alerts")
 
 
 @app.callback()

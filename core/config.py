@@ -6,6 +6,7 @@ place to read and document; nested fields are set as ``WATERBILL_<GROUP>__<FIELD
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
@@ -237,6 +238,25 @@ class BillingSettings(BaseModel):
     cash_agents: str = Field("", description="Where to pay cash, printed on invoices.")
 
 
+class AlertSettings(BaseModel):
+    confirm_after_s: int = Field(
+        3600, ge=0, description="An incident still live this long after opening is confirmed."
+    )
+    quiet_start: time = Field(
+        time(21, 0), description="Start of the quiet hours, customer's local time (no SMS)."
+    )
+    quiet_end: time = Field(
+        time(7, 0), description="End of the quiet hours; deferred SMS go out from then."
+    )
+    daily_cap: int = Field(
+        3, ge=1, description="Alert SMS per customer and local day; more wait for the next day."
+    )
+    max_attempts: int = Field(5, ge=1, description="Sends tried before a failed SMS is given up.")
+    retry_s: int = Field(
+        300, ge=1, description="Wait before retrying a failed SMS, doubled after each failure."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -271,6 +291,7 @@ class Settings(BaseSettings):
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("database_url")
     @classmethod

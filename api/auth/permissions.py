@@ -50,11 +50,15 @@ class Permission(StrEnum):
     QUARANTINE_MANAGE = "quarantine:manage"
     INGEST_STATUS = "ingest:status"
     AUDIT_READ = "audit:read"
+    INCIDENTS_READ = "incidents:read"  # anomalies of the meters in reach, with their evidence
+    INCIDENTS_MANAGE = "incidents:manage"  # acknowledge and close them
 
 
-# Tariffs are public prices: every signed-in user may read them and get a quote.
+# Tariffs are public prices: every signed-in user may read them and get a quote. Incidents are
+# narrowed to the meters in reach like everything else.
 _EVERYONE = {
     Permission.PROFILE,
+    Permission.INCIDENTS_READ,
     Permission.METERS_READ,
     Permission.DWELLINGS_READ,
     Permission.TARIFFS_READ,
@@ -77,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.USERS_READ,
             Permission.USERS_WRITE,
             Permission.REPORTS_BASIC,
+            Permission.INCIDENTS_MANAGE,
         }
     ),
     Role.TECHNICIAN: frozenset(

@@ -169,7 +169,20 @@ async def world(db, make_account) -> World:
             " VALUES (%s, %s, 'tenant', '2020-01-01') RETURNING id",
             [customer.id, dwelling],
         ).fetchone()[0]
+        incident = db.execute(
+            "INSERT INTO incident (meter_id, kind, severity, started_at, last_seen_at)"
+            " VALUES (%s, 'leak', 'warning', now() - interval '2 days', now()) RETURNING id",
+            [meter],
+        ).fetchone()[0]
+        # Four weeks of daily volumes: enough history for a forecast.
+        db.execute(
+            "INSERT INTO meter_daily (meter_id, day, volume_l, start_index_l, end_index_l,"
+            " reading_count) SELECT %s, d::date, 400, 0, 0, 24"
+            " FROM generate_series(current_date - 28, current_date - 1, interval '1 day') d",
+            [meter],
+        )
         ids[side] = {
+            "incident_id": incident,
             "building_id": building,
             "dwelling_id": dwelling,
             "meter_id": meter,

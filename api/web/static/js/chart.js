@@ -164,6 +164,7 @@ function dataTable(spec) {
   const rows = [...keys.entries()].sort((a, b) => a[0] - b[0]);
   const exact = spec.y.exact ?? spec.y.format;
   const head = [spec.x.name ?? "", ...spec.series.map((s) => s.name), ...(spec.band ? [spec.band.name] : [])];
+  const headCells = head.map((h, i) => el("th", { scope: "col", class: i ? "num" : "" }, h));
   return el(
     "details",
     { class: "chart-data" },
@@ -175,7 +176,7 @@ function dataTable(spec) {
         "table",
         {},
         el("caption", {}, spec.title),
-        el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, headCells)),
         el(
           "tbody",
           {},

@@ -136,7 +136,7 @@ async function invoices() {
     table(
       [
         [t("portal.number"), (i) => i.number ?? "–"],
-        [t("portal.period"), (i) => period(i)],
+        [t("portal.issued"), (i) => fmt.date(i.issue_date)],
         [t("portal.volume"), (i) => fmt.m3(i.volume_l, 1), "num"],
         [t("portal.amount"), (i) => fmt.money(i.total_minor, i.currency), "num"],
         [t("portal.due"), (i) => fmt.date(i.due_date)],
@@ -171,13 +171,6 @@ async function invoices() {
       { caption: t("portal.invoice_list") },
     ),
   );
-}
-
-function period(invoice) {
-  const start = invoice.period_start ?? invoice.period?.start_date;
-  const end = invoice.period_end ?? invoice.period?.end_date;
-  if (start && end) return `${fmt.date(start)} – ${fmt.date(end)}`;
-  return invoice.period_label ?? invoice.period?.label ?? "–";
 }
 
 const PAYMENT_TONE = { succeeded: "ok", failed: "bad", pending: "warn" };

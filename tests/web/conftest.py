@@ -147,6 +147,7 @@ async def screenshots(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         await page.set_viewport_size(size)
+        await page.wait_for_timeout(300)  # charts redraw at the new width 200 ms after a resize
         await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
 
 

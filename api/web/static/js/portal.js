@@ -1,5 +1,5 @@
 // The customer portal: dwellings, this year vs last year, alerts, invoices, payments, profile.
-import { drawChart } from "./chart.js";
+import { drawChart, tickDigits } from "./chart.js";
 import { $, api, ApiError, busy, download, el, fmt, guarded, showFieldErrors, startShell, status, t, table } from "./core.js";
 
 const user = startShell();
@@ -110,11 +110,11 @@ async function consumption(meters) {
   drawChart(box, {
     title: t("portal.consumption"),
     x: { kind: "category", labels, name: t("portal.month") },
-    y: { format: (v) => fmt.number(v, v < 10 ? 1 : 0), exact: (v) => fmt.number(v, 1) },
+    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 1) },
     series: [
       { name: `${t("portal.last_year")} (${year - 1})`, kind: "bar", points: previous },
       { name: `${t("portal.this_year")} (${year})`, kind: "bar", points: current },
-    ].map((s, i) => ({ ...s, className: i ? "this-year" : "last-year" })),
+    ].map((s, i) => ({ ...s, className: i ? "this-year" : "last-year", tone: i ? 0 : 1 })),
   });
 }
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import make_asgi_app
 
 from api import fleet_metrics
@@ -31,6 +32,7 @@ from api.routers import (
     users,
     zones,
 )
+from api.web.mount import install_web
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider
@@ -79,4 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments.penalty_router)
     app.include_router(reports.router)
     app.mount("/metrics", make_asgi_app())
+    install_web(app)
+    # Phones on slow networks: JSON and page assets shrink 3-5x; small bodies are not worth it.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     return app

@@ -17,6 +17,7 @@ from api.routers import (
     auth,
     buildings,
     dwellings,
+    field,
     health,
     meters,
     quarantine,
@@ -65,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)
     app.include_router(quarantine.router)
+    app.include_router(field.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -48,6 +48,9 @@ class Permission(StrEnum):
     QUARANTINE_MANAGE = "quarantine:manage"
     INGEST_STATUS = "ingest:status"
     AUDIT_READ = "audit:read"
+    ROUNDS_READ = "rounds:read"  # today's round of meters to visit
+    FAULTS_REPORT = "faults:report"
+    FAULTS_MANAGE = "faults:manage"  # list every fault, resolve them
 
 
 # Tariffs are public prices: every signed-in user may read them and get a quote.
@@ -84,6 +87,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READINGS_READ,
             Permission.READINGS_WRITE,
             Permission.REPORTS_FIELD,
+            Permission.ROUNDS_READ,
+            Permission.FAULTS_REPORT,
         }
     ),
     Role.ADMIN: frozenset(Permission),

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, pool
 
 import analytics.models  # noqa: F401  (registers the analytics tables on Base.metadata)
 import billing.models  # noqa: F401  (registers the billing tables on Base.metadata)
+import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)
 from core.config import get_settings
 from core.models import Base
 

@@ -21,6 +21,12 @@ _numbers = itertools.count(1)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
 
 
+def returning_id(db: psycopg.Connection, query: str, params: list[Any]) -> int:
+    row = db.execute(query, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @dataclass
 class Field:
     db: psycopg.Connection
@@ -33,19 +39,21 @@ class Field:
         self, *, kind: str = "mechanical", building_id: int | None = None, **extra: Any
     ) -> int:
         n = next(_numbers)
-        dwelling = self.db.execute(
+        dwelling = returning_id(
+            self.db,
             "INSERT INTO dwelling (building_id, reference, dwelling_type)"
             " VALUES (%s, %s, 'apartment') RETURNING id",
             [building_id or self.building_id, f"A{n}"],
-        ).fetchone()[0]
+        )
         columns = {"installed_at": datetime(2026, 1, 1, tzinfo=UTC), **extra}
         names = ", ".join(columns)
         marks = ", ".join(["%s"] * len(columns))
-        return self.db.execute(
+        return returning_id(
+            self.db,
             f"INSERT INTO meter (serial, kind, dwelling_id, {names})"
             f" VALUES (%s, %s, %s, {marks}) RETURNING id",
             [f"F-{n:05d}", kind, dwelling, *columns.values()],
-        ).fetchone()[0]
+        )
 
     def reading(self, meter_id: int, time: datetime, index_l: int, source: str = "iot") -> None:
         self.db.execute(
@@ -53,14 +61,16 @@ class Field:
             [meter_id, time, source, index_l],
         )
 
-    def stored(self, meter_id: int, source: str = "manual") -> list[tuple[datetime, int]]:
+    def stored(self, meter_id: int, source: str = "manual") -> list[tuple[Any, ...]]:
         return self.db.execute(
             "SELECT time, index_l FROM reading WHERE meter_id = %s AND source = %s ORDER BY time",
             [meter_id, source],
         ).fetchall()
 
 
-def token_headers(db: psycopg.Connection, settings: Settings, role: Role) -> tuple[int, dict]:
+def token_headers(
+    db: psycopg.Connection, settings: Settings, role: Role
+) -> tuple[int, dict[str, str]]:
     n = next(_numbers)
     user = User(
         phone=f"+23765{n:07d}",
@@ -71,24 +81,27 @@ def token_headers(db: psycopg.Connection, settings: Settings, role: Role) -> tup
         is_active=True,
         password_hash=hash_password("x" * 12),
     )
-    user.id = db.execute(
+    user.id = returning_id(
+        db,
         "INSERT INTO app_user (phone, first_name, last_name, language, role, is_active,"
         " password_hash) VALUES (%s, %s, %s, 'en', %s, true, %s) RETURNING id",
         [user.phone, user.first_name, user.last_name, role.value, user.password_hash],
-    ).fetchone()[0]
+    )
     token = encode_token(user, settings=settings, token_type=TokenType.ACCESS).token
     return user.id, {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def field(db: psycopg.Connection, settings: Settings) -> Field:
-    zone = db.execute(
-        "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala') RETURNING id"
-    ).fetchone()[0]
+    zone = returning_id(
+        db,
+        "INSERT INTO zone (country_code, code, name) VALUES ('CM', 'DLA', 'Douala') RETURNING id",
+        [],
+    )
     buildings = [
-        db.execute(
-            "INSERT INTO building (zone_id, name) VALUES (%s, %s) RETURNING id", [zone, name]
-        ).fetchone()[0]
+        returning_id(
+            db, "INSERT INTO building (zone_id, name) VALUES (%s, %s) RETURNING id", [zone, name]
+        )
         for name in ("Akwa", "Bonapriso")
     ]
     technician, headers = token_headers(db, settings, Role.TECHNICIAN)

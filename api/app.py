@@ -26,6 +26,7 @@ from api.routers import (
     users,
     zones,
 )
+from api.web.mount import install_web
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider
@@ -68,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quarantine.router)
     app.include_router(field.router)
     app.mount("/metrics", make_asgi_app())
+    install_web(app)
     return app

@@ -228,3 +228,22 @@ def format_amount(
     if first:
         return f"{sign}{symbol}{number}"
     return f"{sign}{number}{NBSP}{symbol}"
+
+
+def format_conventions(language: str) -> dict[str, object]:
+    """What a browser needs to format amounts exactly as ``format_amount`` does in ``language``."""
+    if language not in _SYMBOLS:
+        raise ValueError(f"no currency format for language {language!r}")
+    group, point = _SEPARATORS[language]
+    return {
+        "group": group,
+        "point": point,
+        "currencies": {
+            code: {
+                "minor_units": currency.minor_units,
+                "symbol": _SYMBOLS[language].get(code, (code + NBSP, True))[0],
+                "symbol_first": _SYMBOLS[language].get(code, (code + NBSP, True))[1],
+            }
+            for code, currency in CURRENCIES.items()
+        },
+    }

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Depends
 
 from api.auth.deps import CurrentUser
+from api.web.pages import page_paths
 from core.exceptions import PermissionDenied
 from core.models import Role, User
 
@@ -94,8 +95,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
-# Routes anyone may call; everything else must declare a rule.
-PUBLIC_PATHS = frozenset(
+# Routes anyone may call; everything else must declare a rule. Web pages are shells whose data
+# comes from the protected API, so they and their static assets are public.
+PUBLIC_PATHS = page_paths() | frozenset(
     {
         "/health/live",
         "/health/ready",
@@ -112,6 +114,8 @@ PUBLIC_PATHS = frozenset(
         "/auth/logout",
         "/auth/password-reset/request",
         "/auth/password-reset/confirm",
+        "/lang",
+        "/static",
     }
 )
 

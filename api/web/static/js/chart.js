@@ -1,0 +1,194 @@
+// A small SVG chart: bars or lines over time or categories, a shaded band, point markers.
+// Each chart comes with the same figures as a table (in a <details>) for screen readers and for
+// anyone who would rather read than look.
+
+import { el, t } from "./core.js";
+
+const NS = "http://www.w3.org/2000/svg";
+const W = 640;
+const H = 260;
+const PAD = { top: 12, right: 12, bottom: 30, left: 52 };
+
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Round numbers for an axis from 0 (or min) to max. */
+export function niceTicks(min, max, count = 5) {
+  if (max <= min) max = min + 1;
+  const raw = (max - min) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(+v.toFixed(10));
+  if (ticks[ticks.length - 1] < max) ticks.push(ticks[ticks.length - 1] + step);
+  return ticks;
+}
+
+/**
+ * Draw a chart into `container` (replacing its content).
+ *
+ * spec = {
+ *   title,                        // accessible name (and table caption)
+ *   x: {kind: "time"|"category", labels?: [...], format: v => string, ticks?: [...]},
+ *   y: {format: v => string, label?},
+ *   series: [{name, kind: "bar"|"line", points: [{x, y}], className?}],
+ *   band?: {name, points: [{x, lo, hi}]},       // e.g. a forecast interval
+ *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
+ * }
+ * x is a number (epoch ms for "time", index for "category").
+ */
+export function drawChart(container, spec) {
+  container.replaceChildren();
+  const all = spec.series.flatMap((s) => s.points);
+  const bandPts = spec.band?.points ?? [];
+  if (!all.length && !bandPts.length) {
+    container.append(el("p", { class: "muted" }, t("chart.empty")));
+    return;
+  }
+  const categorical = spec.x.kind === "category";
+  const xs = [...all.map((p) => p.x), ...bandPts.map((p) => p.x)];
+  let x0 = Math.min(...xs);
+  let x1 = Math.max(...xs);
+  if (categorical) {
+    x0 = -0.5;
+    x1 = (spec.x.labels?.length ?? x1 + 1) - 0.5;
+  }
+  const bars = spec.series.filter((s) => s.kind === "bar");
+  // A time bar is as wide as the smallest gap between points.
+  let step = 0;
+  if (!categorical && bars.length) {
+    const sorted = [...new Set(bars.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b);
+    step = sorted.slice(1).reduce((m, v, i) => Math.min(m, v - sorted[i]), Infinity);
+    if (!Number.isFinite(step)) step = 3600_000;
+    x0 -= step / 2;
+    x1 += step / 2;
+  }
+  if (x1 === x0) x1 = x0 + 1;
+  const ys = [...all.map((p) => p.y), ...bandPts.flatMap((p) => [p.lo, p.hi]), 0];
+  const ticks = niceTicks(Math.min(...ys), Math.max(...ys));
+  const y0 = ticks[0];
+  const y1 = ticks[ticks.length - 1];
+  const sx = (x) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
+  const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+
+  const root = svg("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    class: "chart",
+    role: "img",
+    "aria-label": spec.title,
+    preserveAspectRatio: "none",
+  });
+  root.append(svg("title", {}, spec.title));
+
+  for (const v of ticks) {
+    root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: sy(v), y2: sy(v), class: "grid" }));
+    root.append(svg("text", { x: PAD.left - 6, y: sy(v) + 4, class: "tick y" }, spec.y.format(v)));
+  }
+
+  if (bandPts.length) {
+    const top = bandPts.map((p) => `${sx(p.x)},${sy(p.hi)}`);
+    const bottom = [...bandPts].reverse().map((p) => `${sx(p.x)},${sy(p.lo)}`);
+    root.append(svg("polygon", { points: [...top, ...bottom].join(" "), class: "band" }));
+  }
+
+  const slot = categorical ? (W - PAD.left - PAD.right) / (x1 - x0) : sx(x0 + step) - sx(x0);
+  bars.forEach((series, i) => {
+    const width = (slot * 0.8) / bars.length;
+    for (const p of series.points) {
+      const left = sx(p.x) - (slot * 0.8) / 2 + i * width;
+      const top = sy(Math.max(p.y, 0));
+      root.append(
+        svg("rect", {
+          x: left,
+          y: top,
+          width: Math.max(width, 1),
+          height: Math.max(Math.abs(sy(p.y) - sy(0)), p.y ? 1 : 0),
+          class: `bar s${i} ${series.className ?? ""}`,
+        }),
+      );
+    }
+  });
+  spec.series
+    .filter((s) => s.kind === "line")
+    .forEach((series, i) => {
+      const d = series.points.map((p, j) => `${j ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join("");
+      root.append(svg("path", { d, class: `line l${i} ${series.className ?? ""}` }));
+    });
+
+  for (const m of spec.markers ?? []) {
+    const x = sx(m.x);
+    const g = svg("g", { class: `marker ${m.className ?? ""}` });
+    g.append(svg("line", { x1: x, x2: x, y1: PAD.top, y2: H - PAD.bottom }));
+    g.append(svg("path", { d: `M${x - 5},${PAD.top} L${x + 5},${PAD.top} L${x},${PAD.top + 8} Z` }));
+    g.append(svg("title", {}, m.label));
+    root.append(g);
+  }
+
+  const xTicks = categorical
+    ? (spec.x.labels ?? []).map((_, i) => i)
+    : spec.x.ticks ?? timeTicks(x0, x1);
+  const every = Math.max(1, Math.ceil(xTicks.length / 8));
+  xTicks.forEach((v, i) => {
+    if (i % every) return;
+    const label = categorical ? spec.x.labels[v] : spec.x.format(v);
+    root.append(svg("text", { x: sx(v), y: H - PAD.bottom + 18, class: "tick x" }, label));
+  });
+  root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: sy(y0), y2: sy(y0), class: "axis" }));
+
+  const legend = el(
+    "ul",
+    { class: "legend" },
+    spec.series.map((s, i) =>
+      el("li", {}, el("span", { class: `key ${s.kind === "bar" ? `s${bars.indexOf(s)}` : `l${i - bars.length}`}`, "aria-hidden": "true" }), s.name),
+    ),
+    spec.band ? el("li", {}, el("span", { class: "key band", "aria-hidden": "true" }), spec.band.name) : null,
+    spec.markers?.length && spec.markerName ? el("li", {}, el("span", { class: "key marker", "aria-hidden": "true" }), spec.markerName) : null,
+  );
+  container.append(el("figure", { class: "chart-box" }, root, legend), dataTable(spec));
+}
+
+function timeTicks(x0, x1) {
+  const n = 6;
+  return Array.from({ length: n }, (_, i) => x0 + ((x1 - x0) * (i + 0.5)) / n);
+}
+
+function dataTable(spec) {
+  const keys = new Map();
+  const label = (x) => (spec.x.kind === "category" ? spec.x.labels[x] : spec.x.format(x, true));
+  spec.series.forEach((s, i) => s.points.forEach((p) => keys.set(p.x, { ...(keys.get(p.x) ?? {}), [i]: p.y })));
+  (spec.band?.points ?? []).forEach((p) => keys.set(p.x, { ...(keys.get(p.x) ?? {}), band: `${spec.y.format(p.lo)} – ${spec.y.format(p.hi)}` }));
+  const rows = [...keys.entries()].sort((a, b) => a[0] - b[0]);
+  const head = [spec.x.name ?? "", ...spec.series.map((s) => s.name), ...(spec.band ? [spec.band.name] : [])];
+  return el(
+    "details",
+    { class: "chart-data" },
+    el("summary", {}, t("app.more")),
+    el(
+      "div",
+      { class: "table-wrap" },
+      el(
+        "table",
+        {},
+        el("caption", {}, spec.title),
+        el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+        el(
+          "tbody",
+          {},
+          rows.map(([x, v]) =>
+            el(
+              "tr",
+              {},
+              el("th", { scope: "row" }, label(x)),
+              spec.series.map((_, i) => el("td", { class: "num" }, i in v ? spec.y.format(v[i]) : "")),
+              spec.band ? el("td", { class: "num" }, v.band ?? "") : null,
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}

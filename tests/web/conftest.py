@@ -2,6 +2,11 @@
 
 One browser per test session (starting chromium is the slow part); each test gets its own
 database, server and browser context. Screenshots go to test-output/screenshots (git-ignored).
+
+Playwright's async API on the session's event loop: a browser test module sets
+``pytestmark = [..., pytest.mark.asyncio(loop_scope="session")]`` and its tests are ``async``.
+(The sync API would leave its loop marked running in the main thread for the whole session and
+break every async test that runs after it.)
 """
 
 from __future__ import annotations
@@ -9,21 +14,21 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from api.auth.passwords import hash_password
 from core.config import AuthSettings, Settings
 from core.sms import ConsoleSmsProvider
-
-pytestmark = [pytest.mark.services, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -96,12 +101,12 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     sock.close()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=[
                 "--headless",
@@ -113,35 +118,35 @@ def browser() -> Iterator[Browser]:
             ],
         )
         yield launched
-        launched.close()
+        await launched.close()
 
 
-@pytest.fixture
-def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(
+@pytest_asyncio.fixture(loop_scope="session")
+async def context(browser: Browser, live_server: LiveServer) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(
         base_url=live_server.url, viewport=PHONE, locale="en-GB", timezone_id="Africa/Douala"
     )
     ctx.set_default_timeout(10_000)
     yield ctx
-    ctx.close()
+    await ctx.close()
 
 
-@pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
     """A page that fails the test on any script error."""
     errors: list[str] = []
-    tab = context.new_page()
+    tab = await context.new_page()
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     yield tab
     assert errors == [], f"script errors on the page: {errors}"
 
 
-def screenshots(page: Page, name: str) -> None:
+async def screenshots(page: Page, name: str) -> None:
     """Save the page at phone and desktop sizes, then go back to the phone size."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        await page.set_viewport_size(size)
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
 
 
 @dataclass
@@ -171,9 +176,85 @@ def make_user(db: psycopg.Connection):
     return make
 
 
-def sign_in(page: Page, person: Person, *, expect_path: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Mobile phone number").fill(person.phone)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"**{expect_path}")
+async def sign_in(page: Page, person: Person, *, expect_path: str) -> None:
+    await page.goto("/signin")
+    await page.get_by_label("Mobile phone number").fill(person.phone)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"**{expect_path}")
+
+
+@dataclass
+class Home:
+    zone_id: int
+    building_id: int
+    dwelling_id: int
+    meter_id: int
+    serial: str
+
+
+class Estate:
+    """Zones, dwellings, meters and readings written with plain SQL, as the ingest would."""
+
+    def __init__(self, db: psycopg.Connection) -> None:
+        self.db = db
+        self._n = 0
+
+    def home(
+        self,
+        occupant: Person | None,
+        *,
+        reference: str = "A1",
+        country: str = "CM",
+        timezone: str = "Africa/Douala",
+    ) -> Home:
+        self._n += 1
+        row = self.db.execute(
+            "WITH z AS (INSERT INTO zone (country_code, code, name, timezone)"
+            "  VALUES (%s, %s, 'Zone', %s) RETURNING id),"
+            " b AS (INSERT INTO building (zone_id, name, address) SELECT id, %s, 'Rue 1' FROM z"
+            "  RETURNING id, zone_id),"
+            " d AS (INSERT INTO dwelling (building_id, reference, dwelling_type)"
+            "  SELECT id, %s, 'apartment' FROM b RETURNING id, building_id)"
+            " SELECT b.zone_id, b.id, d.id FROM b, d",
+            [country, f"Z{self._n}-{id(self)}", timezone, f"Building {self._n}", reference],
+        ).fetchone()
+        assert row is not None
+        zone, building, dwelling = row
+        serial = f"WB-{self._n:04d}-{dwelling}"
+        inserted = self.db.execute(
+            "INSERT INTO meter (serial, kind, dwelling_id, installed_at, reporting_interval_s)"
+            " VALUES (%s, 'iot', %s, '2020-01-01Z', 3600) RETURNING id",
+            [serial, dwelling],
+        ).fetchone()
+        assert inserted is not None
+        meter = inserted[0]
+        if occupant is not None:
+            self.db.execute(
+                "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
+                " VALUES (%s, %s, 'tenant', '2020-01-01')",
+                [occupant.id, dwelling],
+            )
+        return Home(zone, building, dwelling, meter, serial)
+
+    def readings(self, meter_id: int, rows: list[tuple[datetime, int]]) -> None:
+        """Store (time, index in litres) readings, queue the meter and refresh its rollups."""
+        from analytics.rollups import refresh_pending
+
+        with self.db.transaction(), self.db.cursor() as cur:
+            with cur.copy("COPY reading (meter_id, time, index_l, source) FROM STDIN") as copy:
+                for time, index_l in rows:
+                    copy.write_row((meter_id, time, index_l, "iot"))
+            cur.execute(
+                "INSERT INTO rollup_pending (meter_id, since) VALUES (%s, %s)"
+                " ON CONFLICT (meter_id) DO UPDATE"
+                " SET since = least(rollup_pending.since, EXCLUDED.since)",
+                [meter_id, min(t for t, _ in rows)],
+            )
+        with self.db.transaction():
+            refresh_pending(self.db, limit=1000, default_country="CM")
+
+
+@pytest.fixture
+def estate(db: psycopg.Connection) -> Estate:
+    return Estate(db)

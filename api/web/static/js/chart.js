@@ -34,7 +34,7 @@ export function niceTicks(min, max, count = 5) {
  * spec = {
  *   title,                        // accessible name (and table caption)
  *   x: {kind: "time"|"category", labels?: [...], format: v => string, ticks?: [...]},
- *   y: {format: v => string, label?},
+ *   y: {format: v => string, exact?: v => string},  // exact: the table's figures (default format)
  *   series: [{name, kind: "bar"|"line", points: [{x, y}], className?}],
  *   band?: {name, points: [{x, lo, hi}]},       // e.g. a forecast interval
  *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
@@ -160,8 +160,9 @@ function dataTable(spec) {
   const keys = new Map();
   const label = (x) => (spec.x.kind === "category" ? spec.x.labels[x] : spec.x.format(x, true));
   spec.series.forEach((s, i) => s.points.forEach((p) => keys.set(p.x, { ...(keys.get(p.x) ?? {}), [i]: p.y })));
-  (spec.band?.points ?? []).forEach((p) => keys.set(p.x, { ...(keys.get(p.x) ?? {}), band: `${spec.y.format(p.lo)} – ${spec.y.format(p.hi)}` }));
+  (spec.band?.points ?? []).forEach((p) => keys.set(p.x, { ...(keys.get(p.x) ?? {}), band: `${(spec.y.exact ?? spec.y.format)(p.lo)} – ${(spec.y.exact ?? spec.y.format)(p.hi)}` }));
   const rows = [...keys.entries()].sort((a, b) => a[0] - b[0]);
+  const exact = spec.y.exact ?? spec.y.format;
   const head = [spec.x.name ?? "", ...spec.series.map((s) => s.name), ...(spec.band ? [spec.band.name] : [])];
   return el(
     "details",
@@ -183,7 +184,7 @@ function dataTable(spec) {
               "tr",
               {},
               el("th", { scope: "row" }, label(x)),
-              spec.series.map((_, i) => el("td", { class: "num" }, i in v ? spec.y.format(v[i]) : "")),
+              spec.series.map((_, i) => el("td", { class: "num" }, i in v ? exact(v[i]) : "")),
               spec.band ? el("td", { class: "num" }, v.band ?? "") : null,
             ),
           ),

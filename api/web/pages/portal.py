@@ -1,0 +1,243 @@
+"""The customer portal: my dwellings and consumption, invoices and payments, alerts, profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.web.i18n import Msg, Translator
+from api.web.layout import NavItem, Page, add_nav, add_page
+from core.models import Role
+
+router = APIRouter(include_in_schema=False)
+
+CUSTOMER = (Role.CUSTOMER,)
+
+MESSAGES = {
+    "portal.home": Msg("My water", "Mon eau", "Wara bilong mi"),
+    "portal.invoices": Msg("Invoices and payments", "Factures et paiements", "Bil na peimen"),
+    "portal.profile": Msg("My profile", "Mon profil", "Profail bilong mi"),
+    "portal.dwellings": Msg("My dwellings", "Mes logements", "Ol haus bilong mi"),
+    "portal.no_dwelling": Msg(
+        "No dwelling is linked to your account yet. Ask your property manager.",
+        "Aucun logement n'est encore lié à votre compte. Demandez à votre syndic.",
+        "I no gat haus i join long akaun bilong yu yet. Askim manija bilong haus.",
+    ),
+    "portal.dwelling": Msg("Dwelling", "Logement", "Haus"),
+    "portal.meters": Msg("Meters", "Compteurs", "Mita"),
+    "portal.dwelling_type.apartment": Msg("Apartment", "Appartement", "Apatmen"),
+    "portal.dwelling_type.house": Msg("House", "Maison", "Haus"),
+    "portal.dwelling_type.commercial": Msg("Business", "Local commercial", "Ples bisnis"),
+    "portal.dwelling_type.communal": Msg("Shared", "Partie commune", "Ples bilong olgeta"),
+    "portal.consumption": Msg(
+        "Consumption: this year and last year",
+        "Consommation : cette année et l'an dernier",
+        "Wara yu yusim: dispela yia na yia i go pinis",
+    ),
+    "portal.this_year": Msg("This year", "Cette année", "Dispela yia"),
+    "portal.last_year": Msg("Last year", "L'an dernier", "Yia i go pinis"),
+    "portal.month": Msg("Month", "Mois", "Mun"),
+    "portal.total_year": Msg(
+        "{this} so far this year, {last} over the same months last year.",
+        "{this} depuis le début de l'année, {last} sur les mêmes mois l'an dernier.",
+        "{this} long dispela yia, {last} long ol wankain mun long yia i go pinis.",
+    ),
+    "portal.choose_dwelling": Msg("Dwelling shown", "Logement affiché", "Haus yu lukim"),
+    "portal.alerts": Msg("Alerts", "Alertes", "Ol woning"),
+    "portal.no_alerts": Msg(
+        "No open alert. All looks normal.",
+        "Aucune alerte en cours. Tout semble normal.",
+        "Nogat woning. Olgeta samting i orait.",
+    ),
+    "portal.since": Msg("Since {date}", "Depuis le {date}", "Stat long {date}"),
+    "portal.todo": Msg("What to do", "Que faire", "Wanem samting yu mas mekim"),
+    "alert.leak": Msg("Possible leak", "Fuite possible", "Ating wara i lik"),
+    "alert.leak.todo": Msg(
+        "Water keeps flowing at night. Close every tap, then look at the meter: if it still turns,"
+        " check toilets and pipes or call a plumber.",
+        "L'eau coule en continu la nuit. Fermez tous les robinets puis regardez le compteur : s'il"
+        " tourne encore, vérifiez chasses d'eau et tuyaux ou appelez un plombier.",
+        "Wara i ran long nait olgeta. Pasim olgeta tap, na lukim mita: sapos em i tanim yet,"
+        " lukim toilet na paip o singautim plamba.",
+    ),
+    "alert.burst": Msg("Very high flow", "Débit très élevé", "Wara i ran strong tumas"),
+    "alert.burst.todo": Msg(
+        "A pipe may have burst. Close the main valve if you see water, then call a plumber.",
+        "Un tuyau a peut-être éclaté. Fermez la vanne principale si vous voyez de l'eau, puis"
+        " appelez un plombier.",
+        "Ating paip i bruk. Pasim bikpela valv sapos yu lukim wara, na singautim plamba.",
+    ),
+    "alert.backflow": Msg("Water flowing back", "Retour d'eau", "Wara i ran i go bek"),
+    "alert.backflow.todo": Msg(
+        "Water flowed back through the meter. Do not drink tap water until the utility has"
+        " checked; call customer service.",
+        "De l'eau est repassée en arrière dans le compteur. Ne buvez pas l'eau du robinet avant"
+        " la vérification ; appelez le service client.",
+        "Wara i ran i go bek long mita. No dring wara long tap inap kampani i lukim; singautim"
+        " kastoma sevis.",
+    ),
+    "alert.stuck": Msg("Meter not moving", "Compteur bloqué", "Mita i no tanim"),
+    "alert.stuck.todo": Msg(
+        "The meter shows no use although the dwelling is occupied. A technician will check it;"
+        " nothing to do on your side.",
+        "Le compteur n'avance pas alors que le logement est occupé. Un technicien va le vérifier ;"
+        " rien à faire de votre côté.",
+        "Mita i no tanim maski i gat man i stap long haus. Teknisen bai lukim; yu no mas mekim"
+        " wanpela samting.",
+    ),
+    "alert.silent": Msg("Meter not reporting", "Compteur muet", "Mita i no salim toksave"),
+    "alert.silent.todo": Msg(
+        "We have not heard from the meter lately. Nothing to do: a technician will visit if it"
+        " lasts.",
+        "Nous n'avons plus de nouvelles du compteur. Rien à faire : un technicien passera si cela"
+        " dure.",
+        "Mita i no salim toksave long sampela taim. Yu no mas mekim samting: teknisen bai kam"
+        " sapos em i go longpela taim.",
+    ),
+    "alert.tamper": Msg("Meter tampering", "Compteur manipulé", "Man i bagarapim mita"),
+    "alert.tamper.todo": Msg(
+        "The meter reported an opening or a magnet. Do not touch it; a technician will visit.",
+        "Le compteur signale une ouverture ou un aimant. N'y touchez pas ; un technicien passera.",
+        "Mita i tok man i opim o putim magnet. No ken tasim; teknisen bai kam.",
+    ),
+    "alert.dry": Msg("No water", "Pas d'eau", "Nogat wara"),
+    "alert.dry.todo": Msg(
+        "No water reached the meter. Check whether neighbours have water and call customer"
+        " service.",
+        "Aucune eau n'arrive au compteur. Vérifiez si vos voisins ont de l'eau et appelez le"
+        " service client.",
+        "Wara i no kam long mita. Askim ol neiba sapos ol i gat wara na singautim kastoma sevis.",
+    ),
+    "alert.low_battery": Msg(
+        "Meter battery low", "Pile du compteur faible", "Bateri bilong mita i daun"
+    ),
+    "alert.low_battery.todo": Msg(
+        "The meter's battery is low. Nothing to do: a technician will replace it.",
+        "La pile du compteur est faible. Rien à faire : un technicien la remplacera.",
+        "Bateri bilong mita i daun. Yu no mas mekim samting: teknisen bai senisim.",
+    ),
+    "alert.abnormal": Msg(
+        "Unusual consumption", "Consommation inhabituelle", "Yu yusim wara narakain"
+    ),
+    "alert.abnormal.todo": Msg(
+        "You used much more water than usual. Look for a running toilet or tap, or a leak in the"
+        " garden.",
+        "Vous avez consommé bien plus que d'habitude. Cherchez une chasse d'eau ou un robinet qui"
+        " coule, ou une fuite au jardin.",
+        "Yu yusim wara moa long olgeta taim. Lukim toilet o tap i ran, o lik long gaden.",
+    ),
+    "alert.other.todo": Msg(
+        "Our team is looking at it. Call customer service if you have a question.",
+        "Notre équipe s'en occupe. Appelez le service client pour toute question.",
+        "Ol wokman bilong mipela i lukim. Singautim kastoma sevis sapos yu gat askim.",
+    ),
+    "portal.invoice_list": Msg("Invoices", "Factures", "Ol bil"),
+    "portal.number": Msg("Number", "Numéro", "Namba"),
+    "portal.period": Msg("Period", "Période", "Taim"),
+    "portal.amount": Msg("Amount", "Montant", "Hamas"),
+    "portal.due": Msg("Due", "Échéance", "Pe long"),
+    "portal.status": Msg("Status", "Statut", "Stetas"),
+    "portal.volume": Msg("Volume", "Volume", "Wara"),
+    "portal.pdf": Msg("PDF", "PDF", "PDF"),
+    "portal.download_invoice": Msg(
+        "Download invoice {number} (PDF)",
+        "Télécharger la facture {number} (PDF)",
+        "Daunlodim bil {number} (PDF)",
+    ),
+    "portal.invoice.issued": Msg("To pay", "À payer", "Yu mas pe"),
+    "portal.invoice.partially_paid": Msg("Partly paid", "Payée en partie", "Pe hap"),
+    "portal.invoice.paid": Msg("Paid", "Payée", "Pe pinis"),
+    "portal.invoice.overdue": Msg("Overdue", "En retard", "Pe i let"),
+    "portal.invoice.void": Msg("Cancelled", "Annulée", "Rausim"),
+    "portal.invoice.draft": Msg("Draft", "Brouillon", "Draft"),
+    "portal.balance": Msg(
+        "Left to pay: {amount}", "Reste à payer : {amount}", "Hamas yu mas pe yet: {amount}"
+    ),
+    "portal.payments": Msg("Payments", "Paiements", "Ol peimen"),
+    "portal.date": Msg("Date", "Date", "De"),
+    "portal.method": Msg("Method", "Moyen", "Rot"),
+    "portal.reference": Msg("Reference", "Référence", "Namba bilong peimen"),
+    "portal.method.cash": Msg("Cash at an agent", "Espèces chez un agent", "Moni long ejen"),
+    "portal.method.card": Msg("Card", "Carte", "Kad"),
+    "portal.method.bank_transfer": Msg("Bank transfer", "Virement", "Salim long beng"),
+    "portal.method.orange_money": Msg("Orange Money", "Orange Money", "Orange Money"),
+    "portal.method.mtn_momo": Msg("MTN MoMo", "MTN MoMo", "MTN MoMo"),
+    "portal.payment.pending": Msg("Pending", "En attente", "Wetim"),
+    "portal.payment.succeeded": Msg("Received", "Reçu", "Kisim pinis"),
+    "portal.payment.failed": Msg("Failed", "Échoué", "I no wok"),
+    "portal.first_name": Msg("First name", "Prénom", "Nem"),
+    "portal.last_name": Msg("Last name", "Nom", "Nem bilong famili"),
+    "portal.phone": Msg("Phone", "Téléphone", "Fon"),
+    "portal.language": Msg(
+        "Language of pages and SMS", "Langue des pages et des SMS", "Tokples bilong pes na SMS"
+    ),
+    "portal.save": Msg("Save", "Enregistrer", "Seivim"),
+    "portal.saved": Msg("Saved.", "Enregistré.", "Seivim pinis."),
+    "portal.export": Msg("My data", "Mes données", "Data bilong mi"),
+    "portal.export_text": Msg(
+        "Download everything we hold about you (JSON file).",
+        "Téléchargez toutes les données que nous détenons sur vous (fichier JSON).",
+        "Daunlodim olgeta data mipela i holim long yu (fail JSON).",
+    ),
+    "portal.export_button": Msg("Download my data", "Télécharger mes données", "Daunlodim data"),
+}
+
+add_nav(
+    NavItem("/portal", "portal.home", CUSTOMER, order=10),
+    NavItem("/portal/invoices", "portal.invoices", CUSTOMER, order=11),
+    NavItem("/portal/profile", "portal.profile", CUSTOMER, order=12),
+)
+
+
+def _home(t: Translator) -> str:
+    return f"""
+<section aria-labelledby="dwellings-h"><h2 id="dwellings-h">{t("portal.dwellings")}</h2>
+<ul class="cards" id="dwellings"></ul></section>
+<section aria-labelledby="alerts-h"><h2 id="alerts-h">{t("portal.alerts")}</h2>
+<div id="alerts"></div></section>
+<section aria-labelledby="usage-h"><h2 id="usage-h">{t("portal.consumption")}</h2>
+<div class="field" id="dwelling-pick" hidden><label for="dwelling-select">
+{t("portal.choose_dwelling")}</label><select id="dwelling-select"></select></div>
+<p id="usage-total"></p><div id="usage-chart"></div></section>"""
+
+
+def _invoices(t: Translator) -> str:
+    return f"""
+<section aria-labelledby="inv-h"><h2 id="inv-h">{t("portal.invoice_list")}</h2>
+<div id="invoices"></div></section>
+<section aria-labelledby="pay-h"><h2 id="pay-h">{t("portal.payments")}</h2>
+<div id="payments"></div></section>"""
+
+
+def _profile(t: Translator) -> str:
+    return f"""
+<form id="profile-form" class="stack">
+<div class="field"><label for="phone">{t("portal.phone")}</label>
+<input id="phone" type="tel" readonly></div>
+<div class="field"><label for="first_name">{t("portal.first_name")}</label>
+<input id="first_name" name="first_name" type="text" required maxlength="100"
+ autocomplete="given-name"><span class="hint error" id="first_name-error" role="alert"></span></div>
+<div class="field"><label for="last_name">{t("portal.last_name")}</label>
+<input id="last_name" name="last_name" type="text" required maxlength="100"
+ autocomplete="family-name"><span class="hint error" id="last_name-error" role="alert"></span></div>
+<div class="field"><label for="language">{t("portal.language")}</label>
+<select id="language" name="language"><option value="en" lang="en">English</option>
+<option value="fr" lang="fr">Français</option><option value="tpi" lang="tpi">Tok Pisin</option>
+</select></div>
+<button class="primary" type="submit">{t("portal.save")}</button></form>
+<section aria-labelledby="export-h"><h2 id="export-h">{t("portal.export")}</h2>
+<p>{t("portal.export_text")}</p>
+<button class="secondary" type="button" id="export">{t("portal.export_button")}</button>
+</section>"""
+
+
+for path, title, body, name in (
+    ("/portal", "portal.home", _home, "portal_page"),
+    ("/portal/invoices", "portal.invoices", _invoices, "portal_invoices_page"),
+    ("/portal/profile", "portal.profile", _profile, "portal_profile_page"),
+):
+    add_page(
+        router,
+        path,
+        Page(title=title, body=body, script="portal", roles=CUSTOMER, messages=MESSAGES),
+        name=name,
+    )

@@ -1,0 +1,243 @@
+// The customer portal: dwellings, this year vs last year, alerts, invoices, payments, profile.
+import { drawChart } from "./chart.js";
+import { $, api, ApiError, busy, download, el, fmt, guarded, showFieldErrors, startShell, status, t, table } from "./core.js";
+
+const user = startShell();
+
+/** A list from an API that may page ({items: [...]}) or not ([...]). */
+const items = (data) => (Array.isArray(data) ? data : data?.items ?? []);
+
+/** The API answer, or `fallback` when the route does not exist on this server yet (404/405). */
+async function optional(path, query, fallback = null) {
+  try {
+    return await api(path, { query });
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 405) && error.body?.detail === "Not Found") return fallback;
+    throw error;
+  }
+}
+
+const unavailable = () => el("p", { class: "muted" }, t("app.unavailable"));
+
+// ---- home: dwellings, alerts, consumption --------------------------------------------------
+
+async function home() {
+  const [dwellings, meters] = await Promise.all([api("/dwellings"), api("/meters")]);
+  const list = $("#dwellings");
+  if (!dwellings.length) {
+    list.replaceWith(el("p", {}, t("portal.no_dwelling")));
+    return;
+  }
+  for (const d of dwellings) {
+    const own = meters.filter((m) => m.dwelling_id === d.id && !m.removed_at);
+    list.append(
+      el(
+        "li",
+        { class: "card", dataset: { dwelling: d.id } },
+        el("span", { class: "label" }, `${t("portal.dwelling")} · ${t(`portal.dwelling_type.${d.dwelling_type}`)}`),
+        el("span", { class: "figure" }, d.reference),
+        el("span", { class: "label" }, `${t("portal.meters")}: ${own.map((m) => m.serial).join(", ") || "–"}`),
+      ),
+    );
+  }
+  await Promise.all([alerts(meters), consumptionPicker(dwellings, meters)]);
+}
+
+async function alerts(meters) {
+  const box = $("#alerts");
+  const data = await optional("/anomalies", { state: "open" });
+  if (data === null) return box.replaceChildren(unavailable());
+  const open = items(data);
+  if (!open.length) return box.replaceChildren(el("p", { class: "ok" }, t("portal.no_alerts")));
+  const serial = new Map(meters.map((m) => [m.id, m.serial]));
+  box.replaceChildren(
+    el(
+      "ul",
+      { class: "alerts" },
+      open.map((a) => {
+        const known = `alert.${a.kind}` !== t(`alert.${a.kind}`);
+        return el(
+          "li",
+          { class: `panel alert ${a.severity ?? ""}`, dataset: { kind: a.kind } },
+          el("strong", {}, known ? t(`alert.${a.kind}`) : a.kind),
+          " ",
+          el("span", { class: "muted" }, `${serial.get(a.meter_id) ?? a.meter_id} · ${t("portal.since", { date: fmt.date(a.started_at) })}`),
+          el("p", {}, el("b", {}, `${t("portal.todo")}: `), known ? t(`alert.${a.kind}.todo`) : t("alert.other.todo")),
+        );
+      }),
+    ),
+  );
+}
+
+async function consumptionPicker(dwellings, meters) {
+  const select = $("#dwelling-select");
+  for (const d of dwellings) select.append(el("option", { value: d.id }, d.reference));
+  $("#dwelling-pick").hidden = dwellings.length < 2;
+  const show = () => guarded(() => consumption(meters.filter((m) => m.dwelling_id === Number(select.value))), { quiet: true });
+  select.addEventListener("change", show);
+  await show();
+}
+
+/** Monthly litres per "YYYY-MM" of the dwelling's meters, from January of last year. */
+async function monthly(meters, thisYear) {
+  const totals = new Map();
+  const answers = await Promise.all(
+    meters.map((m) => api(`/meters/${m.id}/volumes`, { query: { granularity: "day", start: `${thisYear - 1}-01-01` } })),
+  );
+  for (const answer of answers) {
+    for (const b of answer.buckets) {
+      const month = b.local_date.slice(0, 7);
+      totals.set(month, (totals.get(month) ?? 0) + b.volume_l);
+    }
+  }
+  return totals;
+}
+
+async function consumption(meters) {
+  const box = $("#usage-chart");
+  const year = new Date().getFullYear();
+  const totals = await monthly(meters, year);
+  const month = (y, i) => `${y}-${String(i + 1).padStart(2, "0")}`;
+  const labels = Array.from({ length: 12 }, (_, i) => fmt.part(Date.UTC(2001, i, 15), { month: "short" }, "UTC"));
+  const now = new Date().getMonth();
+  const series = (y, upTo) =>
+    Array.from({ length: upTo + 1 }, (_, i) => ({ x: i, y: (totals.get(month(y, i)) ?? 0) / 1000 }));
+  const current = series(year, now);
+  const previous = series(year - 1, 11);
+  const sameMonths = previous.slice(0, now + 1).reduce((s, p) => s + p.y, 0);
+  const soFar = current.reduce((s, p) => s + p.y, 0);
+  $("#usage-total").textContent = t("portal.total_year", { this: fmt.m3(soFar * 1000, 1), last: fmt.m3(sameMonths * 1000, 1) });
+  drawChart(box, {
+    title: t("portal.consumption"),
+    x: { kind: "category", labels, name: t("portal.month") },
+    y: { format: (v) => fmt.number(v, v < 10 ? 1 : 0), exact: (v) => fmt.number(v, 1) },
+    series: [
+      { name: `${t("portal.last_year")} (${year - 1})`, kind: "bar", points: previous },
+      { name: `${t("portal.this_year")} (${year})`, kind: "bar", points: current },
+    ].map((s, i) => ({ ...s, className: i ? "this-year" : "last-year" })),
+  });
+}
+
+// ---- invoices and payments ----------------------------------------------------------------
+
+function badge(text, kind) {
+  return el("span", { class: `badge ${kind}` }, text);
+}
+
+const INVOICE_TONE = { paid: "ok", overdue: "bad", issued: "warn", partially_paid: "warn" };
+
+async function invoices() {
+  const box = $("#invoices");
+  const data = await optional("/invoices");
+  if (data === null) return box.replaceChildren(unavailable());
+  const rows = items(data).filter((i) => i.status !== "draft");
+  if (!rows.length) return box.replaceChildren(el("p", {}, t("app.none")));
+  box.replaceChildren(
+    table(
+      [
+        [t("portal.number"), (i) => i.number ?? "–"],
+        [t("portal.period"), (i) => period(i)],
+        [t("portal.volume"), (i) => fmt.m3(i.volume_l, 1), "num"],
+        [t("portal.amount"), (i) => fmt.money(i.total_minor, i.currency), "num"],
+        [t("portal.due"), (i) => fmt.date(i.due_date)],
+        [
+          t("portal.status"),
+          (i) => {
+            const left = i.total_minor - (i.paid_minor ?? 0);
+            return el(
+              "span",
+              {},
+              badge(t(`portal.invoice.${i.status}`), INVOICE_TONE[i.status] ?? ""),
+              left > 0 && i.status !== "void" ? el("div", { class: "hint" }, t("portal.balance", { amount: fmt.money(left, i.currency) })) : null,
+            );
+          },
+        ],
+        [
+          t("portal.pdf"),
+          (i) =>
+            el(
+              "button",
+              {
+                type: "button",
+                class: "link",
+                "aria-label": t("portal.download_invoice", { number: i.number ?? i.id }),
+                onclick: () => guarded(() => download(`/invoices/${i.id}/pdf`, `${i.number ?? `invoice-${i.id}`}.pdf`), { quiet: true }),
+              },
+              t("portal.pdf"),
+            ),
+        ],
+      ],
+      rows,
+      { caption: t("portal.invoice_list") },
+    ),
+  );
+}
+
+function period(invoice) {
+  const start = invoice.period_start ?? invoice.period?.start_date;
+  const end = invoice.period_end ?? invoice.period?.end_date;
+  if (start && end) return `${fmt.date(start)} – ${fmt.date(end)}`;
+  return invoice.period_label ?? invoice.period?.label ?? "–";
+}
+
+const PAYMENT_TONE = { succeeded: "ok", failed: "bad", pending: "warn" };
+
+async function payments() {
+  const box = $("#payments");
+  const data = await optional("/payments");
+  if (data === null) return box.replaceChildren(unavailable());
+  const rows = items(data);
+  if (!rows.length) return box.replaceChildren(el("p", {}, t("app.none")));
+  box.replaceChildren(
+    table(
+      [
+        [t("portal.date"), (p) => fmt.date(p.received_at ?? p.created_at)],
+        [t("portal.method"), (p) => t(`portal.method.${p.method}`)],
+        [t("portal.reference"), (p) => p.reference],
+        [t("portal.amount"), (p) => fmt.money(p.amount_minor, p.currency), "num"],
+        [t("portal.status"), (p) => badge(t(`portal.payment.${p.status}`), PAYMENT_TONE[p.status] ?? "")],
+      ],
+      rows,
+      { caption: t("portal.payments") },
+    ),
+  );
+}
+
+// ---- profile --------------------------------------------------------------------------------
+
+async function profile() {
+  const form = $("#profile-form");
+  const me = await api("/users/me");
+  $("#phone").value = me.phone ?? "";
+  form.elements.first_name.value = me.first_name;
+  form.elements.last_name.value = me.last_name;
+  form.elements.language.value = me.language;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form, async () => {
+      const language = form.elements.language.value;
+      try {
+        await api("/users/me", {
+          method: "PATCH",
+          body: { first_name: form.elements.first_name.value, last_name: form.elements.last_name.value, language },
+        });
+      } catch (error) {
+        if (!showFieldErrors(form, error)) status(`${t("app.error")} (${error.message})`, "error");
+        return;
+      }
+      status(t("portal.saved"), "ok");
+      if (language !== document.documentElement.lang) {
+        document.cookie = `wb_lang=${language}; path=/; max-age=31536000; samesite=lax`;
+        location.reload();
+      }
+    });
+  });
+  $("#export").addEventListener("click", (event) =>
+    guarded(() => busy(event.target.parentElement, () => download("/users/me/export", "waterbill-my-data.json")), { quiet: true }),
+  );
+}
+
+if (user?.role === "customer") {
+  const views = { "/portal": home, "/portal/invoices": () => Promise.all([invoices(), payments()]), "/portal/profile": profile };
+  guarded(views[location.pathname]);
+}

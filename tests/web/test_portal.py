@@ -1,0 +1,116 @@
+"""The customer portal in a real browser, checked against the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.web.conftest import Estate, screenshots, sign_in
+
+pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+
+def daily_use(day: date) -> int:
+    """Litres used on ``day``: a weekly pattern, more last year than this year."""
+    return (180 if day.year < date.today().year else 120) + 15 * day.weekday()
+
+
+def two_years_of_readings(estate: Estate, meter_id: int) -> None:
+    start = date(date.today().year - 1, 1, 1)
+    index, rows = 0, []
+    for offset in range((date.today() - start).days + 1):
+        day = start + timedelta(days=offset)
+        rows.append(
+            (datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=1), index)
+        )
+        index += daily_use(day)
+    estate.readings(meter_id, rows)
+
+
+def m3(litres: int) -> str:
+    return f"{litres / 1000:,.1f}\u00a0m³"
+
+
+class TestHome:
+    async def test_dwellings_and_this_year_against_last_year(
+        self, page: Page, make_user, estate, db
+    ):
+        customer = make_user("customer", first_name="Ama")
+        home = estate.home(customer, reference="B-12")
+        estate.home(None, reference="NOT-MINE")
+        two_years_of_readings(estate, home.meter_id)
+
+        await sign_in(page, customer, expect_path="/portal")
+
+        cards = page.locator("#dwellings li")
+        await expect(cards).to_have_count(1)
+        await expect(cards.first).to_contain_text("B-12")
+        await expect(cards.first).to_contain_text(home.serial)
+        today = date.today()
+        this_year, last_year = db.execute(
+            "SELECT sum(volume_l) FILTER (WHERE day >= %(jan)s),"
+            " sum(volume_l) FILTER (WHERE day < %(last_end)s AND day >= %(last_jan)s)"
+            " FROM meter_daily WHERE meter_id = %(meter)s",
+            {
+                "meter": home.meter_id,
+                "jan": date(today.year, 1, 1),
+                "last_jan": date(today.year - 1, 1, 1),
+                "last_end": date(today.year - 1 + today.month // 12, today.month % 12 + 1, 1),
+            },
+        ).fetchone()
+        await expect(page.locator("#usage-total")).to_have_text(
+            f"{m3(this_year)} so far this year, {m3(last_year)} over the same months last year."
+        )
+        await expect(page.locator("svg.chart rect.bar")).to_have_count(12 + today.month)
+        await page.get_by_text("Show the figures").click()
+        january = page.locator(".chart-data tbody tr").first
+        jan_last, jan_this = db.execute(
+            "SELECT sum(volume_l) FILTER (WHERE day < %(y1)s),"
+            " sum(volume_l) FILTER (WHERE day >= %(y1)s)"
+            " FROM meter_daily WHERE meter_id = %(m)s AND extract(month FROM day) = 1",
+            {"m": home.meter_id, "y1": date(today.year, 1, 1)},
+        ).fetchone()
+        await expect(january.locator("td")).to_have_text(
+            [f"{jan_last / 1000:,.1f}", f"{jan_this / 1000:,.1f}"]
+        )
+        await screenshots(page, "portal-home")
+
+    async def test_a_customer_without_dwelling_is_told_so(self, page: Page, make_user):
+        await sign_in(page, make_user("customer"), expect_path="/portal")
+        await expect(page.get_by_text("No dwelling is linked to your account yet")).to_be_visible()
+
+    async def test_other_roles_are_kept_out(self, page: Page, make_user):
+        await sign_in(page, make_user("technician"), expect_path="/technician")
+        await page.goto("/portal")
+        await expect(page.get_by_role("status")).to_have_text(
+            "Your account may not open this page."
+        )
+
+
+class TestProfile:
+    async def test_edit_names_and_language(self, page: Page, make_user, db):
+        customer = make_user("customer")
+        await sign_in(page, customer, expect_path="/portal")
+        await page.get_by_role("link", name="My profile").click()
+        await expect(page.get_by_label("Phone")).to_have_value(customer.phone)
+        await page.get_by_label("First name").fill("Mireille")
+        await page.get_by_label("Language of pages and SMS").select_option("fr")
+        await screenshots(page, "portal-profile")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "fr")
+        assert db.execute(
+            "SELECT first_name, language FROM app_user WHERE id = %s", [customer.id]
+        ).fetchone() == ("Mireille", "fr")
+
+    async def test_data_export_downloads_my_data(self, page: Page, make_user):
+        customer = make_user("customer", first_name="Export")
+        await sign_in(page, customer, expect_path="/portal")
+        await page.goto("/portal/profile")
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Download my data").click()
+        download = await info.value
+        content = (await download.path()).read_text()
+        assert customer.phone in content
+        assert '"Export"' in content

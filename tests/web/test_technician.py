@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route, expect
+from playwright.async_api import BrowserContext, Locator, Page, Route, expect
 
 from tests.web.conftest import Person, screenshots, sign_in
 
@@ -19,7 +19,7 @@ from tests.web.conftest import Person, screenshots, sign_in
 # worker's cache. Read when the driver starts, which is after collection.
 os.environ.setdefault("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
 
-pytestmark = [pytest.mark.services, pytest.mark.browser]
+pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
 
@@ -65,41 +65,43 @@ def manual_readings(db: psycopg.Connection) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-def card(page: Page, serial: str):
+def card(page: Page, serial: str) -> Locator:
     return page.locator("#round > li", has_text=serial)
 
 
-def enter_reading(page: Page, serial: str, index_m3: str, *, photo: Path | None = None) -> None:
-    card(page, serial).get_by_role("button", name="Enter reading").click()
+async def enter_reading(
+    page: Page, serial: str, index_m3: str, *, photo: Path | None = None
+) -> None:
+    await card(page, serial).get_by_role("button", name="Enter reading").click()
     form = page.locator("#reading-form")
-    form.get_by_label("Index shown on the register (m³)").fill(index_m3)
+    await form.get_by_label("Index shown on the register (m³)").fill(index_m3)
     if photo is not None:
-        form.get_by_label("Photo of the register").set_input_files(str(photo))
-    form.get_by_role("button", name="Save").click()
-    expect(form).to_be_hidden()
+        await form.get_by_label("Photo of the register").set_input_files(str(photo))
+    await form.get_by_role("button", name="Save").click()
+    await expect(form).to_be_hidden()
 
 
-def wait_for_worker(page: Page) -> None:
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
-    page.wait_for_function("caches.match('/rounds/today').then((r) => r !== undefined)")
+async def wait_for_worker(page: Page) -> None:
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    await page.wait_for_function("caches.match('/rounds/today').then((r) => r !== undefined)")
 
 
-def _cut_worker(route: Route) -> None:
+async def _cut_worker(route: Route) -> None:
     if route.request.service_worker is not None:
-        route.abort("internetdisconnected")
+        await route.abort("internetdisconnected")
     else:
-        route.continue_()
+        await route.continue_()
 
 
-def go_offline(context: BrowserContext) -> None:
-    context.set_offline(True)
-    context.route("**/*", _cut_worker)
+async def go_offline(context: BrowserContext) -> None:
+    await context.set_offline(True)
+    await context.route("**/*", _cut_worker)
 
 
-def go_online(context: BrowserContext) -> None:
-    context.unroute("**/*", _cut_worker)
-    context.set_offline(False)
+async def go_online(context: BrowserContext) -> None:
+    await context.unroute("**/*", _cut_worker)
+    await context.set_offline(False)
 
 
 REPLAY_OUTBOX = """async () => {
@@ -129,7 +131,7 @@ REPLAY_OUTBOX = """async () => {
 
 
 class TestTechnicianView:
-    def test_round_reading_with_photo_fault_and_conflict(
+    async def test_round_reading_with_photo_fault_and_conflict(
         self, page: Page, db, make_user, tmp_path: Path
     ):
         technician = make_user("technician", first_name="Tom")
@@ -137,25 +139,25 @@ class TestTechnicianView:
         photo = tmp_path / "register.jpg"
         photo.write_bytes(JPEG)
 
-        sign_in(page, technician, expect_path="/technician")
-        expect(page.locator("#round > li")).to_have_count(3)
-        expect(card(page, "MEC-B1")).to_contain_text("Reading due")
-        expect(card(page, "MEC-A1")).to_contain_text("Never read")
-        screenshots(page, "technician-round")
+        await sign_in(page, technician, expect_path="/technician")
+        await expect(page.locator("#round > li")).to_have_count(3)
+        await expect(card(page, "MEC-B1")).to_contain_text("Reading due")
+        await expect(card(page, "MEC-A1")).to_contain_text("Never read")
+        await screenshots(page, "technician-round")
 
-        enter_reading(page, "MEC-A1", "12.345", photo=photo)
+        await enter_reading(page, "MEC-A1", "12.345", photo=photo)
         queue = page.locator("#queue > li")
-        expect(queue.first).to_contain_text("Saved on the server")
-        enter_reading(page, "MEC-B1", "1.000")
+        await expect(queue.first).to_contain_text("Saved on the server")
+        await enter_reading(page, "MEC-B1", "1.000")
         refused = page.locator('#queue > li[data-state="conflict"]')
-        expect(refused).to_contain_text("Refused by the server")
-        expect(refused).to_contain_text("lower than")
-        card(page, "MEC-A2").get_by_role("button", name="Report a fault").click()
-        page.locator("#fault-form").get_by_label("What is wrong").select_option("illegible")
-        page.locator("#fault-form").get_by_role("button", name="Save").click()
-        expect(page.locator('#queue > li[data-state="synced"]')).to_have_count(2)
-        expect(card(page, "MEC-A1")).to_contain_text("Read today")
-        screenshots(page, "technician-synced-and-refused")
+        await expect(refused).to_contain_text("Refused by the server")
+        await expect(refused).to_contain_text("lower than")
+        await card(page, "MEC-A2").get_by_role("button", name="Report a fault").click()
+        await page.locator("#fault-form").get_by_label("What is wrong").select_option("illegible")
+        await page.locator("#fault-form").get_by_role("button", name="Save").click()
+        await expect(page.locator('#queue > li[data-state="synced"]')).to_have_count(2)
+        await expect(card(page, "MEC-A1")).to_contain_text("Read today")
+        await screenshots(page, "technician-synced-and-refused")
 
         assert manual_readings(db) == [("MEC-A1", 12_345)]
         photo_id = db.execute(
@@ -166,37 +168,37 @@ class TestTechnicianView:
         faults = db.execute("SELECT meter_id, kind::text FROM meter_fault").fetchall()
         assert faults == [(meters["A2"], "illegible")]
 
-    def test_offline_readings_are_stored_once_when_the_network_returns(
+    async def test_offline_readings_are_stored_once_when_the_network_returns(
         self, page: Page, context: BrowserContext, db, make_user
     ):
         technician = make_user("technician")
         arrange_round(db, technician)
-        sign_in(page, technician, expect_path="/technician")
-        expect(page.locator("#round > li")).to_have_count(3)
-        wait_for_worker(page)
+        await sign_in(page, technician, expect_path="/technician")
+        await expect(page.locator("#round > li")).to_have_count(3)
+        await wait_for_worker(page)
 
-        go_offline(context)
-        page.reload()
-        expect(page.locator("#net")).to_be_visible()
-        expect(page.locator("#round-note")).to_contain_text("offline copy")
-        expect(page.locator("#round > li")).to_have_count(3)
-        enter_reading(page, "MEC-A1", "3.210")
-        enter_reading(page, "MEC-A2", "0.456")
+        await go_offline(context)
+        await page.reload()
+        await expect(page.locator("#net")).to_be_visible()
+        await expect(page.locator("#round-note")).to_contain_text("offline copy")
+        await expect(page.locator("#round > li")).to_have_count(3)
+        await enter_reading(page, "MEC-A1", "3.210")
+        await enter_reading(page, "MEC-A2", "0.456")
         queued = page.locator('#queue > li[data-state="queued"]')
-        expect(queued).to_have_count(2)
-        expect(queued.first).to_contain_text("Waiting for the network")
-        screenshots(page, "technician-offline-queue")
+        await expect(queued).to_have_count(2)
+        await expect(queued.first).to_contain_text("Waiting for the network")
+        await screenshots(page, "technician-offline-queue")
         assert manual_readings(db) == []
 
-        go_online(context)
-        expect(page.locator('#queue > li[data-state="synced"]')).to_have_count(2)
-        expect(page.locator("#net")).to_be_hidden()
+        await go_online(context)
+        await expect(page.locator('#queue > li[data-state="synced"]')).to_have_count(2)
+        await expect(page.locator("#net")).to_be_hidden()
         assert manual_readings(db) == [("MEC-A1", 3_210), ("MEC-A2", 456)]
         keys = db.execute("SELECT count(*) FROM idempotency_key").fetchone()
         assert keys == (2,)
 
         # The sync again, as a flaky network would cause: the server answers from the keys.
-        replays = page.evaluate(REPLAY_OUTBOX)
+        replays = await page.evaluate(REPLAY_OUTBOX)
         assert replays == [[201, "true"], [201, "true"]]
         assert manual_readings(db) == [("MEC-A1", 3_210), ("MEC-A2", 456)]
-        screenshots(page, "technician-back-online")
+        await screenshots(page, "technician-back-online")

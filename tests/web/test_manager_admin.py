@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from playwright.async_api import Page, expect
 
 from tests.web.conftest import Estate, LiveServer, screenshots, sign_in
@@ -19,7 +20,7 @@ UNAVAILABLE = "Not available yet on this server."
 
 
 def has_route(server: LiveServer, path: str) -> bool:
-    return any(getattr(route, "path", None) == path for route in server.app.routes)
+    return any(context.path == path for context in iter_route_contexts(server.app.routes))
 
 
 class TestManagerView:

@@ -3,9 +3,13 @@
 Tree::
 
     core.exceptions.NotFound (404)
-    └── UnknownMeters (a scan or forecast named meters that do not exist)
+    ├── UnknownMeters (a scan or forecast named meters that do not exist)
+    └── IncidentNotFound (no such incident, or not one the user may see)
+    core.exceptions.Conflict (409)
+    └── IncidentAlreadyClosed (a person closed it already)
     core.exceptions.InvalidInput (422)
     ├── InvalidTimeRange
+    ├── NoteRequired (closing a still-ongoing incident needs a note saying why)
     └── NotEnoughHistory (too few days to forecast from)
 """
 
@@ -13,11 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.exceptions import InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotFound
 
 
 class InvalidTimeRange(InvalidInput):
     """A requested time range is empty, reversed or too long."""
+
+
+class IncidentNotFound(NotFound):
+    pass
+
+
+class IncidentAlreadyClosed(Conflict):
+    pass
+
+
+class NoteRequired(InvalidInput):
+    pass
 
 
 class UnknownMeters(NotFound):

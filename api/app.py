@@ -14,13 +14,19 @@ from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
 from api.errors import install_error_handlers
 from api.routers import (
+    alerts,
+    anomalies,
     auth,
+    billing,
     buildings,
     dwellings,
     field,
     health,
+    invoices,
     meters,
+    payments,
     quarantine,
+    reports,
     tariffs,
     telemetry,
     users,
@@ -68,6 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tariffs.router)
     app.include_router(quarantine.router)
     app.include_router(field.router)
+    app.include_router(billing.router)
+    app.include_router(invoices.router)
+    app.include_router(payments.router)
+    app.include_router(payments.penalty_router)
+    app.include_router(reports.router)
+    app.include_router(anomalies.router)
+    app.include_router(alerts.router)
     app.mount("/metrics", make_asgi_app())
     install_web(app)
     return app

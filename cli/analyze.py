@@ -1,18 +1,27 @@
-"""``waterbill analyze``: run the incremental anomaly scan once, in one transaction."""
+"""``waterbill analyze``: run the incremental anomaly scan (once, or following what ingest
+writes), optionally followed by the customer SMS alerts."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Annotated
 
 import psycopg
 import typer
 from rich.console import Console
 
-from core.config import get_settings
+from core.config import Settings, get_settings
 from core.exceptions import AppError
 
 console = Console()
+logger = logging.getLogger(__name__)
+
+# After a lost database connection, wait this long before reconnecting (avoids a busy loop).
+RECONNECT_DELAY_S = 2.0
 
 
 def _aware(value: str | None) -> datetime | None:
@@ -27,6 +36,37 @@ def _aware(value: str | None) -> datetime | None:
     return parsed
 
 
+def _scan_once(
+    settings: Settings, *, meter: list[int] | None, since: datetime | None, alerts: bool
+) -> str:
+    from analytics import service
+    from analytics.alerts import run_alerts
+    from core.sms import make_sms_provider
+
+    with psycopg.connect(settings.database_url) as conn, conn.transaction():
+        report = service.scan(
+            conn,
+            now=datetime.now(UTC),
+            meter_ids=meter or None,
+            since=since,
+            options=settings.analytics,
+        )
+    line = (
+        f"scanned {report.meters} meters: {report.findings} findings, {report.opened} opened,"
+        f" {report.updated} updated, {report.resolved} resolved"
+    )
+    if alerts:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            sent = run_alerts(
+                conn,
+                provider=make_sms_provider(settings.sms),
+                now=datetime.now(UTC),
+                options=settings.alerts,
+            )
+        line += f"; alerts: {sent}"
+    return line
+
+
 def analyze(
     since: Annotated[
         str | None,
@@ -35,25 +75,42 @@ def analyze(
     meter: Annotated[
         list[int] | None, typer.Option(help="Scan this meter id only (repeatable).")
     ] = None,
+    alerts: Annotated[
+        bool, typer.Option(help="Then text customers about confirmed incidents.")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(help="Keep scanning what ingest writes, every --interval s, until stopped."),
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between scans with --follow.")] = 60.0,
 ) -> None:
     """Detect anomalies in new data and open, update or resolve incidents."""
-    from analytics import service
-
     since_at = _aware(since)
+    if follow and (since_at or meter):
+        raise typer.BadParameter("--follow scans what ingest touched: drop --since and --meter")
+    if interval <= 0:
+        raise typer.BadParameter("--interval must be positive")
     settings = get_settings()
-    try:
-        with psycopg.connect(settings.database_url) as conn, conn.transaction():
-            report = service.scan(
-                conn,
-                now=datetime.now(UTC),
-                meter_ids=meter or None,
-                since=since_at,
-                options=settings.analytics,
-            )
-    except AppError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from exc
-    console.print(
-        f"scanned {report.meters} meters: {report.findings} findings, {report.opened} opened,"
-        f" {report.updated} updated, {report.resolved} resolved"
-    )
+    if not follow:
+        try:
+            console.print(_scan_once(settings, meter=meter, since=since_at, alerts=alerts))
+        except AppError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from exc
+        return
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s: stopping after the current scan", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stop.is_set():
+        try:
+            logger.info(_scan_once(settings, meter=None, since=None, alerts=alerts))
+        except psycopg.OperationalError as exc:
+            logger.warning("database unavailable (%s): retrying in %.0f s", exc, RECONNECT_DELAY_S)
+            stop.wait(RECONNECT_DELAY_S)
+            continue
+        stop.wait(interval)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import alerts as alerts_cli
 from cli import meters as meters_cli
 from cli import rollup, users
 from cli.analyze import analyze
@@ -24,6 +25,7 @@ app.command("rollup")(rollup.rollup)
 app.command("simulate")(simulate)
 app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
+app.add_typer(alerts_cli.app, name="alerts")
 
 
 @app.callback()
@@ -100,3 +102,10 @@ from cli.ingest import ingest, quarantine_app  # noqa: E402
 
 app.command()(ingest)
 app.add_typer(quarantine_app, name="quarantine")
+
+from cli.payments import payments_app, remind  # noqa: E402
+
+bill_app = typer.Typer(no_args_is_help=True, help="Billing runs and their daily jobs.")
+bill_app.command("remind")(remind)
+app.add_typer(bill_app, name="bill")
+app.add_typer(payments_app, name="payments")

@@ -36,6 +36,7 @@ class Permission(StrEnum):
     READINGS_READ = "readings:read"
     READINGS_WRITE = "readings:write"
     INVOICES_READ = "invoices:read"
+    PAYMENTS_WRITE = "payments:write"  # record cash/bank payments, decide late penalties
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     ROLES_WRITE = "roles:write"
@@ -52,11 +53,15 @@ class Permission(StrEnum):
     ROUNDS_READ = "rounds:read"  # today's round of meters to visit
     FAULTS_REPORT = "faults:report"
     FAULTS_MANAGE = "faults:manage"  # list every fault, resolve them
+    INCIDENTS_READ = "incidents:read"  # anomalies of the meters in reach, with their evidence
+    INCIDENTS_MANAGE = "incidents:manage"  # acknowledge and close them
 
 
-# Tariffs are public prices: every signed-in user may read them and get a quote.
+# Tariffs are public prices: every signed-in user may read them and get a quote. Incidents are
+# narrowed to the meters in reach like everything else.
 _EVERYONE = {
     Permission.PROFILE,
+    Permission.INCIDENTS_READ,
     Permission.METERS_READ,
     Permission.DWELLINGS_READ,
     Permission.TARIFFS_READ,
@@ -79,6 +84,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.USERS_READ,
             Permission.USERS_WRITE,
             Permission.REPORTS_BASIC,
+            Permission.INCIDENTS_MANAGE,
         }
     ),
     Role.TECHNICIAN: frozenset(
@@ -116,6 +122,8 @@ PUBLIC_PATHS = page_paths() | frozenset(
         "/auth/password-reset/confirm",
         "/lang",
         "/static",
+        # Providers authenticate by an HMAC signature over the body, checked in the route.
+        "/payments/webhooks/{provider}",
     }
 )
 

@@ -67,6 +67,22 @@ COMMON: dict[str, Msg] = {
     "app.home": Msg("Home", "Accueil", "Hom"),
     "unit.m3": Msg("m³", "m³", "m³"),
     "unit.l": Msg("L", "L", "L"),
+    "anomaly.leak": Msg("Possible leak", "Fuite possible", "Ating wara i lik"),
+    "anomaly.burst": Msg("Very high flow", "Débit très élevé", "Wara i ran strong tumas"),
+    "anomaly.backflow": Msg("Water flowing back", "Retour d'eau", "Wara i ran i go bek"),
+    "anomaly.stuck": Msg("Meter not moving", "Compteur bloqué", "Mita i no tanim"),
+    "anomaly.silent": Msg("Meter not reporting", "Compteur muet", "Mita i no salim toksave"),
+    "anomaly.tamper": Msg("Meter tampering", "Compteur manipulé", "Man i bagarapim mita"),
+    "anomaly.dry": Msg("No water", "Pas d'eau", "Nogat wara"),
+    "anomaly.low_battery": Msg(
+        "Meter battery low", "Pile du compteur faible", "Bateri bilong mita i daun"
+    ),
+    "anomaly.abnormal": Msg(
+        "Unusual consumption", "Consommation inhabituelle", "Yu yusim wara narakain"
+    ),
+    "anomaly.severity.info": Msg("Info", "Info", "Toksave"),
+    "anomaly.severity.warning": Msg("Warning", "Attention", "Lukaut"),
+    "anomaly.severity.critical": Msg("Critical", "Critique", "Bikpela hevi"),
     "chart.empty": Msg("No data in this range.", "Aucune donnée sur cette période.", "Nogat data."),
 }
 

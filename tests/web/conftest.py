@@ -237,8 +237,14 @@ class Estate:
             )
         return Home(zone, building, dwelling, meter, serial)
 
-    def readings(self, meter_id: int, rows: list[tuple[datetime, int]]) -> None:
-        """Store (time, index in litres) readings, queue the meter and refresh its rollups."""
+    def readings(
+        self,
+        meter_id: int,
+        rows: list[tuple[datetime, int]],
+        *,
+        received_at: datetime | None = None,
+    ) -> None:
+        """Store (time, index in litres) readings, keep the meter's state, refresh its rollups."""
         from analytics.rollups import refresh_pending
 
         with self.db.transaction(), self.db.cursor() as cur:
@@ -250,6 +256,16 @@ class Estate:
                 " ON CONFLICT (meter_id) DO UPDATE"
                 " SET since = least(rollup_pending.since, EXCLUDED.since)",
                 [meter_id, min(t for t, _ in rows)],
+            )
+            last_time, last_index = max(rows)
+            cur.execute(
+                "INSERT INTO meter_state (meter_id, last_time, last_index_l, last_received_at,"
+                " readings_total) VALUES (%s, %s, %s, coalesce(%s, now()), %s)"
+                " ON CONFLICT (meter_id) DO UPDATE SET last_time = EXCLUDED.last_time,"
+                " last_index_l = EXCLUDED.last_index_l,"
+                " last_received_at = EXCLUDED.last_received_at,"
+                " readings_total = meter_state.readings_total + EXCLUDED.readings_total",
+                [meter_id, last_time, last_index, received_at, len(rows)],
             )
         with self.db.transaction():
             refresh_pending(self.db, limit=1000, default_country="CM")

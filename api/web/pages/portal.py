@@ -50,7 +50,6 @@ MESSAGES = {
     ),
     "portal.since": Msg("Since {date}", "Depuis le {date}", "Stat long {date}"),
     "portal.todo": Msg("What to do", "Que faire", "Wanem samting yu mas mekim"),
-    "alert.leak": Msg("Possible leak", "Fuite possible", "Ating wara i lik"),
     "alert.leak.todo": Msg(
         "Water keeps flowing at night. Close every tap, then look at the meter: if it still turns,"
         " check toilets and pipes or call a plumber.",
@@ -59,14 +58,12 @@ MESSAGES = {
         "Wara i ran long nait olgeta. Pasim olgeta tap, na lukim mita: sapos em i tanim yet,"
         " lukim toilet na paip o singautim plamba.",
     ),
-    "alert.burst": Msg("Very high flow", "Débit très élevé", "Wara i ran strong tumas"),
     "alert.burst.todo": Msg(
         "A pipe may have burst. Close the main valve if you see water, then call a plumber.",
         "Un tuyau a peut-être éclaté. Fermez la vanne principale si vous voyez de l'eau, puis"
         " appelez un plombier.",
         "Ating paip i bruk. Pasim bikpela valv sapos yu lukim wara, na singautim plamba.",
     ),
-    "alert.backflow": Msg("Water flowing back", "Retour d'eau", "Wara i ran i go bek"),
     "alert.backflow.todo": Msg(
         "Water flowed back through the meter. Do not drink tap water until the utility has"
         " checked; call customer service.",
@@ -75,7 +72,6 @@ MESSAGES = {
         "Wara i ran i go bek long mita. No dring wara long tap inap kampani i lukim; singautim"
         " kastoma sevis.",
     ),
-    "alert.stuck": Msg("Meter not moving", "Compteur bloqué", "Mita i no tanim"),
     "alert.stuck.todo": Msg(
         "The meter shows no use although the dwelling is occupied. A technician will check it;"
         " nothing to do on your side.",
@@ -84,7 +80,6 @@ MESSAGES = {
         "Mita i no tanim maski i gat man i stap long haus. Teknisen bai lukim; yu no mas mekim"
         " wanpela samting.",
     ),
-    "alert.silent": Msg("Meter not reporting", "Compteur muet", "Mita i no salim toksave"),
     "alert.silent.todo": Msg(
         "We have not heard from the meter lately. Nothing to do: a technician will visit if it"
         " lasts.",
@@ -93,13 +88,11 @@ MESSAGES = {
         "Mita i no salim toksave long sampela taim. Yu no mas mekim samting: teknisen bai kam"
         " sapos em i go longpela taim.",
     ),
-    "alert.tamper": Msg("Meter tampering", "Compteur manipulé", "Man i bagarapim mita"),
     "alert.tamper.todo": Msg(
         "The meter reported an opening or a magnet. Do not touch it; a technician will visit.",
         "Le compteur signale une ouverture ou un aimant. N'y touchez pas ; un technicien passera.",
         "Mita i tok man i opim o putim magnet. No ken tasim; teknisen bai kam.",
     ),
-    "alert.dry": Msg("No water", "Pas d'eau", "Nogat wara"),
     "alert.dry.todo": Msg(
         "No water reached the meter. Check whether neighbours have water and call customer"
         " service.",
@@ -107,16 +100,10 @@ MESSAGES = {
         " service client.",
         "Wara i no kam long mita. Askim ol neiba sapos ol i gat wara na singautim kastoma sevis.",
     ),
-    "alert.low_battery": Msg(
-        "Meter battery low", "Pile du compteur faible", "Bateri bilong mita i daun"
-    ),
     "alert.low_battery.todo": Msg(
         "The meter's battery is low. Nothing to do: a technician will replace it.",
         "La pile du compteur est faible. Rien à faire : un technicien la remplacera.",
         "Bateri bilong mita i daun. Yu no mas mekim samting: teknisen bai senisim.",
-    ),
-    "alert.abnormal": Msg(
-        "Unusual consumption", "Consommation inhabituelle", "Yu yusim wara narakain"
     ),
     "alert.abnormal.todo": Msg(
         "You used much more water than usual. Look for a running toilet or tap, or a leak in the"

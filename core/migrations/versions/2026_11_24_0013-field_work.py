@@ -1,7 +1,7 @@
 """Field work: photos, meter faults, manual-reading details and idempotency keys.
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0011
 Create Date: 2026-11-24 12:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -112,6 +112,36 @@ class World:
     users: dict[str, int] = field(default_factory=dict)
 
 
+def _billing(db, ids: dict[str, int], *, n: int, period: int, tariff: int) -> dict[str, int]:
+    """An issued invoice (with a line) of the dwelling, a regularisation of it awaiting
+    approval, and a tamper hold."""
+    insert = (
+        "INSERT INTO invoice (kind, period_id, dwelling_id, customer_id, country_code, currency,"
+        " tariff_id, corrects_invoice_id, dwelling_type, period_days, volume_l, net_minor,"
+        " vat_minor, total_minor) VALUES (%s, %s, %s, %s, 'CM', 'XAF', %s, %s, 'apartment', 31,"
+        " 1000, 1000, 0, 1000) RETURNING id"
+    )
+    args = [period, ids["dwelling_id"], ids["user_id"], tariff]
+    invoice = db.execute(insert, ["periodic", *args, None]).fetchone()[0]
+    db.execute(
+        "INSERT INTO invoice_line (invoice_id, position, kind, amount_minor)"
+        " VALUES (%s, 1, 'subscription', 1000)",
+        [invoice],
+    )
+    db.execute(
+        "UPDATE invoice SET status = 'issued', number = %s, issue_date = '2026-11-06',"
+        " due_date = '2026-11-21' WHERE id = %s",
+        [f"CM-2026-{n:06d}", invoice],
+    )
+    regularisation = db.execute(insert, ["regularisation", *args, invoice]).fetchone()[0]
+    hold = db.execute(
+        "INSERT INTO billing_hold (period_id, dwelling_id, meter_id, reason)"
+        " VALUES (%s, %s, %s, 'tamper') RETURNING id",
+        [period, ids["dwelling_id"], ids["meter_id"]],
+    ).fetchone()[0]
+    return {"invoice_id": invoice, "regularisation_id": regularisation, "hold_id": hold}
+
+
 @pytest.fixture
 async def world(db, make_account) -> World:
     zone = db.execute(
@@ -139,7 +169,20 @@ async def world(db, make_account) -> World:
             " VALUES (%s, %s, 'tenant', '2020-01-01') RETURNING id",
             [customer.id, dwelling],
         ).fetchone()[0]
+        incident = db.execute(
+            "INSERT INTO incident (meter_id, kind, severity, started_at, last_seen_at)"
+            " VALUES (%s, 'leak', 'warning', now() - interval '2 days', now()) RETURNING id",
+            [meter],
+        ).fetchone()[0]
+        # Four weeks of daily volumes: enough history for a forecast.
+        db.execute(
+            "INSERT INTO meter_daily (meter_id, day, volume_l, start_index_l, end_index_l,"
+            " reading_count) SELECT %s, d::date, 400, 0, 0, 24"
+            " FROM generate_series(current_date - 28, current_date - 1, interval '1 day') d",
+            [meter],
+        )
         ids[side] = {
+            "incident_id": incident,
             "building_id": building,
             "dwelling_id": dwelling,
             "meter_id": meter,
@@ -170,8 +213,19 @@ async def world(db, make_account) -> World:
         " SELECT %s, unnest(enum_range(NULL::dwelling_type)), 1000",
         [tariff],
     )
-    for reachable in ids.values():
+    period = db.execute(
+        "INSERT INTO billing_period (label, start_date, end_date)"
+        " VALUES ('2026-10', '2026-10-01', '2026-10-31') RETURNING id"
+    ).fetchone()[0]
+    for n, reachable in enumerate(ids.values(), start=1):
         reachable["zone_id"] = zone
         reachable["tariff_id"] = tariff
+        reachable.update(_billing(db, reachable, n=n, period=period, tariff=tariff))
+        # A proposed late penalty on it (the payments routes).
+        reachable["penalty_id"] = db.execute(
+            "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status)"
+            " VALUES (%s, 1000, 50, 'XAF', 'proposed') RETURNING id",
+            [reachable["invoice_id"]],
+        ).fetchone()[0]
     users = {role: account.id for role, account in accounts.items()}
     return World(ids=ids, accounts=accounts, users=users)

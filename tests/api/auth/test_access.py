@@ -85,6 +85,11 @@ class TestEveryRouteHasARule:
                 "user_id",
                 "occupant_id",
                 "tariff_id",
+                "invoice_id",
+                "regularisation_id",
+                "hold_id",
+                "penalty_id",
+                "incident_id",
             ):
                 url = url.replace(name, "1")
             answer = await api.request(method, url)
@@ -118,6 +123,7 @@ SCOPED_ALL = same("ok/404", "ok/404", "ok/404", "ok/ok")
 MANAGED = same("403/403", "ok/404", "403/403", "ok/ok")
 MANAGER_SCOPE = same("403/403", "ok/404", "ok/404", "ok/ok")
 EVERYONE = same("ok", "ok", "ok", "ok")
+INVOICE_READERS = same("ok/404", "ok/404", "403/403", "ok/ok")
 DWELLING_TYPES = ("apartment", "house", "commercial", "communal")
 
 TABLE: dict[str, Case] = {
@@ -200,6 +206,16 @@ TABLE: dict[str, Case] = {
     "POST /quarantine/reprocess": Case(ADMIN_ONLY_LIST, body=lambda _: {"ids": [1]}),
     "POST /quarantine/discard": Case(ADMIN_ONLY_LIST, body=lambda _: {"ids": [1]}),
     "GET /ingest/status/meters": Case(ADMIN_ONLY_LIST),
+    "GET /anomalies": Case(EVERYONE),
+    "GET /anomalies/{incident_id}": Case(SCOPED_ALL),
+    "POST /anomalies/{incident_id}/acknowledge": Case(MANAGED),
+    # The manager closes the own incident first: the admin then finds it closed (409).
+    "POST /anomalies/{incident_id}/resolve": Case(
+        same("403/403", "ok/404", "403/403", "409/ok"), body=lambda _: {"note": "known"}
+    ),
+    "GET /meters/{meter_id}/forecast": Case(same("ok/404", "ok/404", "403/403", "ok/ok")),
+    "GET /users/me/alerts": Case(EVERYONE),
+    "PUT /users/me/alerts": Case(EVERYONE, body=lambda _: {"muted": ["leak", "low_battery"]}),
     "GET /tariffs": Case(EVERYONE, query=lambda _: {"country_code": "CM"}),
     "GET /tariffs/in-force": Case(EVERYONE, query=lambda ids: {"zone_id": ids["zone_id"]}),
     "GET /tariffs/{tariff_id}": Case(EVERYONE),
@@ -236,6 +252,40 @@ TABLE: dict[str, Case] = {
     ),
     "GET /faults": Case(ADMIN_ONLY_LIST),
     "POST /faults/resolve": Case(ADMIN_ONLY_LIST, body=lambda _: {"ids": [1]}),
+    "GET /invoices": Case(same("ok", "ok", "403", "ok")),
+    "GET /invoices/{invoice_id}": Case(INVOICE_READERS),
+    "GET /invoices/{invoice_id}/pdf": Case(INVOICE_READERS),
+    "POST /invoices/{invoice_id}/void": Case(ADMIN_ONLY, body=lambda _: {"reason": "wrong meter"}),
+    "POST /billing/close": Case(ADMIN_ONLY_LIST, body=lambda _: {"period": "2026-10"}),
+    "POST /billing/issue": Case(
+        ADMIN_ONLY_LIST, body=lambda _: {"period": "2026-10", "force": True}
+    ),
+    "POST /billing/overdue": Case(ADMIN_ONLY_LIST, body=lambda _: {}),
+    "GET /billing/holds": Case(ADMIN_ONLY_LIST),
+    "POST /billing/holds/{hold_id}/release": Case(ADMIN_ONLY),
+    "GET /billing/regularisations": Case(ADMIN_ONLY_LIST),
+    "POST /billing/regularisations/{regularisation_id}/approve": Case(ADMIN_ONLY),
+    "POST /payments": Case(
+        ADMIN_ONLY_LIST,
+        body=lambda ids: {"dwelling_id": ids["dwelling_id"], "method": "cash", "amount": "500"},
+    ),
+    "GET /payments": Case(same("ok", "ok", "403", "ok")),
+    "GET /penalties": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/propose": Case(ADMIN_ONLY_LIST),
+    "POST /penalties/{penalty_id}/approve": Case(ADMIN_ONLY),
+    "POST /penalties/{penalty_id}/reject": Case(ADMIN_ONLY),
+    "GET /reports/buildings/{building_id}/monthly": Case(
+        MANAGED, query=lambda _: {"month": "2026-10-01"}
+    ),
+    "GET /reports/collection": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/revenue": Case(
+        same("403", "ok", "403", "ok"), query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
+    "GET /reports/accounting-export": Case(
+        ADMIN_ONLY_LIST, query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
+    ),
 }
 
 

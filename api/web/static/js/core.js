@@ -267,6 +267,7 @@ export function status(message, kind = "info") {
   const node = document.getElementById("status");
   node.textContent = message ?? "";
   node.dataset.kind = kind;
+  delete node.dataset.guarded;
 }
 
 /** A table from rows: `columns` is [[header, row => cell (string or Node), className?], ...]. */
@@ -288,16 +289,19 @@ export function table(columns, rows, { caption } = {}) {
   );
 }
 
-/** Run `load` and report failures in the status line; a 404 route means "not built yet". */
+/** Run `load` and report failures in the status line (and clear them once a later run works).
+ * What `load` itself puts in the status line stays. */
 export async function guarded(load, { quiet = false } = {}) {
+  const node = document.getElementById("status");
   try {
     if (!quiet) status(t("app.loading"));
     const result = await load();
-    if (!quiet) status("");
+    if (node.textContent === t("app.loading") || node.dataset.guarded === "1") status("");
     return result;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return undefined;
     status(error instanceof ApiError ? `${t("app.error")} (${error.message})` : t("app.error"), "error");
+    node.dataset.guarded = "1";
     console.error(error);
     return undefined;
   }

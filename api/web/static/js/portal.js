@@ -55,11 +55,11 @@ async function alerts(meters) {
       "ul",
       { class: "alerts" },
       open.map((a) => {
-        const known = `alert.${a.kind}` !== t(`alert.${a.kind}`);
+        const known = `anomaly.${a.kind}` !== t(`anomaly.${a.kind}`);
         return el(
           "li",
           { class: `panel alert ${a.severity ?? ""}`, dataset: { kind: a.kind } },
-          el("strong", {}, known ? t(`alert.${a.kind}`) : a.kind),
+          el("strong", {}, known ? t(`anomaly.${a.kind}`) : a.kind),
           " ",
           el("span", { class: "muted" }, `${serial.get(a.meter_id) ?? a.meter_id} · ${t("portal.since", { date: fmt.date(a.started_at) })}`),
           el("p", {}, el("b", {}, `${t("portal.todo")}: `), known ? t(`alert.${a.kind}.todo`) : t("alert.other.todo")),

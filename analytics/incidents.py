@@ -1,0 +1,185 @@
+"""Incidents as people handle them: list and read (within reach), acknowledge, close; and the
+categories a customer muted.
+
+A person's ``close`` is final (status ``closed``): the scan keeps attaching the same episode to
+it and never reopens it. Closing an incident whose condition the scan still sees is allowed (a
+known, accepted situation) but needs a note saying why. Services never commit; each action is
+audited in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.alerts import CATEGORIES
+from analytics.exceptions import IncidentAlreadyClosed, IncidentNotFound, NoteRequired
+from analytics.incident_repository import IncidentFilter, IncidentRepository, LocatedIncident
+from analytics.models import ACTIVE_STATUSES, AlertDelivery, IncidentStatus
+from core import audit
+from core.exceptions import InvalidInput
+
+ACKNOWLEDGED = "incident.acknowledged"
+CLOSED = "incident.closed"
+MUTES_CHANGED = "alerts.mutes_changed"
+
+
+async def list_incidents(
+    session: AsyncSession,
+    *,
+    filters: IncidentFilter,
+    meter_scope: Select[Any] | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[LocatedIncident]]:
+    """The incidents matching ``filters`` among the meters in ``meter_scope`` (None: all)."""
+    if filters.since and filters.until and filters.since >= filters.until:
+        raise InvalidInput("since must be before until")
+    return await IncidentRepository(session).page(
+        filters, meter_scope=meter_scope, limit=limit, offset=offset
+    )
+
+
+async def get_incident(
+    session: AsyncSession, *, incident_id: int, meter_scope: Select[Any] | None
+) -> LocatedIncident:
+    found = await IncidentRepository(session).get(incident_id, meter_scope=meter_scope)
+    if found is None:
+        raise IncidentNotFound(f"incident {incident_id} does not exist")
+    return found
+
+
+async def deliveries(session: AsyncSession, *, incident_id: int) -> Sequence[AlertDelivery]:
+    """The SMS sent (or waiting) about an incident: for the people who manage it."""
+    return await IncidentRepository(session).deliveries(incident_id)
+
+
+async def _locked(
+    session: AsyncSession, incident_id: int, meter_scope: Select[Any] | None
+) -> LocatedIncident:
+    found = await IncidentRepository(session).get(
+        incident_id, meter_scope=meter_scope, for_update=True
+    )
+    if found is None:
+        raise IncidentNotFound(f"incident {incident_id} does not exist")
+    if found.incident.status is IncidentStatus.CLOSED:
+        raise IncidentAlreadyClosed(f"incident {incident_id} was closed already")
+    return found
+
+
+async def acknowledge(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    meter_scope: Select[Any] | None,
+    actor_id: int,
+    ip: str | None,
+    now: datetime,
+) -> LocatedIncident:
+    """Someone is on it: a live incident becomes ``acknowledged`` (again: no change).
+
+    Raises:
+        IncidentNotFound: no such incident in reach.
+        IncidentAlreadyClosed: a person closed it.
+    """
+    found = await _locked(session, incident_id, meter_scope)
+    incident = found.incident
+    if incident.status is IncidentStatus.OPEN:
+        incident.status = IncidentStatus.ACKNOWLEDGED
+        incident.acknowledged_by = actor_id
+        incident.acknowledged_at = now
+        incident.updated_at = now
+        await audit.record(
+            session,
+            action=ACKNOWLEDGED,
+            actor_id=actor_id,
+            ip=ip,
+            target_type="incident",
+            target_id=incident.id,
+            detail={"meter_id": incident.meter_id, "kind": incident.kind},
+        )
+    return found
+
+
+async def close(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    meter_scope: Select[Any] | None,
+    actor_id: int,
+    ip: str | None,
+    note: str,
+    now: datetime,
+) -> LocatedIncident:
+    """The final word on an incident: ``closed``, with who, when and why.
+
+    Raises:
+        IncidentNotFound: no such incident in reach.
+        IncidentAlreadyClosed: a person closed it already.
+        NoteRequired: the condition is still ongoing and no note says why it is closed anyway.
+    """
+    found = await _locked(session, incident_id, meter_scope)
+    incident = found.incident
+    ongoing = incident.status in ACTIVE_STATUSES
+    note = note.strip()
+    if ongoing and not note:
+        raise NoteRequired(
+            f"incident {incident_id} is still ongoing: say in a note why it is closed"
+        )
+    incident.status = IncidentStatus.CLOSED
+    incident.closed_by = actor_id
+    incident.closed_at = now
+    incident.note = note
+    if incident.ended_at is None:
+        incident.ended_at = now
+    incident.updated_at = now
+    await audit.record(
+        session,
+        action=CLOSED,
+        actor_id=actor_id,
+        ip=ip,
+        target_type="incident",
+        target_id=incident.id,
+        detail={
+            "meter_id": incident.meter_id,
+            "kind": incident.kind,
+            "ongoing": ongoing,
+            "note": note,
+        },
+    )
+    return found
+
+
+async def muted_categories(session: AsyncSession, *, user_id: int) -> list[str]:
+    return await IncidentRepository(session).mutes(user_id)
+
+
+async def set_muted_categories(
+    session: AsyncSession, *, user_id: int, categories: Sequence[str], ip: str | None
+) -> list[str]:
+    """Replace what a customer muted.
+
+    Raises:
+        InvalidInput: a category that is not an incident kind.
+    """
+    unknown = sorted(set(categories) - set(CATEGORIES))
+    if unknown:
+        raise InvalidInput(f"unknown categories {unknown}; known: {', '.join(CATEGORIES)}")
+    chosen = sorted(set(categories))
+    repo = IncidentRepository(session)
+    if chosen != await repo.mutes(user_id):
+        await repo.replace_mutes(user_id, chosen)
+        await audit.record(
+            session,
+            action=MUTES_CHANGED,
+            actor_id=user_id,
+            ip=ip,
+            target_type="user",
+            target_id=user_id,
+            detail={"muted": chosen},
+        )
+    return chosen

@@ -1,0 +1,161 @@
+"""Anomalies (incidents) of the meters in reach: list, read with evidence, acknowledge, close;
+and a meter's consumption forecast with its next invoice estimate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from analytics import incidents
+from analytics.incident_repository import IncidentFilter
+from analytics.models import IncidentKind
+from analytics.outlook import meter_outlook
+from api.auth import scope
+from api.auth.deps import ClientIp
+from api.auth.permissions import Permission, has_permission, require
+from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
+from api.routers.anomaly_schemas import (
+    CloseIn,
+    DeliveryOut,
+    ForecastOut,
+    IncidentDetail,
+    IncidentOut,
+    IncidentPage,
+)
+from api.routers.registry_schemas import Limit, Offset
+from core.models import MAX_ID, Meter, User
+
+router = APIRouter(tags=["anomalies"], responses=error_responses(401, 403))
+
+IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.get("/anomalies", response_model=IncidentPage, responses=error_responses(422))
+async def list_anomalies(
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INCIDENTS_READ)],
+    meter_id: FilterId = None,
+    building_id: FilterId = None,
+    kind: IncidentKind | None = None,
+    state: Annotated[
+        str | None, Query(pattern="^(open|closed)$", description="`open` or `closed`.")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Incidents still going on at or after this instant.")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Incidents started before this instant.")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> IncidentPage:
+    """Incidents of the meters in reach, newest first."""
+    total, found = await incidents.list_incidents(
+        session,
+        filters=IncidentFilter(
+            meter_id=meter_id,
+            building_id=building_id,
+            kind=kind.value if kind else None,
+            live=None if state is None else state == "open",
+            since=since,
+            until=until,
+        ),
+        meter_scope=scope.meter_ids(user),
+        limit=limit,
+        offset=offset,
+    )
+    return IncidentPage(total=total, items=[IncidentOut.of(f) for f in found])
+
+
+@router.get(
+    "/anomalies/{incident_id}", response_model=IncidentDetail, responses=error_responses(404)
+)
+async def get_anomaly(
+    incident_id: IncidentId,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INCIDENTS_READ)],
+) -> IncidentDetail:
+    """One incident with its evidence (and its SMS deliveries, for those who manage it)."""
+    found = await incidents.get_incident(
+        session, incident_id=incident_id, meter_scope=scope.meter_ids(user)
+    )
+    deliveries = None
+    if has_permission(user, Permission.INCIDENTS_MANAGE):
+        sent = await incidents.deliveries(session, incident_id=incident_id)
+        deliveries = [DeliveryOut.model_validate(d) for d in sent]
+    return IncidentDetail.of(found, evidence=found.incident.evidence, deliveries=deliveries)
+
+
+@router.post(
+    "/anomalies/{incident_id}/acknowledge",
+    response_model=IncidentOut,
+    responses=error_responses(404, 409),
+)
+async def acknowledge_anomaly(
+    incident_id: IncidentId,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INCIDENTS_MANAGE)],
+    ip: ClientIp,
+) -> IncidentOut:
+    """Someone is on it (audited); acknowledging twice changes nothing."""
+    found = await incidents.acknowledge(
+        session,
+        incident_id=incident_id,
+        meter_scope=scope.meter_ids(user),
+        actor_id=user.id,
+        ip=ip,
+        now=datetime.now(UTC),
+    )
+    return IncidentOut.of(found)
+
+
+@router.post(
+    "/anomalies/{incident_id}/resolve",
+    response_model=IncidentOut,
+    responses=error_responses(404, 409, 422),
+)
+async def resolve_anomaly(
+    incident_id: IncidentId,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INCIDENTS_MANAGE)],
+    ip: ClientIp,
+    body: CloseIn | None = None,
+) -> IncidentOut:
+    """Close an incident for good (audited); a note is required while it is still ongoing."""
+    found = await incidents.close(
+        session,
+        incident_id=incident_id,
+        meter_scope=scope.meter_ids(user),
+        actor_id=user.id,
+        ip=ip,
+        note=body.note if body else "",
+        now=datetime.now(UTC),
+    )
+    return IncidentOut.of(found)
+
+
+@router.get(
+    "/meters/{meter_id}/forecast",
+    response_model=ForecastOut,
+    responses=error_responses(404, 422),
+)
+async def meter_forecast(
+    meter: Annotated[
+        Meter, scope.meter_in_reach(Permission.READINGS_READ, Permission.INVOICES_READ)
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ForecastOut:
+    """Expected litres a day for 30 days with an 80 % interval, and the next invoice's estimate."""
+    outlook = await meter_outlook(
+        session,
+        meter=meter,
+        database_url=settings.database_url,
+        default_country=settings.default_country,
+        now=datetime.now(UTC),
+    )
+    return ForecastOut.of(outlook)

@@ -1,0 +1,136 @@
+"""Billing runs (administrators): close a period, issue its invoices, mark overdue ones, review
+holds and approve regularisations. Every run is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from api.auth.deps import ClientIp
+from api.auth.permissions import Permission, require
+from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
+from billing import invoicing
+from billing.close import close_period, parse_period
+from billing.invoice_schemas import (
+    CloseIn,
+    CloseOut,
+    HoldOut,
+    InvoiceOut,
+    IssueIn,
+    IssueOut,
+    OverdueIn,
+    OverdueOut,
+)
+from core import audit
+from core.audit import AuditAction
+from core.models import MAX_ID, User
+
+router = APIRouter(prefix="/billing", tags=["billing"], responses=error_responses(401, 403))
+
+Admin = Annotated[User, require(Permission.BILLING_RUN)]
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _today() -> Any:
+    return datetime.now(UTC).date()
+
+
+async def _audit(session: SessionDep, user: User, ip: str | None, **detail: Any) -> None:
+    await audit.record(
+        session, action=AuditAction.BILLING_ACTION, actor_id=user.id, ip=ip, detail=detail
+    )
+
+
+@router.post("/close", response_model=CloseOut, responses=error_responses(404, 422))
+async def close(body: CloseIn, session: SessionDep, user: Admin, ip: ClientIp) -> CloseOut:
+    """Draft (again) the invoices of a month; safe to run twice, or twice at once."""
+    summary = await close_period(session, period=parse_period(body.period), zone_ids=body.zone_ids)
+    out = CloseOut.of(summary)
+    await _audit(session, user, ip, event="close", **out.model_dump())
+    return out
+
+
+@router.post("/issue", response_model=IssueOut, responses=error_responses(404, 409, 422))
+async def issue(
+    body: IssueIn, session: SessionDep, settings: SettingsDep, user: Admin, ip: ClientIp
+) -> IssueOut:
+    """Issue a month's drafts with gapless numbers per country and year."""
+    summary = await invoicing.issue_period(
+        session,
+        period=parse_period(body.period),
+        today=_today(),
+        issued_by=user.id,
+        grace_days=settings.billing.grace_days,
+        payment_days=settings.billing.payment_days,
+        zone_ids=body.zone_ids,
+        force=body.force,
+    )
+    out = IssueOut.of(summary)
+    await _audit(session, user, ip, event="issue", period=body.period, **out.model_dump())
+    return out
+
+
+@router.post("/overdue", response_model=OverdueOut)
+async def overdue(body: OverdueIn, session: SessionDep, user: Admin, ip: ClientIp) -> OverdueOut:
+    """Mark issued invoices past their due date overdue (the daily job does the same)."""
+    count = await invoicing.mark_overdue(session, today=body.today or _today())
+    await _audit(session, user, ip, event="overdue", count=count)
+    return OverdueOut(overdue=count)
+
+
+@router.get("/holds", response_model=list[HoldOut])
+async def holds(session: SessionDep, _: Admin) -> list[HoldOut]:
+    """Dwellings held back from billing, with why."""
+    return [HoldOut.of(h) for h in await invoicing.open_holds(session)]
+
+
+@router.post(
+    "/holds/{hold_id}/release", response_model=HoldOut, responses=error_responses(404, 409)
+)
+async def release_hold(
+    hold_id: ObjectId, session: SessionDep, user: Admin, ip: ClientIp
+) -> HoldOut:
+    """Release a tamper hold after review: the next close bills the dwelling."""
+    hold = await invoicing.release_hold(session, hold_id=hold_id, admin_id=user.id)
+    await _audit(session, user, ip, event="hold_released", hold_id=hold_id)
+    return HoldOut.of(hold)
+
+
+@router.get("/regularisations", response_model=list[InvoiceOut])
+async def regularisations(session: SessionDep, _: Admin) -> list[InvoiceOut]:
+    """Regularisations awaiting approval by two administrators."""
+    return [InvoiceOut.of(i) for i in await invoicing.pending_regularisations(session)]
+
+
+@router.post(
+    "/regularisations/{regularisation_id}/approve",
+    response_model=InvoiceOut,
+    responses=error_responses(404, 409),
+)
+async def approve(
+    regularisation_id: ObjectId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Admin,
+    ip: ClientIp,
+) -> InvoiceOut:
+    """Approve a regularisation; the second, different administrator's approval issues it."""
+    invoice = await invoicing.approve_regularisation(
+        session,
+        invoice_id=regularisation_id,
+        admin_id=user.id,
+        today=_today(),
+        payment_days=settings.billing.payment_days,
+    )
+    await _audit(
+        session,
+        user,
+        ip,
+        event="regularisation_approved",
+        invoice_id=regularisation_id,
+        status=invoice.status.value,
+    )
+    return InvoiceOut.of(invoice)

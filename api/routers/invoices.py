@@ -1,0 +1,136 @@
+"""Invoices: customers see their dwellings' issued invoices, managers their buildings', admins
+all (drafts too); each with its lines and meter indexes, and as a PDF in the customer's language.
+Administrators void an issued invoice with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import ColumnElement, or_, select
+
+from api.auth import scope
+from api.auth.deps import ClientIp
+from api.auth.permissions import Permission, require
+from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
+from billing import invoicing
+from billing.exceptions import InvoiceNotFound
+from billing.invoice_document import invoice_document
+from billing.invoice_schemas import PERIOD, InvoiceDetailOut, InvoiceOut, VoidIn
+from billing.models import BillingPeriod, Invoice, InvoiceStatus
+from billing.pdf import render_invoice
+from core import audit
+from core.audit import AuditAction
+from core.models import MAX_ID, Role, User
+
+router = APIRouter(prefix="/invoices", tags=["invoices"], responses=error_responses(401, 403))
+
+InvoiceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _visible(user: User) -> list[ColumnElement[bool]]:
+    """Conditions on ``Invoice`` for what ``user`` may see (drafts are the staff's)."""
+    if user.role is Role.ADMIN:
+        return []
+    dwellings = scope.dwelling_ids(user)
+    assert dwellings is not None
+    reach: ColumnElement[bool] = Invoice.dwelling_id.in_(dwellings)
+    if user.role is Role.CUSTOMER:
+        # A former tenant still sees the invoices billed to them.
+        reach = or_(reach, Invoice.customer_id == user.id)
+    return [reach, Invoice.status != InvoiceStatus.DRAFT]
+
+
+async def _invoice_in_reach(session: SessionDep, user: User, invoice_id: int) -> Invoice:
+    found = await session.scalar(select(Invoice).where(Invoice.id == invoice_id, *_visible(user)))
+    if found is None:
+        raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
+    return found
+
+
+@router.get("", response_model=list[InvoiceOut])
+async def list_invoices(
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INVOICES_READ)],
+    status: InvoiceStatus | None = None,
+    period: Annotated[str | None, Query(pattern=PERIOD, description="YYYY-MM")] = None,
+    dwelling_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[InvoiceOut]:
+    """Invoices in the user's reach, newest first; filter by status, period, dwelling."""
+    statement = select(Invoice).where(*_visible(user))
+    if status is not None:
+        statement = statement.where(Invoice.status == status)
+    if dwelling_id is not None:
+        statement = statement.where(Invoice.dwelling_id == dwelling_id)
+    if period is not None:
+        statement = statement.join(BillingPeriod, BillingPeriod.id == Invoice.period_id).where(
+            BillingPeriod.label == period
+        )
+    rows = await session.scalars(statement.order_by(Invoice.id.desc()).limit(limit).offset(offset))
+    return [InvoiceOut.of(invoice) for invoice in rows]
+
+
+@router.get("/{invoice_id}", response_model=InvoiceDetailOut, responses=error_responses(404))
+async def get_invoice(
+    invoice_id: InvoiceId,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INVOICES_READ)],
+) -> InvoiceDetailOut:
+    """One invoice with its lines and meter indexes."""
+    invoice = await _invoice_in_reach(session, user, invoice_id)
+    approvals = await invoicing.approvals_of(session, invoice_id=invoice.id)
+    return InvoiceDetailOut.detail(invoice, approved_by=approvals)
+
+
+@router.get(
+    "/{invoice_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **error_responses(404)},
+)
+async def invoice_pdf(
+    invoice_id: InvoiceId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User, require(Permission.INVOICES_READ)],
+) -> Response:
+    """The invoice as a PDF, in the customer's language and currency format."""
+    invoice = await _invoice_in_reach(session, user, invoice_id)
+    document = await invoice_document(
+        session, invoice=invoice, settings=settings.billing, today=datetime.now(UTC).date()
+    )
+    content = await asyncio.to_thread(render_invoice, document)
+    name = invoice.number or f"draft-{invoice.id}"
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )
+
+
+@router.post("/{invoice_id}/void", response_model=InvoiceOut, responses=error_responses(404, 409))
+async def void_invoice(
+    invoice_id: InvoiceId,
+    body: VoidIn,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.BILLING_RUN)],
+    ip: ClientIp,
+) -> InvoiceOut:
+    """Void an issued, unpaid invoice (administrators); its number stays used."""
+    invoice = await invoicing.void_invoice(
+        session, invoice_id=invoice_id, reason=body.reason, voided_by=user.id
+    )
+    await audit.record(
+        session,
+        action=AuditAction.BILLING_ACTION,
+        actor_id=user.id,
+        ip=ip,
+        target_type="invoice",
+        target_id=invoice.id,
+        detail={"event": "void", "reason": body.reason, "number": invoice.number},
+    )
+    return InvoiceOut.of(invoice)

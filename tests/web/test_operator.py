@@ -1,0 +1,155 @@
+"""The operator dashboard and the meter page in a real browser, checked against the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.web.conftest import Estate, screenshots, sign_in
+
+pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+HOUR = timedelta(hours=1)
+
+
+def hourly(until: datetime, hours: int, start_index: int = 0) -> list[tuple[datetime, int]]:
+    """Hourly readings ending at ``until``; 10 L an hour, 40 L in the evening hours."""
+    first = until.replace(minute=0, second=0, microsecond=0) - hours * HOUR
+    rows, index = [], start_index
+    for i in range(hours + 1):
+        time = first + i * HOUR
+        rows.append((time, index))
+        index += 40 if 17 <= time.hour <= 20 else 10
+    return rows
+
+
+@pytest.fixture
+def fleet(estate: Estate, db):
+    """Two meters reporting, one silent for three days, one never heard; some quarantine."""
+    now = datetime.now(UTC)
+    homes = [estate.home(None, reference=f"R{i}") for i in range(4)]
+    estate.readings(homes[0].meter_id, hourly(now, 72))
+    estate.readings(homes[1].meter_id, hourly(now, 72, start_index=5000))
+    old = now - timedelta(days=3)
+    estate.readings(homes[2].meter_id, hourly(old, 24), received_at=old)
+    for reason, status, count in (
+        ("malformed_json", "open", 3),
+        ("unknown_meter", "open", 1),
+        ("unknown_meter", "discarded", 1),
+    ):
+        for _ in range(count):
+            db.execute(
+                "INSERT INTO quarantine (topic, payload, reason, status)"
+                " VALUES ('meters/x/up', 'x', %s, %s)",
+                [reason, status],
+            )
+    return homes
+
+
+class TestDashboard:
+    async def test_ingest_meters_and_quarantine_match_the_database(
+        self, page: Page, make_user, fleet, db
+    ):
+        await sign_in(page, make_user("admin"), expect_path="/operator")
+        await expect(page.locator("#active .figure")).to_have_text("4")
+        await expect(page.locator("#reporting .figure")).to_have_text("2")
+        await expect(page.locator("#silent-count .figure")).to_have_text("2")
+        silent_rows = page.locator("#silent tbody tr")
+        await expect(silent_rows).to_have_count(2)
+        await expect(silent_rows.nth(0)).to_contain_text(fleet[3].serial)
+        await expect(silent_rows.nth(0)).to_contain_text("never")
+        await expect(silent_rows.nth(1)).to_contain_text(fleet[2].serial)
+        open_counts = dict(
+            db.execute(
+                "SELECT reason, count(*) FROM quarantine WHERE status = 'open' GROUP BY reason"
+            ).fetchall()
+        )
+        rows = page.locator("#quarantine tbody tr")
+        await expect(rows).to_have_count(len(open_counts))
+        await expect(rows.nth(0).locator("td")).to_have_text(
+            ["Not valid JSON", str(open_counts["malformed_json"])]
+        )
+        await expect(rows.nth(1).locator("td")).to_have_text(
+            ["Unknown meter", str(open_counts["unknown_meter"])]
+        )
+        await expect(page.locator("svg.chart path.line")).to_have_count(1)
+        await screenshots(page, "operator-dashboard")
+        await silent_rows.nth(1).get_by_role("link").click()
+        await page.wait_for_url(f"**/operator/meters/{fleet[2].meter_id}")
+
+    async def test_customers_are_kept_out(self, page: Page, make_user):
+        await sign_in(page, make_user("customer"), expect_path="/portal")
+        await page.goto("/operator")
+        await expect(page.get_by_role("status")).to_have_text(
+            "Your account may not open this page."
+        )
+
+
+class TestMeterPage:
+    async def test_index_and_hourly_consumption_match_the_database(
+        self, page: Page, make_user, fleet, db
+    ):
+        meter = fleet[0]
+        await sign_in(page, make_user("admin"), expect_path="/operator")
+        await page.goto(f"/operator/meters/{meter.meter_id}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Meter {meter.serial}")
+        last_index = db.execute(
+            "SELECT index_l FROM reading WHERE meter_id = %s ORDER BY time DESC LIMIT 1",
+            [meter.meter_id],
+        ).fetchone()[0]
+        await expect(page.locator("#meter-facts li").first).to_contain_text(
+            f"{last_index / 1000:,.3f}\u00a0m³"
+        )
+        # The default range: the last seven local days, hourly.
+        start = date.today() - timedelta(days=6)
+        hours, total = db.execute(
+            "SELECT count(*), sum(volume_l) FROM meter_hourly WHERE meter_id = %s"
+            " AND hour_start >= (%s::date)::timestamp AT TIME ZONE 'Africa/Douala'",
+            [meter.meter_id, start],
+        ).fetchone()
+        await expect(page.locator("svg.chart rect.bar")).to_have_count(hours)
+        await expect(page.locator("#usage-total")).to_have_text(
+            f"{total / 1000:,.3f}\u00a0m³ over the range."
+        )
+        await screenshots(page, "meter-hourly")
+
+    async def test_daily_range_from_the_form(self, page: Page, make_user, fleet, db):
+        meter = fleet[1]
+        await sign_in(page, make_user("admin"), expect_path="/operator")
+        await page.goto(f"/operator/meters/{meter.meter_id}")
+        await expect(page.locator("#usage-total")).not_to_be_empty()
+        today = date.today()
+        await page.get_by_label("From").fill((today - timedelta(days=2)).isoformat())
+        await page.get_by_label("To (included)").fill(today.isoformat())
+        await page.get_by_label("Step").select_option("day")
+        await page.get_by_role("button", name="Show").click()
+        days = db.execute(
+            "SELECT day, volume_l FROM meter_daily WHERE meter_id = %s AND day >= %s ORDER BY day",
+            [meter.meter_id, today - timedelta(days=2)],
+        ).fetchall()
+        await expect(page.locator("svg.chart rect.bar")).to_have_count(len(days))
+        await page.get_by_text("Show the figures").click()
+        cells = page.locator(".chart-data tbody td")
+        await expect(cells).to_have_text([f"{volume:,}" for _, volume in days])
+        assert "granularity=day" in page.url
+        await screenshots(page, "meter-daily")
+
+    async def test_a_reversed_range_is_refused(self, page: Page, make_user, fleet):
+        await sign_in(page, make_user("admin"), expect_path="/operator")
+        await page.goto(f"/operator/meters/{fleet[0].meter_id}")
+        await expect(page.locator("#usage-total")).not_to_be_empty()
+        await page.get_by_label("From").fill("2026-03-10")
+        await page.get_by_label("To (included)").fill("2026-03-01")
+        await page.get_by_role("button", name="Show").click()
+        await expect(page.get_by_role("status")).to_have_text(
+            "Choose an end date after the start date."
+        )
+
+    async def test_a_reversed_range_in_the_address_is_explained(self, page: Page, make_user, fleet):
+        await sign_in(page, make_user("admin"), expect_path="/operator")
+        await page.goto(f"/operator/meters/{fleet[0].meter_id}?start=2026-03-10&end=2026-03-01")
+        await expect(page.get_by_role("status")).to_have_text(
+            "Choose an end date after the start date."
+        )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import make_asgi_app
 
 from api import fleet_metrics
@@ -83,4 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.mount("/metrics", make_asgi_app())
     install_web(app)
+    # Phones on slow networks: JSON and page assets shrink 3-5x; small bodies are not worth it.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     return app

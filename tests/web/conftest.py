@@ -16,9 +16,10 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import pytest_asyncio
@@ -146,6 +147,7 @@ async def screenshots(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         await page.set_viewport_size(size)
+        await page.wait_for_timeout(300)  # charts redraw at the new width 200 ms after a resize
         await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
 
 
@@ -199,6 +201,7 @@ class Estate:
     def __init__(self, db: psycopg.Connection) -> None:
         self.db = db
         self._n = 0
+        self._tariff: int | None = None
 
     def home(
         self,
@@ -270,7 +273,87 @@ class Estate:
         with self.db.transaction():
             refresh_pending(self.db, limit=1000, default_country="CM")
 
+    def invoice(
+        self,
+        home: Home,
+        customer: Person,
+        *,
+        number: str,
+        total_minor: int,
+        issue_date: date,
+        due_date: date,
+        status: str = "issued",
+        volume_l: int = 9_000,
+    ) -> int:
+        """An issued XAF invoice, as the period close leaves it (the tariff made on first use)."""
+        if self._tariff is None:
+            self._tariff = self._one(
+                "INSERT INTO tariff (country_code, currency, effective_from, vat_pct,"
+                " service_fee_minor, penalty_pct, penalty_fixed_minor)"
+                " VALUES ('CM', 'XAF', '2020-01-01', 19.25, 500, 5, 0) RETURNING id",
+                [],
+            )
+        start = issue_date.replace(day=1) - timedelta(days=1)
+        period = self._one(
+            "INSERT INTO billing_period (label, start_date, end_date) VALUES (%s, %s, %s)"
+            " ON CONFLICT (start_date, end_date) DO UPDATE SET label = EXCLUDED.label"
+            " RETURNING id",
+            [f"{start:%Y-%m}", start.replace(day=1), start],
+        )
+        return self._one(
+            "INSERT INTO invoice (number, kind, status, period_id, dwelling_id, customer_id,"
+            " country_code, currency, tariff_id, dwelling_type, period_days, volume_l,"
+            " net_minor, vat_minor, total_minor, issue_date, due_date, issued_at)"
+            " VALUES (%s, 'periodic', %s, %s, %s, %s, 'CM', 'XAF', %s, 'apartment', 30, %s,"
+            " %s, 0, %s, %s, %s, %s) RETURNING id",
+            [
+                number,
+                status,
+                period,
+                home.dwelling_id,
+                customer.id,
+                self._tariff,
+                volume_l,
+                total_minor,
+                total_minor,
+                issue_date,
+                due_date,
+                datetime.combine(issue_date, datetime.min.time(), UTC),
+            ],
+        )
+
+    def incident(
+        self,
+        meter_id: int,
+        kind: str,
+        *,
+        started_at: datetime,
+        status: str = "open",
+        severity: str = "warning",
+    ) -> int:
+        """An incident as the analytics scan records it."""
+        ended = None if status in ("open", "acknowledged") else started_at + timedelta(hours=2)
+        return self._one(
+            "INSERT INTO incident (meter_id, kind, severity, status, started_at, last_seen_at,"
+            " ended_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            [meter_id, kind, severity, status, started_at, ended or started_at, ended],
+        )
+
+    def _one(self, query: str, params: list[object]) -> int:
+        row = self.db.execute(query, params).fetchone()
+        assert row is not None
+        return int(row[0])
+
 
 @pytest.fixture
 def estate(db: psycopg.Connection) -> Estate:
     return Estate(db)
+
+
+def api_token(live_server: LiveServer, person: Person) -> dict[str, str]:
+    """Authorization header of ``person``, signed in through the API, to arrange through it."""
+    answer = httpx.post(
+        f"{live_server.url}/auth/login", json={"phone": person.phone, "password": PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

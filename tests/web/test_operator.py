@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import Estate, screenshots, sign_in
+from tests.web.conftest import Estate, LiveServer, api_token, screenshots, sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -34,6 +35,10 @@ def fleet(estate: Estate, db):
     estate.readings(homes[1].meter_id, hourly(now, 72, start_index=5000))
     old = now - timedelta(days=3)
     estate.readings(homes[2].meter_id, hourly(old, 24), received_at=old)
+    for home in homes[:2]:
+        estate.incident(home.meter_id, "leak", started_at=now - timedelta(days=1))
+    estate.incident(homes[2].meter_id, "tamper", started_at=old, severity="critical")
+    estate.incident(homes[0].meter_id, "burst", started_at=now - 2 * HOUR, status="resolved")
     for reason, status, count in (
         ("malformed_json", "open", 3),
         ("unknown_meter", "open", 1),
@@ -75,6 +80,14 @@ class TestDashboard:
             ["Unknown meter", str(open_counts["unknown_meter"])]
         )
         await expect(page.locator("svg.chart path.line")).to_have_count(1)
+        kinds = page.locator("#anomalies tbody tr")
+        await expect(kinds).to_have_count(2)
+        await expect(kinds.nth(0).locator("td").nth(0)).to_have_text("Possible leak")
+        await expect(kinds.nth(0).locator("td").nth(1)).to_have_text("2")
+        await expect(kinds.nth(0).get_by_role("link")).to_have_count(2)
+        links = await kinds.nth(0).get_by_role("link").all_text_contents()
+        assert sorted(links) == sorted([fleet[0].serial, fleet[1].serial])
+        await expect(kinds.nth(1).locator("td").nth(0)).to_have_text("Meter tampering")
         await screenshots(page, "operator-dashboard")
         await silent_rows.nth(1).get_by_role("link").click()
         await page.wait_for_url(f"**/operator/meters/{fleet[2].meter_id}")
@@ -131,8 +144,12 @@ class TestMeterPage:
         ).fetchall()
         await expect(page.locator("svg.chart rect.bar")).to_have_count(len(days))
         await page.get_by_text("Show the figures").click()
-        cells = page.locator(".chart-data tbody td")
-        await expect(cells).to_have_text([f"{volume:,}" for _, volume in days])
+        consumption = page.locator(".chart-data tbody td:first-of-type")
+        await expect(consumption.first).to_have_text(f"{days[0][1]:,}")
+        texts = await consumption.all_text_contents()
+        # Forecast-only days follow the measured ones.
+        assert texts[: len(days)] == [f"{volume:,}" for _, volume in days]
+        assert not any(texts[len(days) :])
         assert "granularity=day" in page.url
         await screenshots(page, "meter-daily")
 
@@ -153,3 +170,55 @@ class TestMeterPage:
         await expect(page.get_by_role("status")).to_have_text(
             "Choose an end date after the start date."
         )
+
+
+class TestMeterForecastAndAnomalies:
+    async def test_band_and_markers_on_the_daily_chart(
+        self, page: Page, make_user, estate: Estate, live_server: LiveServer
+    ):
+        home = estate.home(None, reference="F1")
+        now = datetime.now(UTC)
+        estate.readings(home.meter_id, hourly(now, 30 * 24))
+        estate.incident(home.meter_id, "leak", started_at=now - timedelta(days=3))
+        estate.incident(
+            home.meter_id,
+            "burst",
+            started_at=now - timedelta(days=6),
+            status="resolved",
+            severity="critical",
+        )
+        admin = make_user("admin")
+        forecast = httpx.get(
+            f"{live_server.url}/meters/{home.meter_id}/forecast",
+            headers=api_token(live_server, admin),
+        ).json()
+        await sign_in(page, admin, expect_path="/operator")
+        start = date.today() - timedelta(days=9)
+        await page.goto(
+            f"/operator/meters/{home.meter_id}?granularity=day&start={start}&end={date.today()}"
+        )
+        await expect(page.locator("svg.chart polygon.band")).to_have_count(1)
+        await expect(page.locator("svg.chart g.marker")).to_have_count(2)
+        await expect(page.locator(".legend")).to_contain_text("Forecast (likely range)")
+        await page.get_by_text("Show the figures").click()
+        first = forecast["days"][0]
+        day = date.fromisoformat(first["day"])
+        row = page.locator(".chart-data tbody tr").filter(
+            has=page.get_by_role("rowheader", name=f"{day.day} {day:%b}", exact=True)
+        )
+        await expect(row.locator("td").last).to_have_text(
+            f"{first['lower_l']:,} – {first['upper_l']:,}"
+        )
+        table = page.locator("#meter-anomalies tbody tr")
+        await expect(table).to_have_count(2)
+        await expect(table.nth(0)).to_contain_text("Possible leak")
+        await expect(table.nth(1)).to_contain_text("Very high flow")
+        await expect(table.nth(1)).to_contain_text("Critical")
+        await screenshots(page, "meter-forecast")
+
+    async def test_no_band_without_history(self, page: Page, make_user, fleet):
+        await sign_in(page, make_user("admin"), expect_path="/operator")
+        await page.goto(f"/operator/meters/{fleet[3].meter_id}?granularity=day")
+        await expect(page.locator("#usage-chart")).to_have_text("No data in this range.")
+        await expect(page.locator("#forecast-note")).to_have_text("No forecast for this meter yet.")
+        await expect(page.locator("svg.chart polygon.band")).to_have_count(0)

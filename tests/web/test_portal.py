@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import Estate, screenshots, sign_in
+from tests.web.conftest import Estate, LiveServer, api_token, screenshots, sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -114,3 +115,99 @@ class TestProfile:
         content = (await download.path()).read_text()
         assert customer.phone in content
         assert '"Export"' in content
+
+
+class TestAlerts:
+    async def test_open_anomalies_with_what_to_do(self, page: Page, make_user, estate):
+        customer = make_user("customer")
+        home = estate.home(customer)
+        other = estate.home(None, reference="NOT-MINE")
+        estate.incident(home.meter_id, "leak", started_at=datetime(2026, 3, 2, 1, tzinfo=UTC))
+        estate.incident(
+            home.meter_id, "burst", started_at=datetime(2026, 2, 1, tzinfo=UTC), status="resolved"
+        )
+        estate.incident(other.meter_id, "tamper", started_at=datetime(2026, 3, 1, tzinfo=UTC))
+        await sign_in(page, customer, expect_path="/portal")
+        alerts = page.locator("#alerts li")
+        await expect(alerts).to_have_count(1)
+        await expect(alerts.first).to_contain_text("Possible leak")
+        await expect(alerts.first).to_contain_text("Since 2 Mar 2026")
+        await expect(alerts.first).to_contain_text("Close every tap")
+
+    async def test_no_open_alert_is_good_news(self, page: Page, make_user, estate):
+        customer = make_user("customer")
+        estate.home(customer)
+        await sign_in(page, customer, expect_path="/portal")
+        await expect(page.locator("#alerts")).to_have_text("No open alert. All looks normal.")
+
+
+class TestInvoices:
+    async def test_invoices_payments_and_pdf(
+        self, page: Page, make_user, estate, live_server: LiveServer, db
+    ):
+        customer = make_user("customer")
+        home = estate.home(customer)
+        estate.invoice(
+            home,
+            customer,
+            number="CM-2026-000101",
+            total_minor=12_500,
+            issue_date=date(2026, 2, 2),
+            due_date=date(2026, 2, 28),
+        )
+        estate.invoice(
+            home,
+            customer,
+            number="CM-2026-000102",
+            total_minor=15_250,
+            issue_date=date(2026, 3, 2),
+            due_date=date(2026, 3, 30),
+        )
+        stranger = make_user("customer")
+        estate.invoice(
+            estate.home(stranger),
+            stranger,
+            number="CM-2026-000999",
+            total_minor=1,
+            issue_date=date(2026, 3, 2),
+            due_date=date(2026, 3, 30),
+        )
+        paid = httpx.post(
+            f"{live_server.url}/payments",
+            json={
+                "dwelling_id": home.dwelling_id,
+                "method": "cash",
+                "amount": "20000",
+                "provider_ref": "AGENT-7",
+            },
+            headers=api_token(live_server, make_user("admin")),
+        )
+        assert paid.status_code == 201, paid.text
+
+        await sign_in(page, customer, expect_path="/portal")
+        await page.get_by_role("link", name="Invoices and payments").click()
+        rows = page.locator("#invoices tbody tr")
+        await expect(rows).to_have_count(2)
+        stored = db.execute(
+            "SELECT number, status::text, total_minor - paid_minor FROM invoice"
+            " WHERE customer_id = %s ORDER BY issue_date DESC",
+            [customer.id],
+        ).fetchall()
+        status_text = {"paid": "Paid", "partially_paid": "Partly paid", "issued": "To pay"}
+        for row, (number, status, left) in zip(await rows.all(), stored, strict=True):
+            await expect(row).to_contain_text(number)
+            await expect(row).to_contain_text(status_text[status])
+            if left:
+                await expect(row).to_contain_text(f"Left to pay: FCFA\u00a0{left:,}")
+        await expect(page.locator("#invoices")).not_to_contain_text("CM-2026-000999")
+        payment = page.locator("#payments tbody tr")
+        await expect(payment).to_have_count(1)
+        await expect(payment.first).to_contain_text("Cash at an agent")
+        await expect(payment.first).to_contain_text("FCFA\u00a020,000")
+        await expect(payment.first).to_contain_text("Received")
+        await screenshots(page, "portal-invoices")
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Download invoice CM-2026-000102 (PDF)").click()
+        download = await info.value
+        assert download.suggested_filename == "CM-2026-000102.pdf"
+        assert (await download.path()).read_bytes().startswith(b"%PDF")

@@ -91,6 +91,13 @@ MESSAGES = {
     "op.ended": Msg("Ended", "Fin", "Pinis"),
     "op.time": Msg("Time", "Heure", "Taim"),
     "op.date": Msg("Date", "Date", "De"),
+    "op.state.open": Msg("Open", "Ouverte", "I op"),
+    "op.state.acknowledged": Msg("Acknowledged", "Prise en compte", "Lukim pinis"),
+    "op.state.resolved": Msg("Resolved", "Résolue", "Stretim pinis"),
+    "op.state.closed": Msg("Closed", "Close", "Pinis"),
+    "op.meter_kind.mechanical": Msg("Mechanical", "Mécanique", "Mekanikal"),
+    "op.meter_kind.electronic": Msg("Electronic", "Électronique", "Elektronik"),
+    "op.meter_kind.iot": Msg("Connected", "Communicant", "I join long netwok"),
     "op.bad_range": Msg(
         "Choose an end date after the start date.",
         "Choisissez une date de fin après la date de début.",

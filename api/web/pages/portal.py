@@ -119,7 +119,7 @@ MESSAGES = {
     ),
     "portal.invoice_list": Msg("Invoices", "Factures", "Ol bil"),
     "portal.number": Msg("Number", "Numéro", "Namba"),
-    "portal.period": Msg("Period", "Période", "Taim"),
+    "portal.issued": Msg("Issued", "Émise le", "De bilong bil"),
     "portal.amount": Msg("Amount", "Montant", "Hamas"),
     "portal.due": Msg("Due", "Échéance", "Pe long"),
     "portal.status": Msg("Status", "Statut", "Stetas"),

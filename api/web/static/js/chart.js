@@ -5,8 +5,6 @@
 import { el, t } from "./core.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 640;
-const H = 260;
 const PAD = { top: 12, right: 12, bottom: 30, left: 52 };
 
 function svg(tag, attrs = {}, text) {
@@ -14,6 +12,11 @@ function svg(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** Decimals an axis needs to tell its ticks apart: 0 for a step of 5, 2 for 0.05. */
+export function tickDigits(step) {
+  return step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step) - 1e-9));
 }
 
 /** Round numbers for an axis from 0 (or min) to max. */
@@ -34,15 +37,20 @@ export function niceTicks(min, max, count = 5) {
  * spec = {
  *   title,                        // accessible name (and table caption)
  *   x: {kind: "time"|"category", labels?: [...], format: v => string, ticks?: [...]},
- *   y: {format: v => string, exact?: v => string},  // exact: the table's figures (default format)
- *   series: [{name, kind: "bar"|"line", points: [{x, y}], className?}],
+ *   y: {format: (v, step) => string, exact?: v => string},  // step: between axis ticks;
+ *                                                          // exact: the table's figures
+ *   series: [{name, kind: "bar"|"line", points: [{x, y}], className?, tone?}],  // tone: 0 strong, 1 grey
  *   band?: {name, points: [{x, lo, hi}]},       // e.g. a forecast interval
  *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
  * }
  * x is a number (epoch ms for "time", index for "category").
  */
 export function drawChart(container, spec) {
+  drawn.set(container, spec);
   container.replaceChildren();
+  // Drawn at the container's own width: text and strokes are never stretched.
+  const W = Math.max(280, Math.round(container.clientWidth || 640));
+  const H = W < 500 ? 220 : 280;
   const all = spec.series.flatMap((s) => s.points);
   const bandPts = spec.band?.points ?? [];
   if (!all.length && !bandPts.length) {
@@ -67,7 +75,12 @@ export function drawChart(container, spec) {
     x0 -= step / 2;
     x1 += step / 2;
   }
-  if (x1 === x0) x1 = x0 + 1;
+  if (x1 === x0) {
+    // One instant: give it some room so it sits mid-chart with distinct tick labels.
+    const pad = categorical ? 0.5 : 60_000;
+    x0 -= pad;
+    x1 += pad;
+  }
   const ys = [...all.map((p) => p.y), ...bandPts.flatMap((p) => [p.lo, p.hi]), 0];
   const ticks = niceTicks(Math.min(...ys), Math.max(...ys));
   const y0 = ticks[0];
@@ -80,13 +93,15 @@ export function drawChart(container, spec) {
     class: "chart",
     role: "img",
     "aria-label": spec.title,
-    preserveAspectRatio: "none",
+    width: W,
+    height: H,
   });
   root.append(svg("title", {}, spec.title));
 
+  const tickStep = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
   for (const v of ticks) {
     root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: sy(v), y2: sy(v), class: "grid" }));
-    root.append(svg("text", { x: PAD.left - 6, y: sy(v) + 4, class: "tick y" }, spec.y.format(v)));
+    root.append(svg("text", { x: PAD.left - 6, y: sy(v) + 4, class: "tick y" }, spec.y.format(v, tickStep)));
   }
 
   if (bandPts.length) {
@@ -107,7 +122,7 @@ export function drawChart(container, spec) {
           y: top,
           width: Math.max(width, 1),
           height: Math.max(Math.abs(sy(p.y) - sy(0)), p.y ? 1 : 0),
-          class: `bar s${i} ${series.className ?? ""}`,
+          class: `bar s${series.tone ?? i} ${series.className ?? ""}`,
         }),
       );
     }
@@ -117,6 +132,9 @@ export function drawChart(container, spec) {
     .forEach((series, i) => {
       const d = series.points.map((p, j) => `${j ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join("");
       root.append(svg("path", { d, class: `line l${i} ${series.className ?? ""}` }));
+      if (series.points.length < 3) {
+        for (const p of series.points) root.append(svg("circle", { cx: sx(p.x), cy: sy(p.y), r: 3, class: `dot l${i}` }));
+      }
     });
 
   for (const m of spec.markers ?? []) {
@@ -143,13 +161,26 @@ export function drawChart(container, spec) {
     "ul",
     { class: "legend" },
     spec.series.map((s, i) =>
-      el("li", {}, el("span", { class: `key ${s.kind === "bar" ? `s${bars.indexOf(s)}` : `l${i - bars.length}`}`, "aria-hidden": "true" }), s.name),
+      el("li", {}, el("span", { class: `key ${s.kind === "bar" ? `s${s.tone ?? bars.indexOf(s)}` : `l${i - bars.length}`}`, "aria-hidden": "true" }), s.name),
     ),
     spec.band ? el("li", {}, el("span", { class: "key band", "aria-hidden": "true" }), spec.band.name) : null,
     spec.markers?.length && spec.markerName ? el("li", {}, el("span", { class: "key marker", "aria-hidden": "true" }), spec.markerName) : null,
   );
   container.append(el("figure", { class: "chart-box" }, root, legend), dataTable(spec));
 }
+
+// Charts on the page, redrawn at their new width when the window is resized.
+const drawn = new Map();
+let resizeTimer = null;
+addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    for (const [container, spec] of drawn) {
+      if (container.isConnected) drawChart(container, spec);
+      else drawn.delete(container);
+    }
+  }, 200);
+});
 
 function timeTicks(x0, x1) {
   const n = 6;
@@ -164,6 +195,7 @@ function dataTable(spec) {
   const rows = [...keys.entries()].sort((a, b) => a[0] - b[0]);
   const exact = spec.y.exact ?? spec.y.format;
   const head = [spec.x.name ?? "", ...spec.series.map((s) => s.name), ...(spec.band ? [spec.band.name] : [])];
+  const headCells = head.map((h, i) => el("th", { scope: "col", class: i ? "num" : "" }, h));
   return el(
     "details",
     { class: "chart-data" },
@@ -175,7 +207,7 @@ function dataTable(spec) {
         "table",
         {},
         el("caption", {}, spec.title),
-        el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, headCells)),
         el(
           "tbody",
           {},

@@ -270,20 +270,21 @@ export function status(message, kind = "info") {
   delete node.dataset.guarded;
 }
 
-/** A table from rows: `columns` is [[header, row => cell (string or Node), className?], ...]. */
+/** A table from rows: `columns` is [[header, row => cell (string or Node), className?], ...].
+ * On a phone each row becomes a small card of "header: value" lines. */
 export function table(columns, rows, { caption } = {}) {
   return el(
     "div",
     { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption ?? "" },
     el(
       "table",
-      {},
-      caption ? el("caption", {}, caption) : null,
+      { class: "stack" },
+      caption ? el("caption", { class: "sr-only" }, caption) : null,
       el("thead", {}, el("tr", {}, columns.map(([head, , cls]) => el("th", { scope: "col", class: cls }, head)))),
       el(
         "tbody",
         {},
-        rows.map((row) => el("tr", {}, columns.map(([, cell, cls]) => el("td", { class: cls }, cell(row))))),
+        rows.map((row) => el("tr", {}, columns.map(([head, cell, cls]) => el("td", { class: cls, "data-label": head }, cell(row))))),
       ),
     ),
   );

@@ -47,7 +47,7 @@ async function facts(meter) {
     el("li", { class: "card" }, el("span", { class: "figure" }, value), el("span", { class: "label" }, label), sub ? el("span", { class: "label" }, sub) : null);
   $("#meter-facts").replaceChildren(
     item(t("op.index"), last ? fmt.m3(last.index_l) : "–", last ? t("op.index_at", { time: fmt.dateTime(last.time) }) : null),
-    item(t("op.kind_label"), meter.kind),
+    item(t("op.kind_label"), t(`op.meter_kind.${meter.kind}`)),
     item(t("op.installed"), fmt.date(meter.installed_at)),
     item(t("op.interval"), fmt.duration(meter.reporting_interval_s)),
   );
@@ -77,7 +77,14 @@ async function chart(range, anomalies) {
   const note = $("#forecast-note");
   note.textContent = "";
   if (daily) {
-    const forecast = await optional(`/meters/${meterId}/forecast`);
+    let forecast = null;
+    try {
+      forecast = await optional(`/meters/${meterId}/forecast`);
+    } catch (error) {
+      // Too little history to forecast from (422), or no forecast for this meter: no band.
+      if (!(error instanceof ApiError && [404, 409, 422].includes(error.status))) throw error;
+      forecast = { days: [] };
+    }
     const days = forecastDays(forecast).filter((d) => d.date >= range.start && d.date <= isoDay(Date.parse(`${range.end}T00:00:00Z`) + 14 * DAY));
     if (days.length) band = { name: t("op.forecast"), points: days.map((d) => ({ x: Date.parse(`${d.date}T00:00:00Z`), lo: d.low, hi: d.high })) };
     else note.textContent = forecast === null ? `${t("op.forecast")}: ${t("app.unavailable")}` : t("op.forecast_none");
@@ -118,7 +125,7 @@ function anomalyTable(anomalies) {
       [
         [t("op.kind"), (a) => t(`anomaly.${a.kind}`)],
         [t("op.severity"), (a) => t(`anomaly.severity.${a.severity}`)],
-        [t("op.status"), (a) => a.status ?? a.state ?? "–"],
+        [t("op.status"), (a) => t(`op.state.${a.status}`)],
         [t("op.started"), (a) => fmt.dateTime(a.started_at)],
         [t("op.ended"), (a) => (a.ended_at ? fmt.dateTime(a.ended_at) : "–")],
       ],

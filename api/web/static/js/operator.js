@@ -1,6 +1,6 @@
 // The operator dashboard: ingest rate and lag, reporting vs silent meters, quarantine by reason,
 // open anomalies by kind with links to each meter. Polls while the tab is visible.
-import { drawChart } from "./chart.js";
+import { drawChart, tickDigits } from "./chart.js";
 import { $, api, ApiError, el, fmt, guarded, startShell, t, table } from "./core.js";
 
 const REFRESH_S = 10;
@@ -34,7 +34,7 @@ function renderIngest(s) {
   drawChart($("#rate-chart"), {
     title: t("op.rate_history"),
     x: { kind: "time", format: (v) => fmt.part(v, { hour: "2-digit", minute: "2-digit", second: "2-digit" }), name: t("op.time") },
-    y: { format: (v) => fmt.number(v, v < 10 ? 1 : 0) },
+    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 2) },
     series: [{ name: t("op.rate"), kind: "line", points: rates }],
   });
   const open = s.quarantine.filter((q) => q.status === "open").sort((a, b) => b.count - a.count);

@@ -1,5 +1,5 @@
 // The customer portal: dwellings, this year vs last year, alerts, invoices, payments, profile.
-import { drawChart } from "./chart.js";
+import { drawChart, tickDigits } from "./chart.js";
 import { $, api, ApiError, busy, download, el, fmt, guarded, showFieldErrors, startShell, status, t, table } from "./core.js";
 
 const user = startShell();
@@ -110,11 +110,11 @@ async function consumption(meters) {
   drawChart(box, {
     title: t("portal.consumption"),
     x: { kind: "category", labels, name: t("portal.month") },
-    y: { format: (v) => fmt.number(v, v < 10 ? 1 : 0), exact: (v) => fmt.number(v, 1) },
+    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 1) },
     series: [
       { name: `${t("portal.last_year")} (${year - 1})`, kind: "bar", points: previous },
       { name: `${t("portal.this_year")} (${year})`, kind: "bar", points: current },
-    ].map((s, i) => ({ ...s, className: i ? "this-year" : "last-year" })),
+    ].map((s, i) => ({ ...s, className: i ? "this-year" : "last-year", tone: i ? 0 : 1 })),
   });
 }
 
@@ -136,7 +136,7 @@ async function invoices() {
     table(
       [
         [t("portal.number"), (i) => i.number ?? "–"],
-        [t("portal.period"), (i) => period(i)],
+        [t("portal.issued"), (i) => fmt.date(i.issue_date)],
         [t("portal.volume"), (i) => fmt.m3(i.volume_l, 1), "num"],
         [t("portal.amount"), (i) => fmt.money(i.total_minor, i.currency), "num"],
         [t("portal.due"), (i) => fmt.date(i.due_date)],
@@ -171,13 +171,6 @@ async function invoices() {
       { caption: t("portal.invoice_list") },
     ),
   );
-}
-
-function period(invoice) {
-  const start = invoice.period_start ?? invoice.period?.start_date;
-  const end = invoice.period_end ?? invoice.period?.end_date;
-  if (start && end) return `${fmt.date(start)} – ${fmt.date(end)}`;
-  return invoice.period_label ?? invoice.period?.label ?? "–";
 }
 
 const PAYMENT_TONE = { succeeded: "ok", failed: "bad", pending: "warn" };

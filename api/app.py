@@ -21,6 +21,7 @@ from api.routers import (
     billing,
     buildings,
     dwellings,
+    field,
     health,
     invoices,
     meters,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quarantine.router)
     app.include_router(anomalies.router)
     app.include_router(alerts.router)
+    app.include_router(field.router)
     app.include_router(billing.router)
     app.include_router(invoices.router)
     app.include_router(payments.router)

@@ -231,6 +231,32 @@ class AlertSettings(BaseModel):
     )
 
 
+class FieldSettings(BaseModel):
+    photo_dir: str = Field(
+        ".waterbill/photos",
+        description="Where field photos are stored, named by their SHA-256 (relative: to the"
+        " working directory).",
+    )
+    photo_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest photo a technician may upload."
+    )
+    reading_due_days: int = Field(
+        30, ge=1, description="A manually read meter is due on the round after this many days."
+    )
+    silent_hours: int = Field(
+        24, ge=1, description="A connected meter silent this long is put on the round."
+    )
+    iot_match_window_s: int = Field(
+        900,
+        ge=0,
+        description="A manual read is compared with the meter's own reading this close in time.",
+    )
+    iot_tolerance_l: int = Field(
+        10, ge=0, description="Larger manual-vs-meter differences are accepted with a warning."
+    )
+    round_limit: int = Field(500, ge=1, description="Most meters one round lists.")
+
+
 class PaymentsSettings(BaseModel):
     card_webhook_secret: SecretStr = Field(
         SecretStr(""), description="Card acquirer's webhook signing secret (HMAC-SHA256)."
@@ -330,6 +356,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     vee: VeeSettings = Field(default_factory=VeeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    field: FieldSettings = Field(default_factory=FieldSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)

@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import ApiSettings, Environment, MqttSettings, Settings
+from core.config import ApiSettings, Environment, FieldSettings, MqttSettings, Settings
 from core.db import make_async_engine
 from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
@@ -100,12 +100,13 @@ def empty_database_url(local_pg: LocalPostgres) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, local_broker: LocalMosquitto) -> Settings:
+def settings(database_url: str, local_broker: LocalMosquitto, tmp_path: Path) -> Settings:
     return Settings(
         environment=Environment.TEST,
         database_url=database_url,
         mqtt=MqttSettings(port=local_broker.port),
         api=ApiSettings(ready_timeout_s=2.0),
+        field=FieldSettings(photo_dir=str(tmp_path / "photos")),
     )
 
 

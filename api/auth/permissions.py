@@ -50,6 +50,9 @@ class Permission(StrEnum):
     QUARANTINE_MANAGE = "quarantine:manage"
     INGEST_STATUS = "ingest:status"
     AUDIT_READ = "audit:read"
+    ROUNDS_READ = "rounds:read"  # today's round of meters to visit
+    FAULTS_REPORT = "faults:report"
+    FAULTS_MANAGE = "faults:manage"  # list every fault, resolve them
     INCIDENTS_READ = "incidents:read"  # anomalies of the meters in reach, with their evidence
     INCIDENTS_MANAGE = "incidents:manage"  # acknowledge and close them
 
@@ -91,6 +94,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READINGS_READ,
             Permission.READINGS_WRITE,
             Permission.REPORTS_FIELD,
+            Permission.ROUNDS_READ,
+            Permission.FAULTS_REPORT,
         }
     ),
     Role.ADMIN: frozenset(Permission),

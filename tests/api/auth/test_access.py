@@ -7,6 +7,7 @@ someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
 """
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -109,6 +110,7 @@ class Case:
     user_role: str | None = None  # {user_id} is this role's account instead of a customer
     files: Any = None
     query: Any = None
+    headers: Any = None
 
 
 def same(customer: str, manager: str, technician: str, admin: str) -> dict[str, str]:
@@ -234,6 +236,22 @@ TABLE: dict[str, Case] = {
             "penalty_fixed": "0",
         },
     ),
+    "GET /rounds/today": Case(same("403", "403", "ok", "ok")),
+    "POST /readings/manual": Case(
+        same("403/403", "403/403", "ok/404", "ok/ok"),
+        files=lambda ids: {
+            "meter_id": (None, str(ids["meter_id"])),
+            "time": (None, "2026-03-01T08:00:00Z"),
+            "index_l": (None, "1234"),
+        },
+        headers=lambda _: {"Idempotency-Key": str(uuid.uuid4())},
+    ),
+    "POST /meters/{meter_id}/faults": Case(
+        same("403/403", "403/403", "ok/404", "ok/ok"),
+        files=lambda _: {"kind": (None, "illegible"), "note": (None, "fogged glass")},
+    ),
+    "GET /faults": Case(ADMIN_ONLY_LIST),
+    "POST /faults/resolve": Case(ADMIN_ONLY_LIST, body=lambda _: {"ids": [1]}),
     "GET /invoices": Case(same("ok", "ok", "403", "ok")),
     "GET /invoices/{invoice_id}": Case(INVOICE_READERS),
     "GET /invoices/{invoice_id}/pdf": Case(INVOICE_READERS),
@@ -308,6 +326,8 @@ async def test_each_role_on_own_and_other_objects(route, api, world):
                 kwargs["files"] = case.files(ids)
             if case.query:
                 kwargs["params"] = case.query(ids)
+            if case.headers:
+                kwargs["headers"] = {**account.headers, **case.headers(ids)}
             answer = await api.request(method, url, **kwargs)
             assert answer.status_code < 500, answer.text
             got.append(outcome(answer.status_code))

@@ -1,0 +1,1 @@
+"""Field work: technicians' rounds, manual readings (idempotent, offline-first) and meter faults."""

@@ -135,12 +135,17 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             return 1
         console.print(
             f"[bold]WaterBill is up[/bold]\n"
+            f"  dashboard    http://127.0.0.1:{api_port}/operator  (sign in as an admin)\n"
+            f"  sign-in      http://127.0.0.1:{api_port}/signin\n"
             f"  API docs     http://127.0.0.1:{api_port}/docs\n"
             f"  health       http://127.0.0.1:{api_port}/health/ready\n"
             f"  database     {database_url}\n"
             f"  data         {pg_root}\n"
             f"  MQTT broker  mqtt://127.0.0.1:{broker.port}\n"
             f"  logs         {logs}\n"
+            "The first admin, from another shell:\n"
+            f"  WATERBILL_DATABASE_URL='{database_url}' .venv/bin/waterbill users create-admin"
+            " --phone '+237 6 58 55 22 94'\n"
             "Ctrl-C stops everything."
         )
         before, since = _stored_readings(database_url), time.monotonic()

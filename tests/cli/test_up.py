@@ -64,6 +64,10 @@ class TestUp:
             assert f"http://127.0.0.1:{api_port}/docs" in output
             ready = httpx.get(f"http://127.0.0.1:{api_port}/health/ready", timeout=5)
             assert ready.status_code == 200
+            assert f"http://127.0.0.1:{api_port}/operator" in output
+            dashboard = httpx.get(f"http://127.0.0.1:{api_port}/operator", timeout=5)
+            assert dashboard.status_code == 200
+            assert "text/html" in dashboard.headers["content-type"]
         finally:
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=60)

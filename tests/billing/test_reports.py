@@ -40,8 +40,8 @@ from tests.billing.ledger_world import Ledger, arrange
 pytestmark = pytest.mark.services
 
 AS_OF = date(2026, 12, 25)
-NOW = datetime.now(UTC)
-THIS_MONTH = NOW.date().replace(day=1)
+# Payments are received at a fixed instant inside the November export, whatever today is.
+RECEIVED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ async def ledger(db, engine) -> Ledger:
                 method=method,
                 amount=Decimal(amount),
                 currency="XAF",
-                now=NOW,
+                now=RECEIVED,
                 recorded_by=None,
             )
     return ledger
@@ -164,7 +164,7 @@ class TestRevenue:
         rows = await reports.revenue(
             session, building_ids=None, start=date(2026, 9, 1), end=date(2026, 12, 31)
         )
-        collected = {THIS_MONTH: 13_000}
+        collected = {date(2026, 11, 1): 13_000}
         assert [(r.month, r.invoices, r.net_minor, r.vat_minor, r.billed_minor) for r in rows] == [
             (date(2026, 9, 1), 1, 4_000, 0, 4_000),
             (date(2026, 10, 1), 3, 7_700, 0, 7_700),
@@ -188,7 +188,7 @@ class TestAccountingExport:
         ).fetchone()[0]
         ledger.db.execute(
             "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status,"
-            " decided_at) VALUES (%s, 4000, 500, 'XAF', 'approved', now())",
+            " decided_at) VALUES (%s, 4000, 500, 'XAF', 'approved', '2026-11-25T10:00Z')",
             [b1_august],
         )
         accounts = AccountingSettings(cash_account="5301", bank_account="5121")

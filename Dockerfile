@@ -5,6 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY core ./core
+COPY wire ./wire
 COPY ingest ./ingest
 COPY analytics ./analytics
 COPY billing ./billing

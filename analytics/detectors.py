@@ -32,7 +32,7 @@ from analytics.features import (
     runs,
 )
 from analytics.models import IncidentKind, Severity
-from ingest.payload import Alarm
+from wire.alarms import Alarm
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,7 @@ class DeviceAlarmDetector(BaseEstimator):  # type: ignore[misc]
     """A device alarm bit (tamper, dry pipe, low battery) raised on consecutive readings.
 
     Args:
-        alarm: the ``ingest.payload.Alarm`` bit to follow (one of ``ALARM_KINDS``).
+        alarm: the ``wire.alarms.Alarm`` bit to follow (one of ``ALARM_KINDS``).
         min_readings: consecutive readings carrying the bit before it counts (1: trust the
             device; raise it for chatty sensors).
     """

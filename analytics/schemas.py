@@ -20,7 +20,7 @@ class ReadingOut(BaseModel):
     flow_lph: float | None = None
     battery_pct: int | None = None
     signal_dbm: int | None = None
-    alarms: int = Field(description="Device alarm bit set (see ingest.payload.Alarm).")
+    alarms: int = Field(description="Device alarm bit set (see wire.alarms.Alarm).")
     received_at: datetime
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ingest.payload import Alarm
+from wire.alarms import Alarm
 
 SYSTEM_ACTOR = "vee"
 

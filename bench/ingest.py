@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import Settings  # noqa: E402
 from core.local_services import LocalMosquitto, LocalPostgres  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
-from ingest.payload import uplink_topic  # noqa: E402
+from wire.topics import uplink_topic  # noqa: E402
 
 logger = logging.getLogger("bench.ingest")
 

@@ -192,7 +192,7 @@ class Reading(Base):
     flow_lph: Mapped[float | None] = mapped_column(Double)
     battery_pct: Mapped[int | None] = mapped_column(SmallInteger)
     signal_dbm: Mapped[int | None] = mapped_column(SmallInteger)
-    # Bit set of device alarms, see ingest.payload.Alarm.
+    # Bit set of device alarms, see wire.alarms.Alarm.
     alarms: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

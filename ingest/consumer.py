@@ -23,8 +23,8 @@ import psycopg
 from core.config import Settings
 from ingest import metrics
 from ingest.decoder import Reason, Rejection, decode
+from wire.topics import serial_from_topic, subscription_topic
 from ingest.mqtt import ConnectOptions, MqttError, MqttSubscriber, Publish
-from ingest.payload import serial_from_topic, subscription_topic
 from ingest.repository import IngestRepository
 from ingest.service import (
     BatchResult,

@@ -1,33 +1,25 @@
 """Payload bytes to readings, or a ``Rejection`` with a reason code: pure, no I/O.
 
-The published JSON Schema (``ingest.payload``) is the contract. A hand-written fast path accepts
-the common, well-formed shapes without pydantic (most of the per-message cost at 50k msg/s); any
-doubt falls back to the pydantic models, which then either accept the payload or name what is
-wrong. The fast path therefore accepts a subset of what the models accept, never more.
+The uplink schema (``wire.schema``) is the contract. Its strict decoder takes the well-formed
+payloads in C; anything else is parsed and judged by the lax models, which either accept it or
+name what is wrong (``wire.codec``). Ingest adds its own defences: a size limit and device clocks
+too far ahead of ours.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
 
-import msgspec
 import orjson
-from pydantic import ValidationError
 
-from ingest.payload import MAX_READINGS_PER_MESSAGE, Alarm, AlarmName, BatchIn, ReadingIn
+from wire.alarms import alarm_bits
+from wire.codec import decode_strict, validate
+from wire.exceptions import SchemaViolation
 
 # A full batch of 1000 readings with every field is ~150 kB; anything far larger is hostile.
 MAX_PAYLOAD_BYTES = 512 * 1024
-
-_ALARM_BITS = {name.value: int(Alarm[name.name]) for name in AlarmName}
-AlarmLiteral = Literal["leak", "burst", "backflow", "tamper", "dry", "low_battery"]
-_READING_KEYS = frozenset(ReadingIn.model_fields)
-# Epoch seconds below this are taken as seconds by pydantic (above, as milliseconds).
-_EPOCH_SECONDS_MAX = 2 * 10**10
 
 
 class Reason(StrEnum):
@@ -68,18 +60,27 @@ def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRo
         return Rejection(
             Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes, at most {MAX_PAYLOAD_BYTES}"
         )
-    rows = _compiled(payload)
-    if rows is None:
+    readings = decode_strict(payload)
+    if readings is None:
         try:
             body = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             return Rejection(Reason.MALFORMED_JSON, str(exc)[:200])
-        rows = _fast(body)
-        if rows is None:
-            rows_or_rejection = _slow(body)
-            if isinstance(rows_or_rejection, Rejection):
-                return rows_or_rejection
-            rows = rows_or_rejection
+        try:
+            readings = validate(body)
+        except SchemaViolation as exc:
+            return Rejection(Reason.SCHEMA_VIOLATION, str(exc))
+    rows = [
+        (
+            reading.time,
+            reading.index_l,
+            reading.flow_lph,
+            reading.battery_pct,
+            reading.signal_dbm,
+            alarm_bits(reading.alarms) if reading.alarms else 0,
+        )
+        for reading in readings
+    ]
     limit = now + max_future_s
     for row in rows:
         try:
@@ -92,163 +93,3 @@ def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRo
                 f"time {row[0].isoformat()} is {stamp - now:.0f} s ahead of the server clock",
             )
     return rows
-
-
-class _Reading(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """``ReadingIn`` for msgspec's C decoder, strict: RFC 3339 times with an offset only."""
-
-    time: Annotated[datetime, msgspec.Meta(tz=True)]
-    index_l: Annotated[int, msgspec.Meta(ge=0, lt=10**12)]
-    flow_lph: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] | None = None
-    battery_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
-    signal_dbm: Annotated[int, msgspec.Meta(ge=-150, le=0)] | None = None
-    alarms: Annotated[list[AlarmLiteral], msgspec.Meta(max_length=len(AlarmName))] = []
-
-
-class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    readings: Annotated[
-        list[_Reading], msgspec.Meta(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)
-    ]
-
-
-_READING = msgspec.json.Decoder(_Reading, strict=True)
-_BATCH = msgspec.json.Decoder(_Batch, strict=True)
-
-
-def _compiled(payload: bytes) -> list[ReadingRow] | None:
-    """Rows for well-formed payloads, parsed and checked in C (msgspec), or None.
-
-    About six times cheaper than JSON parsing plus the Python checks below; anything it does not
-    take (epoch times, lax numbers, errors) goes the long way, which also names the problem.
-    """
-    try:
-        readings = [_READING.decode(payload)]
-    except msgspec.DecodeError:
-        try:
-            readings = _BATCH.decode(payload).readings
-        except msgspec.DecodeError:
-            return None
-    bits = _ALARM_BITS
-    return [
-        (
-            reading.time,
-            reading.index_l,
-            reading.flow_lph,
-            reading.battery_pct,
-            reading.signal_dbm,
-            sum([bits[name] for name in set(reading.alarms)]) if reading.alarms else 0,
-        )
-        for reading in readings
-    ]
-
-
-def _fast(body: Any) -> list[ReadingRow] | None:
-    """Rows for the common shapes, or None to let pydantic decide."""
-    if type(body) is not dict:
-        return None
-    if "readings" in body:
-        items = body["readings"]
-        if (
-            len(body) != 1
-            or type(items) is not list
-            or not 1 <= len(items) <= (MAX_READINGS_PER_MESSAGE)
-        ):
-            return None
-        rows = []
-        for item in items:
-            row = _fast_reading(item)
-            if row is None:
-                return None
-            rows.append(row)
-        return rows
-    row = _fast_reading(body)
-    return None if row is None else [row]
-
-
-def _fast_reading(item: Any) -> ReadingRow | None:
-    if type(item) is not dict or not _READING_KEYS.issuperset(item):
-        return None
-    time = _fast_time(item.get("time"))
-    index_l = item.get("index_l")
-    if time is None or type(index_l) is not int or not 0 <= index_l < 10**12:
-        return None
-    flow = item.get("flow_lph")
-    if flow is not None:
-        if type(flow) is int:
-            flow = float(flow)
-        elif type(flow) is not float or not math.isfinite(flow):
-            return None
-        if not -1e6 <= flow <= 1e6:
-            return None
-    battery = item.get("battery_pct")
-    if battery is not None and (type(battery) is not int or not 0 <= battery <= 100):
-        return None
-    signal = item.get("signal_dbm")
-    if signal is not None and (type(signal) is not int or not -150 <= signal <= 0):
-        return None
-    alarms = 0
-    names = item.get("alarms")
-    if names is not None:
-        if type(names) is not list or len(names) > len(AlarmName):
-            return None
-        for name in names:
-            bit = _ALARM_BITS.get(name) if type(name) is str else None
-            if bit is None:
-                return None
-            alarms |= bit
-    return (time, index_l, flow, battery, signal, alarms)
-
-
-def _fast_time(value: Any) -> datetime | None:
-    if type(value) is str:
-        # Only the plain RFC 3339 extended form; anything else is pydantic's to judge.
-        if (
-            len(value) < 20
-            or value[10] != "T"
-            or value[13] != ":"
-            or not (value[:4] + value[5:7] + value[8:10]).isdigit()
-            or "," in value
-        ):
-            return None
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo is not None else None
-    if type(value) is int and 0 <= value < _EPOCH_SECONDS_MAX:
-        return datetime.fromtimestamp(value, UTC)
-    return None
-
-
-def _slow(body: Any) -> list[ReadingRow] | Rejection:
-    model: type[ReadingIn] | type[BatchIn] = (
-        BatchIn if isinstance(body, dict) and "readings" in body else ReadingIn
-    )
-    try:
-        parsed = model.model_validate(body)
-    except ValidationError as exc:
-        return Rejection(Reason.SCHEMA_VIOLATION, _describe(exc))
-    readings = parsed.readings if isinstance(parsed, BatchIn) else [parsed]
-    return [
-        (
-            reading.time,
-            reading.index_l,
-            reading.flow_lph,
-            reading.battery_pct,
-            reading.signal_dbm,
-            int(Alarm.from_names(reading.alarms)),
-        )
-        for reading in readings
-    ]
-
-
-def _describe(exc: ValidationError) -> str:
-    """The first few problems, each as `location: message`, short enough for a log line."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False)[:3]:
-        location = ".".join(str(part) for part in error["loc"]) or "payload"
-        parts.append(f"{location}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)[:500]

@@ -17,7 +17,8 @@ from operator import itemgetter
 
 from core.config import Settings
 from ingest.decoder import ReadingRow, Reason, Rejection, decode
-from ingest.payload import Alarm, serial_from_topic
+from wire.alarms import Alarm
+from wire.topics import serial_from_topic
 from ingest.repository import (
     FreshMeter,
     IngestRepository,

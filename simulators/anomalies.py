@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.payload import Alarm
+from wire.alarms import Alarm
 from simulators.demand import ANCHOR_DATE, IntArray, hashed_uniform, local_day_start
 from simulators.fleet import Fleet, SlotReadings, serial_of
 

@@ -23,7 +23,10 @@ import numpy.typing as npt
 import orjson
 
 from core.exceptions import InvalidInput
-from ingest.payload import MAX_READINGS_PER_MESSAGE, Alarm, encode_reading, uplink_topic
+from wire.alarms import Alarm
+from wire.codec import encode_reading
+from wire.schema import MAX_READINGS_PER_MESSAGE
+from wire.topics import uplink_topic
 from simulators.demand import (
     SECONDS_PER_DAY,
     DemandModifier,

@@ -18,7 +18,7 @@ from analytics.detectors import (
 from analytics.features import consumption_features
 from analytics.models import IncidentKind, Severity
 from analytics.synthetic import daily_fleet
-from ingest.payload import Alarm
+from wire.alarms import Alarm
 from tests.analytics.synthetic import START, household, split
 
 HISTORY = 28

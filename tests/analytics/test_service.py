@@ -8,7 +8,7 @@ from analytics import service
 from analytics.exceptions import NotEnoughHistory, UnknownMeters
 from analytics.repository import AnalyticsRepository
 from analytics.synthetic import daily_fleet
-from ingest.payload import Alarm
+from wire.alarms import Alarm
 from tests.analytics.arrange import NOW, local_midnight_utc
 from tests.analytics.synthetic import household
 

@@ -5,7 +5,7 @@ import pytest
 from analytics import vee
 from analytics.vee_repository import VeeRepository
 from core.config import VeeSettings
-from ingest.payload import Alarm
+from wire.alarms import Alarm
 from tests.analytics.arrange import NOW, local_midnight_utc
 
 pytestmark = pytest.mark.services

@@ -8,7 +8,7 @@ import orjson
 import psycopg
 import pytest
 
-from ingest.payload import encode_reading
+from wire.codec import encode_reading
 from tests.ingest.conftest import register
 
 pytestmark = pytest.mark.services

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from ingest.payload import encode_reading
+from wire.codec import encode_reading
 from tests.ingest.conftest import ROOT, register, worker_env
 
 pytestmark = pytest.mark.services

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.payload import uplink_topic
+from wire.topics import uplink_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 

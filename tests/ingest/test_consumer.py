@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from core.local_services import free_port
-from ingest.payload import encode_reading
+from wire.codec import encode_reading
 from tests.ingest.conftest import register, wait_all, wait_for_rows
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

@@ -20,7 +20,8 @@ import pytest
 from core.config import Settings
 from core.local_services import LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
-from ingest.payload import encode_reading, shard_of
+from wire.codec import encode_reading
+from wire.topics import shard_of
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

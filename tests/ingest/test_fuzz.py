@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ingest.decoder import Reason, Rejection, decode
-from ingest.payload import encode_reading
+from wire.codec import encode_reading
 from tests.conftest import create_database, drop_database
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 

@@ -23,7 +23,6 @@ import psycopg
 from core.config import Settings
 from ingest import metrics
 from ingest.decoder import Reason, Rejection, decode
-from wire.topics import serial_from_topic, subscription_topic
 from ingest.mqtt import ConnectOptions, MqttError, MqttSubscriber, Publish
 from ingest.repository import IngestRepository
 from ingest.service import (
@@ -34,6 +33,7 @@ from ingest.service import (
     quarantine_row,
     record_messages,
 )
+from wire.topics import serial_from_topic, subscription_topic
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,6 @@ from operator import itemgetter
 
 from core.config import Settings
 from ingest.decoder import ReadingRow, Reason, Rejection, decode
-from wire.alarms import Alarm
-from wire.topics import serial_from_topic
 from ingest.repository import (
     FreshMeter,
     IngestRepository,
@@ -27,6 +25,8 @@ from ingest.repository import (
     ReadingTableRow,
     StageRow,
 )
+from wire.alarms import Alarm
+from wire.topics import serial_from_topic
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from wire.alarms import Alarm
 from simulators.demand import ANCHOR_DATE, IntArray, hashed_uniform, local_day_start
 from simulators.fleet import Fleet, SlotReadings, serial_of
+from wire.alarms import Alarm
 
 
 @dataclass(frozen=True)

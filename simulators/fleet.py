@@ -23,10 +23,6 @@ import numpy.typing as npt
 import orjson
 
 from core.exceptions import InvalidInput
-from wire.alarms import Alarm
-from wire.codec import encode_reading
-from wire.schema import MAX_READINGS_PER_MESSAGE
-from wire.topics import uplink_topic
 from simulators.demand import (
     SECONDS_PER_DAY,
     DemandModifier,
@@ -38,6 +34,10 @@ from simulators.demand import (
     hashed_uniform,
     local_day_start,
 )
+from wire.alarms import Alarm
+from wire.codec import encode_reading
+from wire.schema import MAX_READINGS_PER_MESSAGE
+from wire.topics import uplink_topic
 
 LOW_BATTERY_PCT = 10
 

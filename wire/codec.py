@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from types import UnionType
-from typing import Annotated, Any, Protocol, Union, get_args, get_origin
+from typing import Annotated, Any, Protocol, Union, cast, get_args, get_origin
 
 import msgspec
 from pydantic import AwareDatetime, BaseModel, ValidationError
@@ -169,7 +169,8 @@ def _struct(model: type[BaseModel]) -> type[msgspec.Struct]:
         if field.is_required():
             fields.append((name, annotation))
         elif field.default_factory is not None:
-            fields.append((name, annotation, msgspec.field(default_factory=field.default_factory)))
+            factory = cast(Callable[[], Any], field.default_factory)
+            fields.append((name, annotation, msgspec.field(default_factory=factory)))
         else:
             fields.append((name, annotation, field.default))
     return msgspec.defstruct(
@@ -182,5 +183,7 @@ def _struct(model: type[BaseModel]) -> type[msgspec.Struct]:
     )
 
 
-_READING = msgspec.json.Decoder(_struct(ReadingIn), strict=True)
-_BATCH = msgspec.json.Decoder(_struct(BatchIn), strict=True)
+# Typed Any: the structs are built at import time, so their fields are known to mypy only
+# through the ``Reading`` protocol.
+_READING: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_struct(ReadingIn), strict=True)
+_BATCH: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_struct(BatchIn), strict=True)

@@ -1,7 +1,7 @@
 """Errors of the wire contract.
 
-    ValueError
-     └── SchemaViolation   an uplink payload that breaks ``wire.schema``
+ValueError
+ └── SchemaViolation   an uplink payload that breaks ``wire.schema``
 """
 
 

@@ -18,8 +18,8 @@ from analytics.detectors import (
 from analytics.features import consumption_features
 from analytics.models import IncidentKind, Severity
 from analytics.synthetic import daily_fleet
-from wire.alarms import Alarm
 from tests.analytics.synthetic import START, household, split
+from wire.alarms import Alarm
 
 HISTORY = 28
 

@@ -8,9 +8,9 @@ from analytics import service
 from analytics.exceptions import NotEnoughHistory, UnknownMeters
 from analytics.repository import AnalyticsRepository
 from analytics.synthetic import daily_fleet
-from wire.alarms import Alarm
 from tests.analytics.arrange import NOW, local_midnight_utc
 from tests.analytics.synthetic import household
+from wire.alarms import Alarm
 
 pytestmark = pytest.mark.services
 

@@ -5,8 +5,8 @@ import pytest
 from analytics import vee
 from analytics.vee_repository import VeeRepository
 from core.config import VeeSettings
-from wire.alarms import Alarm
 from tests.analytics.arrange import NOW, local_midnight_utc
+from wire.alarms import Alarm
 
 pytestmark = pytest.mark.services
 

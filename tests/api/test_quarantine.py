@@ -8,8 +8,8 @@ import orjson
 import psycopg
 import pytest
 
-from wire.codec import encode_reading
 from tests.ingest.conftest import register
+from wire.codec import encode_reading
 
 pytestmark = pytest.mark.services
 

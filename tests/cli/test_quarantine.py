@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from wire.codec import encode_reading
 from tests.ingest.conftest import ROOT, register, worker_env
+from wire.codec import encode_reading
 
 pytestmark = pytest.mark.services
 

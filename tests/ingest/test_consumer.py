@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from core.local_services import free_port
-from wire.codec import encode_reading
 from tests.ingest.conftest import register, wait_all, wait_for_rows
+from wire.codec import encode_reading
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -119,4 +119,3 @@ class TestReceive:
         message = receive("wb/3/meters/ABC-1/up", payload, limits=self.LIMITS, now=NOW)
         assert message.serial == "ABC-1"
         assert message.rows == [(T, 1, None, None, None, 0)]
-

@@ -20,9 +20,9 @@ import pytest
 from core.config import Settings
 from core.local_services import LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
+from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
 from wire.topics import shard_of
-from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ingest.decoder import Reason, Rejection, decode
-from wire.codec import encode_reading
 from tests.conftest import create_database, drop_database
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
+from wire.codec import encode_reading
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 METERS = [f"FUZ-{i:03d}" for i in range(50)]

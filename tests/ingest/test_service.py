@@ -10,11 +10,11 @@ import psycopg
 import pytest
 
 from ingest.decoder import Reason
-from wire.alarms import AlarmName
-from wire.codec import encode_reading
 from ingest.repository import IngestRepository
 from ingest.service import Limits, MeterDirectory, receive, record_messages, reprocess
 from tests.ingest.conftest import register
+from wire.alarms import AlarmName
+from wire.codec import encode_reading
 
 pytestmark = pytest.mark.services
 

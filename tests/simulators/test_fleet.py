@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from core.exceptions import InvalidInput
+from simulators.fleet import Fleet, FleetConfig, deliver
 from wire.schema import BatchIn, ReadingIn, json_schema
 from wire.topics import serial_from_topic
-from simulators.fleet import Fleet, FleetConfig, deliver
 
 # A slot well after the anchor: hourly readings, 2025-06 or so.
 FIRST_SLOT = 24 * 160

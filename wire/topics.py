@@ -7,9 +7,12 @@ with persistent sessions on several brokers, eclipse-mosquitto/mosquitto#2662).
 
 from __future__ import annotations
 
+import re
 import zlib
 
-from core.registry import SERIAL_RE
+# Serials are a topic level: no '/', '+' or '#', and short enough for one.
+SERIAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
+SERIAL_RE = re.compile(SERIAL_PATTERN)
 
 
 def shard_of(serial: str, shards: int) -> int:

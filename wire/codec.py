@@ -125,7 +125,7 @@ def _meta(metadata: Iterable[object]) -> dict[str, Any]:
         else:
             keys = [key for key in _BOUNDS if hasattr(item, key)]
             if len(keys) != 1:
-                # A constraint the fast path would silently drop: refuse to start instead.
+                # A constraint the strict decoder would silently drop: refuse to start instead.
                 raise TypeError(f"no msgspec equivalent for {item!r}")
             found[keys[0]] = getattr(item, keys[0])
     return found

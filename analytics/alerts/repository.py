@@ -1,6 +1,9 @@
-"""All SQL of the customer alerts (``analytics.alerts``): queueing deliveries for confirmed
-incidents, taking the next due one under a row lock, counting a customer's day, recording the
-outcome. Synchronous psycopg, like the scan that produces the incidents."""
+"""All SQL of the customer alerts.
+
+``AlertRepository`` (psycopg, the alert job): claiming confirmed incidents, queueing deliveries,
+taking the next due one under a row lock, counting a customer's day, recording the outcome.
+``CustomerAlertRepository`` (async session, the API): a customer's muted categories and the
+deliveries of an incident."""
 
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.models import AlertStatus
+from analytics.alerts.models import AlertDelivery, AlertMute, AlertStatus
+from analytics.incidents.models import ACTIVE_STATUSES
+from analytics.incidents.repository import IncidentRow
 
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _WAITING = [AlertStatus.QUEUED.value, AlertStatus.DEFERRED.value, AlertStatus.FAILED.value]
 
 
@@ -39,6 +47,35 @@ class DueDelivery:
 class AlertRepository:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+
+    def claim_unnotified(
+        self, *, severities: Sequence[str], opened_before: datetime, limit: int
+    ) -> list[IncidentRow]:
+        """Live incidents nobody was told about yet, opened before ``opened_before``, marked
+        notified in the same statement so that two alert jobs never send the same SMS."""
+        with self.conn.cursor(row_factory=class_row(IncidentRow)) as cur:
+            return cur.execute(
+                """
+                WITH due AS (
+                    SELECT id FROM incident
+                    WHERE notified_at IS NULL AND status::text = ANY(%(active)s)
+                      AND severity::text = ANY(%(severities)s) AND opened_at <= %(before)s
+                    ORDER BY opened_at
+                    LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE incident i SET notified_at = now()
+                FROM due WHERE i.id = due.id
+                RETURNING i.id, i.meter_id, i.kind, i.severity::text, i.status::text,
+                          i.started_at, i.last_seen_at, i.ended_at, i.evidence, i.updated_at
+                """,
+                {
+                    "active": _ACTIVE,
+                    "severities": list(severities),
+                    "before": opened_before,
+                    "limit": limit,
+                },
+            ).fetchall()
 
     def queue(self, incident_ids: Sequence[int], *, now: datetime) -> int:
         """One queued delivery per incident and current occupant of the incident's dwelling;
@@ -151,3 +188,32 @@ class AlertRepository:
                 "id": delivery_id,
             },
         )
+
+
+class CustomerAlertRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def deliveries(self, incident_id: int) -> Sequence[AlertDelivery]:
+        return (
+            await self.session.scalars(
+                select(AlertDelivery)
+                .where(AlertDelivery.incident_id == incident_id)
+                .order_by(AlertDelivery.id)
+            )
+        ).all()
+
+    async def mutes(self, user_id: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(AlertMute.category)
+            .where(AlertMute.user_id == user_id)
+            .order_by(AlertMute.category)
+        )
+        return list(rows)
+
+    async def replace_mutes(self, user_id: int, categories: Sequence[str]) -> None:
+        await self.session.execute(delete(AlertMute).where(AlertMute.user_id == user_id))
+        if categories:
+            await self.session.execute(
+                insert(AlertMute), [{"user_id": user_id, "category": c} for c in categories]
+            )

@@ -3,7 +3,7 @@
 Two steps, each safe to run from several processes at once:
 
 1. ``queue_alerts`` (in the caller's transaction) claims the confirmed incidents nobody was told
-   about (``analytics.service.claim_alerts``: still live an hour after opening, warning or
+   about (``claim_alerts``: still live an hour after opening, warning or
    critical) and queues one ``alert_delivery`` per current occupant; a unique key keeps it to one
    per incident and person.
 2. ``send_due`` takes due deliveries one at a time under a row lock (``SKIP LOCKED``) and decides:
@@ -15,121 +15,54 @@ Two steps, each safe to run from several processes at once:
 
 A crash between the provider's answer and the commit re-sends that one SMS on the next run (at
 least once); a row lock held across the call makes concurrent double sends impossible.
+
+The API side (async) reads and changes what a customer muted, and lists an incident's deliveries.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import service
-from analytics.alerts_repository import AlertRepository, DueDelivery
-from analytics.models import AlertStatus, IncidentKind, IncidentStatus
+from analytics.alerts.messages import CATEGORIES, render_alert
+from analytics.alerts.models import AlertDelivery, AlertStatus
+from analytics.alerts.repository import AlertRepository, CustomerAlertRepository, DueDelivery
+from analytics.incidents.models import IncidentStatus, Severity
+from analytics.incidents.repository import IncidentRow
+from core import audit
 from core.config import AlertSettings
-from core.models import Language
+from core.exceptions import InvalidInput
 from core.sms import SmsDeliveryFailed, SmsProvider
 
 logger = logging.getLogger(__name__)
 
-# What happened, since when ({since}, local time), what to do. GSM-7 only (tests check it), so
-# each is one 160-character segment or close to it.
-TEMPLATES: dict[IncidentKind, dict[Language, str]] = {
-    IncidentKind.LEAK: {
-        Language.EN: "WaterBill: water keeps flowing at meter {serial} since {since}, even at"
-        " night: a possible leak. Check taps, toilets and pipes.",
-        Language.FR: "WaterBill: l'eau coule sans arret au compteur {serial} depuis le {since},"
-        " meme la nuit: fuite probable. Verifiez robinets, WC et tuyaux.",
-        Language.TPI: "WaterBill: wara i ran oltaim long mita {serial} kirap long {since}, long"
-        " nait tu: ating i lik. Lukim ol tap, toilet na paip.",
-    },
-    IncidentKind.BURST: {
-        Language.EN: "WaterBill: very high flow at meter {serial} since {since}: a burst pipe?"
-        " Close the main valve and call a plumber.",
-        Language.FR: "WaterBill: debit tres fort au compteur {serial} depuis le {since}: tuyau"
-        " casse? Fermez la vanne principale et appelez un plombier.",
-        Language.TPI: "WaterBill: planti wara i ran long mita {serial} kirap long {since}: paip"
-        " i bruk? Pasim bikpela valv na singautim plamba.",
-    },
-    IncidentKind.BACKFLOW: {
-        Language.EN: "WaterBill: water ran backwards through meter {serial} since {since}."
-        " Please call us so we can check your connection.",
-        Language.FR: "WaterBill: l'eau a circule a l'envers au compteur {serial} depuis le"
-        " {since}. Appelez-nous pour verifier votre branchement.",
-        Language.TPI: "WaterBill: wara i ran i go bek long mita {serial} kirap long {since}."
-        " Plis singautim mipela long sekim paip bilong yu.",
-    },
-    IncidentKind.STUCK: {
-        Language.EN: "WaterBill: meter {serial} shows no use since {since} though the home is"
-        " occupied. It may be stuck; a technician will check it.",
-        Language.FR: "WaterBill: le compteur {serial} n'indique aucune consommation depuis le"
-        " {since}. Il est peut-etre bloque; un technicien passera.",
-        Language.TPI: "WaterBill: mita {serial} i no soim wara kirap long {since}, tasol ol i"
-        " stap long haus. Ating em i pas; teknisen bai kam sekim.",
-    },
-    IncidentKind.SILENT: {
-        Language.EN: "WaterBill: meter {serial} has sent no data since {since}. Nothing to do;"
-        " a technician will check it.",
-        Language.FR: "WaterBill: le compteur {serial} n'envoie plus de donnees depuis le"
-        " {since}. Rien a faire; un technicien va le verifier.",
-        Language.TPI: "WaterBill: mita {serial} i no salim toktok kirap long {since}. Yu no"
-        " ken wari; teknisen bai sekim.",
-    },
-    IncidentKind.TAMPER: {
-        Language.EN: "WaterBill: meter {serial} reported tampering since {since}. If nobody"
-        " touched it, please call us.",
-        Language.FR: "WaterBill: le compteur {serial} signale une manipulation depuis le"
-        " {since}. Si personne n'y a touche, appelez-nous.",
-        Language.TPI: "WaterBill: mita {serial} i tok wanpela i bagarapim em kirap long"
-        " {since}. Sapos nogat, plis singautim mipela.",
-    },
-    IncidentKind.DRY: {
-        Language.EN: "WaterBill: meter {serial} finds no water in the pipe since {since}."
-        " Check your supply valve; call us if it is open.",
-        Language.FR: "WaterBill: le compteur {serial} ne voit plus d'eau depuis le {since}."
-        " Verifiez votre vanne; appelez-nous si elle est ouverte.",
-        Language.TPI: "WaterBill: mita {serial} i no painim wara long paip kirap long {since}."
-        " Lukim valv; sapos em i op, singautim mipela.",
-    },
-    IncidentKind.LOW_BATTERY: {
-        Language.EN: "WaterBill: the battery of meter {serial} is low since {since}. Nothing to"
-        " do; a technician will replace it.",
-        Language.FR: "WaterBill: la pile du compteur {serial} est faible depuis le {since}."
-        " Rien a faire; un technicien la remplacera.",
-        Language.TPI: "WaterBill: bateri bilong mita {serial} i laik dai kirap long {since}."
-        " Yu no ken wari; teknisen bai senisim.",
-    },
-    IncidentKind.ABNORMAL: {
-        Language.EN: "WaterBill: unusually high water use at meter {serial} since {since}."
-        " Check for leaks or taps left running; it raises your bill.",
-        Language.FR: "WaterBill: consommation inhabituelle au compteur {serial} depuis le"
-        " {since}. Cherchez une fuite ou un robinet ouvert.",
-        Language.TPI: "WaterBill: yu yusim planti wara tumas long mita {serial} kirap long"
-        " {since}. Lukim lik o tap i op; bil bai go antap.",
-    },
-}
-# A kind a newer detector added before it got its own words: still told, never stuck in the queue.
-GENERIC: dict[Language, str] = {
-    Language.EN: "WaterBill: something unusual ({kind}) at meter {serial} since {since}. Please"
-    " call us if you need help.",
-    Language.FR: "WaterBill: anomalie ({kind}) au compteur {serial} depuis le {since}."
-    " Appelez-nous si besoin.",
-    Language.TPI: "WaterBill: samting i no stret ({kind}) long mita {serial} kirap long {since}."
-    " Singautim mipela sapos yu laik.",
-}
-# Every kind is a category a customer may mute.
-CATEGORIES = tuple(kind.value for kind in IncidentKind)
+MUTES_CHANGED = "alerts.mutes_changed"
 
 
-def render_alert(kind: str, language: str, *, serial: str, since: datetime) -> str:
-    """The SMS for an incident of ``kind`` since ``since`` (a local time), English by default."""
-    templates = TEMPLATES.get(IncidentKind(kind), GENERIC) if kind in CATEGORIES else GENERIC
-    text = templates.get(Language(language), templates[Language.EN])
-    return text.format(kind=kind, serial=serial, since=since.strftime("%d/%m %H:%M"))
+def claim_alerts(
+    conn: psycopg.Connection[Any],
+    *,
+    now: datetime,
+    confirm_after: timedelta = timedelta(hours=1),
+    severities: Sequence[Severity] = (Severity.WARNING, Severity.CRITICAL),
+    limit: int = 500,
+) -> list[IncidentRow]:
+    """Incidents to tell customers about, each returned once ever (the SMS hook).
+
+    An incident is confirmed when it is still live ``confirm_after`` its opening (a later scan
+    did not resolve it); the caller sends the SMS in the customer's language within the same
+    transaction, so a failed send rolls the claim back.
+    """
+    return AlertRepository(conn).claim_unnotified(
+        severities=[s.value for s in severities], opened_before=now - confirm_after, limit=limit
+    )
 
 
 def in_quiet_hours(clock: time, *, start: time, end: time) -> bool:
@@ -176,9 +109,7 @@ def queue_alerts(
     """Claim newly confirmed incidents and queue their SMS; returns (incidents, deliveries).
 
     Runs in the caller's transaction: the claim and the queue stand or fall together."""
-    claimed = service.claim_alerts(
-        conn, now=now, confirm_after=timedelta(seconds=options.confirm_after_s)
-    )
+    claimed = claim_alerts(conn, now=now, confirm_after=timedelta(seconds=options.confirm_after_s))
     if not claimed:
         return 0, 0
     queued = AlertRepository(conn).queue([i.id for i in claimed], now=now)
@@ -277,3 +208,39 @@ def _deliver(
         logger.warning("alert SMS %d failed (attempt %d): %s", due.id, due.attempts + 1, error)
         return AlertStatus.FAILED
     return AlertStatus.SENT
+
+
+async def deliveries(session: AsyncSession, *, incident_id: int) -> Sequence[AlertDelivery]:
+    """The SMS sent (or waiting) about an incident: for the people who manage it."""
+    return await CustomerAlertRepository(session).deliveries(incident_id)
+
+
+async def muted_categories(session: AsyncSession, *, user_id: int) -> list[str]:
+    return await CustomerAlertRepository(session).mutes(user_id)
+
+
+async def set_muted_categories(
+    session: AsyncSession, *, user_id: int, categories: Sequence[str], ip: str | None
+) -> list[str]:
+    """Replace what a customer muted.
+
+    Raises:
+        InvalidInput: a category that is not an incident kind.
+    """
+    unknown = sorted(set(categories) - set(CATEGORIES))
+    if unknown:
+        raise InvalidInput(f"unknown categories {unknown}; known: {', '.join(CATEGORIES)}")
+    chosen = sorted(set(categories))
+    repo = CustomerAlertRepository(session)
+    if chosen != await repo.mutes(user_id):
+        await repo.replace_mutes(user_id, chosen)
+        await audit.record(
+            session,
+            action=MUTES_CHANGED,
+            actor_id=user_id,
+            ip=ip,
+            target_type="user",
+            target_id=user_id,
+            detail={"muted": chosen},
+        )
+    return chosen

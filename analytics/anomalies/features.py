@@ -12,12 +12,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-TimeArray = npt.NDArray[np.datetime64]
+from analytics.arrays import BoolArray, FloatArray, IntArray, TimeArray
 
 # 01:00-05:00 local: the hours when a household is asleep and any flow is suspect
 # (the "minimum night flow" of water-loss practice, IWA water balance).
@@ -36,6 +32,16 @@ class HourlySeries:
     volume_l: FloatArray
     local_day: TimeArray
     local_hour: IntArray
+
+
+@dataclass(frozen=True)
+class ReadingSeries:
+    """One meter's raw readings in time order (``flow_lph`` NaN where the device sent none)."""
+
+    time: TimeArray
+    index_l: IntArray
+    flow_lph: FloatArray
+    alarms: IntArray
 
 
 @dataclass(frozen=True)
@@ -100,27 +106,6 @@ def runs(mask: BoolArray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], mask.astype(bool), [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
-def weekday_profile(daily_l: FloatArray, weekday: IntArray) -> FloatArray:
-    """Mean volume of each weekday (Monday=0) divided by the overall mean; 1.0 where unknown.
-
-    Days that are NaN or zero (absence) do not shape the profile.
-    """
-    used = ~np.isnan(daily_l) & (daily_l > 0)
-    if not used.any():
-        return np.ones(7)
-    overall = float(daily_l[used].mean())
-    sums = np.bincount(weekday[used], weights=daily_l[used], minlength=7)
-    counts = np.bincount(weekday[used], minlength=7)
-    means = np.divide(sums, counts, out=np.full(7, overall), where=counts > 0)
-    profile: FloatArray = means / overall
-    return profile
-
-
-def weekdays(days: TimeArray) -> IntArray:
-    """Monday=0 ... Sunday=6 of ``datetime64[D]`` days (1970-01-01 was a Thursday)."""
-    return ((days.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64)
 
 
 def reverse_volume_l(index_l: IntArray, max_reverse_l: int) -> IntArray:

@@ -11,45 +11,38 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 
-from analytics.detectors import (
-    ALARM_KINDS,
-    AbnormalConsumptionDetector,
-    BackflowDetector,
-    BurstDetector,
-    Detection,
-    DeviceAlarmDetector,
-    LeakDetector,
-    ReadingSeries,
-    SilentMeterDetector,
-    StuckMeterDetector,
-)
-from analytics.exceptions import NotEnoughHistory, UnknownMeters
-from analytics.features import (
-    FloatArray,
+from analytics.anomalies.detectors.abnormal import AbnormalConsumptionDetector
+from analytics.anomalies.detectors.backflow import BackflowDetector
+from analytics.anomalies.detectors.burst import BurstDetector
+from analytics.anomalies.detectors.detection import Detection
+from analytics.anomalies.detectors.device_alarm import ALARM_KINDS, DeviceAlarmDetector
+from analytics.anomalies.detectors.leak import LeakDetector
+from analytics.anomalies.detectors.silent import SilentMeterDetector
+from analytics.anomalies.detectors.stuck import StuckMeterDetector
+from analytics.anomalies.exceptions import UnknownMeters
+from analytics.anomalies.features import (
     HourlySeries,
+    ReadingSeries,
     consumption_features,
     hourly_series,
     local_calendar,
-    weekdays,
 )
-from analytics.forecast import WeeklyLevelForecaster
-from analytics.models import IncidentKind, Severity
-from analytics.repository import (
-    AnalyticsRepository,
+from analytics.anomalies.repository import (
     DailyVolume,
-    FindingRow,
-    IncidentRow,
     MeterContext,
     ReadingRow,
-    Scope,
+    ScanRepository,
 )
+from analytics.arrays import FloatArray
+from analytics.incidents.models import IncidentKind
+from analytics.incidents.repository import FindingRow, IncidentBatchRepository, Scope
 from core.config import AnalyticsSettings
 
 logger = logging.getLogger(__name__)
@@ -95,7 +88,8 @@ def scan(
         UnknownMeters: ``meter_ids`` names a meter that does not exist.
     """
     options = options or AnalyticsSettings()
-    repo = AnalyticsRepository(conn)
+    repo = ScanRepository(conn)
+    incidents = IncidentBatchRepository(conn)
     repo.lock_scan(SCAN_NAME)
     repo.tune(work_mem=options.work_mem)
     incremental = meter_ids is None
@@ -112,7 +106,7 @@ def scan(
     batches = list(_chunks(targets, options.batch_meters))
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = (
-            reader.submit(_read_batch, repo, batches[0], now=now, options=options)
+            reader.submit(_read_batch, repo, incidents, batches[0], now=now, options=options)
             if batches
             else None
         )
@@ -120,7 +114,9 @@ def scan(
             assert pending is not None
             batch = pending.result()
             pending = (
-                reader.submit(_read_batch, repo, batches[position + 1], now=now, options=options)
+                reader.submit(
+                    _read_batch, repo, incidents, batches[position + 1], now=now, options=options
+                )
                 if position + 1 < len(batches)
                 else None
             )
@@ -142,7 +138,7 @@ def scan(
         Scope(meter_ids=judged, kinds=[IncidentKind.ABNORMAL.value]),
         Scope(meter_ids=[s.meter_id for s in states], kinds=[IncidentKind.SILENT.value]),
     ]
-    counts = repo.apply_findings(findings, scopes, now=now)
+    counts = incidents.apply_findings(findings, scopes, now=now)
     if incremental:
         repo.set_watermark(SCAN_NAME, now)
     report = ScanReport(
@@ -161,88 +157,6 @@ def scan(
         report.resolved,
     )
     return report
-
-
-@dataclass(frozen=True)
-class DailyForecast:
-    """Expected litres per local day with the interval, from ``first_day`` on."""
-
-    meter_id: int
-    first_day: date
-    expected_l: list[int]
-    lower_l: list[int]
-    upper_l: list[int]
-    coverage: float
-
-    @property
-    def total_l(self) -> int:
-        return sum(self.expected_l)
-
-
-def forecast(
-    conn: psycopg.Connection[Any],
-    *,
-    meter_id: int,
-    today: date,
-    horizon_days: int = 30,
-    history_days: int = 182,
-    min_history_days: int = 14,
-) -> DailyForecast:
-    """Expected daily consumption of one meter for ``horizon_days`` from ``today`` on.
-
-    The invoice estimate is this total priced by the billing package's tariff engine.
-
-    Raises:
-        UnknownMeters: no such meter.
-        NotEnoughHistory: fewer than ``min_history_days`` of daily rollups.
-    """
-    repo = AnalyticsRepository(conn)
-    if not repo.meter_contexts([meter_id]):
-        raise UnknownMeters([meter_id])
-    rows = repo.daily_volumes([meter_id], since=today - timedelta(days=history_days), until=today)
-    if len(rows) < min_history_days:
-        raise NotEnoughHistory(meter_id, len(rows), min_history_days)
-    # A contiguous calendar, NaN where the rollup has no row: the model skips unknown days.
-    first = rows[0].day
-    days = np.arange(np.datetime64(first, "D"), np.datetime64(today, "D"), dtype="datetime64[D]")
-    volumes = np.full(len(days), np.nan)
-    volumes[[(r.day - first).days for r in rows]] = [r.volume_l for r in rows]
-    model = WeeklyLevelForecaster().fit(weekdays(days)[:, None], volumes)
-    future = np.datetime64(today, "D") + np.arange(horizon_days)
-    future_weekdays = weekdays(future)[:, None]
-    low, high = model.predict_interval(future_weekdays)
-    return DailyForecast(
-        meter_id=meter_id,
-        first_day=today,
-        expected_l=[round(v) for v in model.predict(future_weekdays)],
-        lower_l=[round(v) for v in low],
-        upper_l=[round(v) for v in high],
-        coverage=model.coverage,
-    )
-
-
-def claim_alerts(
-    conn: psycopg.Connection[Any],
-    *,
-    now: datetime,
-    confirm_after: timedelta = timedelta(hours=1),
-    severities: Sequence[Severity] = (Severity.WARNING, Severity.CRITICAL),
-    limit: int = 500,
-) -> list[IncidentRow]:
-    """Incidents to tell customers about, each returned once ever (the SMS hook).
-
-    An incident is confirmed when it is still live ``confirm_after`` its opening (a later scan
-    did not resolve it); the caller sends the SMS in the customer's language within the same
-    transaction, so a failed send rolls the claim back.
-    """
-    return AnalyticsRepository(conn).claim_unnotified(
-        severities=[s.value for s in severities], opened_before=now - confirm_after, limit=limit
-    )
-
-
-def meters_on_hold(conn: psycopg.Connection[Any], *, meter_ids: Sequence[int]) -> list[int]:
-    """Meters billing must hold back: a live tamper alarm makes the register untrustworthy."""
-    return AnalyticsRepository(conn).meters_on_hold(meter_ids)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -279,7 +193,8 @@ class _Batch:
 
 
 def _read_batch(
-    repo: AnalyticsRepository,
+    repo: ScanRepository,
+    incidents: IncidentBatchRepository,
     meter_ids: Sequence[int],
     *,
     now: datetime,
@@ -301,8 +216,8 @@ def _read_batch(
             repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
         ),
         # What live incidents learned when they opened, so they are judged by the same norm.
-        leaks=repo.live_evidence(ids, IncidentKind.LEAK.value),
-        stucks=repo.live_evidence(ids, IncidentKind.STUCK.value),
+        leaks=incidents.live_evidence(ids, IncidentKind.LEAK.value),
+        stucks=incidents.live_evidence(ids, IncidentKind.STUCK.value),
     )
 
 
@@ -336,7 +251,7 @@ def _telemetry_findings(batch: _Batch, *, options: AnalyticsSettings) -> list[Fi
 
 
 def hourly_windows(
-    repo: AnalyticsRepository, timezones: dict[int, str], *, since: datetime, until: datetime
+    repo: ScanRepository, timezones: dict[int, str], *, since: datetime, until: datetime
 ) -> dict[int, HourlySeries]:
     """Each meter's hourly volumes over the UTC hours of ``[since, until)`` on its local
     calendar (``timezones``: meter id to IANA zone), NaN where the readings do not say."""
@@ -399,7 +314,7 @@ def _volumes(rows: Sequence[DailyVolume]) -> FloatArray:
 
 
 def _abnormal_findings(
-    repo: AnalyticsRepository,
+    repo: ScanRepository,
     contexts: Sequence[MeterContext],
     *,
     now: datetime,

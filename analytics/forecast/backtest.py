@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.features import FloatArray, IntArray
-from analytics.forecast import WeeklyLevelForecaster, seasonal_naive
+from analytics.arrays import FloatArray, IntArray
+from analytics.forecast.forecaster import WeeklyLevelForecaster, seasonal_naive
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Self
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from analytics.features import FloatArray, IntArray
+from analytics.arrays import FloatArray, IntArray
 
 
 class WeeklyLevelForecaster(BaseEstimator):  # type: ignore[misc]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.features import FloatArray
+from analytics.arrays import FloatArray
 
 
 def daily_fleet(meters: int, days: int, *, seed: int) -> tuple[FloatArray, np.ndarray]:

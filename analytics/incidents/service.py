@@ -1,5 +1,5 @@
 """Incidents as people handle them: list and read (within reach), acknowledge, close; and the
-categories a customer muted.
+tamper hold billing asks about.
 
 A person's ``close`` is final (status ``closed``): the scan keeps attaching the same episode to
 it and never reopens it. Closing an incident whose condition the scan still sees is allowed (a
@@ -13,19 +13,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.alerts import CATEGORIES
-from analytics.exceptions import IncidentAlreadyClosed, IncidentNotFound, NoteRequired
-from analytics.incident_repository import IncidentFilter, IncidentRepository, LocatedIncident
-from analytics.models import ACTIVE_STATUSES, AlertDelivery, IncidentStatus
+from analytics.incidents.exceptions import IncidentAlreadyClosed, IncidentNotFound, NoteRequired
+from analytics.incidents.models import ACTIVE_STATUSES, IncidentStatus
+from analytics.incidents.repository import (
+    IncidentBatchRepository,
+    IncidentFilter,
+    IncidentRepository,
+    LocatedIncident,
+)
 from core import audit
 from core.exceptions import InvalidInput
 
 ACKNOWLEDGED = "incident.acknowledged"
 CLOSED = "incident.closed"
-MUTES_CHANGED = "alerts.mutes_changed"
 
 
 async def list_incidents(
@@ -51,11 +55,6 @@ async def get_incident(
     if found is None:
         raise IncidentNotFound(f"incident {incident_id} does not exist")
     return found
-
-
-async def deliveries(session: AsyncSession, *, incident_id: int) -> Sequence[AlertDelivery]:
-    """The SMS sent (or waiting) about an incident: for the people who manage it."""
-    return await IncidentRepository(session).deliveries(incident_id)
 
 
 async def _locked(
@@ -154,32 +153,6 @@ async def close(
     return found
 
 
-async def muted_categories(session: AsyncSession, *, user_id: int) -> list[str]:
-    return await IncidentRepository(session).mutes(user_id)
-
-
-async def set_muted_categories(
-    session: AsyncSession, *, user_id: int, categories: Sequence[str], ip: str | None
-) -> list[str]:
-    """Replace what a customer muted.
-
-    Raises:
-        InvalidInput: a category that is not an incident kind.
-    """
-    unknown = sorted(set(categories) - set(CATEGORIES))
-    if unknown:
-        raise InvalidInput(f"unknown categories {unknown}; known: {', '.join(CATEGORIES)}")
-    chosen = sorted(set(categories))
-    repo = IncidentRepository(session)
-    if chosen != await repo.mutes(user_id):
-        await repo.replace_mutes(user_id, chosen)
-        await audit.record(
-            session,
-            action=MUTES_CHANGED,
-            actor_id=user_id,
-            ip=ip,
-            target_type="user",
-            target_id=user_id,
-            detail={"muted": chosen},
-        )
-    return chosen
+def meters_on_hold(conn: psycopg.Connection[Any], *, meter_ids: Sequence[int]) -> list[int]:
+    """Meters billing must hold back: a live tamper alarm makes the register untrustworthy."""
+    return IncidentBatchRepository(conn).meters_on_hold(meter_ids)

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from analytics.repository import RollupRepository
+from analytics.rollups.repository import RollupRepository
 
 logger = logging.getLogger(__name__)
 

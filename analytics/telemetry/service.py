@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.exceptions import InvalidTimeRange
-from analytics.repository import TelemetryRepository
-from analytics.schemas import (
+from analytics.telemetry.exceptions import InvalidTimeRange
+from analytics.telemetry.repository import TelemetryRepository
+from analytics.telemetry.schemas import (
     Granularity,
     IngestStatus,
     MeterIngestPage,

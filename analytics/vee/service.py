@@ -33,12 +33,12 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from analytics.vee_repository import VeeRepository
+from analytics.vee.estimate_repository import EstimateRepository
+from analytics.vee.repository import VeeRepository
 from core.config import VeeSettings
 
 logger = logging.getLogger(__name__)
 
-VEE_SCAN = "vee"
 OVERLAP = timedelta(minutes=5)
 _EARLIEST = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
@@ -71,14 +71,12 @@ def run(
         raise RuntimeError("vee.run needs a transaction: use `with conn.transaction()`")
     options = options or VeeSettings()
     repo = VeeRepository(conn)
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (VEE_SCAN,))
+    estimates = EstimateRepository(conn)
+    repo.lock()
     watermark = None
     received_until = repo.received_until()
     if meter_ids is None:
-        row = conn.execute(
-            "SELECT watermark FROM analytics_scan WHERE name = %s", (VEE_SCAN,)
-        ).fetchone()
-        watermark = None if row is None else row[0]
+        watermark = repo.watermark()
         received_after = _EARLIEST if watermark is None else watermark - OVERLAP
         touched = repo.touched_meters(None if watermark is None else received_after)
     else:
@@ -108,15 +106,10 @@ def run(
         "max_span": timedelta(days=options.max_estimate_days),
     }
     flags = repo.write_flags(params) + repo.flag_zero_days(params)
-    replaced = repo.replace_superseded()
-    written, _ = repo.estimate(params)
+    replaced = estimates.replace_superseded()
+    written, _ = estimates.estimate(params)
     if meter_ids is None and received_until is not None:
-        conn.execute(
-            "INSERT INTO analytics_scan (name, watermark) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET watermark = excluded.watermark,"
-            " finished_at = now()",
-            (VEE_SCAN, received_until),
-        )
+        repo.set_watermark(received_until)
     report = VeeReport(
         meters=len(targets),
         steps=steps,

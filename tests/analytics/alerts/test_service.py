@@ -9,16 +9,16 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from analytics.alerts import (
-    TEMPLATES,
+from analytics.alerts.messages import TEMPLATES, render_alert
+from analytics.alerts.models import AlertStatus
+from analytics.alerts.service import (
     first_allowed,
     in_quiet_hours,
     queue_alerts,
-    render_alert,
     run_alerts,
     send_due,
 )
-from analytics.models import AlertStatus, IncidentKind
+from analytics.incidents.models import IncidentKind
 from core.config import AlertSettings, SmsProviderName, SmsSettings
 from core.models import Language
 from core.sms import TwilioSmsProvider, is_gsm7

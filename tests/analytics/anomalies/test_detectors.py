@@ -5,19 +5,16 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from analytics.detectors import (
-    AbnormalConsumptionDetector,
-    BackflowDetector,
-    BurstDetector,
-    DeviceAlarmDetector,
-    LeakDetector,
-    ReadingSeries,
-    SilentMeterDetector,
-    StuckMeterDetector,
-)
-from analytics.features import consumption_features
-from analytics.models import IncidentKind, Severity
-from analytics.synthetic import daily_fleet
+from analytics.anomalies.detectors.abnormal import AbnormalConsumptionDetector
+from analytics.anomalies.detectors.backflow import BackflowDetector
+from analytics.anomalies.detectors.burst import BurstDetector
+from analytics.anomalies.detectors.device_alarm import DeviceAlarmDetector
+from analytics.anomalies.detectors.leak import LeakDetector
+from analytics.anomalies.detectors.silent import SilentMeterDetector
+from analytics.anomalies.detectors.stuck import StuckMeterDetector
+from analytics.anomalies.features import ReadingSeries, consumption_features
+from analytics.forecast.synthetic import daily_fleet
+from analytics.incidents.models import IncidentKind, Severity
 from ingest.payload import Alarm
 from tests.analytics.synthetic import START, household, split
 

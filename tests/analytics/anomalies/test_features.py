@@ -1,6 +1,6 @@
 import numpy as np
 
-from analytics.features import daily_features, runs, weekday_profile, weekdays
+from analytics.anomalies.features import daily_features, runs
 from tests.analytics.synthetic import series
 
 
@@ -28,16 +28,3 @@ class TestRuns:
     def test_half_open_ranges_of_consecutive_true(self):
         assert runs(np.array([1, 1, 0, 1, 0, 0, 1], dtype=bool)) == [(0, 2), (3, 4), (6, 7)]
         assert runs(np.zeros(3, dtype=bool)) == []
-
-
-class TestWeekdays:
-    def test_monday_is_zero(self):
-        assert list(weekdays(np.array(["2026-11-23", "2026-11-29"], dtype="datetime64[D]"))) == [
-            0,
-            6,
-        ]
-
-    def test_profile_ignores_absent_days(self):
-        daily = np.array([100, 100, 100, 100, 100, 200, 0, 100, 100, 100, 100, 100, 200, 200.0])
-        profile = weekday_profile(daily, np.arange(14) % 7)
-        assert profile[5] == profile[6] == 2 * profile[0]

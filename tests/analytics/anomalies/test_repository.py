@@ -3,8 +3,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from analytics.repository import AnalyticsRepository
-from analytics.service import hourly_windows
+from analytics.anomalies.repository import ScanRepository
+from analytics.anomalies.service import hourly_windows
 from tests.analytics.arrange import NOW
 
 pytestmark = pytest.mark.services
@@ -28,7 +28,7 @@ class TestHourlyVolumes:
         _add(db, meter, [(T0, 100), (T0 + hour / 4, 110), (T0 + hour, 130)])
         _add(db, meter, [(T0 + 2 * hour, 130), (T0 + 4 * hour, 170)])
         window = hourly_windows(
-            AnalyticsRepository(db),
+            ScanRepository(db),
             {meter: "Pacific/Port_Moresby"},
             since=T0,
             until=T0 + 5 * hour,
@@ -44,7 +44,7 @@ class TestHourlyVolumes:
         meter = scan_fleet.meter()
         _add(db, meter, [(T0, 100), (T0 + timedelta(hours=1), 90)])
         window = hourly_windows(
-            AnalyticsRepository(db), {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=1)
+            ScanRepository(db), {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=1)
         )[meter]
         assert np.isnan(window.volume_l).all()
 
@@ -57,15 +57,15 @@ class TestHourlyVolumes:
             " VALUES (%s, %s, 'estimated', 110)",
             (meter, T0 + hour),
         )
-        window = hourly_windows(
-            AnalyticsRepository(db), {meter: "UTC"}, since=T0, until=T0 + 2 * hour
-        )[meter]
+        window = hourly_windows(ScanRepository(db), {meter: "UTC"}, since=T0, until=T0 + 2 * hour)[
+            meter
+        ]
         assert np.isnan(window.volume_l).all()
 
     def test_a_meter_without_readings_gets_an_unknown_window(self, db, scan_fleet):
         meter = scan_fleet.meter()
         window = hourly_windows(
-            AnalyticsRepository(db), {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=3)
+            ScanRepository(db), {meter: "UTC"}, since=T0, until=T0 + timedelta(hours=3)
         )[meter]
         assert len(window.volume_l) == 3
         assert np.isnan(window.volume_l).all()
@@ -78,7 +78,7 @@ class TestTouchedMeters:
         scan_fleet.readings(stale, start=NOW - timedelta(days=2), hourly_l=[1.0])
         scan_fleet.daily(rolled, first_day=date(2026, 11, 20), volumes=[100])
         db.execute("UPDATE meter_daily SET updated_at = %s", (NOW,))
-        repo = AnalyticsRepository(db)
+        repo = ScanRepository(db)
         assert repo.touched_meters(NOW - timedelta(days=1)) == [fresh, rolled]
 
 
@@ -86,7 +86,7 @@ class TestDailyVolumes:
     def test_rollups_in_the_range_with_occupants(self, db, scan_fleet):
         meter = scan_fleet.meter(occupants=4)
         scan_fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100, 200, 300])
-        rows = AnalyticsRepository(db).daily_volumes(
+        rows = ScanRepository(db).daily_volumes(
             [meter], since=date(2026, 11, 2), until=date(2026, 11, 3)
         )
         assert [(r.day, r.volume_l, r.occupants) for r in rows] == [(date(2026, 11, 2), 200, 4)]
@@ -97,7 +97,7 @@ class TestDailyVolumes:
         empty = scan_fleet.meter(occupancy="vacant")
         for meter in [*flats, house, empty]:
             scan_fleet.daily(meter, first_day=date(2026, 11, 1), volumes=[100])
-        repo = AnalyticsRepository(db)
+        repo = ScanRepository(db)
         sample = repo.peer_daily_volumes(
             "apartment", since=date(2026, 11, 1), until=date(2026, 11, 2), max_meters=3
         )
@@ -118,7 +118,7 @@ class TestReportingStates:
         manual = scan_fleet.meter()
         db.execute("UPDATE meter SET kind = 'mechanical' WHERE id = %s", (manual,))
         scan_fleet.readings(reporting, start=NOW - timedelta(hours=2), hourly_l=[1.0])
-        states = AnalyticsRepository(db).reporting_states(None)
+        states = ScanRepository(db).reporting_states(None)
         assert [(s.meter_id, s.last_received_at) for s in states] == [
             (reporting, NOW - timedelta(hours=1)),
             (never, NOW - timedelta(days=3)),

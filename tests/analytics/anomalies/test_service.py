@@ -4,10 +4,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from analytics import service
-from analytics.exceptions import NotEnoughHistory, UnknownMeters
-from analytics.repository import AnalyticsRepository
-from analytics.synthetic import daily_fleet
+from analytics.anomalies import service
+from analytics.anomalies.repository import ScanRepository
+from analytics.forecast.synthetic import daily_fleet
+from analytics.incidents import service as incidents
+from analytics.incidents.repository import IncidentBatchRepository
 from ingest.payload import Alarm
 from tests.analytics.arrange import NOW, local_midnight_utc
 from tests.analytics.synthetic import household
@@ -26,7 +27,7 @@ def _leaking(hours_of_leak: int, *, seed: int = 0) -> np.ndarray:
 
 
 def _incidents(db, meter_id=None):
-    return AnalyticsRepository(db).incidents(None if meter_id is None else [meter_id])
+    return IncidentBatchRepository(db).incidents(None if meter_id is None else [meter_id])
 
 
 class TestScanLifecycle:
@@ -143,7 +144,7 @@ class TestScanLifecycle:
         service.scan(db, now=NOW)
         [tamper] = _incidents(db, meter)
         assert (tamper.kind, tamper.severity, tamper.status) == ("tamper", "critical", "open")
-        assert service.meters_on_hold(db, meter_ids=[meter, other]) == [meter]
+        assert incidents.meters_on_hold(db, meter_ids=[meter, other]) == [meter]
 
     def test_backflow_is_found_in_the_raw_readings(self, db, scan_fleet):
         meter = scan_fleet.meter()
@@ -184,7 +185,7 @@ class TestIncrementalScan:
             received_at=NOW + timedelta(minutes=45),
         )
         assert service.scan(db, now=NOW + timedelta(hours=1)).meters == 1
-        assert AnalyticsRepository(db).watermark(service.SCAN_NAME) == NOW + timedelta(hours=1)
+        assert ScanRepository(db).watermark(service.SCAN_NAME) == NOW + timedelta(hours=1)
 
     def test_since_overrides_the_watermark(self, db, scan_fleet):
         meter = scan_fleet.meter()
@@ -210,48 +211,3 @@ class TestAbnormalConsumption:
         assert abnormal[0].evidence["daily_l"] == [3000, 3000]
         assert abnormal[0].started_at == local_midnight_utc(date(2026, 11, 21))
         assert abnormal[0].ended_at == local_midnight_utc(date(2026, 11, 23))
-
-
-class TestForecast:
-    def test_thirty_days_with_an_interval_from_the_daily_rollups(self, db, scan_fleet):
-        meter = scan_fleet.meter()
-        first_day = NOW.date() - timedelta(days=84)
-        weekday = np.arange(84) % 7  # daily() days: 84 days before a Tuesday is a Tuesday
-        shape = np.where(np.isin((weekday + 1) % 7, [5, 6]), 600.0, 400.0)
-        scan_fleet.daily(meter, first_day=first_day, volumes=shape)
-        result = service.forecast(db, meter_id=meter, today=NOW.date())
-        assert len(result.expected_l) == 30
-        assert result.first_day == NOW.date()
-        saturday = 4  # 24 Nov 2026 is a Tuesday: +4 days
-        assert result.expected_l[saturday] > result.expected_l[0]
-        assert all(
-            lo <= mid <= hi
-            for lo, mid, hi in zip(result.lower_l, result.expected_l, result.upper_l, strict=True)
-        )
-        assert 30 * 400 < result.total_l < 30 * 600
-
-    def test_a_meter_without_history_is_refused_with_the_reason(self, db, scan_fleet):
-        meter = scan_fleet.meter()
-        with pytest.raises(NotEnoughHistory, match="has 0 days"):
-            service.forecast(db, meter_id=meter, today=NOW.date())
-
-    def test_an_unknown_meter_is_named(self, db):
-        with pytest.raises(UnknownMeters, match="no meter with id 99"):
-            service.forecast(db, meter_id=99, today=NOW.date())
-
-
-class TestClaimAlerts:
-    def test_confirmed_incidents_are_claimed_once_and_info_never(self, db, scan_fleet):
-        meter, quiet = scan_fleet.meter(), scan_fleet.meter()
-        insert = (
-            "INSERT INTO incident (meter_id, kind, severity, started_at, last_seen_at, opened_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-        )
-        db.execute(insert, (meter, "leak", "warning", NOW, NOW, NOW - timedelta(hours=2)))
-        db.execute(insert, (meter, "low_battery", "info", NOW, NOW, NOW - timedelta(hours=2)))
-        db.execute(insert, (quiet, "burst", "critical", NOW, NOW, NOW - timedelta(minutes=5)))
-        [claimed] = service.claim_alerts(db, now=NOW)
-        assert (claimed.meter_id, claimed.kind) == (meter, "leak")
-        assert service.claim_alerts(db, now=NOW) == []
-        [later] = service.claim_alerts(db, now=NOW + timedelta(hours=1))
-        assert later.kind == "burst"

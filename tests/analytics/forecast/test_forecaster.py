@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from analytics.backtest import backtest
-from analytics.forecast import WeeklyLevelForecaster, seasonal_naive
-from analytics.synthetic import daily_fleet
+from analytics.forecast.backtest import backtest
+from analytics.forecast.forecaster import WeeklyLevelForecaster, seasonal_naive
+from analytics.forecast.synthetic import daily_fleet
 
 
 class TestBacktest:

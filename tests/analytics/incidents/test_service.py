@@ -4,8 +4,9 @@ from datetime import date
 
 import pytest
 
-from analytics import incidents, service
-from analytics.repository import AnalyticsRepository
+from analytics.anomalies import service
+from analytics.incidents import service as incidents
+from analytics.incidents.repository import IncidentBatchRepository
 from tests.analytics.arrange import NOW, local_midnight_utc
 from tests.analytics.synthetic import household
 
@@ -24,7 +25,7 @@ class TestCloseAgainstTheScan:
         volumes[-5 * 24 :] += 14
         scan_fleet.readings(meter, start=START, hourly_l=volumes)
         service.scan(db, now=NOW)
-        [opened] = AnalyticsRepository(db).incidents([meter])
+        [opened] = IncidentBatchRepository(db).incidents([meter])
         assert opened.status == "open"
 
         closed = await incidents.close(
@@ -41,5 +42,5 @@ class TestCloseAgainstTheScan:
 
         report = service.scan(db, now=NOW, meter_ids=[meter])
         assert report.opened == 0
-        [after] = AnalyticsRepository(db).incidents([meter])
+        [after] = IncidentBatchRepository(db).incidents([meter])
         assert (after.id, after.status) == (opened.id, "closed")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from analytics.rollups import refresh_pending
+from analytics.rollups.service import refresh_pending
 
 pytestmark = pytest.mark.services
 

@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from analytics import vee
-from analytics.vee_repository import VeeRepository
+from analytics.vee import service as vee
+from analytics.vee.repository import VeeRepository
 from core.config import VeeSettings
 from ingest.payload import Alarm
 from tests.analytics.arrange import NOW, local_midnight_utc

@@ -35,6 +35,8 @@ def meter_tz_joins(default_country: str) -> str:
 """
 
 
+# The meter's local time zone over ``meter_tz_joins``: the refresh cuts local days with it and the
+# telemetry API labels them with it, so both read this one expression.
 METER_TZ = "coalesce(z.timezone, zc.timezone, dc.timezone, 'UTC')"
 
 # A register decrease is a wrap when the wrapped volume (index + 10**digits - previous) is

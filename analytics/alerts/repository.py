@@ -45,6 +45,8 @@ class DueDelivery:
 
 
 class AlertRepository:
+    """The alert job's SQL on its psycopg connection (one transaction per delivery)."""
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
@@ -191,6 +193,8 @@ class AlertRepository:
 
 
 class CustomerAlertRepository:
+    """The API's reads and writes of a customer's alerts, on the request's session."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -271,6 +271,7 @@ class IncidentBatchRepository:
     def incidents(
         self, meter_ids: Sequence[int] | None = None, *, active_only: bool = False
     ) -> list[IncidentRow]:
+        """Incidents of these meters (all when None), by meter, kind and start."""
         with self.conn.cursor(row_factory=class_row(IncidentRow)) as cur:
             return cur.execute(
                 """

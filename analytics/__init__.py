@@ -1,1 +1,1 @@
-"""analytics"""
+"""Analytics: rollups, telemetry reads, VEE, anomaly scan, incidents, alerts, forecasts."""

@@ -20,9 +20,10 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import service
-from analytics.repository import AnalyticsRepository, TelemetryRepository
-from analytics.service import DailyForecast
+from analytics.anomalies.repository import ScanRepository as AnalyticsRepository
+from analytics.forecast import service
+from analytics.forecast.service import DailyForecast
+from analytics.telemetry.repository import TelemetryRepository
 from billing import service as billing_service
 from billing.exceptions import TariffMissing
 from billing.models import TariffVersion

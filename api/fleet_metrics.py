@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from analytics.repository import TelemetryRepository
+from analytics.telemetry.repository import TelemetryRepository
 
 logger = logging.getLogger(__name__)
 

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from analytics import service, vee
-from analytics.rollups import refresh_pending
+from analytics.anomalies import service as anomalies
+from analytics.rollups.service import refresh_pending
+from analytics.vee import service as vee
 from bench.ingest import IngestProcess
 from core.config import AnalyticsSettings, MqttSettings, Settings, VeeSettings
 from core.local_services import LocalMosquitto, LocalPostgres
@@ -295,7 +296,7 @@ def _evaluate(
             timings["vee"] += time.perf_counter() - started
             started = time.perf_counter()
             with db.transaction():
-                service.scan(db, now=cut, options=options)
+                anomalies.scan(db, now=cut, options=options)
             timings["scan"] += time.perf_counter() - started
             logger.info(
                 "%s: %d readings published; %s",
@@ -432,7 +433,7 @@ def scan_time(args: argparse.Namespace, pg: LocalPostgres) -> list[str]:
             started = time.perf_counter()
             cpu = (time.process_time(), _backend_cpu_s(backend))
             with db.transaction():
-                report = service.scan(db, now=now, meter_ids=ids.tolist(), options=options)
+                report = anomalies.scan(db, now=now, meter_ids=ids.tolist(), options=options)
             timings.append((vee_s, time.perf_counter() - started, report))
             logger.info(
                 "VEE %.1f s, scan %.1f s wall; scan CPU: %.1f s in Python, %.1f s in its"

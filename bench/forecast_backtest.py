@@ -10,9 +10,9 @@ import argparse
 import sys
 import time
 
-from analytics.backtest import backtest
-from analytics.forecast import WeeklyLevelForecaster
-from analytics.synthetic import daily_fleet
+from analytics.forecast.backtest import backtest
+from analytics.forecast.forecaster import WeeklyLevelForecaster
+from analytics.forecast.synthetic import daily_fleet
 
 
 def main() -> int:

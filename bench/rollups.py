@@ -20,7 +20,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from analytics.rollups import refresh_pending
+from analytics.rollups.service import refresh_pending
 from core.config import Settings
 from core.local_services import LocalPostgres
 from core.migrate import upgrade

@@ -20,7 +20,7 @@ def send(
     limit: Annotated[int, typer.Option(min=1, help="Deliveries handled at most.")] = 1000,
 ) -> None:
     """Queue SMS for newly confirmed incidents, then send (or defer) every one that is due."""
-    from analytics.alerts import run_alerts
+    from analytics.alerts.service import run_alerts
     from core.sms import make_sms_provider
 
     settings = get_settings()

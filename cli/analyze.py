@@ -40,8 +40,9 @@ def _aware(value: str | None) -> datetime | None:
 def _scan_once(
     settings: Settings, *, meter: list[int] | None, since: datetime | None, alerts: bool
 ) -> str:
-    from analytics import service, vee
-    from analytics.alerts import run_alerts
+    from analytics.alerts.service import run_alerts
+    from analytics.anomalies import service as anomalies
+    from analytics.vee import service as vee
     from core.sms import make_sms_provider
 
     now = datetime.now(UTC)
@@ -49,7 +50,7 @@ def _scan_once(
         with conn.transaction():
             checked = vee.run(conn, now=now, meter_ids=meter or None, options=settings.vee)
         with conn.transaction():
-            report = service.scan(
+            report = anomalies.scan(
                 conn, now=now, meter_ids=meter or None, since=since, options=settings.analytics
             )
     line = (

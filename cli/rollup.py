@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
-from analytics.rollups import RefreshResult, refresh_pending
+from analytics.rollups.service import RefreshResult, refresh_pending
 from core.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.models import AlertDelivery, AlertMute
+from analytics.alerts.models import AlertDelivery, AlertMute
 from api.auth import passwords
 from api.auth.service import revoke_all
 from core import audit

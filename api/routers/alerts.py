@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from analytics import incidents
-from analytics.models import IncidentKind
+from analytics.alerts import service as alerts
+from analytics.incidents.models import IncidentKind
 from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, require
 from api.deps import SessionDep
@@ -23,7 +23,7 @@ async def get_alert_preferences(
     session: SessionDep, user: Annotated[User, require(Permission.PROFILE)]
 ) -> AlertPreferences:
     """The categories the signed-in user muted."""
-    muted = await incidents.muted_categories(session, user_id=user.id)
+    muted = await alerts.muted_categories(session, user_id=user.id)
     return AlertPreferences(muted=[IncidentKind(c) for c in muted])
 
 
@@ -35,7 +35,7 @@ async def put_alert_preferences(
     ip: ClientIp,
 ) -> AlertPreferences:
     """Replace the muted categories (an empty list unmutes everything)."""
-    muted = await incidents.set_muted_categories(
+    muted = await alerts.set_muted_categories(
         session, user_id=user.id, categories=[k.value for k in body.muted], ip=ip
     )
     return AlertPreferences(muted=[IncidentKind(c) for c in muted])

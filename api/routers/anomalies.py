@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from analytics import incidents
-from analytics.incident_repository import IncidentFilter
-from analytics.models import IncidentKind
+from analytics.alerts import service as alerts
+from analytics.incidents import service as incidents
+from analytics.incidents.models import IncidentKind
+from analytics.incidents.repository import IncidentFilter
 from analytics.outlook import meter_outlook
 from api.auth import scope
 from api.auth.deps import ClientIp
@@ -85,7 +86,7 @@ async def get_anomaly(
     )
     deliveries = None
     if has_permission(user, Permission.INCIDENTS_MANAGE):
-        sent = await incidents.deliveries(session, incident_id=incident_id)
+        sent = await alerts.deliveries(session, incident_id=incident_id)
         deliveries = [DeliveryOut.model_validate(d) for d in sent]
     return IncidentDetail.of(found, evidence=found.incident.evidence, deliveries=deliveries)
 

@@ -8,8 +8,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from analytics.incident_repository import LocatedIncident
-from analytics.models import ACTIVE_STATUSES, AlertStatus, IncidentKind, IncidentStatus, Severity
+from analytics.alerts.models import AlertStatus
+from analytics.incidents.models import ACTIVE_STATUSES, IncidentKind, IncidentStatus, Severity
+from analytics.incidents.repository import LocatedIncident
 from analytics.outlook import InvoiceEstimate, MeterOutlook
 from billing.schemas import QuoteOut
 

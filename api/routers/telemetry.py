@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from analytics import telemetry
-from analytics.schemas import (
+from analytics.telemetry import service as telemetry
+from analytics.telemetry.schemas import (
     Granularity,
     IngestStatus,
     MeterIngestPage,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import analytics.models  # noqa: F401  (registers the analytics tables on Base.metadata)
+import analytics.alerts.models
+import analytics.anomalies.models
+import analytics.incidents.models
+import analytics.vee.models  # noqa: F401  (the analytics tables on Base.metadata)
 import billing.models
 import billing.payments_models  # noqa: F401  (the payments ledger tables)
 import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)

@@ -17,8 +17,8 @@ from ingest.field.models import FaultStatus, IdempotencyKey, ManualReading, Mete
 # Derived estimates are not evidence against what a technician saw.
 _EVIDENCE = "source IN ('iot', 'manual')"
 
-# Device incidents a visit can settle (analytics.models.IncidentKind); consumption anomalies
-# (leak, burst, abnormal) are the customer's business, not the meter's.
+# Device incidents a visit can settle (analytics.incidents.models.IncidentKind); consumption
+# anomalies (leak, burst, abnormal) are the customer's business, not the meter's.
 ROUND_INCIDENT_KINDS = ("stuck", "silent", "tamper", "dry", "low_battery")
 
 _ROUND = f"""

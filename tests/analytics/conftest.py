@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from analytics.rollups import RefreshResult, refresh_pending
+from analytics.rollups.service import RefreshResult, refresh_pending
 from tests.analytics.arrange import ScanFleet
 
 _serials = itertools.count(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.features import HourlySeries
+from analytics.anomalies.features import HourlySeries
 
 START = np.datetime64("2026-10-05T00:00", "s")  # a Monday
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from analytics.rollups import refresh_pending
+from analytics.rollups.service import refresh_pending
 
 # October 2026 in Douala (UTC+1, no DST): local midnights at 23:00 UTC the day before.
 P0 = datetime(2026, 9, 30, 23, tzinfo=UTC)

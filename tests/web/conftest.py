@@ -248,7 +248,7 @@ class Estate:
         received_at: datetime | None = None,
     ) -> None:
         """Store (time, index in litres) readings, keep the meter's state, refresh its rollups."""
-        from analytics.rollups import refresh_pending
+        from analytics.rollups.service import refresh_pending
 
         with self.db.transaction(), self.db.cursor() as cur:
             with cur.copy("COPY reading (meter_id, time, index_l, source) FROM STDIN") as copy:

@@ -1,0 +1,1 @@
+"""Customer SMS alerts about incidents, and what each customer muted."""

@@ -1,0 +1,1 @@
+"""The anomaly scan: features, detectors, and the job that turns their findings into incidents."""

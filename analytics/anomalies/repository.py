@@ -1,0 +1,264 @@
+"""All SQL of the anomaly scan's reads, on one psycopg connection inside the scan's transaction.
+
+Telemetry and rollups come back as typed rows (``class_row``), a batch of meters per query; the
+incidents the scan finds are written by ``analytics.incidents.repository.IncidentBatchRepository``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True)
+class MeterContext:
+    meter_id: int
+    reporting_interval_s: int
+    occupied: bool
+    occupants: int | None
+    dwelling_type: str | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class HourEnds:
+    """One meter's register index at hour ends (hours since the epoch, ascending), each as
+    big-endian int8s packed in bytes (``numpy.frombuffer(..., ">i8")``)."""
+
+    meter_id: int
+    hour_end: bytes
+    index_l: bytes
+
+
+@dataclass(frozen=True)
+class ReadingRow:
+    meter_id: int
+    time: datetime
+    index_l: int
+    flow_lph: float | None
+    alarms: int
+
+
+@dataclass(frozen=True)
+class DailyVolume:
+    meter_id: int
+    day: date
+    volume_l: int
+    occupants: int | None
+
+
+@dataclass(frozen=True)
+class ReportingState:
+    meter_id: int
+    last_received_at: datetime
+    reporting_interval_s: int
+
+
+class ScanRepository:
+    """The scan's reads, its serialising lock and its watermark; also the daily volumes the
+    forecast reads."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def lock_scan(self, name: str) -> None:
+        """Serialise scans until the transaction ends: two at once would race to open the same
+        incident (the unique index would then fail one of them)."""
+        self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (name,)
+        )
+
+    def tune(self, *, work_mem: str) -> None:
+        """Session settings for this transaction's big reads: the hourly read groups millions
+        of (meter, hour) pairs, which spill to disk under the default 4 MB; and the planner's
+        cost estimates would trigger JIT compilation that costs more than the query."""
+        self.conn.execute("SET LOCAL jit = off")
+        self.conn.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+
+    def touched_meters(self, since: datetime) -> list[int]:
+        """Meters with data received, or daily rollups rewritten, after ``since``."""
+        rows = self.conn.execute(
+            "SELECT meter_id FROM meter_state WHERE last_received_at > %(since)s"
+            " UNION SELECT meter_id FROM meter_daily WHERE updated_at > %(since)s"
+            " ORDER BY 1",
+            {"since": since},
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def active_meters(self) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT id FROM meter WHERE removed_at IS NULL ORDER BY id"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def meter_contexts(self, meter_ids: Sequence[int]) -> list[MeterContext]:
+        """Each meter's reporting interval, dwelling and local time zone (zone, else country)."""
+        with self.conn.cursor(row_factory=class_row(MeterContext)) as cur:
+            return cur.execute(
+                """
+                SELECT m.id AS meter_id, m.reporting_interval_s,
+                       coalesce(d.occupancy = 'occupied', false) AS occupied, d.occupants,
+                       d.dwelling_type::text AS dwelling_type,
+                       coalesce(z.timezone, c.timezone, 'UTC') AS timezone
+                FROM meter m
+                LEFT JOIN dwelling d ON d.id = m.dwelling_id
+                LEFT JOIN building b ON b.id = d.building_id
+                LEFT JOIN zone z ON z.id = b.zone_id
+                LEFT JOIN country c ON c.code = z.country_code
+                WHERE m.id = ANY(%(ids)s)
+                ORDER BY m.id
+                """,
+                {"ids": list(meter_ids)},
+            ).fetchall()
+
+    def hour_end_indexes(
+        self, meter_ids: Sequence[int], *, since: datetime, until: datetime
+    ) -> list[HourEnds]:
+        """Each meter's register index at the end of each UTC hour in ``[since, until)`` that
+        has an actual reading (the last one at or before the hour's end, inside the hour).
+
+        Estimates are left out: detectors judge what meters measured. No time zone work and no
+        grid here (the caller lays the hours on each zone's calendar once for all its meters):
+        this is the scan's biggest read, a thousand hours per meter.
+        """
+        with self.conn.cursor(row_factory=class_row(HourEnds), binary=True) as cur:
+            return cur.execute(
+                """
+                WITH ends AS (
+                    -- A reading at exactly 10:00 closes the 09:00 hour, hence the microsecond.
+                    SELECT meter_id,
+                           extract(epoch FROM time_bucket(
+                               '1 hour', time - interval '1 microsecond'))::bigint / 3600 + 1
+                               AS hour_end,
+                           last(index_l, time) AS index_l
+                    FROM reading
+                    WHERE meter_id = ANY(%(ids)s)
+                      AND time > %(since)s - interval '1 hour' AND time <= %(until)s
+                      AND source <> 'estimated'
+                    GROUP BY 1, 2
+                )
+                -- Big-endian int8s packed in a bytea: numpy reads them in one call, where an
+                -- int8[] would become a thousand Python ints per meter.
+                SELECT meter_id,
+                       string_agg(int8send(hour_end), ''::bytea ORDER BY hour_end) AS hour_end,
+                       string_agg(int8send(index_l), ''::bytea ORDER BY hour_end) AS index_l
+                FROM ends
+                GROUP BY meter_id
+                ORDER BY meter_id
+                """,
+                {"ids": list(meter_ids), "since": since, "until": until},
+            ).fetchall()
+
+    def readings(
+        self, meter_ids: Sequence[int], *, since: datetime, until: datetime
+    ) -> list[ReadingRow]:
+        """Actual readings in ``[since, until)`` of the meters with something for the reading
+        detectors to judge there (an alarm bit, negative flow, a step back); the latest source
+        wins where several share a time. Most meters have none: their rows stay in the
+        database instead of becoming Python objects."""
+        with self.conn.cursor(row_factory=class_row(ReadingRow)) as cur:
+            return cur.execute(
+                """
+                WITH w AS (
+                    SELECT DISTINCT ON (meter_id, time) meter_id, time, index_l, flow_lph, alarms
+                    FROM reading
+                    WHERE meter_id = ANY(%(ids)s) AND time >= %(since)s AND time < %(until)s
+                      AND source <> 'estimated'
+                    ORDER BY meter_id, time, received_at DESC
+                ), flagged AS (
+                    SELECT DISTINCT meter_id FROM (
+                        SELECT meter_id, alarms, flow_lph,
+                               index_l < lag(index_l) OVER (PARTITION BY meter_id ORDER BY time)
+                                   AS back
+                        FROM w
+                    ) x
+                    WHERE alarms <> 0 OR flow_lph < 0 OR back
+                )
+                SELECT w.* FROM w JOIN flagged USING (meter_id) ORDER BY meter_id, time
+                """,
+                {"ids": list(meter_ids), "since": since, "until": until},
+            ).fetchall()
+
+    def daily_volumes(
+        self, meter_ids: Sequence[int], *, since: date, until: date
+    ) -> list[DailyVolume]:
+        """Daily rollups in ``[since, until)`` with the dwelling's occupants."""
+        with self.conn.cursor(row_factory=class_row(DailyVolume)) as cur:
+            return cur.execute(
+                """
+                SELECT md.meter_id, md.day, md.volume_l, d.occupants
+                FROM meter_daily md
+                JOIN meter m ON m.id = md.meter_id
+                LEFT JOIN dwelling d ON d.id = m.dwelling_id
+                WHERE md.meter_id = ANY(%(ids)s) AND md.day >= %(since)s AND md.day < %(until)s
+                ORDER BY md.meter_id, md.day
+                """,
+                {"ids": list(meter_ids), "since": since, "until": until},
+            ).fetchall()
+
+    def peer_daily_volumes(
+        self, dwelling_type: str, *, since: date, until: date, max_meters: int
+    ) -> list[DailyVolume]:
+        """Daily rollups of up to ``max_meters`` occupied dwellings of one type.
+
+        The sample is a fixed hash order, not random(): re-running a scan must see the same peers
+        so that it finds the same anomalies (idempotence).
+        """
+        with self.conn.cursor(row_factory=class_row(DailyVolume)) as cur:
+            return cur.execute(
+                """
+                WITH peers AS (
+                    SELECT m.id, d.occupants
+                    FROM meter m JOIN dwelling d ON d.id = m.dwelling_id
+                    WHERE d.dwelling_type = %(type)s AND d.occupancy = 'occupied'
+                      AND m.removed_at IS NULL
+                    ORDER BY md5(m.id::text)
+                    LIMIT %(max)s
+                )
+                SELECT md.meter_id, md.day, md.volume_l, peers.occupants
+                FROM meter_daily md JOIN peers ON peers.id = md.meter_id
+                WHERE md.day >= %(since)s AND md.day < %(until)s
+                ORDER BY md.meter_id, md.day
+                """,
+                {"type": dwelling_type, "since": since, "until": until, "max": max_meters},
+            ).fetchall()
+
+    def reporting_states(self, meter_ids: Sequence[int] | None) -> list[ReportingState]:
+        """The time of each active connected meter's newest reading (its installation if none).
+
+        The reading's own time, not its arrival: a backlog delivered late after a week offline
+        still leaves a week without data, and a scan judging an earlier instant (``now``) must
+        not see data stamped after it as a sign of life. Mechanical and electronic meters are
+        read by hand on rounds: never "silent"."""
+        with self.conn.cursor(row_factory=class_row(ReportingState)) as cur:
+            return cur.execute(
+                """
+                SELECT m.id AS meter_id,
+                       coalesce(s.last_time, m.installed_at) AS last_received_at,
+                       m.reporting_interval_s
+                FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id
+                WHERE m.removed_at IS NULL AND m.kind = 'iot'
+                  AND (%(ids)s::int[] IS NULL OR m.id = ANY(%(ids)s::int[]))
+                ORDER BY m.id
+                """,
+                {"ids": None if meter_ids is None else list(meter_ids)},
+            ).fetchall()
+
+    def watermark(self, name: str) -> datetime | None:
+        row = self.conn.execute(
+            "SELECT watermark FROM analytics_scan WHERE name = %s", (name,)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def set_watermark(self, name: str, watermark: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO analytics_scan (name, watermark) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET watermark = excluded.watermark,"
+            " finished_at = now()",
+            (name, watermark),
+        )

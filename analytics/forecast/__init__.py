@@ -1,0 +1,1 @@
+"""Daily consumption forecasts (estimator, backtest, synthetic fleets) and the per-meter service."""

@@ -1,0 +1,1 @@
+"""Per-meter hourly and daily volumes, refreshed from the ingest's queue."""

@@ -1,0 +1,1 @@
+"""Validation, estimation and editing (VEE) of meter readings."""

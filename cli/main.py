@@ -62,7 +62,7 @@ def migrate(
 
     settings = get_settings()
     migrations.upgrade(settings, revision)
-    console.print(f"schema at {migrations.current_revision(settings.database_url)}")
+    console.print(f"schema at {migrations.current_revision(settings.dsn)}")
 
 
 @app.command()

@@ -6,15 +6,9 @@ WORKDIR /app
 # The locked runtime dependencies first: this layer is rebuilt only when the lock changes.
 COPY requirements.lock ./
 RUN pip install -r requirements.lock
-COPY pyproject.toml README.md ./
-COPY core ./core
-COPY wire ./wire
-COPY ingest ./ingest
-COPY analytics ./analytics
-COPY billing ./billing
-COPY api ./api
-COPY simulators ./simulators
-COPY cli ./cli
+# The sources (.dockerignore keeps tests, docs, caches and any .env out); the wheel takes the
+# packages pyproject.toml lists, so a new package needs no change here.
+COPY . .
 RUN pip install --no-deps . && useradd --system --no-create-home waterbill
 USER waterbill
 ENTRYPOINT ["waterbill"]

@@ -196,8 +196,18 @@ class TestSecrets:
 
 
 class TestImage:
-    def test_dockerfile_copies_every_package(self):
+    IGNORED = [
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def test_image_gets_every_package_of_the_wheel(self):
         pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
         packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-        dockerfile = (ROOT / "Dockerfile").read_text()
-        assert [p for p in packages if f"COPY {p} ./{p}" not in dockerfile] == []
+        assert "COPY . ." in (ROOT / "Dockerfile").read_text()
+        assert [p for p in packages if p in self.IGNORED] == []
+
+    @pytest.mark.parametrize("kept_out", [".env", ".git", ".venv", ".waterbill", "tests"])
+    def test_secrets_and_local_state_stay_out_of_the_image(self, kept_out):
+        assert kept_out in self.IGNORED

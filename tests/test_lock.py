@@ -61,3 +61,4 @@ class TestInstallers:
         dockerfile = (ROOT / "Dockerfile").read_text()
         assert "pip install -r requirements.lock" in dockerfile
         assert "pip install --no-deps ." in dockerfile
+        assert dockerfile.index("requirements.lock") < dockerfile.index("COPY . .")

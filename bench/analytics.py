@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from pydantic import SecretStr
 
 from analytics.anomalies import service as anomalies
 from analytics.rollups.service import refresh_pending
@@ -204,7 +205,7 @@ def score(labels: list[Label], incidents: list[Seen]) -> list[str]:
 
 def quality(args: argparse.Namespace, pg: LocalPostgres, broker: LocalMosquitto) -> list[str]:
     url = pg.url("waterbill")
-    settings = Settings(database_url=url, mqtt=MqttSettings(port=broker.port))
+    settings = Settings(database_url=SecretStr(url), mqtt=MqttSettings(port=broker.port))
     today = (datetime.now(UTC) + timedelta(seconds=UTC_OFFSET_S)).date()
     last_day = (today - ANCHOR_DATE).days - 1
     eval_first = last_day - args.eval_days - args.tail_days + 1
@@ -400,7 +401,7 @@ def _backend_cpu_s(pid: int) -> float:
 
 def scan_time(args: argparse.Namespace, pg: LocalPostgres) -> list[str]:
     url = pg.url("timing")
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=SecretStr(url))
     upgrade(settings)
     config = FleetConfig(meters=args.scan_meters, seed=args.seed + 1, serial_prefix="TIME")
     fleet = Fleet(config)
@@ -479,7 +480,7 @@ def main() -> None:
     logging.getLogger("analytics").setLevel(logging.WARNING)
     with LocalPostgres(durable=False) as pg, LocalMosquitto() as broker:
         if args.part in ("all", "quality"):
-            upgrade(Settings(database_url=pg.url("waterbill")))
+            upgrade(Settings(database_url=SecretStr(pg.url("waterbill"))))
             for line in quality(args, pg, broker):
                 logger.info("%s", line)
         if args.part in ("all", "scan"):

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,7 +143,7 @@ def wipe_invoices(conn: psycopg.Connection[Any]) -> None:
 
 def close_once(url: str) -> float:
     async def run() -> float:
-        engine = make_async_engine(Settings(database_url=url))
+        engine = make_async_engine(Settings(database_url=SecretStr(url)))
         try:
             started = time.perf_counter()
             async with AsyncSession(engine) as session:
@@ -181,7 +182,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     with database(args.url) as url:
-        upgrade(Settings(database_url=url))
+        upgrade(Settings(database_url=SecretStr(url)))
         with psycopg.connect(url, autocommit=True) as conn:
             arrange_once(conn)
             add_meters(conn, count=args.small)

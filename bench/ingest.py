@@ -38,6 +38,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -342,7 +343,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="waterbill-bench-"))
     with LocalPostgres(durable=True) as pg, LocalMosquitto() as broker:
         url = pg.url("waterbill")
-        upgrade(Settings(database_url=url))
+        upgrade(Settings(database_url=SecretStr(url)))
         with psycopg.connect(url, autocommit=True) as db:
             db.execute(
                 "INSERT INTO meter (serial, kind, installed_at)"

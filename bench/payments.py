@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 import psycopg
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,7 +90,7 @@ def arrange(conn: psycopg.Connection[Any], *, accounts: int) -> None:
 
 
 async def measure(url: str) -> list[tuple[str, float, int]]:
-    engine = make_async_engine(Settings(database_url=url))
+    engine = make_async_engine(Settings(database_url=SecretStr(url)))
     results: list[tuple[str, float, int]] = []
     try:
         async with AsyncSession(engine) as session, session.begin():
@@ -142,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with database(args.url) as url:
-        upgrade(Settings(database_url=url))
+        upgrade(Settings(database_url=SecretStr(url)))
         with psycopg.connect(url, autocommit=True) as conn:
             t = time.perf_counter()
             arrange(conn, accounts=args.accounts)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -104,7 +105,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     with database(args.url) as url:
-        upgrade(Settings(database_url=url))
+        upgrade(Settings(database_url=SecretStr(url)))
         with psycopg.connect(url, autocommit=True) as conn:
             arrange(conn, meters=args.meters, hours=args.hours)
             conn.execute("VACUUM ANALYZE")

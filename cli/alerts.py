@@ -24,7 +24,7 @@ def send(
     from core.sms import make_sms_provider
 
     settings = get_settings()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
         report = run_alerts(
             conn,
             provider=make_sms_provider(settings.sms),

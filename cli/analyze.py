@@ -46,7 +46,7 @@ def _scan_once(
     from core.sms import make_sms_provider
 
     now = datetime.now(UTC)
-    with psycopg.connect(settings.database_url) as conn:
+    with psycopg.connect(settings.dsn) as conn:
         with conn.transaction():
             checked = vee.run(conn, now=now, meter_ids=meter or None, options=settings.vee)
         with conn.transaction():
@@ -61,7 +61,7 @@ def _scan_once(
         f" {report.updated} updated, {report.resolved} resolved"
     )
     if alerts:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(settings.dsn, autocommit=True) as conn:
             sent = run_alerts(
                 conn,
                 provider=make_sms_provider(settings.sms),

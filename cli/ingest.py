@@ -40,7 +40,7 @@ def limits_of(settings: Settings) -> Limits:
 
 
 async def _in_transaction(work: Any) -> Any:
-    async with await psycopg.AsyncConnection.connect(get_settings().database_url) as conn:
+    async with await psycopg.AsyncConnection.connect(get_settings().dsn) as conn:
         async with conn.transaction():
             return await work(IngestRepository(conn))
 

@@ -37,7 +37,9 @@ def main() -> None:
 
 @app.command("settings")
 def show_settings(
-    markdown: Annotated[bool, typer.Option(help="Print the README's Markdown table.")] = False,
+    markdown: Annotated[
+        bool, typer.Option(help="Print a Markdown table (the docs' configuration page).")
+    ] = False,
 ) -> None:
     """List every setting with its environment variable and default."""
     rows = settings_reference()
@@ -62,7 +64,7 @@ def migrate(
 
     settings = get_settings()
     migrations.upgrade(settings, revision)
-    console.print(f"schema at {migrations.current_revision(settings.database_url)}")
+    console.print(f"schema at {migrations.current_revision(settings.dsn)}")
 
 
 @app.command()

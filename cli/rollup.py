@@ -72,7 +72,7 @@ def rollup(
     refreshed = 0
     while not stop.is_set():
         try:
-            with psycopg.connect(settings.database_url) as conn:
+            with psycopg.connect(settings.dsn) as conn:
                 while not stop.is_set():
                     refreshed += drain(conn, limit=limit, settings=settings, stop=stop)
                     if not follow:

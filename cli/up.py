@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from pydantic import SecretStr
 from rich.console import Console
 
 from core import migrate
@@ -113,7 +114,7 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             "WATERBILL_MQTT__PORT": str(broker.port),
             "WATERBILL_API__PORT": str(api_port),
         }
-        migrate.upgrade(Settings(database_url=database_url))
+        migrate.upgrade(Settings(database_url=SecretStr(database_url)))
         ingest_log = logs / "ingest.log"
         ingest_log.unlink(missing_ok=True)
         children["ingest"] = _child(["ingest"], env, ingest_log)

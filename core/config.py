@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import time
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "changethis"
+# HS256 keys shorter than the hash output weaken the signature (RFC 7518 section 3.2).
+MIN_SECRET_BYTES = 32
 
 
 class Environment(StrEnum):
@@ -334,12 +336,15 @@ class Settings(BaseSettings):
     environment: Environment = Field(
         Environment.DEVELOPMENT, description="development, test or production."
     )
-    database_url: Annotated[str, Field(description="PostgreSQL/TimescaleDB URL.")] = (
-        "postgresql://postgres@127.0.0.1:5432/waterbill"
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@127.0.0.1:5432/waterbill"),
+        description="PostgreSQL/TimescaleDB URL (a secret: it may carry the password).",
     )
     db_pool_size: int = Field(10, ge=1, description="Connections per process pool.")
     secret_key: SecretStr = Field(
-        SecretStr(DEV_SECRET), description="Signs tokens; must be changed outside development."
+        SecretStr(DEV_SECRET),
+        description="Signs tokens and SMS codes; production wants at least"
+        f" {MIN_SECRET_BYTES} random bytes.",
     )
     default_country: str = Field(
         "PG", min_length=2, max_length=2, description="ISO country of this deployment."
@@ -363,27 +368,39 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _plain_postgres_scheme(cls, value: str) -> str:
+    def _plain_postgres_scheme(cls, value: SecretStr) -> SecretStr:
         """Accept any PostgreSQL scheme (SQLAlchemy or libpq style) and keep the libpq one."""
+        url = value.get_secret_value()
         for prefix in ("postgresql+psycopg://", "postgres://"):
-            if value.startswith(prefix):
-                return "postgresql://" + value[len(prefix) :]
-        if not value.startswith("postgresql://"):
+            if url.startswith(prefix):
+                return SecretStr("postgresql://" + url[len(prefix) :])
+        if not url.startswith("postgresql://"):
+            # The URL itself stays out of the message: it may hold the password.
             raise ValueError("database_url must be a postgresql:// URL")
         return value
 
     @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> Settings:
-        if (
-            self.environment is Environment.PRODUCTION
-            and self.secret_key.get_secret_value() == DEV_SECRET
-        ):
+    def _real_secret_in_production(self) -> Settings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET:
             raise ValueError("WATERBILL_SECRET_KEY must be set in production")
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"WATERBILL_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
+                " (e.g. `openssl rand -hex 32`)"
+            )
         return self
 
     @property
+    def dsn(self) -> str:
+        """The database URL in clear, for the drivers only (never log it)."""
+        return self.database_url.get_secret_value()
+
+    @property
     def sqlalchemy_url(self) -> str:
-        return sqlalchemy_url(self.database_url)
+        return sqlalchemy_url(self.dsn)
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -397,7 +414,10 @@ def get_settings() -> Settings:
 
 
 def settings_reference() -> list[dict[str, Any]]:
-    """Every setting as (env var, default, description): README table, `waterbill settings`."""
+    """Every setting as (env var, default, description): `waterbill settings`, the docs' page.
+
+    Only defaults are listed, never the values in effect, so secrets cannot leak through it.
+    """
     rows: list[dict[str, Any]] = []
 
     def walk(model: type[BaseModel], env_prefix: str) -> None:
@@ -408,8 +428,8 @@ def settings_reference() -> list[dict[str, Any]]:
                 continue
             default = field.get_default(call_default_factory=True)
             if isinstance(default, SecretStr):
-                secret = default.get_secret_value()
-                default = secret if secret in ("", DEV_SECRET) else "(secret)"
+                # Defaults are constants of this module, never a deployment's values.
+                default = default.get_secret_value()
             if isinstance(default, StrEnum):
                 default = default.value
             rows.append(

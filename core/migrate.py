@@ -40,8 +40,8 @@ def ensure_database(database_url: str) -> bool:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    ensure_database(settings.database_url)
-    command.upgrade(alembic_config(settings.database_url), revision)
+    ensure_database(settings.dsn)
+    command.upgrade(alembic_config(settings.dsn), revision)
 
 
 def current_revision(database_url: str) -> str | None:

@@ -305,9 +305,7 @@ class Worker:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(
-                self.settings.database_url, connect_timeout=5
-            )
+            self._conn = await psycopg.AsyncConnection.connect(self.settings.dsn, connect_timeout=5)
             async with self._conn.transaction():
                 await IngestRepository(self._conn).create_stage()
         return self._conn

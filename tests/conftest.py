@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import ApiSettings, Environment, FieldSettings, MqttSettings, Settings
@@ -55,7 +56,7 @@ def local_broker() -> Iterator[LocalMosquitto]:
 @pytest.fixture(scope="session")
 def template_db(local_pg: LocalPostgres) -> str:
     """A database at the latest migration, cloned by every database test."""
-    upgrade(Settings(database_url=local_pg.url(TEMPLATE_DB)))
+    upgrade(Settings(database_url=SecretStr(local_pg.url(TEMPLATE_DB))))
     with psycopg.connect(local_pg.url(), autocommit=True) as conn:
         conn.execute(
             sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
@@ -103,7 +104,7 @@ def empty_database_url(local_pg: LocalPostgres) -> Iterator[str]:
 def settings(database_url: str, local_broker: LocalMosquitto, tmp_path: Path) -> Settings:
     return Settings(
         environment=Environment.TEST,
-        database_url=database_url,
+        database_url=SecretStr(database_url),
         mqtt=MqttSettings(port=local_broker.port),
         api=ApiSettings(ready_timeout_s=2.0),
         field=FieldSettings(photo_dir=str(tmp_path / "photos")),

@@ -1,20 +1,64 @@
-"""docker-compose.yml cannot run here (no Docker engine): pin its structure instead."""
+"""docker-compose.yml cannot run here (no Docker engine): pin its structure instead, and resolve
+its variables the way `docker compose config` does, with and without the operator's `.env`."""
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 import yaml
 
 from cli.main import app
-from core.config import settings_reference
+from core.config import Environment, Settings, settings_reference
 
 ROOT = Path(__file__).parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 OURS = {name for name, service in SERVICES.items() if service.get("build") == "."}
+# What an operator writes into .env before the first start (docs/deploy.md).
+DOTENV = {"POSTGRES_PASSWORD": "0a1b2c3d4e5f60718293a4b5", "WATERBILL_SECRET_KEY": "f" * 64}
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; $$ is a literal $.
+# Ref: https://docs.docker.com/reference/compose-file/interpolation/
+VARIABLE = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+)
+
+
+class MissingVariable(Exception):
+    pass
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """The compose file with its variables resolved from ``env``, as `docker compose config`."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def resolve(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name", "op", "arg")
+        unset = name not in env or (op is not None and op.startswith(":") and not env[name])
+        if not unset:
+            return env[name]
+        if op in ("-", ":-"):
+            return str(arg)
+        if op in ("?", ":?"):
+            raise MissingVariable(f"{name}: {arg}")
+        return ""
+
+    return VARIABLE.sub(resolve, value)
+
+
+def service_environment(name: str, env: dict[str, str]) -> dict[str, str]:
+    return {k: str(v) for k, v in interpolate(SERVICES[name], env)["environment"].items()}
 
 
 class TestServices:
@@ -40,6 +84,12 @@ class TestServices:
         queued = re.search(r"^max_queued_messages (\d+)$", config, re.MULTILINE)
         assert queued is not None
         assert int(queued.group(1)) > 1000
+
+    def test_simulator_starts_only_with_the_demo_profile(self):
+        assert SERVICES["simulator"]["profiles"] == ["demo"]
+        assert [
+            name for name in SERVICES if name != "simulator" and "profiles" in SERVICES[name]
+        ] == []
 
     def test_our_services_share_one_image(self):
         assert OURS == {"migrate", "ingest", "rollup", "api", "simulator"}
@@ -82,9 +132,82 @@ class TestCommands:
         assert used <= known
 
 
+class TestSecrets:
+    @pytest.mark.parametrize("missing", sorted(DOTENV))
+    def test_compose_refuses_to_start_without_each_secret(self, missing):
+        env = {key: value for key, value in DOTENV.items() if key != missing}
+        with pytest.raises(MissingVariable, match=f"{missing}: set it in .env"):
+            interpolate(COMPOSE, env)
+
+    def test_an_empty_secret_counts_as_missing(self):
+        with pytest.raises(MissingVariable, match="WATERBILL_SECRET_KEY"):
+            interpolate(COMPOSE, {**DOTENV, "WATERBILL_SECRET_KEY": ""})
+
+    def test_no_default_secret_is_left_in_the_file(self):
+        text = (ROOT / "docker-compose.yml").read_text()
+        assert "changethis" not in text
+        assert re.search(r"\$\{(POSTGRES_PASSWORD|WATERBILL_SECRET_KEY):?-", text) is None
+
+    @pytest.mark.parametrize("name", sorted(OURS))
+    def test_with_the_dotenv_every_service_is_a_valid_production_configuration(
+        self, name, monkeypatch, tmp_path
+    ):
+        monkeypatch.chdir(tmp_path)  # no stray .env of the developer's
+        for key, value in service_environment(name, DOTENV).items():
+            monkeypatch.setenv(key, value)
+        settings = Settings()
+        assert settings.environment is Environment.PRODUCTION
+        assert settings.secret_key.get_secret_value() == DOTENV["WATERBILL_SECRET_KEY"]
+        assert DOTENV["POSTGRES_PASSWORD"] in settings.dsn
+
+    def test_database_password_is_the_one_the_database_gets(self):
+        resolved = interpolate(COMPOSE, DOTENV)["services"]
+        url = resolved["api"]["environment"]["WATERBILL_DATABASE_URL"]
+        assert f":{resolved['timescaledb']['environment']['POSTGRES_PASSWORD']}@" in url
+
+    def test_dollar_dollar_stays_a_literal_dollar(self):
+        broker = interpolate(COMPOSE, DOTENV)["services"]["mosquitto"]
+        assert "$SYS/broker/uptime" in broker["healthcheck"]["test"]
+
+    @pytest.mark.skipif(
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
+        reason="no `docker compose` here: the interpolation above stands in for it",
+    )
+    def test_docker_compose_config_accepts_the_file_with_the_dotenv(self, tmp_path):
+        (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in DOTENV.items()))
+        done = subprocess.run(
+            [
+                "docker",
+                "compose",
+                "--project-directory",
+                str(ROOT),
+                "--env-file",
+                str(tmp_path / ".env"),
+                "-f",
+                str(ROOT / "docker-compose.yml"),
+                "config",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+
+
 class TestImage:
-    def test_dockerfile_copies_every_package(self):
+    IGNORED = [
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def test_image_gets_every_package_of_the_wheel(self):
         pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
         packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-        dockerfile = (ROOT / "Dockerfile").read_text()
-        assert [p for p in packages if f"COPY {p} ./{p}" not in dockerfile] == []
+        assert "COPY . ." in (ROOT / "Dockerfile").read_text()
+        assert [p for p in packages if p in self.IGNORED] == []
+
+    @pytest.mark.parametrize("kept_out", [".env", ".git", ".venv", ".waterbill", "tests"])
+    def test_secrets_and_local_state_stay_out_of_the_image(self, kept_out):
+        assert kept_out in self.IGNORED

@@ -155,7 +155,7 @@ async def meter_forecast(
     outlook = await meter_outlook(
         session,
         meter=meter,
-        database_url=settings.database_url,
+        database_url=settings.dsn,
         default_country=settings.default_country,
         now=datetime.now(UTC),
     )

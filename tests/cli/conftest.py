@@ -11,7 +11,7 @@ from tests.simulators.conftest import collector  # noqa: F401  (shared MQTT subs
 @pytest.fixture
 def cli_env(settings, monkeypatch):
     """The CLI reads its settings from the environment: point it at this test's services."""
-    monkeypatch.setenv("WATERBILL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("WATERBILL_DATABASE_URL", settings.dsn)
     monkeypatch.setenv("WATERBILL_MQTT__PORT", str(settings.mqtt.port))
     # Commands call asyncio.run(), which leaves no event loop set when done: close the one
     # pytest-asyncio keeps there, or it is garbage-collected unclosed (a ResourceWarning).

@@ -2,6 +2,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from pydantic import SecretStr
 from sqlalchemy import create_engine, pool
 
 import analytics.alerts.models
@@ -30,11 +31,11 @@ def _head() -> str:
 
 class TestUpgrade:
     def test_fresh_database_reaches_head(self, empty_database_url):
-        upgrade(Settings(database_url=empty_database_url))
+        upgrade(Settings(database_url=SecretStr(empty_database_url)))
         assert current_revision(empty_database_url) == _head()
 
     def test_applying_twice_is_a_no_op(self, empty_database_url):
-        settings = Settings(database_url=empty_database_url)
+        settings = Settings(database_url=SecretStr(empty_database_url))
         upgrade(settings)
         with psycopg.connect(empty_database_url) as conn:
             before = conn.execute("SELECT count(*) FROM pg_class").fetchone()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from core.config import Settings
 from core.local_services import LocalMosquitto, LocalPostgres
@@ -125,7 +126,7 @@ def crashable_pg() -> Iterator[LocalPostgres]:
         durable=False,
         extra_conf={"timescaledb.max_background_workers": "0"},
     ) as server:
-        upgrade(Settings(database_url=server.url("waterbill")))
+        upgrade(Settings(database_url=SecretStr(server.url("waterbill"))))
         yield server
 
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query
 from analytics import incidents
 from analytics.incident_repository import IncidentFilter
 from analytics.models import IncidentKind
-from analytics.outlook import meter_outlook
 from api.auth import scope
 from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, has_permission, require
@@ -26,6 +25,7 @@ from api.routers.anomaly_schemas import (
     IncidentPage,
 )
 from api.routers.registry_schemas import Limit, Offset
+from billing.invoices.estimate import meter_outlook
 from core.models import MAX_ID, Meter, User
 
 router = APIRouter(tags=["anomalies"], responses=error_responses(401, 403))

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from analytics.incident_repository import LocatedIncident
 from analytics.models import ACTIVE_STATUSES, AlertStatus, IncidentKind, IncidentStatus, Severity
-from analytics.outlook import InvoiceEstimate, MeterOutlook
-from billing.schemas import QuoteOut
+from billing.invoices.estimate import InvoiceEstimate, MeterOutlook
+from billing.tariffs.schemas import QuoteOut
 
 
 class IncidentOut(BaseModel):

@@ -10,16 +10,16 @@ from fastapi import APIRouter, Path, Query, status
 from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, require
 from api.deps import SessionDep
-from billing import service as billing_service
-from billing.exceptions import (
+from billing.tariffs import service as billing_service
+from billing.tariffs.exceptions import (
     InvalidTariff,
     TariffMissing,
     TariffNotFound,
     TariffVersionExists,
     UnknownZone,
 )
-from billing.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
-from billing.tariffs import compute_invoice
+from billing.tariffs.pricing import compute_invoice
+from billing.tariffs.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
 from core import audit
 from core.models import MAX_ID, User
 

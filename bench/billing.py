@@ -31,7 +31,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.close import close_period, parse_period
+from billing.close.period import parse_period
+from billing.close.service import close_period
 from core.config import Settings
 from core.db import make_async_engine
 from core.local_services import LocalPostgres

@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import payments, reports
+from billing.payments import service as payments
+from billing.reports import service as reports
 from core.config import AccountingSettings, Settings
 from core.db import make_async_engine
 from core.local_services import LocalPostgres

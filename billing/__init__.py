@@ -1,1 +1,1 @@
-"""billing"""
+"""Billing: tariffs, period close, invoices, payments and reports, one sub-package each."""

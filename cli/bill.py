@@ -18,8 +18,8 @@ from core.config import get_settings
 from core.exceptions import AppError
 
 if TYPE_CHECKING:
-    from billing.close import CloseSummary
-    from billing.invoicing import IssueSummary
+    from billing.close.service import CloseSummary
+    from billing.invoices.service import IssueSummary
 
 app = typer.Typer(no_args_is_help=True, help="Billing runs: close, issue, overdue, void.")
 
@@ -52,7 +52,7 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 async def _zones(session: AsyncSession, codes: list[str] | None) -> list[int] | None:
-    from billing.close import zone_ids_by_code
+    from billing.close.service import zone_ids_by_code
 
     return None if not codes else await zone_ids_by_code(session, codes)
 
@@ -60,7 +60,8 @@ async def _zones(session: AsyncSession, codes: list[str] | None) -> list[int] | 
 @app.command()
 def close(period: PeriodOption, zone: ZoneOption = None) -> None:
     """Draft the period's invoices (again): safe to run twice, or twice at once."""
-    from billing.close import close_period, parse_period
+    from billing.close.period import parse_period
+    from billing.close.service import close_period
 
     async def work(session: AsyncSession) -> CloseSummary:
         return await close_period(
@@ -86,13 +87,14 @@ def issue(
     ] = False,
 ) -> None:
     """Issue the period's drafts, numbered without gaps per country and year."""
-    from billing import invoicing, payments
-    from billing.close import parse_period
+    from billing import service as billing_service
+    from billing.close.period import parse_period
 
     settings = get_settings()
 
     async def work(session: AsyncSession) -> IssueSummary:
-        summary = await invoicing.issue_period(
+        # Account credit pays the new invoices at once (their SMS go with `bill remind`).
+        return await billing_service.issue_period(
             session,
             period=parse_period(period),
             today=datetime.now(UTC).date(),
@@ -102,9 +104,6 @@ def issue(
             zone_ids=await _zones(session, zone),
             force=force,
         )
-        # Account credit pays the new invoices at once (their SMS go with `bill remind`).
-        await payments.apply_credit(session)
-        return summary
 
     summary = _run(work)
     numbers = ", ".join(f"{first}..{last}" for first, last in summary.numbers.values())
@@ -118,10 +117,10 @@ def overdue(
     ] = None,
 ) -> None:
     """Mark issued invoices past their due date overdue (run daily)."""
-    from billing import invoicing
+    from billing.invoices import service as invoice_service
 
     day: date = today.date() if today else datetime.now(UTC).date()
-    count = _run(lambda session: invoicing.mark_overdue(session, today=day))
+    count = _run(lambda session: invoice_service.mark_overdue(session, today=day))
     typer.echo(f"{count} invoices overdue")
 
 
@@ -132,10 +131,10 @@ def void(
     admin_id: Annotated[int, typer.Option(help="The administrator voiding it.")],
 ) -> None:
     """Void an issued, unpaid invoice."""
-    from billing import invoicing
+    from billing.invoices import service as invoice_service
 
     invoice = _run(
-        lambda session: invoicing.void_invoice(
+        lambda session: invoice_service.void_invoice(
             session, invoice_id=invoice_id, reason=reason, voided_by=admin_id
         )
     )

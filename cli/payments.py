@@ -18,8 +18,8 @@ def poll(
     limit: Annotated[int, typer.Option(min=1, help="Pending payments polled at most.")] = 500,
 ) -> None:
     """Ask Orange Money / MTN MoMo about pending payments whose callback has not come."""
-    from billing.payments import poll_pending
-    from billing.payments_providers import make_provider_clients
+    from billing.payments.providers import make_provider_clients
+    from billing.payments.service import poll_pending
     from core.db import make_async_engine
 
     settings = get_settings()
@@ -54,9 +54,9 @@ def remind(
     """Daily job: overdue marks and penalty proposals, credit to new invoices, billing SMS."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from billing.payments import apply_credit
-    from billing.payments_notices import send_due_notices
-    from billing.payments_penalties import propose_penalties
+    from billing.payments.notices import send_due_notices
+    from billing.payments.penalties import propose_penalties
+    from billing.payments.service import apply_credit
     from core.db import make_async_engine
     from core.sms import make_sms_provider
 

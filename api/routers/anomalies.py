@@ -12,7 +12,6 @@ from analytics.alerts import service as alerts
 from analytics.incidents import service as incidents
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import IncidentFilter
-from analytics.outlook import meter_outlook
 from api.auth import scope
 from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, has_permission, require
@@ -27,6 +26,7 @@ from api.routers.anomaly_schemas import (
     IncidentPage,
 )
 from api.routers.registry_schemas import Limit, Offset
+from billing.invoices.estimate import meter_outlook
 from core.models import MAX_ID, Meter, User
 
 router = APIRouter(tags=["anomalies"], responses=error_responses(401, 403))

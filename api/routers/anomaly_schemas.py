@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from analytics.alerts.models import AlertStatus
 from analytics.incidents.models import ACTIVE_STATUSES, IncidentKind, IncidentStatus, Severity
 from analytics.incidents.repository import LocatedIncident
-from analytics.outlook import InvoiceEstimate, MeterOutlook
-from billing.schemas import QuoteOut
+from billing.invoices.estimate import InvoiceEstimate, MeterOutlook
+from billing.tariffs.schemas import QuoteOut
 
 
 class IncidentOut(BaseModel):

@@ -12,19 +12,12 @@ from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, require
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.errors import error_responses
-from api.routers import payments
-from billing import invoicing
-from billing.close import close_period, parse_period
-from billing.invoice_schemas import (
-    CloseIn,
-    CloseOut,
-    HoldOut,
-    InvoiceOut,
-    IssueIn,
-    IssueOut,
-    OverdueIn,
-    OverdueOut,
-)
+from billing import service as billing_service
+from billing.close import service as close_service
+from billing.close.period import parse_period
+from billing.close.schemas import CloseIn, CloseOut, HoldOut
+from billing.invoices import service as invoice_service
+from billing.invoices.schemas import InvoiceOut, IssueIn, IssueOut, OverdueIn, OverdueOut
 from core import audit
 from core.audit import AuditAction
 from core.models import MAX_ID, User
@@ -48,7 +41,9 @@ async def _audit(session: SessionDep, user: User, ip: str | None, **detail: Any)
 @router.post("/close", response_model=CloseOut, responses=error_responses(404, 422))
 async def close(body: CloseIn, session: SessionDep, user: Admin, ip: ClientIp) -> CloseOut:
     """Draft (again) the invoices of a month; safe to run twice, or twice at once."""
-    summary = await close_period(session, period=parse_period(body.period), zone_ids=body.zone_ids)
+    summary = await close_service.close_period(
+        session, period=parse_period(body.period), zone_ids=body.zone_ids
+    )
     out = CloseOut.of(summary)
     await _audit(session, user, ip, event="close", **out.model_dump())
     return out
@@ -66,7 +61,7 @@ async def issue(
     background: BackgroundTasks,
 ) -> IssueOut:
     """Issue a month's drafts with gapless numbers per country and year."""
-    summary = await invoicing.issue_period(
+    summary = await billing_service.issue_period(
         session,
         period=parse_period(body.period),
         today=_today(),
@@ -78,15 +73,23 @@ async def issue(
     )
     out = IssueOut.of(summary)
     await _audit(session, user, ip, event="issue", period=body.period, **out.model_dump())
-    # Payments: credit pays the new invoices; their SMS go out once this is committed.
-    await payments.after_issue(session, engine, request.app.state.sms, settings, background)
+    # Committed here, not by the session dependency: the SMS job reads the new invoices on its
+    # own connection, and FastAPI may run background tasks before dependencies exit.
+    await session.commit()
+    background.add_task(
+        billing_service.send_issue_notices,
+        engine,
+        sms=request.app.state.sms,
+        today=_today(),
+        reminder_days=settings.payments.reminder_days,
+    )
     return out
 
 
 @router.post("/overdue", response_model=OverdueOut)
 async def overdue(body: OverdueIn, session: SessionDep, user: Admin, ip: ClientIp) -> OverdueOut:
     """Mark issued invoices past their due date overdue (the daily job does the same)."""
-    count = await invoicing.mark_overdue(session, today=body.today or _today())
+    count = await invoice_service.mark_overdue(session, today=body.today or _today())
     await _audit(session, user, ip, event="overdue", count=count)
     return OverdueOut(overdue=count)
 
@@ -94,7 +97,7 @@ async def overdue(body: OverdueIn, session: SessionDep, user: Admin, ip: ClientI
 @router.get("/holds", response_model=list[HoldOut])
 async def holds(session: SessionDep, _: Admin) -> list[HoldOut]:
     """Dwellings held back from billing, with why."""
-    return [HoldOut.of(h) for h in await invoicing.open_holds(session)]
+    return [HoldOut.of(h) for h in await close_service.open_holds(session)]
 
 
 @router.post(
@@ -104,7 +107,7 @@ async def release_hold(
     hold_id: ObjectId, session: SessionDep, user: Admin, ip: ClientIp
 ) -> HoldOut:
     """Release a tamper hold after review: the next close bills the dwelling."""
-    hold = await invoicing.release_hold(session, hold_id=hold_id, admin_id=user.id)
+    hold = await close_service.release_hold(session, hold_id=hold_id, admin_id=user.id)
     await _audit(session, user, ip, event="hold_released", hold_id=hold_id)
     return HoldOut.of(hold)
 
@@ -112,7 +115,7 @@ async def release_hold(
 @router.get("/regularisations", response_model=list[InvoiceOut])
 async def regularisations(session: SessionDep, _: Admin) -> list[InvoiceOut]:
     """Regularisations awaiting approval by two administrators."""
-    return [InvoiceOut.of(i) for i in await invoicing.pending_regularisations(session)]
+    return [InvoiceOut.of(i) for i in await invoice_service.pending_regularisations(session)]
 
 
 @router.post(
@@ -128,7 +131,7 @@ async def approve(
     ip: ClientIp,
 ) -> InvoiceOut:
     """Approve a regularisation; the second, different administrator's approval issues it."""
-    invoice = await invoicing.approve_regularisation(
+    invoice = await invoice_service.approve_regularisation(
         session,
         invoice_id=regularisation_id,
         admin_id=user.id,

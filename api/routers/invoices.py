@@ -16,12 +16,14 @@ from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from billing import invoicing
-from billing.exceptions import InvoiceNotFound
-from billing.invoice_document import invoice_document
-from billing.invoice_schemas import PERIOD, InvoiceDetailOut, InvoiceOut, VoidIn
-from billing.models import BillingPeriod, Invoice, InvoiceStatus
-from billing.pdf import render_invoice
+from billing.close.models import BillingPeriod
+from billing.close.schemas import PERIOD
+from billing.invoices import service as invoice_service
+from billing.invoices.document import invoice_document
+from billing.invoices.exceptions import InvoiceNotFound
+from billing.invoices.models import Invoice, InvoiceStatus
+from billing.invoices.pdf import render_invoice
+from billing.invoices.schemas import InvoiceDetailOut, InvoiceOut, VoidIn
 from core import audit
 from core.audit import AuditAction
 from core.models import MAX_ID, Role, User
@@ -83,7 +85,7 @@ async def get_invoice(
 ) -> InvoiceDetailOut:
     """One invoice with its lines and meter indexes."""
     invoice = await _invoice_in_reach(session, user, invoice_id)
-    approvals = await invoicing.approvals_of(session, invoice_id=invoice.id)
+    approvals = await invoice_service.approvals_of(session, invoice_id=invoice.id)
     return InvoiceDetailOut.detail(invoice, approved_by=approvals)
 
 
@@ -121,7 +123,7 @@ async def void_invoice(
     ip: ClientIp,
 ) -> InvoiceOut:
     """Void an issued, unpaid invoice (administrators); its number stays used."""
-    invoice = await invoicing.void_invoice(
+    invoice = await invoice_service.void_invoice(
         session, invoice_id=invoice_id, reason=body.reason, voided_by=user.id
     )
     await audit.record(

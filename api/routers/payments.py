@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.auth import scope
 from api.auth.deps import ClientIp
@@ -20,23 +19,21 @@ from api.auth.permissions import Permission, require
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.routers.registry_schemas import Limit, Offset, PathId
-from billing import payments as payments_service
-from billing import payments_penalties as penalties
-from billing.payments_exceptions import InvalidWebhook
-from billing.payments_models import NoticeKind, PenaltyStatus
-from billing.payments_notices import send_due_notices
-from billing.payments_providers import (
+from billing.payments import penalties
+from billing.payments import service as payments_service
+from billing.payments.exceptions import InvalidWebhook
+from billing.payments.models import PenaltyStatus
+from billing.payments.notices import send_receipts
+from billing.payments.providers import (
     PROVIDER_METHODS,
     PaymentMethod,
     parse_webhook,
     verify_signature,
 )
-from billing.payments_repository import PaymentRepository
-from billing.payments_schemas import PaymentIn, PaymentOut, PenaltyOut, ProposedOut, WebhookOut
+from billing.payments.repository import PaymentRepository
+from billing.payments.schemas import PaymentIn, PaymentOut, PenaltyOut, ProposedOut, WebhookOut
 from core import audit
-from core.config import Settings
 from core.models import MAX_ID, User
-from core.sms import SmsProvider
 
 router = APIRouter(prefix="/payments", tags=["payments"], responses=error_responses(401, 403))
 penalty_router = APIRouter(
@@ -44,35 +41,15 @@ penalty_router = APIRouter(
 )
 
 
-async def _send_receipts(engine: AsyncEngine, sms: SmsProvider, settings: Settings) -> None:
-    """After the commit: the payment-received SMS (claimed once, whoever sends it first)."""
-    await send_due_notices(
-        engine,
-        sms=sms,
-        today=datetime.now(UTC).date(),
-        reminder_days=settings.payments.reminder_days,
-        kinds=(NoticeKind.PAYMENT_RECEIVED,),
-    )
-
-
-async def after_issue(
-    session: AsyncSession,
-    engine: AsyncEngine,
-    sms: SmsProvider,
-    settings: Settings,
-    background: BackgroundTasks,
+def _receipts_after_commit(
+    background: BackgroundTasks, engine: EngineDep, request: Request, settings: SettingsDep
 ) -> None:
-    """After invoices are issued: account credit pays them, and the new-invoice SMS are sent
-    once the issue is committed (committed here for that reason)."""
-    await payments_service.apply_credit(session)
-    await session.commit()
     background.add_task(
-        send_due_notices,
+        send_receipts,
         engine,
-        sms=sms,
+        sms=request.app.state.sms,
         today=datetime.now(UTC).date(),
         reminder_days=settings.payments.reminder_days,
-        kinds=(NoticeKind.INVOICE_ISSUED,),
     )
 
 
@@ -116,7 +93,7 @@ async def record_payment(
     # Committed here, not by the session dependency: the receipt job reads it on its own
     # connection, and FastAPI may run background tasks before dependencies exit.
     await session.commit()
-    background.add_task(_send_receipts, engine, request.app.state.sms, settings)
+    _receipts_after_commit(background, engine, request, settings)
     return PaymentOut.of(payment)
 
 
@@ -164,7 +141,7 @@ async def provider_webhook(
     )
     await session.commit()  # before the receipt job, as in record_payment
     if outcome.applied:
-        background.add_task(_send_receipts, engine, request.app.state.sms, settings)
+        _receipts_after_commit(background, engine, request, settings)
     return WebhookOut(
         payment_id=outcome.payment.id,
         reference=outcome.payment.reference,

@@ -19,7 +19,8 @@ from api.auth.permissions import Permission, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.routers.registry_schemas import PathId
-from billing import reports
+from billing.reports import service as reports
+from billing.reports.schemas import Collection, DwellingMonth, LedgerLine, RevenueMonth
 from core.models import User
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=error_responses(401, 403, 422))
@@ -71,7 +72,7 @@ def _today() -> date:
 
 @router.get(
     "/buildings/{building_id}/monthly",
-    response_model=list[reports.DwellingMonth],
+    response_model=list[DwellingMonth],
     responses={**CSV_TOO, **error_responses(404)},
 )
 async def building_monthly(
@@ -84,10 +85,10 @@ async def building_monthly(
     """Per dwelling of a building: consumption, billed, paid and unpaid for a month."""
     await scope.ensure_building(session, user=user, building_id=building_id)
     rows = await reports.building_month(session, building_id=building_id, month=month)
-    return _answer(rows, reports.DwellingMonth, fmt, f"building-{building_id}-{month:%Y-%m}")
+    return _answer(rows, DwellingMonth, fmt, f"building-{building_id}-{month:%Y-%m}")
 
 
-@router.get("/collection", response_model=list[reports.Collection], responses=CSV_TOO)
+@router.get("/collection", response_model=list[Collection], responses=CSV_TOO)
 async def collection(
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
@@ -104,10 +105,10 @@ async def collection(
         end=end,
         as_of=as_of or _today(),
     )
-    return _answer(rows, reports.Collection, fmt, f"collection-{start}-{end}")
+    return _answer(rows, Collection, fmt, f"collection-{start}-{end}")
 
 
-@router.get("/revenue", response_model=list[reports.RevenueMonth], responses=CSV_TOO)
+@router.get("/revenue", response_model=list[RevenueMonth], responses=CSV_TOO)
 async def revenue(
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
@@ -119,10 +120,10 @@ async def revenue(
     rows = await reports.revenue(
         session, building_ids=await _building_ids(session, user), start=start, end=end
     )
-    return _answer(rows, reports.RevenueMonth, fmt, f"revenue-{start:%Y-%m}-{end:%Y-%m}")
+    return _answer(rows, RevenueMonth, fmt, f"revenue-{start:%Y-%m}-{end:%Y-%m}")
 
 
-@router.get("/accounting-export", response_model=list[reports.LedgerLine], responses=EXPORT_FORMATS)
+@router.get("/accounting-export", response_model=list[LedgerLine], responses=EXPORT_FORMATS)
 async def accounting_export(
     session: SessionDep,
     settings: SettingsDep,
@@ -141,4 +142,4 @@ async def accounting_export(
             media_type="application/xml",
             headers={"Content-Disposition": f'attachment; filename="ledger-{start}-{end}.xml"'},
         )
-    return _answer(lines, reports.LedgerLine, fmt, f"ledger-{start}-{end}")
+    return _answer(lines, LedgerLine, fmt, f"ledger-{start}-{end}")

@@ -10,16 +10,16 @@ from fastapi import APIRouter, Path, Query, status
 from api.auth.deps import ClientIp
 from api.auth.permissions import Permission, require
 from api.deps import SessionDep
-from billing import service as billing_service
-from billing.exceptions import (
+from billing.tariffs import service as tariff_service
+from billing.tariffs.exceptions import (
     InvalidTariff,
     TariffMissing,
     TariffNotFound,
     TariffVersionExists,
     UnknownZone,
 )
-from billing.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
-from billing.tariffs import compute_invoice
+from billing.tariffs.pricing import compute_invoice
+from billing.tariffs.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
 from core import audit
 from core.models import MAX_ID, User
 
@@ -49,7 +49,7 @@ async def create_tariff(
     ip: ClientIp,
 ) -> TariffOut:
     """Add a tariff version (administrators): every broken rule is listed in the 422."""
-    version = await billing_service.create_tariff_version(
+    version = await tariff_service.create_tariff_version(
         session,
         draft=body.draft(),
         created_by=user.id,
@@ -80,7 +80,7 @@ async def list_tariffs(
     zone_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[TariffOut]:
     """A country's (or one zone's) versions, newest first."""
-    versions = await billing_service.list_tariff_versions(
+    versions = await tariff_service.list_tariff_versions(
         session, country_code=country_code.upper(), zone_id=zone_id
     )
     return [TariffOut.from_version(v) for v in versions]
@@ -95,7 +95,7 @@ async def tariff_in_force(
     session: SessionDep, zone_id: ZoneId, on: date | None = None
 ) -> TariffOut:
     """The version pricing a zone's consumption on a date (today by default)."""
-    version = await billing_service.tariff_in_force(
+    version = await tariff_service.tariff_in_force(
         session, zone_id=zone_id, on=on or datetime.now(UTC).date()
     )
     return TariffOut.from_version(version)
@@ -105,16 +105,16 @@ async def tariff_in_force(
 async def get_tariff(tariff_id: TariffId, session: SessionDep) -> TariffOut:
     """One tariff version."""
     return TariffOut.from_version(
-        await billing_service.get_tariff_version(session, tariff_id=tariff_id)
+        await tariff_service.get_tariff_version(session, tariff_id=tariff_id)
     )
 
 
 @router.post("/{tariff_id}/quote", response_model=QuoteOut, responses={404: _error(TariffNotFound)})
 async def quote(tariff_id: TariffId, body: QuoteIn, session: SessionDep) -> QuoteOut:
     """What a volume over a period would cost under this version, line by line."""
-    version = await billing_service.get_tariff_version(session, tariff_id=tariff_id)
+    version = await tariff_service.get_tariff_version(session, tariff_id=tariff_id)
     computation = compute_invoice(
-        billing_service.as_tariff(version),
+        tariff_service.as_tariff(version),
         volume_l=body.volume_l,
         period_days=body.period_days,
         dwelling_type=body.dwelling_type,

@@ -5,12 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import analytics.alerts.models
-import analytics.anomalies.models
-import analytics.incidents.models
-import analytics.vee.models  # noqa: F401  (the analytics tables on Base.metadata)
-import billing.models
-import billing.payments_models  # noqa: F401  (the payments ledger tables)
+import billing.close.models
+import billing.invoices.models
+import billing.payments.models
+import billing.tariffs.models  # noqa: F401  (the analytics and billing tables, on Base.metadata)
 import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)
 from core.config import get_settings
 from core.models import Base

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from api.auth.tokens import TokenType, encode_token
-from billing import service as billing_service
-from billing.tariffs import compute_invoice
+from billing.tariffs import service as billing_service
+from billing.tariffs.pricing import compute_invoice
 from core.models import DwellingType, Language, Role, User
 
 pytestmark = pytest.mark.services

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 
-from billing.payments_providers import sign
+from billing.payments.providers import sign
 from core.config import BillingSettings, PaymentsSettings, SmsProviderName, SmsSettings
 from tests.billing.arrange import P0, P1, World
 from tests.twilio_fake import FakeTwilio

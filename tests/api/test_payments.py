@@ -13,12 +13,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import TariffVersion
-from billing.payments_notices import send_due_notices
-from billing.payments_penalties import propose_penalties
-from billing.payments_providers import sign
-from billing.service import as_tariff
-from billing.tariffs import late_penalty
+from billing.payments.notices import send_due_notices
+from billing.payments.penalties import propose_penalties
+from billing.payments.providers import sign
+from billing.tariffs.models import TariffVersion
+from billing.tariffs.pricing import late_penalty
+from billing.tariffs.service import as_tariff
 from core.config import PaymentsSettings, SmsProviderName, SmsSettings
 from core.db import make_async_engine
 from core.money import Money, get_currency

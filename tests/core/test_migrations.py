@@ -5,12 +5,10 @@ from alembic.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import create_engine, pool
 
-import analytics.alerts.models
-import analytics.anomalies.models
-import analytics.incidents.models
-import analytics.vee.models  # noqa: F401  (the analytics tables on Base.metadata)
-import billing.models
-import billing.payments_models  # noqa: F401  (the payments ledger tables)
+import billing.close.models
+import billing.invoices.models
+import billing.payments.models
+import billing.tariffs.models  # noqa: F401  (the analytics and billing tables, on Base.metadata)
 import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)
 from core.config import Settings, sqlalchemy_url
 from core.migrate import current_revision, ensure_database, upgrade

@@ -1,0 +1,1 @@
+"""Period close: boundary indexes, holds, drafts and regularisations of a billing period."""

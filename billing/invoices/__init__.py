@@ -1,0 +1,1 @@
+"""Invoices after the close: issue and numbering, overdue, void, approvals, PDF, estimates."""

@@ -1,0 +1,195 @@
+"""Invoice lifecycle after the close: issue, overdue, void, regularisation approval.
+
+Lifecycle::
+
+    draft --issue--> issued --(payments)--> partially_paid | paid
+                       |  \\--due date passed--> overdue
+                       \\--void (admin, with reason)--> void
+
+- **Numbers** are given at issue, gapless per country and year of issue:
+  ``CM-2026-000001``. The issuing transaction locks the country's row of
+  ``invoice_number_sequence``, so a rolled-back issue gives its numbers back and two issues at
+  once take turns. It also locks the period row, as the close does: an issue never numbers a
+  draft a concurrent close is removing.
+- **Grace**: a period's drafts are issued once ``grace_days`` have passed since its last day,
+  so readings arriving late still reach them (``force`` overrides, e.g. a final bill).
+- **Immutable**: once issued, the content is frozen by database triggers (migration 0008);
+  corrections are regularisation documents, which two different administrators approve before
+  they are issued (the second approval issues it).
+
+Services never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.close.period import Period
+from billing.close.repository import CloseRepository
+from billing.close.service import check_zones
+from billing.invoices.exceptions import (
+    DuplicateApproval,
+    GraceNotOver,
+    InvalidTransition,
+    InvoiceNotFound,
+)
+from billing.invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.invoices.repository import InvoiceRepository
+
+APPROVALS_NEEDED = 2
+VOIDABLE = (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE)
+
+
+@dataclass(frozen=True)
+class IssueSummary:
+    issued: int
+    numbers: dict[str, tuple[str, str]]  # country -> (first, last) number given
+
+
+async def issue_period(
+    session: AsyncSession,
+    *,
+    period: Period,
+    today: date,
+    issued_by: int | None,
+    grace_days: int,
+    payment_days: int,
+    zone_ids: Sequence[int] | None = None,
+    force: bool = False,
+) -> IssueSummary:
+    """Issue every draft periodic / subscription-only invoice of ``period``.
+
+    Raises:
+        GraceNotOver: the grace after the period's end is not over (and not ``force``).
+    """
+    ready_on = period.end + timedelta(days=grace_days + 1)
+    if today < ready_on and not force:
+        raise GraceNotOver(
+            f"period {period.label} is in its grace for late readings until {ready_on}"
+            f" (billing.grace_days={grace_days}); issue then, or force"
+        )
+    await check_zones(session, zone_ids)
+    period_id = await CloseRepository(session).lock_period(
+        label=period.label, start=period.start, end=period.end
+    )
+    repo = InvoiceRepository(session)
+    zones = None if zone_ids is None else list(zone_ids)
+    starts: dict[str, int] = {}
+    for country in await repo.draft_countries(period_id=period_id, zone_ids=zones):
+        starts[country] = await repo.lock_sequence(country=country, year=today.year)
+    if not starts:
+        return IssueSummary(issued=0, numbers={})
+    counts = await repo.number_drafts(
+        period_id=period_id,
+        zone_ids=zones,
+        today=today,
+        due=today + timedelta(days=payment_days),
+        issued_by=issued_by,
+    )
+    numbers: dict[str, tuple[str, str]] = {}
+    for country, count in counts.items():
+        await repo.advance_sequence(country=country, year=today.year, by=count)
+        first, last = starts[country] + 1, starts[country] + count
+        numbers[country] = (
+            format_number(country, today.year, first),
+            format_number(country, today.year, last),
+        )
+    return IssueSummary(issued=sum(counts.values()), numbers=numbers)
+
+
+def format_number(country: str, year: int, n: int) -> str:
+    return f"{country}-{year}-{n:06d}"
+
+
+async def mark_overdue(session: AsyncSession, *, today: date) -> int:
+    """Issued or partly paid invoices past their due date become overdue; returns how many."""
+    return await InvoiceRepository(session).mark_overdue(today=today)
+
+
+async def get_invoice(session: AsyncSession, *, invoice_id: int) -> Invoice:
+    invoice = await InvoiceRepository(session).get(invoice_id)
+    if invoice is None:
+        raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
+    return invoice
+
+
+async def void_invoice(
+    session: AsyncSession, *, invoice_id: int, reason: str, voided_by: int
+) -> Invoice:
+    """Void an issued invoice nobody has paid anything on (its number stays used).
+
+    Raises:
+        InvalidTransition: a draft (re-close instead), already void, or money received.
+    """
+    repo = InvoiceRepository(session)
+    invoice = await _locked(repo, invoice_id)
+    if invoice.status not in VOIDABLE:
+        raise InvalidTransition(
+            f"invoice {invoice_id} is {invoice.status.value}: only an issued or overdue invoice"
+            " can be voided"
+        )
+    if invoice.paid_minor:
+        raise InvalidTransition(
+            f"invoice {invoice_id} has {invoice.paid_minor} minor units paid: refund them first"
+        )
+    invoice.status = InvoiceStatus.VOID
+    invoice.void_reason = reason
+    invoice.voided_by = voided_by
+    invoice.voided_at = func.now()
+    return await repo.save(invoice)
+
+
+async def pending_regularisations(session: AsyncSession) -> Sequence[Invoice]:
+    """Regularisation drafts awaiting approval, oldest first."""
+    return await InvoiceRepository(session).pending_regularisations()
+
+
+async def approvals_of(session: AsyncSession, *, invoice_id: int) -> list[int]:
+    return await InvoiceRepository(session).approvals_of(invoice_id)
+
+
+async def approve_regularisation(
+    session: AsyncSession, *, invoice_id: int, admin_id: int, today: date, payment_days: int
+) -> Invoice:
+    """Record ``admin_id``'s approval; the second administrator's approval issues it.
+
+    Raises:
+        InvalidTransition: not a regularisation awaiting approval.
+        DuplicateApproval: this administrator already approved it.
+    """
+    repo = InvoiceRepository(session)
+    invoice = await _locked(repo, invoice_id)
+    if invoice.kind is not InvoiceKind.REGULARISATION or invoice.status is not InvoiceStatus.DRAFT:
+        raise InvalidTransition(
+            f"invoice {invoice_id} is a {invoice.status.value} {invoice.kind.value} invoice,"
+            " not a regularisation awaiting approval"
+        )
+    if not await repo.add_approval(invoice_id=invoice_id, admin_id=admin_id):
+        raise DuplicateApproval(
+            f"administrator {admin_id} already approved regularisation {invoice_id};"
+            " a second, different administrator must approve it"
+        )
+    approvers = await repo.approvals_of(invoice_id)
+    if len(approvers) >= APPROVALS_NEEDED:
+        last = await repo.lock_sequence(country=invoice.country_code, year=today.year)
+        await repo.advance_sequence(country=invoice.country_code, year=today.year, by=1)
+        invoice.number = format_number(invoice.country_code, today.year, last + 1)
+        invoice.status = InvoiceStatus.ISSUED
+        invoice.issue_date = today
+        invoice.due_date = today + timedelta(days=payment_days)
+        invoice.issued_by = admin_id
+        invoice.issued_at = func.now()
+        await repo.save(invoice)
+    return invoice
+
+
+async def _locked(repo: InvoiceRepository, invoice_id: int) -> Invoice:
+    invoice = await repo.lock(invoice_id)
+    if invoice is None:
+        raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
+    return invoice

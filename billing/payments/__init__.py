@@ -1,0 +1,1 @@
+"""The payments ledger: payments, provider webhooks and polls, allocation, penalties, SMS."""

@@ -1,0 +1,237 @@
+"""Billing SMS: new invoice, reminder before the due date, payment received; each sent once.
+
+Once is a row: every notice is first *claimed* by inserting ``billing_notice`` (unique per kind
+and invoice or payment) in a committed transaction; only the run whose insert won sends it, and
+the row then says ``sent`` or ``failed``. A failed send is claimed again by a later run; a
+claim whose send never reported (the process died meanwhile) is never resent: a customer may
+miss one SMS, but never gets two. Who is due is found set-based, per kind, in one query.
+
+Texts are in the recipient's language (en, fr, tpi) with amounts formatted as that language
+writes them. SMS stay in GSM-7 (one 160-character segment is one charge), so the no-break
+spaces of the French money format become plain spaces and the templates carry no accents.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from billing.payments.models import NoticeKind
+from billing.payments.repository import OWED
+from core.models import Language
+from core.money import NBSP, NNBSP, Money, get_currency
+from core.sms import SmsDeliveryFailed, SmsProvider, send_sms
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
+    NoticeKind.INVOICE_ISSUED: {
+        Language.EN: "WaterBill: invoice {number} of {amount} is ready, due {due}. Pay by"
+        " Orange Money, MTN MoMo, card, bank transfer or at an agent.",
+        Language.FR: "WaterBill: votre facture {number} de {amount} est disponible, a payer"
+        " avant le {due}. Orange Money, MTN MoMo, carte, virement ou agent.",
+        Language.TPI: "WaterBill: bil {number} bilong {amount} i redi, pe pastaim long {due}."
+        " Pe long Orange Money, MTN MoMo, kad, beng o long ejen.",
+    },
+    NoticeKind.DUE_REMINDER: {
+        Language.EN: "WaterBill reminder: {amount} is still due on invoice {number} by {due}."
+        " Already paid? Thank you, ignore this message.",
+        Language.FR: "Rappel WaterBill: {amount} reste du sur la facture {number} avant le"
+        " {due}. Deja paye? Merci, ignorez ce message.",
+        Language.TPI: "WaterBill tok save: {amount} i stap yet long bil {number}, pe pastaim"
+        " long {due}. Yu pe pinis? Tenkyu, lusim tok ya.",
+    },
+    NoticeKind.PAYMENT_RECEIVED: {
+        Language.EN: "WaterBill: payment of {amount} received, ref {reference}. Thank you."
+        " Still due: {balance}.",
+        Language.FR: "WaterBill: paiement de {amount} recu, ref {reference}. Merci."
+        " Reste du: {balance}.",
+        Language.TPI: "WaterBill: mipela kisim pe bilong {amount}, ref {reference}. Tenkyu."
+        " Moni i stap yet: {balance}.",
+    },
+}
+
+# A new-invoice SMS after the due date, or a receipt days late, would confuse more than help:
+# a first run on an old database does not flood customers with history.
+RECEIPT_WINDOW_DAYS = 3
+
+_NOT_CLAIMED = (
+    "NOT EXISTS (SELECT 1 FROM billing_notice n WHERE n.kind = '{kind}'"
+    " AND n.subject_id = {subject} AND n.status <> 'failed')"
+)
+# The person billed on an invoice, else the dwelling's current tenant, else its owner.
+_RECIPIENT = """
+LEFT JOIN LATERAL (
+    SELECT u.phone, u.language::text AS language FROM app_user u
+    LEFT JOIN dwelling_occupant o ON o.user_id = u.id AND o.dwelling_id = {dwelling}
+         AND o.start_date <= current_date AND (o.end_date IS NULL OR o.end_date >= current_date)
+    WHERE u.phone IS NOT NULL AND u.erased_at IS NULL
+      AND (u.id = {customer} OR o.id IS NOT NULL)
+    ORDER BY u.id = {customer} DESC, o.relation = 'tenant' DESC, o.start_date DESC
+    LIMIT 1
+) r ON true
+"""
+
+_DUE_QUERIES: dict[NoticeKind, str] = {
+    NoticeKind.INVOICE_ISSUED: f"""
+        SELECT i.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+               i.number, i.total_minor AS amount_minor, i.currency, i.due_date,
+               NULL::text AS reference, 0::bigint AS balance_minor
+        FROM invoice i JOIN country c ON c.code = i.country_code
+        {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
+        WHERE i.status IN ('issued', 'partially_paid', 'paid') AND i.due_date >= :today
+          AND {_NOT_CLAIMED.format(kind="invoice_issued", subject="i.id")}
+    """,
+    NoticeKind.DUE_REMINDER: f"""
+        SELECT i.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+               i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
+               NULL::text AS reference, 0::bigint AS balance_minor
+        FROM invoice i JOIN country c ON c.code = i.country_code
+        {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
+        WHERE i.status IN ('issued', 'partially_paid')
+          AND i.due_date BETWEEN :today AND :today + :reminder_days
+          AND {OWED} > i.paid_minor
+          AND {_NOT_CLAIMED.format(kind="due_reminder", subject="i.id")}
+    """,
+    NoticeKind.PAYMENT_RECEIVED: f"""
+        SELECT p.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+               NULL::text AS number, p.amount_minor, p.currency, NULL::date AS due_date,
+               p.reference,
+               (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i
+                WHERE i.dwelling_id = p.dwelling_id
+                  AND i.status IN ('issued', 'partially_paid', 'overdue')) AS balance_minor
+        FROM payment p
+        JOIN dwelling d ON d.id = p.dwelling_id JOIN building b ON b.id = d.building_id
+        JOIN zone z ON z.id = b.zone_id JOIN country c ON c.code = z.country_code
+        {_RECIPIENT.format(dwelling="p.dwelling_id", customer="NULL::integer")}
+        WHERE p.status = 'succeeded'
+          AND p.received_at >= now() - make_interval(days => {RECEIPT_WINDOW_DAYS})
+          AND {_NOT_CLAIMED.format(kind="payment_received", subject="p.id")}
+    """,
+}
+
+_CLAIM = """
+INSERT INTO billing_notice (kind, subject_id, status, phone, text, attempts)
+VALUES (:kind, :subject_id, CAST(:status AS notice_status), :phone, :text, 1)
+ON CONFLICT (kind, subject_id) DO UPDATE
+    SET status = excluded.status, phone = excluded.phone, text = excluded.text,
+        attempts = billing_notice.attempts + 1, claimed_at = now()
+    WHERE billing_notice.status = 'failed'
+RETURNING id
+"""
+
+
+def _sms_safe(value: str) -> str:
+    return value.replace(NNBSP, " ").replace(NBSP, " ")
+
+
+def render_notice(kind: NoticeKind, language: str, row: Any) -> str:
+    """The SMS text of a notice row in ``language`` (English when it has none)."""
+    lang = Language(language) if language in set(Language) else Language.EN
+    currency = get_currency(row.currency)
+
+    def money(minor: int) -> str:
+        return _sms_safe(Money.from_minor(int(minor), currency).format(lang.value))
+
+    due: date | None = row.due_date
+    return TEMPLATES[kind][lang].format(
+        number=row.number,
+        amount=money(row.amount_minor),
+        due=due.strftime("%d/%m/%Y") if due else "",
+        reference=row.reference,
+        balance=money(row.balance_minor),
+    )
+
+
+@dataclass
+class NoticeResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    no_recipient: int = 0
+
+
+async def send_due_notices(
+    engine: AsyncEngine,
+    *,
+    sms: SmsProvider,
+    today: date,
+    reminder_days: int,
+    kinds: tuple[NoticeKind, ...] = tuple(NoticeKind),
+) -> NoticeResult:
+    """Claim and send every notice now due, once each (module docstring)."""
+    result = NoticeResult()
+    to_send: list[tuple[int, str, str]] = []
+    async with AsyncSession(engine) as session, session.begin():
+        for kind in kinds:
+            rows = await session.execute(
+                text(_DUE_QUERIES[kind]), {"today": today, "reminder_days": reminder_days}
+            )
+            for row in rows.all():
+                body = render_notice(kind, row.language, row)
+                status = "claimed" if row.phone else "no_recipient"
+                claim = await session.scalar(
+                    text(_CLAIM),
+                    {
+                        "kind": kind.value,
+                        "subject_id": row.subject_id,
+                        "status": status,
+                        "phone": row.phone,
+                        "text": body,
+                    },
+                )
+                if claim is None:
+                    continue
+                result.claimed += 1
+                if row.phone:
+                    to_send.append((claim, row.phone, body))
+                else:
+                    result.no_recipient += 1
+    for notice_id, phone, body in to_send:
+        try:
+            provider_id = await send_sms(sms, to_e164=phone, text=body)
+        except SmsDeliveryFailed:
+            result.failed += 1
+            await _finish(engine, notice_id, status="failed", provider_id=None)
+            continue
+        result.sent += 1
+        await _finish(engine, notice_id, status="sent", provider_id=provider_id)
+    logger.info(
+        "billing notices: %d claimed, %d sent, %d failed, %d without recipient",
+        result.claimed,
+        result.sent,
+        result.failed,
+        result.no_recipient,
+    )
+    return result
+
+
+async def send_receipts(
+    engine: AsyncEngine, *, sms: SmsProvider, today: date, reminder_days: int
+) -> NoticeResult:
+    """The payment-received SMS of committed payments (each claimed once, whoever sends first)."""
+    return await send_due_notices(
+        engine,
+        sms=sms,
+        today=today,
+        reminder_days=reminder_days,
+        kinds=(NoticeKind.PAYMENT_RECEIVED,),
+    )
+
+
+async def _finish(
+    engine: AsyncEngine, notice_id: int, *, status: str, provider_id: str | None
+) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE billing_notice SET status = CAST(:s AS notice_status), provider_id = :p,"
+                " sent_at = CASE WHEN :s = 'sent' THEN now() END WHERE id = :id"
+            ),
+            {"s": status, "p": provider_id, "id": notice_id},
+        )

@@ -5,10 +5,14 @@ from alembic.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import create_engine, pool
 
+import analytics.alerts.models
+import analytics.anomalies.models
+import analytics.incidents.models
+import analytics.vee.models  # noqa: F401
 import billing.close.models
 import billing.invoices.models
 import billing.payments.models
-import billing.tariffs.models  # noqa: F401  (the analytics and billing tables, on Base.metadata)
+import billing.tariffs.models  # noqa: F401
 import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)
 from core.config import Settings, sqlalchemy_url
 from core.migrate import current_revision, ensure_database, upgrade

@@ -123,5 +123,5 @@ async def decide_penalty(
             {"id": penalty.invoice_id, "today": now.date()},
         )
         if dwelling_id is not None:
-            await PaymentRepository(session).allocate([dwelling_id])
+            await PaymentRepository(session).allocate([dwelling_id], at=now)
     return penalty

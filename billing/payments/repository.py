@@ -76,8 +76,9 @@ matched AS (
             AND inv.lo < pay.hi AND pay.lo < inv.hi
 ),
 added AS (
-    INSERT INTO payment_allocation (payment_id, invoice_id, amount_minor)
-    SELECT payment_id, invoice_id, amount_minor FROM matched
+    INSERT INTO payment_allocation (payment_id, invoice_id, amount_minor, created_at)
+    SELECT payment_id, invoice_id, amount_minor, COALESCE(CAST(:at AS timestamptz), now())
+    FROM matched
     ON CONFLICT (payment_id, invoice_id)
         DO UPDATE SET amount_minor = payment_allocation.amount_minor + excluded.amount_minor
 ),
@@ -96,7 +97,8 @@ SET paid_minor = i.paid_minor + n.amount_minor,
         WHEN i.status = 'overdue' THEN 'overdue'
         ELSE 'partially_paid'
     END::invoice_status,
-    paid_at = CASE WHEN i.paid_minor + n.amount_minor >= {OWED} THEN now() END
+    paid_at = CASE WHEN i.paid_minor + n.amount_minor >= {OWED}
+                   THEN COALESCE(CAST(:at AS timestamptz), now()) END
 FROM per_invoice n
 WHERE i.id = n.invoice_id
 RETURNING i.id, i.status::text, n.amount_minor
@@ -156,12 +158,18 @@ class PaymentRepository:
         )
         return inserted is not None
 
-    async def allocate(self, dwelling_ids: Sequence[int]) -> list[Allocated]:
-        """Allocate the accounts' unallocated payments to their open invoices, oldest first."""
+    async def allocate(
+        self, dwelling_ids: Sequence[int], *, at: datetime | None = None
+    ) -> list[Allocated]:
+        """Allocate the accounts' unallocated payments to their open invoices, oldest first.
+
+        ``at`` dates the allocations (and any invoice they settle): the caller's clock, so reports
+        "as of" a day agree with it; None is the database's ``now()``.
+        """
         if not dwelling_ids:
             return []
-        params = {"dwellings": sorted(set(dwelling_ids))}
-        await self.session.execute(text(_LOCK_ACCOUNTS), params)
+        await self.session.execute(text(_LOCK_ACCOUNTS), {"dwellings": sorted(set(dwelling_ids))})
+        params = {"dwellings": sorted(set(dwelling_ids)), "at": at}
         rows = await self.session.execute(text(_ALLOCATE), params)
         return [Allocated(invoice_id=r[0], status=r[1], amount_minor=r[2]) for r in rows]
 

@@ -113,7 +113,7 @@ async def record_payment(
         )
     )
     if settled:
-        await repo.allocate([dwelling_id])
+        await repo.allocate([dwelling_id], at=now)
     return payment
 
 
@@ -166,12 +166,12 @@ async def apply_provider_event(
     payment.status = PaymentStatus.SUCCEEDED
     payment.received_at = now
     await session.flush()
-    allocations = await repo.allocate([payment.dwelling_id])
+    allocations = await repo.allocate([payment.dwelling_id], at=now)
     return EventOutcome(payment=payment, applied=True, allocations=allocations)
 
 
 async def apply_credit(
-    session: AsyncSession, *, dwelling_ids: Sequence[int] | None = None
+    session: AsyncSession, *, dwelling_ids: Sequence[int] | None = None, at: datetime | None = None
 ) -> list[Allocated]:
     """Let accounts' credit (unallocated payments) pay their open invoices, e.g. new ones.
 
@@ -180,7 +180,7 @@ async def apply_credit(
     repo = PaymentRepository(session)
     if dwelling_ids is None:
         dwelling_ids = await repo.accounts_with_credit_and_debt()
-    return await repo.allocate(dwelling_ids)
+    return await repo.allocate(dwelling_ids, at=at)
 
 
 async def get_payment(session: AsyncSession, *, payment_id: int) -> Payment:

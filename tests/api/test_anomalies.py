@@ -1,7 +1,7 @@
 """The anomalies API, the meter forecast and alert preferences, through the real app and DB."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +14,11 @@ from api.auth.tokens import TokenType, encode_token
 from billing.tariffs import service as billing_service
 from billing.tariffs.pricing import compute_invoice
 from core.models import DwellingType, Language, Role, User
+from tests import clock
 
 pytestmark = pytest.mark.services
 
-NOW = datetime.now(UTC)
+NOW = clock.now()
 DOUALA_TODAY = NOW.astimezone(ZoneInfo("Africa/Douala")).date()
 
 

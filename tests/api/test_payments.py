@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -23,13 +22,14 @@ from core.config import PaymentsSettings, SmsProviderName, SmsSettings
 from core.db import make_async_engine
 from core.money import Money, get_currency
 from core.sms import make_sms_provider
+from tests import clock
 from tests.billing.ledger_world import Ledger, arrange
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
 
 SECRETS = {"card": "card-secret", "orange_money": "om-secret", "mtn_momo": "momo-secret"}
-TODAY = datetime.now(UTC).date()
+TODAY = clock.now().date()
 
 
 @pytest.fixture
@@ -213,12 +213,12 @@ class TestWebhookSignature:
             return {"Webhook-Signature": f"t={stamp},v1={mac}"}
 
         stale = await admin_client.post(
-            "/payments/webhooks/card", content=body, headers=headers(int(time.time()) - 3600)
+            "/payments/webhooks/card", content=body, headers=headers(int(clock.epoch()) - 3600)
         )
         assert stale.status_code == 401
         assert "more than 300 s away" in stale.json()["detail"]
         fresh = await admin_client.post(
-            "/payments/webhooks/card", content=body, headers=headers(int(time.time()))
+            "/payments/webhooks/card", content=body, headers=headers(int(clock.epoch()))
         )
         assert fresh.status_code == 200, fresh.text
         assert fresh.json()["status"] == "succeeded"

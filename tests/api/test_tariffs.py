@@ -1,10 +1,12 @@
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from tests import clock
+
 pytestmark = pytest.mark.services
 
-TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+TOMORROW = (clock.now().date() + timedelta(days=1)).isoformat()
 
 
 def cameroon(**overrides):

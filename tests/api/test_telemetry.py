@@ -7,6 +7,7 @@ import pytest
 
 from api.app import create_app
 from core.config import TelemetrySettings
+from tests import clock
 from tests.analytics.conftest import Fleet
 
 pytestmark = pytest.mark.services
@@ -206,7 +207,7 @@ class TestMeterVolumes:
 def arrange_fleet_status(fleet: Fleet) -> dict[str, int]:
     """One meter reporting, one silent for hours, one never heard, one removed; queue and
     quarantine rows."""
-    now = datetime.now(UTC)
+    now = clock.now()
     db = fleet.db
     reporting = fleet.meter(installed_at=T0, reporting_interval_s=900)
     silent = fleet.meter(installed_at=T0, reporting_interval_s=900)

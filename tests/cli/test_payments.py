@@ -4,17 +4,18 @@ processes configured by the environment, against the local provider and Twilio f
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
+from tests import clock
 from tests.billing.ledger_world import arrange
 from tests.payment_provider_fake import FakeProviders
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock.now().date()
 
 
 def run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

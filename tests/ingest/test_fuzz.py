@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ingest.decoder import Reason, Rejection, decode
+from tests import clock
 from tests.conftest import create_database, drop_database
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
@@ -69,7 +69,7 @@ def hostile(draw: Any) -> Any:
         body: Any = reading if kind == "mutated" else {"readings": [encode_reading(T0, 5), reading]}
         return dump(body)
     # A generated value that happens to be a valid reading would not be hostile.
-    assume_bad = decode(payload, now=time.time(), max_future_s=600)
+    assume_bad = decode(payload, now=clock.epoch(), max_future_s=600)
     if not isinstance(assume_bad, Rejection):
         return b"{}"
     return payload
@@ -92,14 +92,14 @@ class TestDecoderFuzz:
     @settings(max_examples=2000, deadline=None)
     @given(payload=st.binary(max_size=300) | json_values.map(dump))
     def test_any_bytes_give_rows_or_a_rejection_never_an_exception(self, payload):
-        result = decode(payload, now=time.time(), max_future_s=600)
+        result = decode(payload, now=clock.epoch(), max_future_s=600)
         assert isinstance(result, Rejection | list)
 
     @settings(max_examples=500, deadline=None)
     @given(extra=bad_fields)
     def test_every_bad_field_is_a_schema_violation(self, extra):
         body = dump({**encode_reading(T0, 5), **extra})
-        result = decode(body, now=time.time(), max_future_s=600)
+        result = decode(body, now=clock.epoch(), max_future_s=600)
         assert isinstance(result, Rejection)
         assert result.reason is (
             Reason.SCHEMA_VIOLATION if is_strict_json(body) else Reason.MALFORMED_JSON
@@ -172,7 +172,7 @@ class TestWorkerFuzz:
                     (METERS[k % len(METERS)], encode_reading(T0 + timedelta(minutes=k), k))
                 )
             ghosts = [(f"GHOST-{uuid.uuid4().hex[:6]}", encode_reading(T0, 1)) for _ in range(5)]
-            future = (METERS[1], encode_reading(datetime.now(UTC) + timedelta(days=2), 1))
+            future = (METERS[1], encode_reading(clock.now() + timedelta(days=2), 1))
             publisher = Publisher(local_broker.port)
             infos = [publisher.send(METERS[0], payload) for payload in bad]
             infos += [publisher.send(s, b) for s, b in [*valid, *ghosts, future]]

@@ -6,12 +6,13 @@ sections must show their data, where it does not they must say "not available ye
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from playwright.async_api import Page, expect
 
+from tests import clock
 from tests.web.conftest import Estate, LiveServer, screenshots, sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -91,7 +92,7 @@ class TestAdminView:
         await expect(page.locator("#tariffs")).to_contain_text("Nothing to show.")
 
         form = page.locator("#tariff-form")
-        starts = date.today() + timedelta(days=1)
+        starts = clock.today() + timedelta(days=1)
         await form.get_by_label("In force from").fill(starts.isoformat())
         for n, (upper, price) in enumerate((("10", "365"), ("30", "450"), ("", "550")), 1):
             if upper:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests import clock
 from tests.web.conftest import Estate, LiveServer, api_token, screenshots, sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -29,7 +30,7 @@ def hourly(until: datetime, hours: int, start_index: int = 0) -> list[tuple[date
 @pytest.fixture
 def fleet(estate: Estate, db):
     """Two meters reporting, one silent for three days, one never heard; some quarantine."""
-    now = datetime.now(UTC)
+    now = clock.now()
     homes = [estate.home(None, reference=f"R{i}") for i in range(4)]
     estate.readings(homes[0].meter_id, hourly(now, 72))
     estate.readings(homes[1].meter_id, hourly(now, 72, start_index=5000))
@@ -116,7 +117,7 @@ class TestMeterPage:
             f"{last_index / 1000:,.3f}\u00a0m³"
         )
         # The default range: the last seven local days, hourly.
-        start = date.today() - timedelta(days=6)
+        start = clock.today() - timedelta(days=6)
         hours, total = db.execute(
             "SELECT count(*), sum(volume_l) FROM meter_hourly WHERE meter_id = %s"
             " AND hour_start >= (%s::date)::timestamp AT TIME ZONE 'Africa/Douala'",
@@ -133,7 +134,7 @@ class TestMeterPage:
         await sign_in(page, make_user("admin"), expect_path="/operator")
         await page.goto(f"/operator/meters/{meter.meter_id}")
         await expect(page.locator("#usage-total")).not_to_be_empty()
-        today = date.today()
+        today = clock.today()
         await page.get_by_label("From").fill((today - timedelta(days=2)).isoformat())
         await page.get_by_label("To (included)").fill(today.isoformat())
         await page.get_by_label("Step").select_option("day")
@@ -177,7 +178,7 @@ class TestMeterForecastAndAnomalies:
         self, page: Page, make_user, estate: Estate, live_server: LiveServer
     ):
         home = estate.home(None, reference="F1")
-        now = datetime.now(UTC)
+        now = clock.now()
         estate.readings(home.meter_id, hourly(now, 30 * 24))
         estate.incident(home.meter_id, "leak", started_at=now - timedelta(days=3))
         estate.incident(
@@ -193,9 +194,9 @@ class TestMeterForecastAndAnomalies:
             headers=api_token(live_server, admin),
         ).json()
         await sign_in(page, admin, expect_path="/operator")
-        start = date.today() - timedelta(days=9)
+        start = clock.today() - timedelta(days=9)
         await page.goto(
-            f"/operator/meters/{home.meter_id}?granularity=day&start={start}&end={date.today()}"
+            f"/operator/meters/{home.meter_id}?granularity=day&start={start}&end={clock.today()}"
         )
         await expect(page.locator("svg.chart polygon.band")).to_have_count(1)
         await expect(page.locator("svg.chart g.marker")).to_have_count(2)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests import clock
 from tests.web.conftest import Estate, LiveServer, api_token, screenshots, sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -15,13 +16,13 @@ pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loo
 
 def daily_use(day: date) -> int:
     """Litres used on ``day``: a weekly pattern, more last year than this year."""
-    return (180 if day.year < date.today().year else 120) + 15 * day.weekday()
+    return (180 if day.year < clock.today().year else 120) + 15 * day.weekday()
 
 
 def two_years_of_readings(estate: Estate, meter_id: int) -> None:
-    start = date(date.today().year - 1, 1, 1)
+    start = date(clock.today().year - 1, 1, 1)
     index, rows = 0, []
-    for offset in range((date.today() - start).days + 1):
+    for offset in range((clock.today() - start).days + 1):
         day = start + timedelta(days=offset)
         rows.append(
             (datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=1), index)
@@ -49,7 +50,7 @@ class TestHome:
         await expect(cards).to_have_count(1)
         await expect(cards.first).to_contain_text("B-12")
         await expect(cards.first).to_contain_text(home.serial)
-        today = date.today()
+        today = clock.today()
         this_year, last_year = db.execute(
             "SELECT sum(volume_l) FILTER (WHERE day >= %(jan)s),"
             " sum(volume_l) FILTER (WHERE day < %(last_end)s AND day >= %(last_jan)s)"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests import clock
 from tests.web.conftest import (
     PASSWORD,
     PHONE,
@@ -98,7 +99,7 @@ class TestSlowNetworks:
         customer = make_user("customer")
         home = estate.home(customer)
         estate.readings(
-            home.meter_id, [(datetime(2026, 1, 1, tzinfo=UTC), 0), (datetime.now(UTC), 90_000)]
+            home.meter_id, [(datetime(2026, 1, 1, tzinfo=UTC), 0), (clock.now(), 90_000)]
         )
         admin = make_user("admin")
         weights = {

@@ -4,7 +4,7 @@ offline path (readings queued while offline, sent once when the network returns)
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, Route, expect
 
+from tests import clock
 from tests.web.conftest import Person, screenshots, sign_in
 
 # Playwright's offline switch does not reach a service worker's own fetches; with these events on,
@@ -53,7 +54,7 @@ def arrange_round(db: psycopg.Connection, technician: Person) -> dict[str, int]:
         meters[reference] = row[0]
     db.execute(
         "INSERT INTO reading (meter_id, time, source, index_l) VALUES (%s, %s, 'manual', 5000)",
-        [meters["B1"], datetime.now(UTC) - timedelta(days=60)],
+        [meters["B1"], clock.now() - timedelta(days=60)],
     )
     return meters
 

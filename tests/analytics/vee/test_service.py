@@ -1,10 +1,11 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from analytics.vee import service as vee
 from analytics.vee.repository import VeeRepository
 from core.config import VeeSettings
+from tests import clock
 from tests.analytics.arrange import NOW, local_midnight_utc
 from wire.alarms import Alarm
 
@@ -141,7 +142,7 @@ class TestGaps:
         assert forward[0][0] == EARLY + HOUR
         assert forward[-1][0] <= NOW
         # Ingest stamps arrival with the wall clock, after the estimates were made.
-        arrived = datetime.now(UTC)
+        arrived = clock.now()
         scan_fleet.readings(
             meter, start=NOW - HOUR, hourly_l=[0], start_index=1200, received_at=arrived
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from core.models import Role
+from tests import clock
 from tests.api.field.conftest import JPEG, post_reading, reading_form, token_headers
 
 pytestmark = pytest.mark.services
@@ -298,7 +299,7 @@ class TestInput:
             field,
             key="key-input-3",
             meter_id=meter,
-            time=datetime.now(UTC) + timedelta(days=1),
+            time=clock.now() + timedelta(days=1),
             index_l=1,
         )
 

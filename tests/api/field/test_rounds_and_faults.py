@@ -1,14 +1,15 @@
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests import clock
 from tests.api.field.conftest import JPEG, post_reading
 
 pytestmark = pytest.mark.services
 
-NOW = datetime.now(UTC)
+NOW = clock.now()
 
 
 class TestTodaysRound:

@@ -21,6 +21,7 @@ from billing.payments.providers import (
 from billing.payments.repository import PaymentRepository
 from core.config import PaymentsSettings
 from core.db import make_async_engine
+from tests import clock
 from tests.billing.ledger_world import Ledger, arrange
 from tests.payment_provider_fake import FakeProviders
 
@@ -267,7 +268,7 @@ class TestPolling:
         providers.statuses[momo.reference] = ("SUCCESSFUL", "MTN-77")
         providers.amounts[momo.reference] = 2_500
         providers.statuses[orange.reference] = ("INITIATED", None)
-        result = await poll(engine, providers, datetime.now(UTC) + timedelta(minutes=5))
+        result = await poll(engine, providers, clock.now() + timedelta(minutes=5))
         assert (result.polled, result.succeeded, result.still_pending) == (2, 1, 1)
         assert ledger.invoice_row(invoice) == ("paid", 2_500)
         get = next(r for r in providers.requests if r[0] == "GET")
@@ -277,19 +278,19 @@ class TestPolling:
         post = next(r for r in providers.requests if r[0] == "POST")
         assert post[3] == {"order_id": orange.reference, "amount": 900, "currency": "XAF"}
         providers.statuses[orange.reference] = ("FAILED", "OM-1")
-        result = await poll(engine, providers, datetime.now(UTC) + timedelta(minutes=10))
+        result = await poll(engine, providers, clock.now() + timedelta(minutes=10))
         assert (result.polled, result.failed) == (1, 1)
 
     async def test_young_payments_wait_for_their_callback(self, engine, ledger, providers):
         await pay(engine, ledger, "A1", 2_500, method=PaymentMethod.MTN_MOMO)
-        result = await poll(engine, providers, datetime.now(UTC))
+        result = await poll(engine, providers, clock.now())
         assert result.polled == 0
         assert providers.requests == []
 
     async def test_a_provider_down_leaves_the_payment_pending(self, engine, ledger, providers):
         payment = await pay(engine, ledger, "A1", 2_500, method=PaymentMethod.MTN_MOMO)
         providers.fail_with = 503
-        result = await poll(engine, providers, datetime.now(UTC) + timedelta(minutes=5))
+        result = await poll(engine, providers, clock.now() + timedelta(minutes=5))
         assert (result.polled, result.unreachable) == (1, 1)
         status = ledger.db.execute(
             "SELECT status::text, polls FROM payment WHERE id = %s", [payment.id]
@@ -298,7 +299,7 @@ class TestPolling:
 
     async def test_pending_payments_expire_after_the_give_up_delay(self, engine, ledger, providers):
         payment = await pay(engine, ledger, "A1", 2_500, method=PaymentMethod.MTN_MOMO)
-        result = await poll(engine, providers, datetime.now(UTC) + timedelta(hours=49))
+        result = await poll(engine, providers, clock.now() + timedelta(hours=49))
         assert result.expired == 1
         row = ledger.db.execute(
             "SELECT status::text FROM payment WHERE id = %s", [payment.id]
@@ -309,7 +310,7 @@ class TestPolling:
         payment = await pay(engine, ledger, "A1", 2_500, method=PaymentMethod.MTN_MOMO)
         providers.statuses[payment.reference] = ("SUCCESSFUL", "MTN-9")
         providers.amounts[payment.reference] = 2_500
-        await poll(engine, providers, datetime.now(UTC) + timedelta(minutes=5))
+        await poll(engine, providers, clock.now() + timedelta(minutes=5))
         late = await apply(engine, event(payment, event_id="MTN-9:succeeded"))
         assert late.applied is False
         total = ledger.db.execute("SELECT sum(amount_minor) FROM payment_allocation").fetchone()

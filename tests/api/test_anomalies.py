@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
+import psycopg.types.json
 import pytest
 
 from accounts.models import Role, User

@@ -12,7 +12,7 @@ from rich.console import Console
 from core.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from core.registry import MeterRegistration, RegistrationResult
+    from registry.registration import MeterRegistration, RegistrationResult
 
 app = typer.Typer(no_args_is_help=True, help="Register and manage meters.")
 console = Console()
@@ -23,7 +23,7 @@ async def _register(settings: Settings, meters: list[MeterRegistration]) -> Regi
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from core.db import make_async_engine
-    from core.registry import register_meters
+    from registry.service import register_meters
 
     engine = make_async_engine(settings)
     try:
@@ -43,7 +43,8 @@ def import_meters(
     # Imported here so that other `waterbill` commands start without SQLAlchemy.
     from sqlalchemy.exc import IntegrityError
 
-    from core.registry import InvalidMeterFile, parse_meter_csv
+    from registry.exceptions import InvalidMeterFile
+    from registry.registration import parse_meter_csv
 
     try:
         meters = parse_meter_csv(file.read_text(encoding="utf-8-sig"))

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import Role
 from core.config import Settings, get_settings
+from core.countries import Language
 from core.exceptions import AppError
-from core.models import Language, Role
 
 app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
 
@@ -24,7 +25,7 @@ async def _create_admin(
     last_name: str,
     language: Language,
 ) -> int:
-    from api.auth import accounts
+    from accounts import service as accounts_service
     from core.db import make_async_engine
     from core.phone import normalise_phone
 
@@ -34,7 +35,7 @@ async def _create_admin(
     engine = make_async_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            user = await accounts.create_user(
+            user = await accounts_service.create_user(
                 session,
                 phone=e164,
                 first_name=first_name,
@@ -61,7 +62,7 @@ def create_admin(
     language: Annotated[Language, typer.Option(help="Language of SMS and pages.")] = Language.EN,
 ) -> None:
     """Create an active admin account (the first one, typically)."""
-    from api.auth.passwords import MAX_LENGTH, MIN_LENGTH
+    from accounts.passwords import MAX_LENGTH, MIN_LENGTH
 
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         typer.echo(f"the password must have {MIN_LENGTH} to {MAX_LENGTH} characters", err=True)

@@ -7,13 +7,37 @@ and anonymous.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, func, insert, text
+from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import AuditLog
+from core.orm import Base
+
+
+class AuditLog(Base):
+    """Append-only record of who did what, when, from where; a trigger refuses UPDATE/DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        # Investigations read one actor's or one object's history by time.
+        Index("ix_audit_log_actor_at", "actor_id", "at"),
+        Index("ix_audit_log_target", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # No foreign key: the log outlives what it talks about and must never block a change.
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(INET)
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
 class AuditAction(StrEnum):

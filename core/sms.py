@@ -20,8 +20,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from core.config import SmsProviderName, SmsSettings
+from core.countries import Language
 from core.exceptions import Unavailable
-from core.models import Language
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The simulated fleet's place in the asset registry: a demo zone, buildings and dwellings
 (occupants as the demand model draws them), and its meters registered through
-``core.registry.register_meters``, the path operators use. Safe to run again: what exists is kept.
+``registry.service.register_meters``, the path operators use. Safe to run again: what exists is
+kept.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import registry
-from core.models import Building, Dwelling, DwellingType, MeterKind, Occupancy, Zone
+from registry import service as registry_service
+from registry.models import Building, Dwelling, DwellingType, MeterKind, Occupancy, Zone
+from registry.registration import MeterRegistration
 from simulators.demand import local_day_start
 from simulators.fleet import Fleet
 
@@ -53,7 +55,7 @@ async def register_fleet(
     code = zone_code(cfg.serial_prefix)
     zone = await session.scalar(select(Zone).where(Zone.code == code))
     if zone is None:
-        zone = await registry.create_zone(
+        zone = await registry_service.create_zone(
             session, country_code=country_code, code=code, name=f"Simulated district {code}"
         )
     numbers = [int(n) for n in fleet.meter_numbers]
@@ -105,7 +107,7 @@ async def register_fleet(
     else:
         initial = fleet.initial_index_l
     meters = [
-        registry.MeterRegistration(
+        MeterRegistration(
             serial=serial,
             kind=MeterKind.IOT,
             installed_at=installed_at,
@@ -116,7 +118,7 @@ async def register_fleet(
         )
         for serial, index in zip(fleet.serials, initial, strict=True)
     ]
-    result = await registry.register_meters(session, meters=meters)
+    result = await registry_service.register_meters(session, meters=meters)
     return FleetRegistration(
         zone_id=zone.id,
         buildings_created=len(missing),

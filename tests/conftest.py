@@ -147,9 +147,10 @@ async def admin_client(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> httpx.AsyncClient:
     """``client`` signed in as an administrator, for tests of what a route does, not who may."""
-    from api.auth.passwords import hash_password
-    from api.auth.tokens import TokenType, encode_token
-    from core.models import Language, Role, User
+    from accounts.models import Role, User
+    from accounts.passwords import hash_password
+    from accounts.tokens import TokenType, encode_token
+    from core.countries import Language
 
     admin = User(
         phone="+237650000001",

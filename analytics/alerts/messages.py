@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from analytics.incidents.models import IncidentKind
-from core.models import Language
+from core.countries import Language
 
 # What happened, since when ({since}, local time), what to do. GSM-7 only (tests check it), so
 # each is one 160-character segment or close to it.

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base
+from core.orm import Base
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base
+from core.orm import Base
 
 
 class AnalyticsScan(Base):

@@ -1,6 +1,6 @@
 """The incident table: an anomaly with a lifecycle (open, acknowledged, resolved, closed).
 
-Registered on ``core.models.Base`` so that one metadata describes the whole schema (migrations
+Registered on ``core.orm.Base`` so that one metadata describes the whole schema (migrations
 are compared against it).
 """
 
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base
+from core.orm import Base
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:

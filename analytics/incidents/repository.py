@@ -2,7 +2,7 @@
 
 ``IncidentRepository`` (async session) serves the API: pages of incidents with where they are,
 one incident under a row lock. Reach is a subquery of meter ids handed in by the caller
-(``api.auth.scope.meter_ids``), or None for every meter, so that this package never imports the API.
+(``accounts.scope.meter_ids``), or None for every meter, so that this package never imports the API.
 
 ``IncidentBatchRepository`` (psycopg connection) serves the jobs: the scan's findings applied
 set-based (COPY into a temporary table, then a handful of statements, never a query per
@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.incidents.models import ACTIVE_STATUSES, Incident, IncidentStatus
-from core.models import Dwelling, Meter
+from registry.models import Dwelling, Meter
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from analytics.telemetry.schemas import (
     ReadingOut,
     VolumeBucket,
 )
-from core.registry import MeterNotFound
+from registry.exceptions import MeterNotFound
 
 # Without an explicit range, volumes cover the last two days (hourly) or ~three months (daily).
 DEFAULT_SPAN = {Granularity.HOUR: timedelta(days=2), Granularity.DAY: timedelta(days=92)}

@@ -20,7 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, ReadingSource
+from core.orm import Base
+from core.telemetry import ReadingSource
 
 
 class ReadingFlag(Base):

@@ -1,4 +1,5 @@
-"""The signed-in user of a request: ``CurrentUser``; and the client address for limits and audit."""
+"""The signed-in user of a request: ``CurrentUser``; the client address for limits and audit; and
+request phone numbers in E.164 form."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth.tokens import InvalidToken, TokenType, decode_token
+from accounts.exceptions import InvalidToken
+from accounts.models import User
+from accounts.tokens import TokenType, decode_token
 from api.deps import SessionDep, SettingsDep
+from core.config import Settings
 from core.exceptions import NotAuthenticated
-from core.models import User
+from core.phone import InvalidPhoneNumber, normalise_phone
 
 _bearer = HTTPBearer(auto_error=False, description="The access token from POST /auth/login.")
 
@@ -41,3 +46,15 @@ def client_ip(request: Request) -> str | None:
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 ClientIp = Annotated[str | None, Depends(client_ip)]
+
+
+def parse_phone(raw: str, *, settings: Settings, field: str = "phone") -> str:
+    """E.164 form of a phone in a request body; a bad one is a 422 on that field."""
+    try:
+        return normalise_phone(
+            raw, default_country=settings.default_country, level=settings.auth.phone_validation
+        )
+    except InvalidPhoneNumber as exc:
+        raise RequestValidationError(
+            [{"loc": ("body", field), "msg": exc.message, "type": "value_error", "input": raw}]
+        ) from None

@@ -6,14 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
+from accounts.models import User
+from accounts.permissions import Permission
 from analytics.alerts import service as alerts
 from analytics.incidents.models import IncidentKind
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import SessionDep
 from api.errors import error_responses
 from api.routers.anomaly_schemas import AlertPreferences
-from core.models import User
 
 router = APIRouter(prefix="/users/me/alerts", tags=["users"], responses=error_responses(401))
 

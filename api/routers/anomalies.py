@@ -8,15 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission, has_permission
 from analytics.alerts import service as alerts
 from analytics.incidents import service as incidents
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import IncidentFilter
-from api.auth import scope
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, has_permission, require
+from api.auth.guards import meter_in_reach, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
+from api.params import Limit, Offset
 from api.routers.anomaly_schemas import (
     CloseIn,
     DeliveryOut,
@@ -25,9 +28,9 @@ from api.routers.anomaly_schemas import (
     IncidentOut,
     IncidentPage,
 )
-from api.routers.registry_schemas import Limit, Offset
 from billing.invoices.estimate import meter_outlook
-from core.models import MAX_ID, Meter, User
+from core.orm import MAX_ID
+from registry.models import Meter
 
 router = APIRouter(tags=["anomalies"], responses=error_responses(401, 403))
 
@@ -145,9 +148,7 @@ async def resolve_anomaly(
     responses=error_responses(404, 422),
 )
 async def meter_forecast(
-    meter: Annotated[
-        Meter, scope.meter_in_reach(Permission.READINGS_READ, Permission.INVOICES_READ)
-    ],
+    meter: Annotated[Meter, meter_in_reach(Permission.READINGS_READ, Permission.INVOICES_READ)],
     session: SessionDep,
     settings: SettingsDep,
 ) -> ForecastOut:

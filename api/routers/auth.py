@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import service as auth_service
-from api.auth.deps import ClientIp, client_ip
-from api.auth.exceptions import AuthFailure
-from api.auth.schemas import (
+from accounts import service as auth_service
+from accounts.exceptions import AuthFailure
+from accounts.models import CodePurpose
+from accounts.schemas import (
     AcceptedOut,
     ActivateIn,
     LoginIn,
@@ -25,12 +25,11 @@ from api.auth.schemas import (
     RegisterIn,
     ResendCodeIn,
     TokenOut,
-    parse_phone,
 )
+from api.auth.deps import ClientIp, client_ip, parse_phone
 from api.auth.throttle import AuthEndpoint, RateLimiter, enforce
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from core.models import CodePurpose
 from core.sms import SmsProvider
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(429))

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request
 
+from accounts.models import User
+from accounts.permissions import Permission
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from billing import service as billing_service
@@ -20,7 +22,7 @@ from billing.invoices import service as invoice_service
 from billing.invoices.schemas import InvoiceOut, IssueIn, IssueOut, OverdueIn, OverdueOut
 from core import audit
 from core.audit import AuditAction
-from core.models import MAX_ID, User
+from core.orm import MAX_ID
 
 router = APIRouter(prefix="/billing", tags=["billing"], responses=error_responses(401, 403))
 

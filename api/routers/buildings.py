@@ -5,25 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy import select
 
-from api.auth import scope
+from accounts import scope
+from accounts import service as accounts_service
+from accounts.models import User
+from accounts.permissions import Permission
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import SessionDep
 from api.errors import error_responses
-from api.routers.registry_schemas import (
-    BuildingIn,
-    BuildingOut,
-    BuildingPatch,
-    Limit,
-    Offset,
-    PathId,
-)
-from core import audit, registry
+from api.params import Limit, Offset, PathId
+from core import audit
 from core.audit import AuditAction
-from core.exceptions import InvalidInput, NotFound
-from core.models import Building, Role, User
+from registry import service as registry_service
+from registry.models import Building
+from registry.schemas import BuildingIn, BuildingOut, BuildingPatch
 
 router = APIRouter(prefix="/buildings", tags=["buildings"], responses=error_responses(401, 403))
 
@@ -36,8 +32,9 @@ async def list_buildings(
     offset: Offset = 0,
 ) -> list[Building]:
     """The buildings in the user's reach."""
-    statement = scope.restrict(select(Building), Building.id, scope.building_ids(user))
-    return list(await session.scalars(statement.order_by(Building.id).limit(limit).offset(offset)))
+    return await registry_service.list_buildings(
+        session, in_reach=scope.building_ids(user), limit=limit, offset=offset
+    )
 
 
 @router.get("/{building_id}", response_model=BuildingOut, responses=error_responses(404))
@@ -62,7 +59,7 @@ async def create_building(
     _: Annotated[User, require(Permission.BUILDINGS_WRITE)],
 ) -> Building:
     """Create a building in a zone."""
-    return await registry.create_building(
+    return await registry_service.create_building(
         session, zone_id=body.zone_id, name=body.name, address=body.address
     )
 
@@ -75,7 +72,7 @@ async def update_building(
     _: Annotated[User, require(Permission.BUILDINGS_WRITE)],
 ) -> Building:
     """Rename, re-address or move a building to another zone."""
-    return await registry.update_building(
+    return await registry_service.update_building(
         session, building_id=building_id, changes=body.model_dump(exclude_none=True)
     )
 
@@ -94,14 +91,7 @@ async def add_manager(
     ip: ClientIp,
 ) -> None:
     """Make a manager responsible for the building."""
-    manager = await session.get(User, user_id)
-    if manager is None:
-        raise NotFound(f"user {user_id} does not exist")
-    if manager.role is not Role.MANAGER:
-        raise InvalidInput(f"user {user_id} is a {manager.role.value}, not a manager")
-    await registry.set_building_manager(
-        session, building_id=building_id, user_id=user_id, managed=True
-    )
+    await accounts_service.add_building_manager(session, building_id=building_id, user_id=user_id)
     await audit.record(
         session,
         action=AuditAction.LINK_CHANGED,
@@ -127,7 +117,7 @@ async def remove_manager(
     ip: ClientIp,
 ) -> None:
     """Stop a manager being responsible for the building."""
-    await registry.set_building_manager(
+    await registry_service.set_building_manager(
         session, building_id=building_id, user_id=user_id, managed=False
     )
     await audit.record(

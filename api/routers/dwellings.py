@@ -9,27 +9,27 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 
-from api.auth import scope
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import SessionDep
 from api.errors import error_responses
-from api.routers.registry_schemas import (
+from api.params import Limit, Offset, PathId
+from core import audit
+from core.audit import AuditAction
+from registry import service as registry_service
+from registry.models import Dwelling, DwellingOccupant
+from registry.schemas import (
     DwellingIn,
     DwellingOut,
     DwellingPatch,
-    Limit,
     OccupantEnd,
     OccupantIn,
     OccupantOut,
-    Offset,
-    PathId,
 )
-from core import audit, registry
-from core.audit import AuditAction
-from core.models import Dwelling, DwellingOccupant, User
 
 router = APIRouter(prefix="/dwellings", tags=["dwellings"], responses=error_responses(401, 403))
 
@@ -43,10 +43,13 @@ async def list_dwellings(
     offset: Offset = 0,
 ) -> list[Dwelling]:
     """The dwellings in the user's reach, optionally of one building."""
-    statement = scope.restrict(select(Dwelling), Dwelling.id, scope.dwelling_ids(user))
-    if building_id is not None:
-        statement = statement.where(Dwelling.building_id == building_id)
-    return list(await session.scalars(statement.order_by(Dwelling.id).limit(limit).offset(offset)))
+    return await registry_service.list_dwellings(
+        session,
+        in_reach=scope.dwelling_ids(user),
+        building_id=building_id,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/{dwelling_id}", response_model=DwellingOut, responses=error_responses(404))
@@ -72,16 +75,14 @@ async def create_dwelling(
 ) -> Dwelling:
     """Add a dwelling to a building (managers: to their buildings)."""
     await scope.ensure_building(session, user=user, building_id=body.building_id)
-    dwelling = await registry.create_dwelling(
+    return await registry_service.create_dwelling(
         session,
         building_id=body.building_id,
         reference=body.reference,
         dwelling_type=body.dwelling_type,
+        occupancy=body.occupancy,
         occupants=body.occupants,
     )
-    dwelling.occupancy = body.occupancy
-    await session.flush()
-    return dwelling
 
 
 @router.patch("/{dwelling_id}", response_model=DwellingOut, responses=error_responses(404, 409))
@@ -93,7 +94,7 @@ async def update_dwelling(
 ) -> Dwelling:
     """Change a dwelling's reference, type, occupancy or number of occupants."""
     await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
-    return await registry.update_dwelling(
+    return await registry_service.update_dwelling(
         session, dwelling_id=dwelling_id, changes=body.model_dump(exclude_none=True)
     )
 
@@ -108,13 +109,7 @@ async def list_occupants(
 ) -> list[DwellingOccupant]:
     """Tenants and owners of a dwelling, past and present."""
     await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
-    return list(
-        await session.scalars(
-            select(DwellingOccupant)
-            .where(DwellingOccupant.dwelling_id == dwelling_id)
-            .order_by(DwellingOccupant.start_date, DwellingOccupant.id)
-        )
-    )
+    return await registry_service.list_occupants(session, dwelling_id=dwelling_id)
 
 
 @router.post(
@@ -132,7 +127,7 @@ async def add_occupant(
 ) -> DwellingOccupant:
     """Link a tenant or owner to the dwelling from a date."""
     await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
-    occupant = await registry.add_occupant(
+    occupant = await registry_service.add_occupant(
         session,
         dwelling_id=dwelling_id,
         user_id=body.user_id,
@@ -167,7 +162,7 @@ async def end_occupancy(
 ) -> DwellingOccupant:
     """Set the date a tenant or owner leaves."""
     await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
-    occupant = await registry.end_occupancy(
+    occupant = await registry_service.end_occupancy(
         session, dwelling_id=dwelling_id, occupant_id=occupant_id, end_date=body.end_date
     )
     await audit.record(

@@ -17,17 +17,19 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select, update
 
-from api.auth import scope
-from api.auth.permissions import Permission, require
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission
+from api.auth.guards import meter_in_reach, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from api.routers.registry_schemas import Id
 from core.config import Settings
 from core.exceptions import InvalidInput
-from core.models import Meter, User
 from ingest.field import photos, service
 from ingest.field.decisions import Limits
 from ingest.field.models import FaultKind, FaultStatus, MeterFault
+from registry.models import Meter
+from registry.schemas import Id
 
 router = APIRouter(tags=["field"], responses=error_responses(401, 403))
 
@@ -225,7 +227,7 @@ async def manual_reading(
     responses=error_responses(404, 409, 422),
 )
 async def report_fault(
-    meter: Annotated[Meter, scope.meter_in_reach(Permission.FAULTS_REPORT)],
+    meter: Annotated[Meter, meter_in_reach(Permission.FAULTS_REPORT)],
     session: SessionDep,
     settings: SettingsDep,
     user: Annotated[User, require(Permission.FAULTS_REPORT)],

@@ -11,9 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import ColumnElement, or_, select
 
-from api.auth import scope
+from accounts import scope
+from accounts.models import Role, User
+from accounts.permissions import Permission
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from billing.close.models import BillingPeriod
@@ -26,7 +28,7 @@ from billing.invoices.pdf import render_invoice
 from billing.invoices.schemas import InvoiceDetailOut, InvoiceOut, VoidIn
 from core import audit
 from core.audit import AuditAction
-from core.models import MAX_ID, Role, User
+from core.orm import MAX_ID
 
 router = APIRouter(prefix="/invoices", tags=["invoices"], responses=error_responses(401, 403))
 

@@ -6,25 +6,19 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, UploadFile, status
-from sqlalchemy import select
 
-from api.auth import scope
-from api.auth.permissions import Permission, require
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission
+from api.auth.guards import meter_in_reach, require
 from api.deps import SessionDep
 from api.errors import error_responses
-from api.routers.registry_schemas import (
-    ImportOut,
-    Limit,
-    MeterIn,
-    MeterOut,
-    MeterPatch,
-    MeterReplaceIn,
-    Offset,
-    PathId,
-)
-from core import registry
-from core.exceptions import Conflict, InvalidInput
-from core.models import Dwelling, Meter, User
+from api.params import Limit, Offset, PathId
+from core.exceptions import InvalidInput
+from registry import service as registry_service
+from registry.models import Meter
+from registry.registration import MeterRegistration, parse_meter_csv
+from registry.schemas import ImportOut, MeterIn, MeterOut, MeterPatch, MeterReplaceIn
 
 router = APIRouter(prefix="/meters", tags=["meters"], responses=error_responses(401, 403))
 
@@ -39,13 +33,14 @@ async def list_meters(
     offset: Offset = 0,
 ) -> list[Meter]:
     """The meters in the user's reach."""
-    statement = scope.restrict(select(Meter), Meter.id, scope.meter_ids(user))
-    return list(await session.scalars(statement.order_by(Meter.id).limit(limit).offset(offset)))
+    return await registry_service.list_meters(
+        session, in_reach=scope.meter_ids(user), limit=limit, offset=offset
+    )
 
 
 @router.get("/{meter_id}", response_model=MeterOut, responses=error_responses(404))
 async def get_meter(
-    meter: Annotated[Meter, scope.meter_in_reach(Permission.METERS_READ)],
+    meter: Annotated[Meter, meter_in_reach(Permission.METERS_READ)],
 ) -> Meter:
     """One meter."""
     return meter
@@ -61,14 +56,9 @@ async def create_meter(
     body: MeterIn, session: SessionDep, _: Annotated[User, require(Permission.METERS_WRITE)]
 ) -> Meter:
     """Register one meter, optionally on a dwelling."""
-    if body.dwelling_id is not None:
-        await registry.get_dwelling(session, dwelling_id=body.dwelling_id)
-    result = await registry.register_meters(
-        session, meters=[registry.MeterRegistration(**body.model_dump())]
+    return await registry_service.create_meter(
+        session, registration=MeterRegistration(**body.model_dump())
     )
-    if result.created != 1:
-        raise Conflict(f"serial {body.serial!r} is already registered")
-    return await registry.get_meter_by_serial(session, serial=body.serial)
 
 
 @router.post("/import", response_model=ImportOut, responses=error_responses(404, 422))
@@ -83,13 +73,8 @@ async def import_meters(
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text") from None
-    meters = registry.parse_meter_csv(text, now=datetime.now(UTC))
-    dwelling_ids = {m.dwelling_id for m in meters if m.dwelling_id is not None}
-    if dwelling_ids:
-        known = set(await session.scalars(select(Dwelling.id).where(Dwelling.id.in_(dwelling_ids))))
-        if unknown := sorted(dwelling_ids - known):
-            raise InvalidInput(f"dwellings {unknown} do not exist")
-    result = await registry.register_meters(session, meters=meters)
+    meters = parse_meter_csv(text, now=datetime.now(UTC))
+    result = await registry_service.import_meters(session, meters=meters)
     return ImportOut(created=result.created, existing=result.existing)
 
 
@@ -107,7 +92,7 @@ async def update_meter(
         for name, value in body.model_dump(exclude_unset=True).items()
         if value is not None or name == "dwelling_id"
     }
-    return await registry.update_meter(session, meter_id=meter_id, changes=changes)
+    return await registry_service.update_meter(session, meter_id=meter_id, changes=changes)
 
 
 @router.post(
@@ -123,7 +108,7 @@ async def replace_meter(
     _: Annotated[User, require(Permission.METERS_WRITE)],
 ) -> Meter:
     """Remove a meter at a time and install its replacement on the same dwelling."""
-    replacement = registry.MeterRegistration(
+    replacement = MeterRegistration(
         serial=body.serial,
         kind=body.kind,
         installed_at=body.at,
@@ -132,6 +117,6 @@ async def replace_meter(
         initial_index_l=body.initial_index_l,
         reporting_interval_s=body.reporting_interval_s,
     )
-    return await registry.replace_meter(
+    return await registry_service.replace_meter(
         session, meter_id=meter_id, replacement=replacement, at=body.at
     )

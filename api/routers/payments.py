@@ -13,12 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, status
 
-from api.auth import scope
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.errors import error_responses
-from api.routers.registry_schemas import Limit, Offset, PathId
+from api.params import Limit, Offset, PathId
 from billing.payments import penalties
 from billing.payments import service as payments_service
 from billing.payments.exceptions import InvalidWebhook
@@ -33,7 +35,7 @@ from billing.payments.providers import (
 from billing.payments.repository import PaymentRepository
 from billing.payments.schemas import PaymentIn, PaymentOut, PenaltyOut, ProposedOut, WebhookOut
 from core import audit
-from core.models import MAX_ID, User
+from core.orm import MAX_ID
 
 router = APIRouter(prefix="/payments", tags=["payments"], responses=error_responses(401, 403))
 penalty_router = APIRouter(

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.permissions import Permission, require
+from accounts.permissions import Permission
+from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
-from core.models import QuarantineStatus
+from core.telemetry import QuarantineStatus
 from ingest.decoder import Reason
 from ingest.repository import IngestRepository, QuarantinedMessage
 from ingest.service import Limits, reprocess

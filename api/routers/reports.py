@@ -14,14 +14,15 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import scope
-from api.auth.permissions import Permission, require
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission
+from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from api.routers.registry_schemas import PathId
+from api.params import PathId
 from billing.reports import service as reports
 from billing.reports.schemas import Collection, DwellingMonth, LedgerLine, RevenueMonth
-from core.models import User
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=error_responses(401, 403, 422))
 

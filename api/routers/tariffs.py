@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from accounts.models import User
+from accounts.permissions import Permission
 from api.auth.deps import ClientIp
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import SessionDep
 from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import (
@@ -21,7 +23,7 @@ from billing.tariffs.exceptions import (
 from billing.tariffs.pricing import compute_invoice
 from billing.tariffs.schemas import QuoteIn, QuoteOut, TariffIn, TariffOut
 from core import audit
-from core.models import MAX_ID, User
+from core.orm import MAX_ID
 
 router = APIRouter(
     prefix="/tariffs", tags=["tariffs"], dependencies=[require(Permission.TARIFFS_READ)]

@@ -7,6 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from accounts import scope
+from accounts.models import User
+from accounts.permissions import Permission
 from analytics.telemetry import service as telemetry
 from analytics.telemetry.schemas import (
     Granularity,
@@ -15,11 +18,10 @@ from analytics.telemetry.schemas import (
     MeterReadings,
     MeterVolumes,
 )
-from api.auth import scope
-from api.auth.permissions import Permission, require
+from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
-from api.routers.registry_schemas import PathId
-from core.models import ReadingSource, User
+from api.params import PathId
+from core.telemetry import ReadingSource
 
 router = APIRouter(tags=["telemetry"])
 

@@ -2,80 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from api.auth import accounts, scope
-from api.auth.deps import ClientIp
-from api.auth.passwords import verify_password
-from api.auth.permissions import Permission, has_permission, require
-from api.auth.schemas import Name, Password, PhoneIn, parse_phone
+from accounts import gdpr, scope
+from accounts import service as accounts_service
+from accounts.models import Role, User
+from accounts.permissions import Permission, has_permission
+from accounts.schemas import ErasureIn, ProfilePatch, UserIn, UserOut, UserPatch
+from api.auth.deps import ClientIp, parse_phone
+from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from api.routers.registry_schemas import Limit, Offset, PathId
-from core import registry
-from core.exceptions import InvalidInput, PermissionDenied
-from core.models import Language, Role, TechnicianAssignment, User
+from api.params import Limit, Offset, PathId
+from core.exceptions import PermissionDenied
+from registry.models import TechnicianAssignment
+from registry.schemas import AssignmentIn, AssignmentOut
 
 router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 403))
-
-
-class UserOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    phone: str | None
-    first_name: str
-    last_name: str
-    full_name: str
-    language: Language
-    role: Role
-    is_active: bool
-    created_at: datetime
-    last_login_at: datetime | None
-    erased_at: datetime | None
-
-
-class UserIn(BaseModel):
-    phone: PhoneIn
-    first_name: Name
-    last_name: Name
-    password: Password
-    language: Language = Language.EN
-    role: Role = Role.CUSTOMER
-
-
-class ProfilePatch(BaseModel):
-    first_name: Name | None = None
-    last_name: Name | None = None
-    language: Language | None = None
-
-
-class UserPatch(ProfilePatch):
-    role: Role | None = None
-    is_active: bool | None = None
-
-
-class ErasureIn(BaseModel):
-    password: Annotated[str, Field(min_length=1, max_length=128)]
-
-
-class AssignmentIn(BaseModel):
-    building_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = None
-    meter_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = None
-
-
-class AssignmentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    technician_id: int
-    building_id: int | None
-    meter_id: int | None
 
 
 @router.get("/me", response_model=UserOut)
@@ -93,7 +38,9 @@ async def update_me(
 ) -> User:
     """Change one's names or language."""
     changes = body.model_dump(exclude_none=True)
-    return await accounts.update_user(session, user=user, changes=changes, actor=user, ip=ip)
+    return await accounts_service.update_user(
+        session, user=user, changes=changes, actor=user, ip=ip
+    )
 
 
 @router.get("/me/export")
@@ -101,7 +48,7 @@ async def export_me(
     session: SessionDep, user: Annotated[User, require(Permission.PROFILE)], ip: ClientIp
 ) -> dict[str, Any]:
     """Download everything held about oneself, as JSON."""
-    return await accounts.export_user_data(session, user=user, ip=ip)
+    return await gdpr.export_user_data(session, user=user, ip=ip)
 
 
 @router.post(
@@ -116,9 +63,7 @@ async def erase_me(
     ip: ClientIp,
 ) -> None:
     """Erase one's personal data (invoices and payments stay for their legal retention)."""
-    if not verify_password(user.password_hash, body.password):
-        raise PermissionDenied("the password is wrong")
-    await accounts.erase_user(session, user=user, actor=user, ip=ip)
+    await gdpr.erase_own_data(session, user=user, password=body.password, ip=ip)
 
 
 @router.get("", response_model=list[UserOut])
@@ -129,8 +74,7 @@ async def list_users(
     offset: Offset = 0,
 ) -> list[User]:
     """Users in reach: managers see the occupants of their buildings, admins everyone."""
-    statement = scope.restrict(select(User), User.id, scope.user_ids(user))
-    return list(await session.scalars(statement.order_by(User.id).limit(limit).offset(offset)))
+    return await accounts_service.list_users(session, user=user, limit=limit, offset=offset)
 
 
 @router.get("/{user_id}", response_model=UserOut, responses=error_responses(404))
@@ -157,7 +101,7 @@ async def create_user(
     """Create an active account; managers may create customers only (then link them)."""
     if body.role is not Role.CUSTOMER and not has_permission(actor, Permission.ROLES_WRITE):
         raise PermissionDenied(f"role {actor.role.value} may create customers only")
-    return await accounts.create_user(
+    return await accounts_service.create_user(
         session,
         phone=parse_phone(body.phone, settings=settings),
         first_name=body.first_name,
@@ -183,7 +127,9 @@ async def update_user(
     changes = body.model_dump(exclude_none=True)
     if {"role", "is_active"} & set(changes) and not has_permission(actor, Permission.ROLES_WRITE):
         raise PermissionDenied(f"role {actor.role.value} may not change roles or activation")
-    return await accounts.update_user(session, user=target, changes=changes, actor=actor, ip=ip)
+    return await accounts_service.update_user(
+        session, user=target, changes=changes, actor=actor, ip=ip
+    )
 
 
 @router.post(
@@ -200,7 +146,7 @@ async def erase_user(
 ) -> None:
     """Erase a user's personal data on their request (admins)."""
     target = await scope.ensure_user(session, user=actor, user_id=user_id)
-    await accounts.erase_user(session, user=target, actor=actor, ip=ip)
+    await gdpr.erase_user(session, user=target, actor=actor, ip=ip)
 
 
 @router.post(
@@ -216,9 +162,6 @@ async def assign_round(
     actor: Annotated[User, require(Permission.ASSIGNMENTS_WRITE)],
 ) -> TechnicianAssignment:
     """Put a building or a meter on a technician's round."""
-    technician = await scope.ensure_user(session, user=actor, user_id=user_id)
-    if technician.role is not Role.TECHNICIAN:
-        raise InvalidInput(f"user {user_id} is a {technician.role.value}, not a technician")
-    return await registry.assign_technician(
-        session, technician_id=user_id, building_id=body.building_id, meter_id=body.meter_id
+    return await accounts_service.assign_round(
+        session, actor=actor, user_id=user_id, building_id=body.building_id, meter_id=body.meter_id
     )

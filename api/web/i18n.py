@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from core.models import Language
+from core.countries import Language
 
 LANG_COOKIE = "wb_lang"
 LANGUAGES = tuple(Language)

@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from accounts.models import Role
 from api.web.i18n import (
     COMMON,
     LANGUAGES,
@@ -28,7 +29,7 @@ from api.web.i18n import (
     intl_locale,
     request_language,
 )
-from core.models import Language, Role
+from core.countries import Language
 from core.money import format_conventions
 
 STATIC_DIR = Path(__file__).parent / "static"

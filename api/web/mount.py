@@ -13,7 +13,7 @@ from starlette.types import Scope
 from api.web.i18n import LANG_COOKIE
 from api.web.layout import STATIC_DIR
 from api.web.pages import routers
-from core.models import Language
+from core.countries import Language
 
 # A year: URLs carry the asset's content hash (``?v=``), so a new version is a new URL.
 ASSET_MAX_AGE_S = 365 * 24 * 3600

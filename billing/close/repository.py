@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.close import queries
 from billing.close.models import BillingHold
-from core.models import Zone
+from registry.models import Zone
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import UnknownZone
 from billing.tariffs.pricing import InvoiceComputation, compute_invoices
 from billing.tariffs.pricing import InvoiceKind as TariffInvoiceKind
-from core.models import DwellingType
+from registry.models import DwellingType
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
 from billing.close.models import BillingPeriod
 from billing.invoices.models import Invoice, InvoiceKind
 from billing.invoices.pdf import (
@@ -27,8 +28,9 @@ from billing.tariffs.models import TariffVersion
 from billing.tariffs.pricing import InvoiceComputation, InvoiceLine, LineKind
 from billing.tariffs.pricing import InvoiceKind as ComputationKind
 from core.config import BillingSettings
-from core.models import Building, Country, Dwelling, Language, Meter, User, Zone
+from core.countries import Country, Language
 from core.money import Money, get_currency
+from registry.models import Building, Dwelling, Meter, Zone
 
 _NOTES = {
     Language.EN: {

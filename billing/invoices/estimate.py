@@ -29,7 +29,7 @@ from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import TariffMissing
 from billing.tariffs.models import TariffVersion
 from billing.tariffs.pricing import InvoiceComputation, compute_invoice
-from core.models import Dwelling, Meter, Occupancy
+from registry.models import Dwelling, Meter, Occupancy
 
 HORIZON_DAYS = 30
 

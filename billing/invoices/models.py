@@ -31,7 +31,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import billing.close.models
 import billing.tariffs.models  # noqa: F401  (billing_period and tariff, referenced by invoices)
-from core.models import Base, DwellingType
+from core.orm import Base
+from registry.models import DwellingType
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:

@@ -34,8 +34,9 @@ from billing.invoices.pdf_text import (
     format_m3,
 )
 from billing.tariffs.pricing import InvoiceComputation, InvoiceKind, InvoiceLine, LineKind
-from core.models import DwellingType, Language
+from core.countries import Language
 from core.money import Money, format_amount, format_number
+from registry.models import DwellingType
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FAMILY = "DejaVu"

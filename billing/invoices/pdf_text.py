@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from billing.tariffs.pricing import litres_to_m3
-from core.models import DwellingType, Language
+from core.countries import Language
 from core.money import format_number
+from registry.models import DwellingType
 
 LABELS: dict[Language, dict[str, str]] = {
     Language.EN: {

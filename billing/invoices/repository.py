@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.invoices.exceptions import InvoiceImmutable
 from billing.invoices.models import Invoice, InvoiceApproval, InvoiceKind, InvoiceStatus
-from core.models import Building, Dwelling
+from registry.models import Building, Dwelling
 
 # Raised by the triggers of migration 0008.
 IMMUTABLE_SQLSTATE = "WB001"

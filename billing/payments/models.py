@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import billing.invoices.models  # noqa: F401  (invoice, referenced by allocations and penalties)
 from billing.payments.providers import PaymentMethod, PaymentStatus
-from core.models import Base
+from core.orm import Base
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from billing.payments.models import NoticeKind
 from billing.payments.repository import OWED
-from core.models import Language
+from core.countries import Language
 from core.money import NBSP, NNBSP, Money, get_currency
 from core.sms import SmsDeliveryFailed, SmsProvider, send_sms
 

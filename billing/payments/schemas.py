@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from billing.payments.models import LatePenalty, Payment, PenaltyStatus
 from billing.payments.providers import PaymentMethod, PaymentStatus
-from core.models import MAX_ID
 from core.money import Money, get_currency
+from core.orm import MAX_ID
 
 
 def _major(minor: int, currency: str) -> Decimal:

@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models import Base, DwellingType
+from core.orm import Base
+from registry.models import DwellingType
 
 
 class TariffVersion(Base):

@@ -39,8 +39,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 from billing.tariffs.exceptions import InvalidConsumption, InvalidTariff
-from core.models import DwellingType
 from core.money import ROUNDING, Currency, Money, money_sum
+from registry.models import DwellingType
 
 LITRES_PER_M3 = 1000
 DAYS_PER_MONTH = 30

@@ -9,7 +9,8 @@ from sqlalchemy import ScalarSelect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.tariffs.models import TariffVersion
-from core.models import Country, Zone
+from core.countries import Country
+from registry.models import Zone
 
 
 class TariffRepository:

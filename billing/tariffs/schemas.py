@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from billing.tariffs.models import TariffVersion
 from billing.tariffs.pricing import Block, InvoiceComputation, InvoiceKind, LineKind
 from billing.tariffs.service import TariffDraft
-from core.models import MAX_ID, DwellingType
 from core.money import Money, get_currency
+from core.orm import MAX_ID
+from registry.models import DwellingType
 
 
 class BlockIn(BaseModel):

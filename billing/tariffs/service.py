@@ -38,8 +38,8 @@ from billing.tariffs.exceptions import (
 from billing.tariffs.models import TariffBlock, TariffSubscription, TariffVersion
 from billing.tariffs.pricing import Block, Tariff
 from billing.tariffs.repository import TariffRepository
-from core.models import DwellingType
 from core.money import Currency, Money, get_currency
+from registry.models import DwellingType
 
 UNIQUE_VERSION = "uq_tariff_scope_effective"
 

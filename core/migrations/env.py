@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+# Every models module, so that Base.metadata holds the whole schema.
+import accounts.models  # noqa: F401
 import analytics.alerts.models
 import analytics.anomalies.models
 import analytics.incidents.models
@@ -13,9 +15,13 @@ import billing.close.models
 import billing.invoices.models
 import billing.payments.models
 import billing.tariffs.models  # noqa: F401
-import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)
+import core.audit
+import core.countries
+import core.telemetry  # noqa: F401
+import ingest.field.models  # noqa: F401
+import registry.models  # noqa: F401
 from core.config import get_settings
-from core.models import Base
+from core.orm import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url

@@ -1,6 +1,6 @@
 """Field tables: photos, meter faults and the idempotency keys of offline uploads.
 
-Registered on ``core.models.Base`` so that one metadata describes the whole schema.
+Registered on ``core.orm.Base`` so that one metadata describes the whole schema.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base
+from core.orm import Base
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:

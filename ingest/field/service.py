@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Meter
 from ingest.field import photos
 from ingest.field.decisions import Context, Decision, Limits, Outcome, decide
 from ingest.field.exceptions import IdempotencyKeyReused
 from ingest.field.models import FaultKind, MeterFault
 from ingest.field.repository import FieldRepository, RoundRow
+from registry.models import Meter
 
 READING_ENDPOINT = "readings.manual"
 FAULT_ENDPOINT = "meters.faults"

@@ -8,12 +8,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
+import psycopg.types.json
 import pytest
 
-from api.auth.tokens import TokenType, encode_token
+from accounts.models import Role, User
+from accounts.tokens import TokenType, encode_token
 from billing.tariffs import service as billing_service
 from billing.tariffs.pricing import compute_invoice
-from core.models import DwellingType, Language, Role, User
+from core.countries import Language
+from registry.models import DwellingType
 from tests import clock
 
 pytestmark = pytest.mark.services

@@ -497,8 +497,8 @@ class TestPaymentScope:
     async def test_managers_see_their_buildings_and_customers_their_dwellings(
         self, admin_client, ledger, settings, session
     ):
-        from api.auth.tokens import TokenType, encode_token
-        from core.models import User
+        from accounts.models import User
+        from accounts.tokens import TokenType, encode_token
 
         for dwelling in ("A1", "A2", "B1"):
             await pending(admin_client, ledger, dwelling=dwelling, amount="100", method="cash")

@@ -78,7 +78,7 @@ class TestCreateTariff:
 
 class TestReadTariffs:
     async def test_in_force_and_list(self, admin_client, session):
-        from core.registry import create_zone
+        from registry.service import create_zone
 
         zone = await create_zone(session, country_code="CM", code="DLA-1", name="Douala 1")
         await session.commit()

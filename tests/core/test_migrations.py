@@ -5,6 +5,8 @@ from alembic.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import create_engine, pool
 
+# Every models module, so that Base.metadata holds the whole schema.
+import accounts.models  # noqa: F401
 import analytics.alerts.models
 import analytics.anomalies.models
 import analytics.incidents.models
@@ -13,10 +15,14 @@ import billing.close.models
 import billing.invoices.models
 import billing.payments.models
 import billing.tariffs.models  # noqa: F401
-import ingest.field.models  # noqa: F401  (registers the field tables on Base.metadata)
+import core.audit
+import core.countries
+import core.telemetry  # noqa: F401
+import ingest.field.models  # noqa: F401
+import registry.models  # noqa: F401
 from core.config import Settings, sqlalchemy_url
 from core.migrate import current_revision, ensure_database, upgrade
-from core.models import Base
+from core.orm import Base
 
 pytestmark = pytest.mark.services
 

@@ -5,7 +5,7 @@ import pytest
 from pydantic import SecretStr
 
 from core.config import SmsProviderName, SmsSettings
-from core.models import Language
+from core.countries import Language
 from core.sms import (
     TEMPLATES,
     MessageKind,

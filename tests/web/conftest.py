@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
-from api.auth.passwords import hash_password
+from accounts.passwords import hash_password
 from core.config import AuthSettings, Settings
 from core.sms import ConsoleSmsProvider
 

@@ -8,11 +8,11 @@ import re
 import httpx
 import pytest
 
-from api.auth.permissions import PUBLIC_PATHS
+from api.auth.guards import PUBLIC_PATHS
 from api.web.i18n import Msg
 from api.web.layout import SITE, STATIC_DIR
 from api.web.pages import page_paths
-from core.models import Language
+from core.countries import Language
 
 pytestmark = pytest.mark.services
 

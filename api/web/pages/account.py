@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from api.web.i18n import Msg, Translator
 from api.web.layout import Page, add_page
-from core.models import Language
+from core.countries import Language
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from accounts.models import Role
 from api.web.i18n import Msg, Translator
 from api.web.layout import NavItem, Page, add_nav, add_page
-from core.models import DwellingType, Role
+from registry.models import DwellingType
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from accounts.models import Role
 from api.web.i18n import Msg, Translator
 from api.web.layout import NavItem, Page, add_nav, add_page, static_url
-from core.models import Role
 from ingest.field.models import FaultKind
 
 router = APIRouter(include_in_schema=False)

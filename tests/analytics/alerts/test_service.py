@@ -20,7 +20,7 @@ from analytics.alerts.service import (
 )
 from analytics.incidents.models import IncidentKind
 from core.config import AlertSettings, SmsProviderName, SmsSettings
-from core.models import Language
+from core.countries import Language
 from core.sms import TwilioSmsProvider, is_gsm7
 from tests.twilio_fake import FakeTwilio
 

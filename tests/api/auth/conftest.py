@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from api.auth.passwords import hash_password
+from accounts.passwords import hash_password
 from core.config import AuthSettings, Settings
 from core.sms import ConsoleSmsProvider
 

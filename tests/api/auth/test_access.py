@@ -16,10 +16,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 
+from accounts.models import User
+from accounts.permissions import Permission
 from api.app import create_app
-from api.auth.permissions import PUBLIC_PATHS, Permission, Require, require
+from api.auth.guards import PUBLIC_PATHS, Require, require
 from core.config import Settings
-from core.models import User
 from tests.api.auth.conftest import PASSWORD, ROLES, next_phone
 
 pytestmark = pytest.mark.services

@@ -1,7 +1,7 @@
 import jwt
 import pytest
 
-from api.auth.tokens import signing_key
+from accounts.tokens import signing_key
 from core.config import PhoneValidation
 from tests.api.auth.conftest import PASSWORD, last_code, next_phone
 

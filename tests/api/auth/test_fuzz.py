@@ -62,7 +62,7 @@ def server(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def admin_headers(server: str, db) -> dict[str, str]:
-    from api.auth.passwords import hash_password
+    from accounts.passwords import hash_password
 
     db.execute(
         "INSERT INTO app_user (phone, first_name, last_name, language, role, is_active,"

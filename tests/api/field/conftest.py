@@ -11,10 +11,11 @@ import httpx
 import psycopg
 import pytest
 
-from api.auth.passwords import hash_password
-from api.auth.tokens import TokenType, encode_token
+from accounts.models import Role, User
+from accounts.passwords import hash_password
+from accounts.tokens import TokenType, encode_token
 from core.config import Settings
-from core.models import Language, Role, User
+from core.countries import Language
 
 _numbers = itertools.count(1)
 # Smallest valid JPEG-looking payload: the server checks magic numbers, not pixels.

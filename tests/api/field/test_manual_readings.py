@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.models import Role
+from accounts.models import Role
 from tests import clock
 from tests.api.field.conftest import JPEG, post_reading, reading_form, token_headers
 

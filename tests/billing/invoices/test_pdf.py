@@ -19,8 +19,9 @@ from billing.invoices.pdf import (
 )
 from billing.invoices.pdf_text import format_m3
 from billing.tariffs.pricing import Block, LineKind, Tariff, compute_invoice
-from core.models import DwellingType, Language
+from core.countries import Language
 from core.money import Currency, Money, get_currency
+from registry.models import DwellingType
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 

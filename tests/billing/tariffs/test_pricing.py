@@ -15,8 +15,8 @@ from billing.tariffs.pricing import (
     late_penalty,
     scaled_bounds_l,
 )
-from core.models import DwellingType
 from core.money import Currency, Money, get_currency
+from registry.models import DwellingType
 
 EUR = get_currency("EUR")
 XAF = get_currency("XAF")

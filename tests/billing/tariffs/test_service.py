@@ -23,9 +23,9 @@ from billing.tariffs.service import (
     tariffs_in_force_by_zone,
 )
 from core.db import make_async_engine
-from core.models import DwellingType
 from core.money import Money, get_currency
-from core.registry import create_zone
+from registry.models import DwellingType
+from registry.service import create_zone
 
 pytestmark = pytest.mark.services
 

@@ -6,89 +6,34 @@ Every path that adds meters (the API, ``waterbill meters import``, the simulator
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.exceptions import Conflict, InvalidInput, NotFound
-from core.models import (
+from registry.exceptions import (
+    BuildingNotFound,
+    DwellingNotFound,
+    MeterAlreadyRemoved,
+    MeterNotFound,
+)
+from registry.models import (
     Building,
-    BuildingManager,
     Dwelling,
     DwellingOccupant,
     DwellingType,
     Meter,
-    MeterKind,
-    MeterUnit,
+    Occupancy,
     OccupantRelation,
-    RollupPending,
     TechnicianAssignment,
-    User,
     Zone,
 )
-
-# Serials appear in MQTT topics: no '/', '+' or '#', and short enough for a topic level.
-SERIAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
-SERIAL_RE = re.compile(SERIAL_PATTERN)
-
-
-class MeterNotFound(NotFound):
-    pass
-
-
-class MeterAlreadyRemoved(Conflict):
-    pass
-
-
-class InvalidMeterFile(InvalidInput):
-    pass
-
-
-@dataclass(frozen=True)
-class MeterRegistration:
-    serial: str
-    kind: MeterKind
-    installed_at: datetime
-    unit: MeterUnit = MeterUnit.CUBIC_METRE
-    register_digits: int = 9
-    dwelling_id: int | None = None
-    initial_index_l: int = 0
-    reporting_interval_s: int = 3600
-
-    def problems(self) -> list[str]:
-        """What is wrong with this registration, in words an operator can act on."""
-        found = []
-        if not SERIAL_RE.match(self.serial):
-            found.append(
-                f"serial {self.serial!r} must be 3-64 letters, digits, '.', '_' or '-'"
-                " and start with a letter or digit"
-            )
-        if not 4 <= self.register_digits <= 12:
-            found.append(f"register_digits {self.register_digits} must be between 4 and 12")
-        if not 0 <= self.initial_index_l < 10**self.register_digits:
-            found.append(
-                f"initial_index_l {self.initial_index_l} does not fit"
-                f" a {self.register_digits}-digit register"
-            )
-        if self.reporting_interval_s <= 0:
-            found.append("reporting_interval_s must be positive")
-        if self.installed_at.tzinfo is None:
-            found.append("installed_at must carry a time zone offset")
-        return found
-
-
-@dataclass(frozen=True)
-class RegistrationResult:
-    created: int
-    existing: int
+from registry.registration import MeterRegistration, RegistrationResult
+from registry.repository import RegistryRepository
 
 
 async def register_meters(
@@ -117,17 +62,7 @@ async def register_meters(
         }
         for m in meters
     ]
-    created = 0
-    # Chunks keep each statement under PostgreSQL's 65535 bind parameters.
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start : start + 5000]
-        statement = (
-            insert(Meter)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=[Meter.serial])
-            .returning(Meter.id)
-        )
-        created += len((await session.execute(statement)).all())
+    created = await RegistryRepository(session).insert_meters(rows)
     return RegistrationResult(created=created, existing=len(rows) - created)
 
 
@@ -139,7 +74,7 @@ async def get_meter(session: AsyncSession, *, meter_id: int) -> Meter:
 
 
 async def get_meter_by_serial(session: AsyncSession, *, serial: str) -> Meter:
-    meter = await session.scalar(select(Meter).where(Meter.serial == serial))
+    meter = await RegistryRepository(session).meter_by_serial(serial)
     if meter is None:
         raise MeterNotFound(f"no meter with serial {serial!r}")
     return meter
@@ -154,15 +89,7 @@ async def replace_meter(
         raise MeterAlreadyRemoved(f"meter {old.serial} was removed at {old.removed_at}")
     if at <= old.installed_at:
         raise InvalidInput(f"replacement time {at} is before meter {old.serial} was installed")
-    await session.execute(update(Meter).where(Meter.id == old.id).values(removed_at=at))
-    # The old meter's rollups after its removal must go: queue it from the removal time.
-    queue = insert(RollupPending).values(meter_id=old.id, since=at)
-    await session.execute(
-        queue.on_conflict_do_update(
-            index_elements=[RollupPending.meter_id],
-            set_={"since": func.least(RollupPending.since, queue.excluded.since)},
-        )
-    )
+    await RegistryRepository(session).remove_meter(old.id, at=at)
     new = MeterRegistration(
         serial=replacement.serial,
         kind=replacement.kind,
@@ -179,9 +106,24 @@ async def replace_meter(
     return await get_meter_by_serial(session, serial=replacement.serial)
 
 
+async def list_zones(session: AsyncSession, *, limit: int, offset: int) -> list[Zone]:
+    return await RegistryRepository(session).zones(limit=limit, offset=offset)
+
+
 async def create_zone(
     session: AsyncSession, *, country_code: str, code: str, name: str, timezone: str | None = None
 ) -> Zone:
+    """Create a zone in a configured country; its code is unique, its time zone an IANA name."""
+    repository = RegistryRepository(session)
+    if not await repository.country_exists(country_code):
+        raise NotFound(f"country {country_code} is not configured")
+    if await repository.zone_code_taken(code):
+        raise Conflict(f"zone code {code!r} is taken")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"timezone {timezone!r} is not an IANA time zone") from None
     zone = Zone(country_code=country_code, code=code, name=name, timezone=timezone)
     session.add(zone)
     await session.flush()
@@ -204,6 +146,7 @@ async def create_dwelling(
     building_id: int,
     reference: str,
     dwelling_type: DwellingType,
+    occupancy: Occupancy = Occupancy.OCCUPIED,
     occupants: int | None = None,
 ) -> Dwelling:
     await get_building(session, building_id=building_id)
@@ -212,115 +155,12 @@ async def create_dwelling(
         building_id=building_id,
         reference=reference,
         dwelling_type=dwelling_type,
+        occupancy=occupancy,
         occupants=occupants,
     )
     session.add(dwelling)
     await session.flush()
     return dwelling
-
-
-METER_CSV_COLUMNS = (
-    "serial",
-    "kind",
-    "installed_at",
-    "unit",
-    "register_digits",
-    "dwelling_id",
-    "initial_index_l",
-    "reporting_interval_s",
-)
-REQUIRED_CSV_COLUMNS = {"serial", "kind"}
-
-
-def parse_meter_csv(text: str, *, now: datetime | None = None) -> list[MeterRegistration]:
-    """Read an operator's meter file; every bad line is reported with its number.
-
-    Columns (header required): serial, kind, and optionally installed_at (RFC 3339, default now),
-    unit, register_digits, dwelling_id, initial_index_l, reporting_interval_s.
-
-    Raises:
-        InvalidMeterFile: with one message per bad line.
-    """
-    reader = csv.DictReader(io.StringIO(text))
-    header = set(reader.fieldnames or [])
-    missing = REQUIRED_CSV_COLUMNS - header
-    unknown = header - set(METER_CSV_COLUMNS)
-    if missing or unknown:
-        raise InvalidMeterFile(
-            "header: "
-            + "; ".join(
-                [f"missing column {c!r}" for c in sorted(missing)]
-                + [f"unknown column {c!r}" for c in sorted(unknown)]
-            )
-        )
-    now = now or datetime.now(UTC)
-    meters: list[MeterRegistration] = []
-    errors: list[str] = []
-    seen: dict[str, int] = {}
-    for line_no, row in enumerate(reader, start=2):
-        try:
-            meter = _meter_from_row(row, now)
-        except (ValueError, KeyError) as exc:
-            errors.append(f"line {line_no}: {exc}")
-            continue
-        errors.extend(f"line {line_no}: {problem}" for problem in meter.problems())
-        if meter.serial in seen:
-            errors.append(
-                f"line {line_no}: serial {meter.serial!r} repeats line {seen[meter.serial]}"
-            )
-        seen.setdefault(meter.serial, line_no)
-        meters.append(meter)
-    if errors:
-        raise InvalidMeterFile("; ".join(errors))
-    return meters
-
-
-def _meter_from_row(row: dict[str, str | None], now: datetime) -> MeterRegistration:
-    def field(name: str) -> str:
-        return (row.get(name) or "").strip()
-
-    def integer(name: str, default: int) -> int:
-        value = field(name)
-        if not value:
-            return default
-        if not value.lstrip("-").isdigit():
-            raise ValueError(f"{name} {value!r} is not a whole number")
-        return int(value)
-
-    kind_text = field("kind").lower()
-    try:
-        kind = MeterKind(kind_text)
-    except ValueError:
-        choices = ", ".join(k.value for k in MeterKind)
-        raise ValueError(f"kind {kind_text!r} is not one of {choices}") from None
-    unit_text = field("unit").lower() or MeterUnit.CUBIC_METRE.value
-    try:
-        unit = MeterUnit(unit_text)
-    except ValueError:
-        raise ValueError(f"unit {unit_text!r} is not one of m3, l") from None
-    installed_text = field("installed_at")
-    try:
-        installed_at = datetime.fromisoformat(installed_text) if installed_text else now
-    except ValueError:
-        raise ValueError(f"installed_at {installed_text!r} is not an RFC 3339 time") from None
-    return MeterRegistration(
-        serial=field("serial"),
-        kind=kind,
-        unit=unit,
-        installed_at=installed_at,
-        register_digits=integer("register_digits", 9),
-        dwelling_id=integer("dwelling_id", 0) or None,
-        initial_index_l=integer("initial_index_l", 0),
-        reporting_interval_s=integer("reporting_interval_s", 3600),
-    )
-
-
-class BuildingNotFound(NotFound):
-    pass
-
-
-class DwellingNotFound(NotFound):
-    pass
 
 
 async def get_building(session: AsyncSession, *, building_id: int) -> Building:
@@ -361,14 +201,10 @@ async def check_dwelling_reference(
     session: AsyncSession, *, building_id: int, reference: str, dwelling_id: int | None = None
 ) -> None:
     """Raises Conflict when another dwelling of the building has this reference."""
-    clash = await session.scalar(
-        select(Dwelling.id).where(
-            Dwelling.building_id == building_id,
-            Dwelling.reference == reference,
-            Dwelling.id != (dwelling_id or 0),
-        )
+    taken = await RegistryRepository(session).dwelling_reference_taken(
+        building_id=building_id, reference=reference, dwelling_id=dwelling_id
     )
-    if clash is not None:
+    if taken:
         raise Conflict(f"building {building_id} already has a dwelling {reference!r}")
 
 
@@ -416,7 +252,7 @@ async def add_occupant(
 ) -> DwellingOccupant:
     """Link a tenant or owner to a dwelling from ``start_date`` (to ``end_date`` if known)."""
     await get_dwelling(session, dwelling_id=dwelling_id)
-    if await session.get(User, user_id) is None:
+    if not await RegistryRepository(session).user_exists(user_id):
         raise NotFound(f"user {user_id} does not exist")
     if end_date is not None and end_date < start_date:
         raise InvalidInput("end_date is before start_date")
@@ -450,18 +286,9 @@ async def set_building_manager(
 ) -> None:
     """Make ``user_id`` a manager of the building, or stop it."""
     await get_building(session, building_id=building_id)
-    if managed:
-        await session.execute(
-            insert(BuildingManager)
-            .values(building_id=building_id, user_id=user_id)
-            .on_conflict_do_nothing()
-        )
-    else:
-        await session.execute(
-            delete(BuildingManager).where(
-                BuildingManager.building_id == building_id, BuildingManager.user_id == user_id
-            )
-        )
+    await RegistryRepository(session).set_manager(
+        building_id=building_id, user_id=user_id, managed=managed
+    )
 
 
 async def assign_technician(
@@ -480,3 +307,60 @@ async def assign_technician(
     session.add(assignment)
     await session.flush()
     return assignment
+
+
+async def list_buildings(
+    session: AsyncSession, *, in_reach: Select[Any] | None, limit: int, offset: int
+) -> list[Building]:
+    """Buildings by id; ``in_reach`` is a SELECT of the ids the caller may see (None: all)."""
+    return await RegistryRepository(session).buildings(
+        in_reach=in_reach, limit=limit, offset=offset
+    )
+
+
+async def list_dwellings(
+    session: AsyncSession,
+    *,
+    in_reach: Select[Any] | None,
+    building_id: int | None,
+    limit: int,
+    offset: int,
+) -> list[Dwelling]:
+    """Dwellings by id, optionally of one building; ``in_reach`` as for ``list_buildings``."""
+    return await RegistryRepository(session).dwellings(
+        in_reach=in_reach, building_id=building_id, limit=limit, offset=offset
+    )
+
+
+async def list_occupants(session: AsyncSession, *, dwelling_id: int) -> list[DwellingOccupant]:
+    """Tenants and owners of a dwelling, past and present, oldest first."""
+    return await RegistryRepository(session).occupants(dwelling_id)
+
+
+async def list_meters(
+    session: AsyncSession, *, in_reach: Select[Any] | None, limit: int, offset: int
+) -> list[Meter]:
+    """Meters by id; ``in_reach`` as for ``list_buildings``."""
+    return await RegistryRepository(session).meters(in_reach=in_reach, limit=limit, offset=offset)
+
+
+async def create_meter(session: AsyncSession, *, registration: MeterRegistration) -> Meter:
+    """Register one meter, on an existing dwelling if it names one."""
+    if registration.dwelling_id is not None:
+        await get_dwelling(session, dwelling_id=registration.dwelling_id)
+    result = await register_meters(session, meters=[registration])
+    if result.created != 1:
+        raise Conflict(f"serial {registration.serial!r} is already registered")
+    return await get_meter_by_serial(session, serial=registration.serial)
+
+
+async def import_meters(
+    session: AsyncSession, *, meters: Sequence[MeterRegistration]
+) -> RegistrationResult:
+    """Register an operator's file of meters, refusing it whole if it names unknown dwellings."""
+    dwelling_ids = {m.dwelling_id for m in meters if m.dwelling_id is not None}
+    if dwelling_ids:
+        unknown = await RegistryRepository(session).unknown_dwellings(dwelling_ids)
+        if unknown:
+            raise InvalidInput(f"dwellings {unknown} do not exist")
+    return await register_meters(session, meters=meters)

@@ -1,10 +1,10 @@
-"""Authentication errors.
+"""Accounts errors: sign-in, tokens and SMS codes.
 
 Tree::
 
     NotAuthenticated (401)
     ├── InvalidCredentials      wrong phone or password (never says which)
-    ├── tokens.InvalidToken     forged, expired or wrong type
+    ├── InvalidToken            forged, expired or wrong type
     └── RefreshTokenRejected    revoked, reused or unknown refresh token
     PermissionDenied (403)
     └── AccountInactive         right password, account not activated yet
@@ -22,6 +22,10 @@ from core.exceptions import AppError, NotAuthenticated, PermissionDenied
 
 class AuthFailure(AppError):
     """A failure that is itself recorded: the edge commits before answering."""
+
+
+class InvalidToken(NotAuthenticated):
+    pass
 
 
 class InvalidCredentials(NotAuthenticated, AuthFailure):

@@ -1,16 +1,15 @@
-"""Request and response bodies of the auth endpoints."""
+"""Request and response bodies of sign-up, sign-in and user management."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import passwords
-from core.config import Settings
-from core.models import CodePurpose, Language
-from core.phone import InvalidPhoneNumber, normalise_phone
+from accounts import passwords
+from accounts.models import CodePurpose, Role
+from core.countries import Language
 
 PhoneIn = Annotated[
     str,
@@ -74,13 +73,41 @@ class AcceptedOut(BaseModel):
     detail: str
 
 
-def parse_phone(raw: str, *, settings: Settings, field: str = "phone") -> str:
-    """E.164 form of a phone in a request body; a bad one is a 422 on that field."""
-    try:
-        return normalise_phone(
-            raw, default_country=settings.default_country, level=settings.auth.phone_validation
-        )
-    except InvalidPhoneNumber as exc:
-        raise RequestValidationError(
-            [{"loc": ("body", field), "msg": exc.message, "type": "value_error", "input": raw}]
-        ) from None
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    phone: str | None
+    first_name: str
+    last_name: str
+    full_name: str
+    language: Language
+    role: Role
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    erased_at: datetime | None
+
+
+class UserIn(BaseModel):
+    phone: PhoneIn
+    first_name: Name
+    last_name: Name
+    password: Password
+    language: Language = Language.EN
+    role: Role = Role.CUSTOMER
+
+
+class ProfilePatch(BaseModel):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    language: Language | None = None
+
+
+class UserPatch(ProfilePatch):
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class ErasureIn(BaseModel):
+    password: Annotated[str, Field(min_length=1, max_length=128)]

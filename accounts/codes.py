@@ -9,13 +9,13 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.exceptions import CodeRejected
+from accounts.exceptions import CodeRejected
+from accounts.models import CodePurpose, SmsCode, SmsSendLog, User
+from accounts.repository import AccountsRepository
 from core.config import Settings
 from core.exceptions import TooManyRequests
-from core.models import CodePurpose, SmsCode, SmsSendLog, User
 from core.sms import MessageKind, SmsProvider, render_message, send_sms
 
 CODE_DIGITS = 6
@@ -38,13 +38,7 @@ async def check_send_allowed(
 ) -> None:
     """Raises TooManyRequests inside the cooldown or beyond the daily quota of ``phone``."""
     day_ago = now - timedelta(days=1)
-    last, count, oldest = (
-        await session.execute(
-            select(func.max(SmsSendLog.sent_at), func.count(), func.min(SmsSendLog.sent_at)).where(
-                SmsSendLog.phone == phone, SmsSendLog.sent_at > day_ago
-            )
-        )
-    ).one()
+    last, count, oldest = await AccountsRepository(session).sends_since(phone, day_ago)
     cooldown = timedelta(seconds=settings.auth.code_cooldown_s)
     if last is not None and now - last < cooldown:
         raise TooManyRequests(
@@ -54,7 +48,7 @@ async def check_send_allowed(
     if count >= settings.auth.code_daily_quota:
         raise TooManyRequests(
             "this number has had all its codes for today",
-            retry_after_s=(oldest + timedelta(days=1) - now).total_seconds(),
+            retry_after_s=((oldest or now) + timedelta(days=1) - now).total_seconds(),
         )
 
 
@@ -92,11 +86,7 @@ async def send_code(
     )
     if user is None:
         return
-    await session.execute(
-        update(SmsCode)
-        .where(SmsCode.user_id == user.id, SmsCode.purpose == purpose, SmsCode.used_at.is_(None))
-        .values(used_at=now)
-    )
+    await AccountsRepository(session).retire_codes(user_id=user.id, purpose=purpose, at=now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     session.add(
         SmsCode(
@@ -130,18 +120,8 @@ async def consume_code(
     if user is None:
         raise CodeRejected(REJECTED)
     now = datetime.now(UTC)
-    live = await session.scalar(
-        select(SmsCode)
-        .where(
-            SmsCode.user_id == user.id,
-            SmsCode.purpose == purpose,
-            SmsCode.used_at.is_(None),
-            SmsCode.expires_at > now,
-            SmsCode.attempts < settings.auth.code_max_attempts,
-        )
-        .order_by(SmsCode.created_at.desc())
-        .limit(1)
-        .with_for_update()
+    live = await AccountsRepository(session).live_code(
+        user_id=user.id, purpose=purpose, now=now, max_attempts=settings.auth.code_max_attempts
     )
     if live is None:
         raise CodeRejected(REJECTED)

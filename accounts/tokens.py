@@ -15,9 +15,9 @@ from uuid import UUID, uuid4
 
 import jwt
 
+from accounts.exceptions import InvalidToken
+from accounts.models import User
 from core.config import Settings
-from core.exceptions import NotAuthenticated
-from core.models import User
 
 ALGORITHM = "HS256"
 
@@ -25,10 +25,6 @@ ALGORITHM = "HS256"
 class TokenType(StrEnum):
     ACCESS = "access"
     REFRESH = "refresh"
-
-
-class InvalidToken(NotAuthenticated):
-    pass
 
 
 @dataclass(frozen=True)

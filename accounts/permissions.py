@@ -1,27 +1,14 @@
 """Who may do what: the permission matrix of PRODUCT.md, deny by default.
 
-Attach a rule to a route in one line, either as a parameter (the user comes back)::
-
-    async def readings(meter_id: int, user: Annotated[User, require(Permission.READINGS_READ)]):
-
-or on the decorator/router: ``dependencies=[require(Permission.INGEST_STATUS)]``. Then narrow to the
-objects the user may reach with ``api.auth.scope``: ``await scope.ensure_meter(...)``, or for a
-``{meter_id}`` route both at once, ``meter: Annotated[Meter, scope.meter_in_reach(Permission.X)]``.
-Every route of the app must carry a ``require`` or be listed in ``PUBLIC_PATHS``: a test enforces
-it (tests/api/auth/test_access.py).
+Routes attach a rule with ``api.auth.guards.require``; reads are then narrowed to the objects the
+user may reach with ``accounts.scope``.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from fastapi import Depends
-
-from api.auth.deps import CurrentUser
-from api.web.pages import page_paths
-from core.exceptions import PermissionDenied
-from core.models import Role, User
+from accounts.models import Role, User
 
 
 class Permission(StrEnum):
@@ -67,7 +54,7 @@ _EVERYONE = {
     Permission.TARIFFS_READ,
 }
 
-# Reads are then narrowed to the user's own objects by api.auth.scope.
+# Reads are then narrowed to the user's own objects by accounts.scope.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CUSTOMER: frozenset(
         # "Consumption" of their own meters is a readings read in the telemetry routes.
@@ -101,50 +88,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
-# Routes anyone may call; everything else must declare a rule. Web pages are shells whose data
-# comes from the protected API, so they and their static assets are public.
-PUBLIC_PATHS = page_paths() | frozenset(
-    {
-        "/health/live",
-        "/health/ready",
-        "/metrics",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/openapi.json",
-        "/redoc",
-        "/auth/register",
-        "/auth/activate",
-        "/auth/resend-code",
-        "/auth/login",
-        "/auth/refresh",
-        "/auth/logout",
-        "/auth/password-reset/request",
-        "/auth/password-reset/confirm",
-        "/lang",
-        "/static",
-        # Providers authenticate by an HMAC signature over the body, checked in the route.
-        "/payments/webhooks/{provider}",
-    }
-)
-
 
 def has_permission(user: User, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS[user.role]
-
-
-class Require:
-    """The dependency behind ``require``; the route-rule test looks for instances of it."""
-
-    def __init__(self, *permissions: Permission) -> None:
-        self.permissions = permissions
-
-    async def __call__(self, user: CurrentUser) -> User:
-        missing = [p.value for p in self.permissions if not has_permission(user, p)]
-        if missing:
-            raise PermissionDenied(f"role {user.role.value} may not do this ({', '.join(missing)})")
-        return user
-
-
-def require(*permissions: Permission) -> Any:
-    """``Depends`` on a signed-in user holding every one of ``permissions``."""
-    return Depends(Require(*permissions))

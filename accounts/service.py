@@ -1,4 +1,5 @@
-"""Sign-up, activation, sign-in, token rotation, logout and password reset.
+"""Accounts: sign-up, activation, sign-in, token rotation, logout, password reset, and the
+accounts staff create and edit.
 
 Answers never tell whether a number is registered beyond what the flow needs: sign-up and the
 code requests answer the same for every number, and a failed login never says which half was wrong.
@@ -8,19 +9,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import codes, passwords
-from api.auth.exceptions import AccountInactive, InvalidCredentials, RefreshTokenRejected
-from api.auth.tokens import InvalidToken, TokenType, decode_token, encode_token
+from accounts import codes, passwords, scope
+from accounts.exceptions import (
+    AccountInactive,
+    InvalidCredentials,
+    InvalidToken,
+    RefreshTokenRejected,
+)
+from accounts.models import CodePurpose, RefreshToken, Role, User
+from accounts.repository import AccountsRepository
+from accounts.tokens import TokenType, decode_token, encode_token
 from core import audit
 from core.audit import AuditAction
 from core.config import Settings
-from core.models import CodePurpose, Language, RefreshToken, Role, User
+from core.countries import Language
+from core.exceptions import Conflict, InvalidInput, NotFound
 from core.sms import MessageKind, SmsProvider, render_message, send_sms
+from registry import service as registry_service
+from registry.models import TechnicianAssignment
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class TokenPair:
 
 
 async def find_user_by_phone(session: AsyncSession, *, phone: str) -> User | None:
-    return await session.scalar(select(User).where(User.phone == phone, User.erased_at.is_(None)))
+    return await AccountsRepository(session).user_by_phone(phone)
 
 
 async def register(
@@ -189,7 +200,7 @@ async def _refresh_row(session: AsyncSession, *, settings: Settings, token: str)
         jti = UUID(claims["jti"])
     except ValueError:
         raise InvalidToken("the token is not valid") from None
-    row = await session.get(RefreshToken, jti, with_for_update=True)
+    row = await AccountsRepository(session).refresh_token_for_update(jti)
     if row is None:
         raise RefreshTokenRejected("this refresh token is unknown")
     return row
@@ -203,11 +214,7 @@ async def refresh(
     row = await _refresh_row(session, settings=settings, token=token)
     now = datetime.now(UTC)
     if row.revoked_at is not None:
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family == row.family, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        await AccountsRepository(session).revoke_family(row.family, at=now)
         await audit.record(
             session,
             action=AuditAction.TOKEN_REUSED,
@@ -232,11 +239,7 @@ async def logout(session: AsyncSession, *, settings: Settings, token: str, ip: s
 
 
 async def revoke_all(session: AsyncSession, *, user_id: int) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
+    await AccountsRepository(session).revoke_user_tokens(user_id, at=datetime.now(UTC))
 
 
 async def reset_password(
@@ -258,3 +261,111 @@ async def reset_password(
     active.password_hash = passwords.hash_password(new_password)
     await revoke_all(session, user_id=active.id)
     await audit.record(session, action=AuditAction.PASSWORD_RESET, actor_id=active.id, ip=ip)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    phone: str,
+    first_name: str,
+    last_name: str,
+    password: str,
+    language: Language,
+    role: Role,
+    actor: User | None,
+    ip: str | None,
+) -> User:
+    """An account made by staff (or the CLI, with no actor): active at once."""
+    if await AccountsRepository(session).phone_taken(phone):
+        raise Conflict(f"{phone} already has an account")
+    user = User(
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        language=language,
+        role=role,
+        is_active=True,
+        password_hash=passwords.hash_password(password),
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session,
+        action=AuditAction.USER_CREATED,
+        actor_id=actor.id if actor else None,
+        ip=ip,
+        target_type="user",
+        target_id=user.id,
+        detail={"role": role.value},
+    )
+    return user
+
+
+async def update_user(
+    session: AsyncSession, *, user: User, changes: dict[str, Any], actor: User, ip: str | None
+) -> User:
+    """Apply profile changes; a role change is audited on its own."""
+    old_role = user.role
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if changes.get("is_active") is False:
+        await revoke_all(session, user_id=user.id)
+    await session.flush()
+    if user.role is not old_role:
+        await audit.record(
+            session,
+            action=AuditAction.ROLE_CHANGED,
+            actor_id=actor.id,
+            ip=ip,
+            target_type="user",
+            target_id=user.id,
+            detail={"from": old_role.value, "to": user.role.value},
+        )
+    other = sorted(set(changes) - {"role"})
+    if other:
+        await audit.record(
+            session,
+            action=AuditAction.USER_UPDATED,
+            actor_id=actor.id,
+            ip=ip,
+            target_type="user",
+            target_id=user.id,
+            detail={"fields": other},
+        )
+    return user
+
+
+async def list_users(session: AsyncSession, *, user: User, limit: int, offset: int) -> list[User]:
+    """The users in reach of ``user``, by id."""
+    return await AccountsRepository(session).users(
+        in_reach=scope.user_ids(user), limit=limit, offset=offset
+    )
+
+
+async def assign_round(
+    session: AsyncSession,
+    *,
+    actor: User,
+    user_id: int,
+    building_id: int | None,
+    meter_id: int | None,
+) -> TechnicianAssignment:
+    """Put a building or a meter on the round of technician ``user_id`` (in ``actor``'s reach)."""
+    technician = await scope.ensure_user(session, user=actor, user_id=user_id)
+    if technician.role is not Role.TECHNICIAN:
+        raise InvalidInput(f"user {user_id} is a {technician.role.value}, not a technician")
+    return await registry_service.assign_technician(
+        session, technician_id=user_id, building_id=building_id, meter_id=meter_id
+    )
+
+
+async def add_building_manager(session: AsyncSession, *, building_id: int, user_id: int) -> None:
+    """Make manager ``user_id`` responsible for the building."""
+    manager = await session.get(User, user_id)
+    if manager is None:
+        raise NotFound(f"user {user_id} does not exist")
+    if manager.role is not Role.MANAGER:
+        raise InvalidInput(f"user {user_id} is a {manager.role.value}, not a manager")
+    await registry_service.set_building_manager(
+        session, building_id=building_id, user_id=user_id, managed=True
+    )

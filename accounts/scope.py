@@ -14,28 +14,23 @@ dwellings they occupy today (tenant or owner) and their meters.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, Path
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.deps import CurrentUser
-from api.auth.permissions import Permission, Require
-from api.deps import SessionDep
+from accounts.models import Role, User
 from core.exceptions import NotFound
-from core.models import (
-    Base,
+from core.orm import Base
+from registry.exceptions import MeterNotFound
+from registry.models import (
     Building,
     BuildingManager,
     Dwelling,
     DwellingOccupant,
     Meter,
-    Role,
     TechnicianAssignment,
-    User,
 )
-from core.registry import MeterNotFound
 
 S = TypeVar("S", bound=Select[Any])
 # A one-column SELECT of ids in reach.
@@ -145,25 +140,3 @@ async def ensure_meter(session: AsyncSession, *, user: User, meter_id: int) -> M
 
 async def ensure_user(session: AsyncSession, *, user: User, user_id: int) -> User:
     return await _ensure(session, User, user_id, user_ids(user), "user")
-
-
-class MeterInReach(Require):
-    """A ``Require`` that also loads the ``{meter_id}`` of the path, in the user's reach."""
-
-    async def __call__(  # type: ignore[override]
-        self,
-        meter_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
-        session: SessionDep,
-        user: CurrentUser,
-    ) -> Meter:
-        await super().__call__(user)
-        return await ensure_meter(session, user=user, meter_id=meter_id)
-
-
-def meter_in_reach(*permissions: Permission) -> Any:
-    """``Depends`` on the path's ``{meter_id}`` being a meter the signed-in user holds
-    ``permissions`` for and may reach (403 without the permission, 404 out of reach)::
-
-        async def readings(meter: Annotated[Meter, meter_in_reach(Permission.READINGS_READ)]):
-    """
-    return Depends(MeterInReach(*permissions))

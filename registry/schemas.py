@@ -1,15 +1,14 @@
-"""Request and response bodies of the zones, buildings, dwellings and meters routes."""
+"""Request and response bodies of zones, buildings, dwellings, occupants, meters and rounds."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from core.models import MAX_ID, DwellingType, MeterKind, MeterUnit, Occupancy, OccupantRelation
-from core.registry import SERIAL_PATTERN
+from registry.models import DwellingType, MeterKind, MeterUnit, Occupancy, OccupantRelation
+from wire.topics import SERIAL_PATTERN
 
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -144,6 +143,13 @@ class ImportOut(BaseModel):
     existing: int
 
 
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
+class AssignmentIn(BaseModel):
+    building_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = None
+    meter_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = None
+
+
+class AssignmentOut(OrmOut):
+    id: int
+    technician_id: int
+    building_id: int | None
+    meter_id: int | None

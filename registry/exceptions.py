@@ -1,0 +1,37 @@
+"""Registry errors.
+
+Tree::
+
+    NotFound (404)
+    ├── MeterNotFound
+    ├── BuildingNotFound
+    └── DwellingNotFound
+    Conflict (409)
+    └── MeterAlreadyRemoved     a removed meter cannot be replaced or reassigned
+    InvalidInput (422)
+    └── InvalidMeterFile        one message per bad line of an operator's CSV
+"""
+
+from __future__ import annotations
+
+from core.exceptions import Conflict, InvalidInput, NotFound
+
+
+class MeterNotFound(NotFound):
+    pass
+
+
+class MeterAlreadyRemoved(Conflict):
+    pass
+
+
+class InvalidMeterFile(InvalidInput):
+    pass
+
+
+class BuildingNotFound(NotFound):
+    pass
+
+
+class DwellingNotFound(NotFound):
+    pass

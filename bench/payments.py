@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.payments import service as payments
 from billing.reports import service as reports
-from core.config import AccountingSettings, Settings
+from core.config import Settings
+from core.config_billing import AccountingSettings
 from core.db import make_async_engine
 from core.local_services import LocalPostgres
 from core.migrate import upgrade

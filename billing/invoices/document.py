@@ -27,7 +27,7 @@ from billing.invoices.pdf_text import format_m3
 from billing.tariffs.models import TariffVersion
 from billing.tariffs.pricing import InvoiceComputation, InvoiceLine, LineKind
 from billing.tariffs.pricing import InvoiceKind as ComputationKind
-from core.config import BillingSettings
+from core.config_billing import BillingSettings
 from core.countries import Country, Language
 from core.money import Money, get_currency
 from registry.models import Building, Dwelling, Meter, Zone

@@ -36,7 +36,7 @@ from billing.payments.exceptions import (
     ProviderUnavailable,
     WebhookSignatureInvalid,
 )
-from core.config import PaymentsSettings
+from core.config_billing import PaymentsSettings
 
 logger = logging.getLogger(__name__)
 

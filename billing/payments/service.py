@@ -49,7 +49,7 @@ from billing.payments.providers import (
     ProviderEvent,
 )
 from billing.payments.repository import Allocated, PaymentRepository
-from core.config import PaymentsSettings
+from core.config_billing import PaymentsSettings
 from core.money import Money, get_currency
 
 logger = logging.getLogger(__name__)

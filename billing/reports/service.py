@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.reports.exceptions import InvalidReport
 from billing.reports.repository import ReportRepository
 from billing.reports.schemas import Collection, DwellingMonth, LedgerLine, RevenueMonth
-from core.config import AccountingSettings
+from core.config_billing import AccountingSettings
 from core.money import get_currency
 
 

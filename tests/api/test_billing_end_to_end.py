@@ -15,7 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from billing.payments.providers import sign
-from core.config import BillingSettings, PaymentsSettings, SmsProviderName, SmsSettings
+from core.config import SmsProviderName, SmsSettings
+from core.config_billing import BillingSettings, PaymentsSettings
 from tests.billing.arrange import P0, P1, World
 from tests.twilio_fake import FakeTwilio
 

@@ -18,7 +18,8 @@ from billing.payments.providers import sign
 from billing.tariffs.models import TariffVersion
 from billing.tariffs.pricing import late_penalty
 from billing.tariffs.service import as_tariff
-from core.config import PaymentsSettings, SmsProviderName, SmsSettings
+from core.config import SmsProviderName, SmsSettings
+from core.config_billing import PaymentsSettings
 from core.db import make_async_engine
 from core.money import Money, get_currency
 from core.sms import make_sms_provider

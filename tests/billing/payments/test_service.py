@@ -19,7 +19,7 @@ from billing.payments.providers import (
     make_provider_clients,
 )
 from billing.payments.repository import PaymentRepository
-from core.config import PaymentsSettings
+from core.config_billing import PaymentsSettings
 from core.db import make_async_engine
 from tests import clock
 from tests.billing.ledger_world import Ledger, arrange

@@ -35,7 +35,7 @@ from billing.payments import service as payments
 from billing.payments.providers import PaymentMethod
 from billing.reports import service as reports
 from billing.reports.schemas import Collection, DwellingMonth, LedgerLine
-from core.config import AccountingSettings
+from core.config_billing import AccountingSettings
 from core.db import make_async_engine
 from tests.billing.ledger_world import Ledger, arrange
 

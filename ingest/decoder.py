@@ -2,14 +2,14 @@
 
 The uplink schema (``wire.schema``) is the contract. Its strict decoder takes the well-formed
 payloads in C; anything else is parsed and judged by the lax models, which either accept it or
-name what is wrong (``wire.codec``). Ingest adds its own defences: a size limit and device clocks
-too far ahead of ours.
+name what is wrong (``wire.codec``). Ingest adds its own defences: a size limit, and device clocks
+that cannot be right (before 2000, or too far ahead of ours).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import orjson
@@ -20,6 +20,9 @@ from wire.exceptions import SchemaViolation
 
 # A full batch of 1000 readings with every field is ~150 kB; anything far larger is hostile.
 MAX_PAYLOAD_BYTES = 512 * 1024
+# No meter of ours read water before this: earlier times are a reset or unset device clock.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+_EARLIEST_S = EARLIEST_TIME.timestamp()
 
 
 class Reason(StrEnum):
@@ -29,7 +32,10 @@ class Reason(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     MALFORMED_JSON = "malformed_json"
     SCHEMA_VIOLATION = "schema_violation"
+    # Ahead of the server clock: the only time reason that a later reprocess can cure.
     FUTURE_TIMESTAMP = "future_timestamp"
+    # Before 2000 or before the meter's installation: never storable.
+    IMPLAUSIBLE_TIME = "implausible_time"
     UNKNOWN_METER = "unknown_meter"
     INDEX_JUMP = "index_jump"
     METER_REMOVED = "meter_removed"
@@ -87,6 +93,11 @@ def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRo
             stamp = row[0].timestamp()
         except (OverflowError, ValueError):
             return Rejection(Reason.SCHEMA_VIOLATION, f"time {row[0]} is out of range")
+        if stamp < _EARLIEST_S:
+            return Rejection(
+                Reason.IMPLAUSIBLE_TIME,
+                f"time {row[0].isoformat()} is before {EARLIEST_TIME.date().isoformat()}",
+            )
         if stamp > limit:
             return Rejection(
                 Reason.FUTURE_TIMESTAMP,

@@ -89,9 +89,9 @@ class MeterRef:
     register_digits: int
 
 
-# (meter id, register digits, removed at, latest reading's time and index), times as epoch
-# seconds: None when the meter is in service, or has no reading yet.
-MeterCheck = tuple[int, int, float | None, float | None, int | None]
+# (meter id, register digits, installed at, removed at, latest reading's time and index), times
+# as epoch seconds: None when the meter is in service, or has no reading yet.
+MeterCheck = tuple[int, int, float, float | None, float | None, int | None]
 # The stored readings around a probed time: before (epoch, index), after (epoch, index, alarms),
 # Nones where there is none.
 Neighbours = tuple[float | None, int | None, float | None, int | None, int | None]
@@ -136,10 +136,11 @@ class IngestRepository:
             return await cur.fetchall()
 
     async def meter_checks(self, meter_ids: Sequence[int]) -> list[MeterCheck]:
-        """What judging a batch needs of each meter: register size, removal, latest reading."""
+        """What judging a batch needs of each meter: register, service dates, latest reading."""
         async with self.conn.cursor() as cur:
             await cur.execute(
-                "SELECT m.id, m.register_digits, extract(epoch FROM m.removed_at)::float8,"
+                "SELECT m.id, m.register_digits, extract(epoch FROM m.installed_at)::float8,"
+                " extract(epoch FROM m.removed_at)::float8,"
                 " extract(epoch FROM s.last_time)::float8, s.last_index_l"
                 " FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id"
                 " WHERE m.id = ANY(%s::int4[])",

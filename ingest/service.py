@@ -207,7 +207,7 @@ async def _judge(
     limits: Limits,
     rejected: dict[int, Rejection],
 ) -> dict[int, float]:
-    """Quarantine readings after their meter's removal, and index moves no meter could make.
+    """Quarantine readings outside their meter's service, and index moves no meter could make.
 
     Each reading is judged against its true neighbours in time: the latest earlier reading
     (stored, or accepted earlier in this batch) and, for a late reading, the next stored one.
@@ -223,7 +223,7 @@ async def _judge(
     meters = {row[0]: row for row in await repo.meter_checks(list(points))}
     probes: list[tuple[int, float]] = []
     for meter_id, series in points.items():
-        last = meters[meter_id][3]
+        last = meters[meter_id][4]
         if last is not None:
             probes.extend([(meter_id, point[0]) for point in series if point[0] <= last])
         if len(series) > 1:
@@ -235,7 +235,7 @@ async def _judge(
     max_l_per_s = limits.max_flow_lph / 3600
     latest: dict[int, float] = {}
     for meter_id, series in points.items():
-        _, digits, removed, last_time, last_index = meters[meter_id]
+        _, digits, installed, removed, last_time, last_index = meters[meter_id]
         modulus = 10**digits
         if removed is None:
             removed = math.inf
@@ -248,6 +248,14 @@ async def _judge(
             if position in rejected:
                 continue
             stamp, index, alarms = row[0], row[1], row[5]
+            if epoch < installed:
+                installation = datetime.fromtimestamp(installed, UTC).isoformat()
+                rejected[position] = Rejection(
+                    Reason.IMPLAUSIBLE_TIME,
+                    f"reading at {stamp.isoformat()} before the meter's installation on"
+                    f" {installation}",
+                )
+                continue
             if epoch >= removed:
                 removal = datetime.fromtimestamp(removed, UTC).isoformat()
                 rejected[position] = Rejection(

@@ -9,7 +9,9 @@ or a batch from a meter that wakes once a day::
 
     {"readings": [{"time": ..., "index_l": ...}, ...]}
 
-``time`` is the device's clock (RFC 3339 with an offset, or epoch seconds) and is what we store;
+``time`` is the device's clock, an ISO 8601 date-time with its UTC offset (never an epoch number:
+seconds and milliseconds cannot be told apart, and a year-9999 clock once read as 1978), and is
+what we store;
 ``index_l`` is the cumulative register in whole litres. The strict decoder (``wire.codec``) and
 the published JSON Schema (``json_schema``, committed as ``docs/reference/uplink.schema.json``)
 are both generated from these models.
@@ -17,13 +19,16 @@ are both generated from these models.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from wire.alarms import AlarmName
 
 MAX_READINGS_PER_MESSAGE = 1000
+# A date first: the lax models would otherwise read numbers and numeric strings as epoch times.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
 
 
 class ReadingIn(BaseModel):
@@ -31,7 +36,10 @@ class ReadingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    time: AwareDatetime = Field(description="Device timestamp, RFC 3339 with offset.")
+    time: AwareDatetime = Field(
+        description="Device clock: an ISO 8601 (RFC 3339) date-time with its UTC offset, such as"
+        " `2026-11-24T06:00:00+10:00` or `2026-11-23T20:00:00Z`. Epoch numbers are refused."
+    )
     index_l: Annotated[int, Field(ge=0, lt=10**12, strict=True)] = Field(
         description="Cumulative register index in whole litres."
     )
@@ -41,6 +49,13 @@ class ReadingIn(BaseModel):
     battery_pct: Annotated[int, Field(ge=0, le=100)] | None = None
     signal_dbm: Annotated[int, Field(ge=-150, le=0)] | None = None
     alarms: list[AlarmName] = Field(default_factory=list, max_length=len(AlarmName))
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _iso_8601_only(cls, value: object) -> object:
+        if isinstance(value, str) and _ISO_DATE.match(value):
+            return value
+        raise ValueError("must be an ISO 8601 date-time with an offset; epoch numbers are refused")
 
 
 class BatchIn(BaseModel):

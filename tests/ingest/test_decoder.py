@@ -44,10 +44,13 @@ class TestDecodeAccepts:
         body = {"readings": [encode_reading(T, 10), encode_reading(T.replace(hour=7), 12)]}
         assert [row[:2] for row in run(body)] == [(T, 10), (T.replace(hour=7), 12)]
 
-    def test_epoch_seconds_and_offsets_mean_the_same_instant(self):
-        epoch = run({"time": int(T.timestamp()), "index_l": 1})
+    def test_offsets_mean_the_same_instant(self):
         offset = run({"time": "2026-11-24T16:00:00+10:00", "index_l": 1})
-        assert epoch[0][0] == offset[0][0] == T
+        utc = run({"time": "2026-11-24T06:00:00Z", "index_l": 1})
+        assert offset[0][0] == utc[0][0] == T
+
+    def test_the_first_second_of_2000_is_accepted(self):
+        assert run({"time": "2000-01-01T00:00:00Z", "index_l": 1})[0][0].year == 2000
 
     def test_shapes_off_the_fast_path_are_judged_by_the_schema(self):
         # An integer-valued float and a numeric string are what pydantic's lax mode accepts.
@@ -98,6 +101,36 @@ class TestDecodeRejects:
     def test_one_future_reading_rejects_its_batch(self):
         body = {"readings": [encode_reading(T, 1), {"time": "2027-01-01T00:00:00Z", "index_l": 2}]}
         assert reason_of(body) is Reason.FUTURE_TIMESTAMP
+
+    @pytest.mark.parametrize("time", [253402300799, 0, -1, int(T.timestamp()), "253402300799"])
+    def test_epoch_numbers_are_a_schema_violation(self, time):
+        result = run({"time": time, "index_l": 1})
+        assert isinstance(result, Rejection)
+        assert result.reason is Reason.SCHEMA_VIOLATION
+        assert "epoch numbers are refused" in result.detail
+
+    @pytest.mark.parametrize(
+        "time",
+        [
+            "1999-12-31T23:59:59Z",
+            "2000-01-01T09:59:59+10:00",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+        ],
+    )
+    def test_a_time_before_2000_is_implausible(self, time):
+        result = run({"time": time, "index_l": 1})
+        assert isinstance(result, Rejection)
+        assert result.reason is Reason.IMPLAUSIBLE_TIME
+        assert "before 2000-01-01" in result.detail
+
+    def test_year_9999_is_in_the_future(self):
+        assert reason_of({"time": "9999-12-31T23:59:59Z", "index_l": 1}) is Reason.FUTURE_TIMESTAMP
+
+    def test_one_implausible_reading_rejects_its_batch(self):
+        body = {"readings": [encode_reading(T, 1), {"time": "1999-01-01T00:00:00Z", "index_l": 2}]}
+        assert reason_of(body) is Reason.IMPLAUSIBLE_TIME
 
     def test_payload_too_large(self):
         assert reason_of(b" " * (MAX_PAYLOAD_BYTES + 1)) is Reason.PAYLOAD_TOO_LARGE

@@ -120,6 +120,13 @@ class TestRecordMessages:
         result = await record(repo, message("GONE-1", (0, 100)), message("GONE-1", (3600, 110)))
         assert (result.stored, reasons(db)) == (1, [Reason.METER_REMOVED])
 
+    async def test_readings_before_the_meter_installation_are_quarantined(self, repo, db):
+        ids = register(db, ["NEW-1"])
+        db.execute("UPDATE meter SET installed_at = %s WHERE id = %s", [T, ids["NEW-1"]])
+        result = await record(repo, message("NEW-1", (-1, 100)), message("NEW-1", (0, 100)))
+        assert (result.stored, reasons(db)) == (1, [Reason.IMPLAUSIBLE_TIME])
+        assert "before the meter's installation" in result.rejected[0].detail
+
     async def test_a_late_reading_is_judged_against_its_stored_neighbours(self, repo, db):
         register(db, ["NEIGH-1"])
         await record(repo, message("NEIGH-1", (0, 100), (3600, 3000)))

@@ -69,10 +69,12 @@ class TestDecodeStrict:
         payload = orjson.dumps({"time": T.isoformat(), "index_l": 1, "alarms": ["x"]})
         assert decode_strict(payload) is None
 
-    def test_epoch_times_are_left_to_the_models(self):
-        payload = orjson.dumps({"time": int(T.timestamp()), "index_l": 1})
+    @pytest.mark.parametrize("time", [int(T.timestamp()), 253402300799, 0, -1, "253402300799"])
+    def test_epoch_times_are_refused_by_both(self, time):
+        payload = orjson.dumps({"time": time, "index_l": 1})
         assert decode_strict(payload) is None
-        assert validate(orjson.loads(payload))[0].time == T
+        with pytest.raises(SchemaViolation, match="time: .*epoch numbers are refused"):
+            validate(orjson.loads(payload))
 
 
 class TestValidate:

@@ -111,8 +111,16 @@ class TestLenience:
         assert not schema_accepts(body)
         assert decode_strict(orjson.dumps(body)) is not None
 
-    def test_epoch_seconds_are_taken_by_the_models_only(self):
-        body = {"time": 1795500000, "index_l": 5}
+    @pytest.mark.parametrize("time", [1795500000, 253402300799, 0, -1, "1795500000"])
+    def test_epoch_times_are_refused_by_the_schema_and_both_decoders(self, time):
+        body = {"time": time, "index_l": 5}
         assert not schema_accepts(body)
         assert decode_strict(orjson.dumps(body)) is None
-        assert validate(body)[0].time.timestamp() == 1795500000
+        with pytest.raises(SchemaViolation, match="epoch numbers are refused"):
+            validate(body)
+
+    def test_the_schema_names_the_one_time_format(self):
+        description = json_schema()["$defs"]["ReadingIn"]["properties"]["time"]["description"]
+        assert "ISO 8601" in description
+        assert "offset" in description
+        assert "Epoch numbers are refused" in description

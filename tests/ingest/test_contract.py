@@ -1,0 +1,57 @@
+"""Readings the wire contract refuses, sent through the broker to a real worker: quarantined with
+their reason, never stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.ingest.conftest import register, wait_all, wait_for_rows
+from wire.codec import encode_reading
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+T = datetime(2026, 11, 24, 6, tzinfo=UTC)
+
+
+def quarantined(db: psycopg.Connection) -> list[tuple[Any, ...]]:
+    return db.execute("SELECT serial, reason FROM quarantine ORDER BY serial").fetchall()
+
+
+class TestImpossibleTimes:
+    def test_epoch_numbers_and_times_before_2000_or_the_installation_are_quarantined(
+        self, db, database_url, local_broker, publisher, start_worker
+    ):
+        serials = ["TIME-EPOCH9999", "TIME-EPOCH0", "TIME-EPOCHNEG", "TIME-1999", "TIME-PREINST"]
+        serials.append("TIME-OK")
+        ids = register(db, serials)
+        db.execute("UPDATE meter SET installed_at = %s WHERE id = %s", [T, ids["TIME-PREINST"]])
+        worker = start_worker(database_url, local_broker.port)
+        worker.wait_subscribed()
+        bodies = {
+            "TIME-EPOCH9999": {"time": 253402300799, "index_l": 1},
+            "TIME-EPOCH0": {"time": 0, "index_l": 1},
+            "TIME-EPOCHNEG": {"time": -1, "index_l": 1},
+            "TIME-1999": {"time": "1999-12-31T23:59:59Z", "index_l": 1},
+            "TIME-PREINST": {"time": "2026-11-24T05:59:59Z", "index_l": 1},
+            "TIME-OK": encode_reading(T, 1),
+        }
+        wait_all([publisher.send(serial, body) for serial, body in bodies.items()])
+        assert wait_for_rows(db, "SELECT count(*) FROM quarantine", 5) == 5
+        assert wait_for_rows(db, "SELECT count(*) FROM reading", 1) == 1
+        assert worker.stop() == 0
+        assert quarantined(db) == [
+            ("TIME-1999", "implausible_time"),
+            ("TIME-EPOCH0", "schema_violation"),
+            ("TIME-EPOCH9999", "schema_violation"),
+            ("TIME-EPOCHNEG", "schema_violation"),
+            ("TIME-PREINST", "implausible_time"),
+        ]
+        assert db.execute("SELECT meter_id FROM reading").fetchall() == [(ids["TIME-OK"],)]
+        # No chunk was created outside the readings' own time.
+        assert db.execute(
+            "SELECT count(*) FROM show_chunks('reading', older_than => '2026-01-01'::timestamptz)"
+        ).fetchone() == (0,)

@@ -207,7 +207,8 @@ async def _judge(
     limits: Limits,
     rejected: dict[int, Rejection],
 ) -> dict[int, float]:
-    """Quarantine readings outside their meter's service, and index moves no meter could make.
+    """Quarantine readings outside their meter's service, indexes its register cannot show, and
+    index moves no meter could make.
 
     Each reading is judged against its true neighbours in time: the latest earlier reading
     (stored, or accepted earlier in this batch) and, for a late reading, the next stored one.
@@ -254,6 +255,13 @@ async def _judge(
                     Reason.IMPLAUSIBLE_TIME,
                     f"reading at {stamp.isoformat()} before the meter's installation on"
                     f" {installation}",
+                )
+                continue
+            if index >= modulus:
+                rejected[position] = Rejection(
+                    Reason.INDEX_OUT_OF_RANGE,
+                    f"index {index} at {stamp.isoformat()}: a {digits}-digit register shows at"
+                    f" most {modulus - 1}",
                 )
                 continue
             if epoch >= removed:

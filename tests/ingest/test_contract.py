@@ -55,3 +55,22 @@ class TestImpossibleTimes:
         assert db.execute(
             "SELECT count(*) FROM show_chunks('reading', older_than => '2026-01-01'::timestamptz)"
         ).fetchone() == (0,)
+
+
+class TestRegisterDigits:
+    def test_an_index_beyond_a_9_digit_register_is_quarantined(
+        self, db, database_url, local_broker, publisher, start_worker
+    ):
+        register(db, ["DIGITS-1"])
+        worker = start_worker(database_url, local_broker.port)
+        worker.wait_subscribed()
+        wait_all(
+            [
+                publisher.send("DIGITS-1", encode_reading(T, 999_999_999)),
+                publisher.send("DIGITS-1", {"time": "2026-11-24T06:01:00Z", "index_l": 5 * 10**11}),
+            ]
+        )
+        assert wait_for_rows(db, "SELECT count(*) FROM quarantine", 1) == 1
+        assert worker.stop() == 0
+        assert quarantined(db) == [("DIGITS-1", "index_out_of_range")]
+        assert db.execute("SELECT index_l FROM reading").fetchall() == [(999_999_999,)]

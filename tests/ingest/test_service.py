@@ -120,6 +120,20 @@ class TestRecordMessages:
         result = await record(repo, message("GONE-1", (0, 100)), message("GONE-1", (3600, 110)))
         assert (result.stored, reasons(db)) == (1, [Reason.METER_REMOVED])
 
+    async def test_an_index_beyond_the_register_digits_is_quarantined(self, repo, db):
+        register(db, ["DIG-9"])
+        register(db, ["DIG-4"], digits=4)
+        result = await record(
+            repo,
+            message("DIG-9", (0, 999_999_999)),
+            message("DIG-9", (60, 500_000_000_000)),
+            message("DIG-4", (0, 9999)),
+            message("DIG-4", (60, 10_000)),
+        )
+        assert (result.stored, sorted(result.rejected)) == (2, [1, 3])
+        assert reasons(db) == [Reason.INDEX_OUT_OF_RANGE] * 2
+        assert "a 9-digit register shows at most 999999999" in result.rejected[1].detail
+
     async def test_readings_before_the_meter_installation_are_quarantined(self, repo, db):
         ids = register(db, ["NEW-1"])
         db.execute("UPDATE meter SET installed_at = %s WHERE id = %s", [T, ids["NEW-1"]])

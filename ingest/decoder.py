@@ -38,6 +38,8 @@ class Reason(StrEnum):
     IMPLAUSIBLE_TIME = "implausible_time"
     UNKNOWN_METER = "unknown_meter"
     INDEX_JUMP = "index_jump"
+    # The (meter, time) is already stored, or came earlier in the batch, with another index.
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
     # An index the meter's register cannot show: at or above 10**register_digits.
     INDEX_OUT_OF_RANGE = "index_out_of_range"
     METER_REMOVED = "meter_removed"

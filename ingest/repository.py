@@ -2,7 +2,9 @@
 
 Readings go through a per-connection temporary staging table: binary COPY in, then one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` whose RETURNING rows also feed ``meter_state``
-and ``rollup_pending`` in the same statement, so the three stay consistent and set-based.
+and ``rollup_pending`` in the same statement, so the three stay consistent and set-based. The
+same statement finds the conflicting duplicates (a stored or earlier time with another index) and
+leaves their messages out.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ from psycopg import AsyncConnection, AsyncCursor, errors, sql
 from psycopg.rows import class_row
 
 STAGE_TABLE = "ingest_stage"
-STAGE_COLUMNS = ("meter_id", "time", "index_l", "flow_lph", "battery_pct", "signal_dbm", "alarms")
-STAGE_TYPES = ("int4", "timestamptz", "int8", "float8", "int2", "int2", "int2")
+STAGE_COLUMNS = (
+    "meter_id", "time", "index_l", "flow_lph", "battery_pct", "signal_dbm", "alarms", "position"
+)  # fmt: skip
+STAGE_TYPES = ("int4", "timestamptz", "int8", "float8", "int2", "int2", "int2", "int4")
 FRESH_TABLE = "ingest_fresh"
 READING_COLUMNS = (
     "meter_id", "time", "source", "index_l", "flow_lph", "battery_pct", "signal_dbm", "alarms"
 )  # fmt: skip
 READING_TYPES = ("int4", "timestamptz", "text", "int8", "float8", "int2", "int2", "int2")
 
-# Staged row: (meter_id, time, index_l, flow_lph, battery_pct, signal_dbm, alarms).
-StageRow = tuple[int, datetime, int, float | None, int | None, int | None, int]
+# Staged row: (meter_id, time, index_l, flow_lph, battery_pct, signal_dbm, alarms, position of
+# its message in the batch).
+StageRow = tuple[int, datetime, int, float | None, int | None, int | None, int, int]
+# A staged reading left out with its message: (message position, time, its index, the index
+# stored, or staged earlier, at that time).
+Conflict = tuple[int, datetime, int, int]
 # A row of the reading table: (meter_id, time, source, index_l, flow_lph, battery_pct,
 # signal_dbm, alarms).
 ReadingTableRow = tuple[int, datetime, str, int, float | None, int | None, int | None, int]
@@ -36,11 +44,25 @@ FreshMeter = tuple[int, datetime, datetime, int, int]
 QuarantineRow = tuple[str, bytes, str, str, str | None]
 
 _INSERT_READINGS = f"""
-WITH inserted AS (
+WITH conflicts AS (
+    -- A staged reading whose (meter, time) is stored with another index, or staged earlier in
+    -- the batch with another one when none is stored: its whole message stays out.
+    SELECT DISTINCT ON (st.position)
+        st.position, st.time, st.index_l, coalesce(r.index_l, e.index_l) AS other_index_l
+    FROM {STAGE_TABLE} st
+    LEFT JOIN reading r ON r.meter_id = st.meter_id AND r.time = st.time
+    LEFT JOIN {STAGE_TABLE} e ON r.meter_id IS NULL
+        AND e.meter_id = st.meter_id AND e.time = st.time
+        AND e.position <= st.position AND e.index_l <> st.index_l
+    WHERE r.index_l <> st.index_l OR e.meter_id IS NOT NULL
+    ORDER BY st.position, st.time
+),
+inserted AS (
     INSERT INTO reading
         (meter_id, time, source, index_l, flow_lph, battery_pct, signal_dbm, alarms)
     SELECT meter_id, time, 'iot', index_l, flow_lph, battery_pct, signal_dbm, alarms
-    FROM {STAGE_TABLE}
+    FROM {STAGE_TABLE} st
+    WHERE NOT EXISTS (SELECT FROM conflicts c WHERE c.position = st.position)
     ON CONFLICT DO NOTHING
     RETURNING meter_id, time, index_l
 ),
@@ -78,8 +100,18 @@ pending AS (
     ON CONFLICT (meter_id) DO UPDATE SET since = excluded.since
     WHERE excluded.since < p.since
 )
-SELECT count(*) FROM inserted
+SELECT (SELECT count(*) FROM inserted), c.position, c.time, c.index_l, c.other_index_l
+FROM (VALUES (1)) AS one LEFT JOIN conflicts c ON true
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What ``write_readings`` did: readings staged, newly stored, and the conflicting ones."""
+
+    staged: int
+    stored: int
+    conflicts: list[Conflict]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +125,8 @@ class MeterRef:
 # as epoch seconds: None when the meter is in service, or has no reading yet.
 MeterCheck = tuple[int, int, float, float | None, float | None, int | None]
 # The stored readings around a probed time: before (epoch, index), after (epoch, index, alarms),
-# Nones where there is none.
-Neighbours = tuple[float | None, int | None, float | None, int | None, int | None]
+# Nones where there is none, and whether one is stored at that very time.
+Neighbours = tuple[float | None, int | None, float | None, int | None, int | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +151,8 @@ class IngestRepository:
         await self.conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} ("
             "meter_id int4, time timestamptz, index_l int8, flow_lph float8,"
-            " battery_pct int2, signal_dbm int2, alarms int2) ON COMMIT DELETE ROWS"
+            " battery_pct int2, signal_dbm int2, alarms int2, position int4)"
+            " ON COMMIT DELETE ROWS"
         )
         await self.conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {FRESH_TABLE} ("
@@ -148,15 +181,19 @@ class IngestRepository:
             )
             return await cur.fetchall()
 
-    async def neighbours(self, probes: Sequence[tuple[int, float]]) -> list[Neighbours]:
-        """The stored readings just before and just after each (meter, epoch), in order."""
+    async def neighbours(self, probes: Sequence[tuple[int, datetime]]) -> list[Neighbours]:
+        """The stored readings just before, at, and just after each (meter, time), in order."""
         async with self.conn.cursor() as cur:
             await cur.execute(
                 """
                 SELECT extract(epoch FROM b.time)::float8, b.index_l,
-                       extract(epoch FROM a.time)::float8, a.index_l, a.alarms
-                FROM unnest(%s::int4[], %s::float8[]) WITH ORDINALITY AS p (meter_id, epoch, n)
-                CROSS JOIN LATERAL (SELECT to_timestamp(p.epoch) AS time) t
+                       extract(epoch FROM a.time)::float8, a.index_l, a.alarms,
+                       EXISTS (
+                           SELECT FROM reading r WHERE r.meter_id = p.meter_id AND r.time = t.time
+                       )
+                FROM unnest(%s::int4[], %s::timestamptz[])
+                    WITH ORDINALITY AS p (meter_id, time, n)
+                CROSS JOIN LATERAL (SELECT p.time) t
                 LEFT JOIN LATERAL (
                     SELECT time, index_l FROM reading r
                     WHERE r.meter_id = p.meter_id AND r.time < t.time
@@ -171,7 +208,7 @@ class IngestRepository:
                 """,
                 [
                     _array([str(meter) for meter, _ in probes]),
-                    _array([repr(epoch) for _, epoch in probes]),
+                    _array([stamp.isoformat() for _, stamp in probes]),
                 ],
             )
             return await cur.fetchall()
@@ -179,18 +216,20 @@ class IngestRepository:
     async def write_readings(
         self,
         fresh: Sequence[ReadingTableRow],
+        fresh_positions: Sequence[int],
         fresh_meters: Sequence[FreshMeter],
         others: Sequence[StageRow],
-    ) -> tuple[int, int]:
-        """Store readings; (staged, newly stored): the difference were duplicates.
+    ) -> Written:
+        """Store readings: how many were staged and stored, and the conflicting duplicates.
 
-        ``fresh`` readings are later than anything stored for their meter and unique in the
-        batch, so they cannot conflict: they are copied straight into the hypertable (COPY is
-        about twice as fast as INSERT ... ON CONFLICT there), with ``fresh_meters`` summing
-        them up per meter. ``others`` (late, or possibly delivered twice) go through the
-        staging table and ``ON CONFLICT DO NOTHING``. Should a fresh reading conflict after all
-        (a concurrent writer for the same meter), the copy is rolled back to its savepoint and
-        those readings take the staging path too.
+        ``fresh`` readings (of the messages at ``fresh_positions``) are later than anything
+        stored for their meter and unique in the batch, so they cannot conflict: they are
+        copied straight into the hypertable (COPY is about twice as fast as INSERT ... ON
+        CONFLICT there), with ``fresh_meters`` summing them up per meter. ``others`` (late, or
+        possibly delivered twice) go through the staging table, where the messages with a
+        conflicting reading are left out and the rest meet ``ON CONFLICT DO NOTHING``. Should a
+        fresh reading conflict after all (a concurrent writer for the same meter), the copy is
+        rolled back to its savepoint and those readings take the staging path too.
         """
         async with self.conn.cursor() as cur:
             if fresh:
@@ -205,16 +244,21 @@ class IngestRepository:
                             fresh_meters,
                         )
                 except errors.UniqueViolation:
-                    others = [*[(r[0], r[1], *r[3:]) for r in fresh], *others]
+                    moved = [
+                        (r[0], r[1], *r[3:], position)
+                        for r, position in zip(fresh, fresh_positions, strict=True)
+                    ]
+                    others = [*moved, *others]
                     fresh = ()
             if others:
                 await _copy(cur, STAGE_TABLE, STAGE_COLUMNS, STAGE_TYPES, others)
             if not fresh and not others:
-                return 0, 0
+                return Written(0, 0, [])
             await cur.execute(_INSERT_READINGS)
-            result = await cur.fetchone()
-        inserted = int(result[0]) if result else 0
-        return len(fresh) + len(others), len(fresh) + inserted
+            rows = await cur.fetchall()
+        inserted = int(rows[0][0])
+        conflicts = [row[1:] for row in rows if row[1] is not None]
+        return Written(len(fresh) + len(others), len(fresh) + inserted, conflicts)
 
     async def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         if not rows:

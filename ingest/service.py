@@ -144,14 +144,21 @@ async def record_messages(
             series = points[meter_id] = []
         for row in message.rows:  # type: ignore[union-attr]
             series.append((row[0].timestamp(), position, row))
-    if not points:
-        result.staged, result.stored = await repo.write_readings([], [], [])
-    else:
+    if points:
         latest = await _judge(repo, points, limits, rejected)
-        fresh, summaries, others = _split(points, latest, rejected)
+        fresh, positions, summaries, others = _split(points, latest, rejected)
         times = [summary[2] for summary in summaries] + [row[1] for row in others]
         result.latest_time = max(times) if times else None
-        result.staged, result.stored = await repo.write_readings(fresh, summaries, others)
+        written = await repo.write_readings(fresh, positions, summaries, others)
+        result.staged, result.stored = written.staged, written.stored
+        for position, stamp, index, other in written.conflicts:
+            rejected[position] = Rejection(
+                Reason.CONFLICTING_DUPLICATE,
+                f"index {index} at {stamp.isoformat()}: the reading at that time has index {other}",
+            )
+        if written.conflicts:
+            # Left out, so neither stored nor duplicates.
+            result.staged -= sum(1 for row in others if row[7] in rejected)
     if quarantine and rejected:
         await repo.quarantine(
             [
@@ -170,35 +177,46 @@ def quarantine_row(message: Message, rejection: Rejection) -> QuarantineRow:
 
 def _split(
     points: dict[int, list[_Point]], latest: dict[int, float], rejected: dict[int, Rejection]
-) -> tuple[list[ReadingTableRow], list[FreshMeter], list[StageRow]]:
-    """The accepted readings as (fresh rows, their per-meter summary, the others).
+) -> tuple[list[ReadingTableRow], list[int], list[FreshMeter], list[StageRow]]:
+    """The accepted readings as (fresh rows, their messages, their per-meter summary, the others).
 
     A reading later than its meter's latest stored one, and not twice in this batch, cannot be
-    a duplicate: it skips the ON CONFLICT path (see ``IngestRepository.write_readings``). Each
-    meter's series is in time order here (``_judge`` sorted it), so equal times are adjacent.
+    a duplicate: it skips the ON CONFLICT path (see ``IngestRepository.write_readings``). A
+    message with any other reading goes whole through that path, where a conflicting duplicate
+    leaves its whole message out. Each meter's series is in time order here (``_judge`` sorted
+    it), so equal times are adjacent, the first received first.
     """
     fresh: list[ReadingTableRow] = []
+    positions: list[int] = []
     summaries: list[FreshMeter] = []
     others: list[StageRow] = []
     for meter_id, series in points.items():
         after = latest[meter_id]
-        count = 0
-        first = last = None
-        for epoch, position, row in series:
+        staged: set[int] = set()
+        for epoch, position, _ in series:
             if position in rejected:
                 continue
             if epoch <= after:
-                others.append((meter_id, *row))
+                staged.add(position)
+            else:
+                after = epoch  # the next reading at this same time is a duplicate
+        count = 0
+        first = last = None
+        for _, position, row in series:
+            if position in rejected:
                 continue
-            after = epoch  # the next reading at this same time is a duplicate
+            if staged and position in staged:
+                others.append((meter_id, *row, position))
+                continue
             fresh.append((meter_id, row[0], "iot", row[1], row[2], row[3], row[4], row[5]))
+            positions.append(position)
             if first is None:
                 first = row
             last = row
             count += 1
         if first is not None and last is not None:
             summaries.append((meter_id, first[0], last[0], last[1], count))
-    return fresh, summaries, others
+    return fresh, positions, summaries, others
 
 
 async def _judge(
@@ -212,8 +230,9 @@ async def _judge(
 
     Each reading is judged against its true neighbours in time: the latest earlier reading
     (stored, or accepted earlier in this batch) and, for a late reading, the next stored one.
-    A step forward (modulo the register's ``10**digits``, so a wrap is a small step) must fit
-    the highest flow over the time between; a step back is stored when it is small
+    A reading at a time already stored or accepted is left to the writer (a duplicate, or a
+    conflicting one). A step forward (modulo the register's ``10**digits``, so a wrap is a small
+    step) must fit the highest flow over the time between; a step back is stored when it is small
     (``reverse_tolerance_l``) or flagged as backflow and within the highest flow; anything else
     is an ``index_jump``. The walk is sequential per meter, so a rejected reading is never the
     neighbour another is judged against, and the verdict does not depend on how readings were
@@ -222,17 +241,20 @@ async def _judge(
     Returns each meter's latest stored reading time (epoch s; -inf when it has none).
     """
     meters = {row[0]: row for row in await repo.meter_checks(list(points))}
-    probes: list[tuple[int, float]] = []
+    probes: list[tuple[int, float, datetime]] = []
     for meter_id, series in points.items():
         last = meters[meter_id][4]
         if last is not None:
-            probes.extend([(meter_id, point[0]) for point in series if point[0] <= last])
+            probes.extend([(meter_id, p[0], p[2][0]) for p in series if p[0] <= last])
         if len(series) > 1:
             series.sort(key=itemgetter(0, 1))
     neighbours: dict[tuple[int, float], Neighbours] = {}
     if probes:
-        found = await repo.neighbours(probes)
-        neighbours = dict(zip(probes, found, strict=True))
+        found = await repo.neighbours([(meter_id, stamp) for meter_id, _, stamp in probes])
+        neighbours = {
+            (meter_id, epoch): near
+            for (meter_id, epoch, _), near in zip(probes, found, strict=True)
+        }
     max_l_per_s = limits.max_flow_lph / 3600
     latest: dict[int, float] = {}
     for meter_id, series in points.items():
@@ -274,14 +296,18 @@ async def _judge(
             before: tuple[float, int] | None = state
             after: tuple[float, int, int] | None = None
             if state is not None and epoch <= state[0]:
-                before_time, before_index, after_time, after_index, after_alarms = neighbours[
-                    (meter_id, epoch)
-                ]
+                before_time, before_index, after_time, after_index, after_alarms, stored_here = (
+                    neighbours[(meter_id, epoch)]
+                )
+                if stored_here:
+                    continue  # a duplicate, identical or conflicting: the writer tells which
                 before = None
                 if before_time is not None and before_index is not None:
                     before = (before_time, before_index)
                 if after_time is not None and after_index is not None:
                     after = (after_time, after_index, after_alarms or 0)
+            if previous is not None and previous[0] == epoch:
+                continue  # likewise, against the reading accepted at this time in the batch
             if previous is not None and (before is None or previous[0] > before[0]):
                 before = previous
             problem = None

@@ -3,6 +3,7 @@ their reason, never stored."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,3 +75,36 @@ class TestRegisterDigits:
         assert worker.stop() == 0
         assert quarantined(db) == [("DIGITS-1", "index_out_of_range")]
         assert db.execute("SELECT index_l FROM reading").fetchall() == [(999_999_999,)]
+
+
+class TestConflictingDuplicates:
+    def test_another_index_at_a_stored_time_is_quarantined_whatever_the_timing(
+        self, db, database_url, local_broker, publisher, start_worker
+    ):
+        register(db, ["CONFLICT-1", "CONFLICT-2"])
+        worker = start_worker(database_url, local_broker.port)
+        worker.wait_subscribed()
+        first = encode_reading(T, 100)
+        # Back to back, in all likelihood one batch; then identical and conflicting 3 s later.
+        wait_all(
+            [
+                publisher.send("CONFLICT-1", first),
+                publisher.send("CONFLICT-1", encode_reading(T, 5000)),
+                publisher.send("CONFLICT-2", first),
+            ]
+        )
+        assert wait_for_rows(db, "SELECT count(*) FROM reading", 2) == 2
+        time.sleep(3)
+        wait_all(
+            [
+                publisher.send("CONFLICT-2", first),
+                publisher.send("CONFLICT-2", encode_reading(T, 101)),
+            ]
+        )
+        assert wait_for_rows(db, "SELECT count(*) FROM quarantine", 2) == 2
+        assert worker.stop() == 0
+        assert quarantined(db) == [
+            ("CONFLICT-1", "conflicting_duplicate"),
+            ("CONFLICT-2", "conflicting_duplicate"),
+        ]
+        assert db.execute("SELECT index_l FROM reading").fetchall() == [(100,), (100,)]

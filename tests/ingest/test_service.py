@@ -155,6 +155,77 @@ class TestRecordMessages:
         assert db.execute("SELECT count(*) FROM reading").fetchone() == (3,)
 
 
+class TestConflictingDuplicates:
+    async def test_another_index_at_a_stored_time_is_quarantined_in_a_later_batch(self, repo, db):
+        register(db, ["CONF-1"])
+        await record(repo, message("CONF-1", (0, 100)))
+        result = await record(repo, message("CONF-1", (0, 103)))
+        assert (result.stored, result.duplicates, reasons(db)) == (
+            0,
+            0,
+            [Reason.CONFLICTING_DUPLICATE],
+        )
+        assert "index 103" in result.rejected[0].detail
+        assert "has index 100" in result.rejected[0].detail
+        assert db.execute("SELECT index_l FROM reading").fetchall() == [(100,)]
+
+    async def test_a_conflict_far_off_the_neighbours_is_a_conflict_not_a_jump(self, repo, db):
+        register(db, ["CONF-2"])
+        await record(repo, message("CONF-2", (0, 100), (60, 110), (120, 120)))
+        await record(repo, message("CONF-2", (60, 90_000)), message("CONF-2", (120, 90_000)))
+        assert reasons(db) == [Reason.CONFLICTING_DUPLICATE] * 2
+
+    async def test_back_to_back_in_one_batch_the_second_is_quarantined(self, repo, db):
+        register(db, ["CONF-3"])
+        result = await record(repo, message("CONF-3", (0, 100)), message("CONF-3", (0, 5000)))
+        assert (result.stored, sorted(result.rejected), reasons(db)) == (
+            1,
+            [1],
+            [Reason.CONFLICTING_DUPLICATE],
+        )
+        assert db.execute("SELECT index_l FROM reading").fetchall() == [(100,)]
+
+    async def test_late_readings_in_one_batch_conflict_among_themselves(self, repo, db):
+        register(db, ["CONF-4"])
+        await record(repo, message("CONF-4", (3600, 200)))
+        result = await record(repo, message("CONF-4", (0, 100)), message("CONF-4", (0, 101)))
+        assert (result.stored, sorted(result.rejected)) == (1, [1])
+        assert reasons(db) == [Reason.CONFLICTING_DUPLICATE]
+
+    async def test_a_message_conflicting_with_itself_is_quarantined(self, repo, db):
+        register(db, ["CONF-5"])
+        result = await record(repo, message("CONF-5", (0, 100), (0, 101)))
+        assert (result.stored, reasons(db)) == (0, [Reason.CONFLICTING_DUPLICATE])
+
+    async def test_the_whole_message_is_quarantined_fresh_readings_included(self, repo, db):
+        register(db, ["CONF-6"])
+        await record(repo, message("CONF-6", (0, 100)))
+        result = await record(repo, message("CONF-6", (0, 104), (60, 110)))
+        assert (result.stored, reasons(db)) == (0, [Reason.CONFLICTING_DUPLICATE])
+        assert db.execute("SELECT count(*) FROM reading").fetchone() == (1,)
+        assert db.execute("SELECT last_index_l, readings_total FROM meter_state").fetchone() == (
+            100,
+            1,
+        )
+
+    async def test_an_identical_reading_is_a_silent_duplicate(self, repo, db):
+        register(db, ["CONF-7"])
+        await record(repo, message("CONF-7", (0, 100), (60, 110)))
+        again = await record(
+            repo, message("CONF-7", (0, 100)), message("CONF-7", (60, 110), (120, 115))
+        )
+        same_batch = await record(
+            repo, message("CONF-7", (180, 120)), message("CONF-7", (180, 120))
+        )
+        assert (again.stored, again.duplicates, same_batch.stored, same_batch.duplicates) == (
+            1,
+            2,
+            1,
+            1,
+        )
+        assert reasons(db) == []
+
+
 class TestReprocess:
     async def test_registering_the_meter_then_reprocessing_stores_it(self, repo, db):
         await record(repo, message("LATER-1", (0, 5)), message("LATER-2", (0, 5)))

@@ -79,6 +79,43 @@ class IngestSettings(BaseModel):
     reconnect_max_s: float = Field(
         30.0, gt=0, description="Longest wait between reconnection attempts (broker or database)."
     )
+    max_payload_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="Largest payload decoded; a larger one is quarantined (`payload_too_large`)"
+        " with its size and only its first KiB, never whole.",
+    )
+    max_packet_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=2048,
+        description="MQTT v5 Maximum Packet Size the worker announces: the broker never sends it"
+        " a larger message (it drops it). Keep it above `max_payload_bytes`, so that payloads in"
+        " between are quarantined with their size rather than gone.",
+    )
+    batch_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1,
+        description="Payload bytes per database batch at most (with `batch_size` readings).",
+    )
+    max_pending_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Payload bytes received and not yet committed at most: beyond it the worker"
+        " stops reading from the broker until a batch is written, so its memory stays bounded"
+        " whatever the payloads.",
+    )
+    max_pending_messages: int = Field(
+        100_000,
+        ge=1,
+        description="Messages received and not yet committed at most (QoS 0 ones are not bounded"
+        " by `receive_maximum`); beyond it the worker stops reading from the broker likewise.",
+    )
+    quarantine_log_interval_s: float = Field(
+        60.0,
+        gt=0,
+        description="Quarantined messages are logged as one line per reason per interval, with"
+        " their count and the latest detail, not one line per message.",
+    )
 
 
 class ApiSettings(BaseModel):

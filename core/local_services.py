@@ -247,6 +247,8 @@ class LocalMosquitto(_LocalServer):
     root: Path | None = None
     port: int = field(default_factory=free_port)
     max_queued_messages: int = 5_000_000
+    # As docker/mosquitto.conf: payloads above 1 MiB are refused at publish.
+    message_size_limit: int = 1024 * 1024
     _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
@@ -272,6 +274,7 @@ class LocalMosquitto(_LocalServer):
                     f"max_queued_messages {self.max_queued_messages}",
                     "max_queued_bytes 0",
                     "max_inflight_messages 0",
+                    f"message_size_limit {self.message_size_limit}",
                     "set_tcp_nodelay true",
                     "log_dest stderr",
                     "log_type error",

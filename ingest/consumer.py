@@ -22,8 +22,10 @@ import psycopg
 
 from core.config import Settings
 from ingest import metrics
-from ingest.decoder import Reason, Rejection, decode
-from ingest.mqtt import ConnectOptions, MqttError, MqttSubscriber, Publish
+from ingest.decoder import Reason, Rejection
+from ingest.inbox import Inbox
+from ingest.mqtt import ConnectOptions, MqttError, MqttSubscriber
+from ingest.quarantine_log import QuarantineLog
 from ingest.repository import IngestRepository
 from ingest.service import (
     BatchResult,
@@ -33,14 +35,12 @@ from ingest.service import (
     quarantine_row,
     record_messages,
 )
-from wire.topics import serial_from_topic, subscription_topic
+from wire.topics import subscription_topic
 
 logger = logging.getLogger(__name__)
 
 # First wait after a failed connection; doubled up to ingest.reconnect_max_s.
 INITIAL_BACKOFF_S = 0.2
-# Valid uplink topics remembered with their serial (one per meter of the worker's shards).
-TOPIC_CACHE_MAX = 1_000_000
 # Allocations between two young-generation collections (the default is 700).
 GC_THRESHOLD = 50_000
 
@@ -81,68 +81,6 @@ def client_id(base: str, shards: list[int]) -> str:
     return f"{base}-{shard_label(shards)}"
 
 
-class _Inbox:
-    """Messages received on one connection and not yet committed, decoded as they arrive.
-
-    Decoding runs in the protocol's callback, so it overlaps the database's work on the
-    previous batch (the worker awaits its COPY and COMMIT meanwhile).
-    """
-
-    def __init__(self, limits: Limits, topics: dict[bytes, tuple[str, str]], batch_size: int):
-        self.limits = limits
-        self.topics = topics
-        self.batch_size = batch_size
-        self.pending: list[tuple[int, Message]] = []
-        self.readings = 0
-        self.full = asyncio.Event()
-        self.open = True
-
-    def on_publish(self, publishes: list[Publish]) -> None:
-        if not self.open:
-            return  # stopping: never acked, so the broker delivers these again
-        limits = self.limits
-        topics = self.topics
-        pending = self.pending
-        now = time.time()
-        max_future_s = limits.max_future_s
-        readings = 0
-        for raw_topic, payload, packet_id in publishes:
-            known = topics.get(raw_topic)
-            if known is None:
-                topic = raw_topic.decode(errors="replace")
-                serial = serial_from_topic(limits.topic_prefix, topic)
-                if serial is None:
-                    rejection = Rejection(Reason.BAD_TOPIC, f"topic {topic[:200]!r}")
-                    pending.append((packet_id, Message(topic, payload, None, rejection)))
-                    readings += 1
-                    continue
-                if len(topics) >= TOPIC_CACHE_MAX:
-                    topics.clear()
-                known = topics[raw_topic] = (topic, serial)
-            rows = decode(payload, now=now, max_future_s=max_future_s)
-            pending.append((packet_id, Message(known[0], payload, known[1], rows)))
-            readings += 1 if type(rows) is Rejection else len(rows)  # type: ignore[arg-type]
-        self.readings += readings
-        if self.readings >= self.batch_size:
-            self.full.set()
-
-    def take(self) -> tuple[list[tuple[int, Message]], int]:
-        """Up to one batch of readings from the head of the queue."""
-        batch_size = self.batch_size
-        taken = readings = 0
-        for _, message in self.pending:
-            readings += 1 if type(message.rows) is Rejection else len(message.rows)  # type: ignore[arg-type]
-            taken += 1
-            if readings >= batch_size:
-                break
-        batch = self.pending[:taken]
-        del self.pending[:taken]
-        self.readings -= readings
-        if self.readings < batch_size:
-            self.full.clear()
-        return batch, readings
-
-
 class Worker:
     """One ingest worker process's loop (see module docstring)."""
 
@@ -153,6 +91,7 @@ class Worker:
         self.limits = Limits.from_settings(settings)
         self.meters = MeterDirectory()
         self.topics: dict[bytes, tuple[str, str]] = {}
+        self.quarantine_log = QuarantineLog(settings.ingest.quarantine_log_interval_s)
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -168,6 +107,7 @@ class Worker:
                     await _sleep_unless(stop, backoff)
                     backoff = min(backoff * 2, self.settings.ingest.reconnect_max_s)
         finally:
+            self.quarantine_log.flush()
             if self._conn is not None:
                 await self._conn.close()
         logger.info("ingest worker %s stopped", self.client_id)
@@ -183,11 +123,21 @@ class Worker:
             keepalive_s=30,
             session_expiry_s=self.settings.ingest.session_expiry_s,
             receive_maximum=self.settings.ingest.receive_maximum,
+            maximum_packet_size=self.settings.ingest.max_packet_bytes,
         )
 
     async def _session(self, stop: asyncio.Event) -> None:
-        inbox = _Inbox(self.limits, self.topics, self.settings.ingest.batch_size)
+        ingest = self.settings.ingest
+        inbox = Inbox(
+            self.limits,
+            self.topics,
+            batch_size=ingest.batch_size,
+            batch_max_bytes=ingest.batch_max_bytes,
+            max_pending_messages=ingest.max_pending_messages,
+            max_pending_bytes=ingest.max_pending_bytes,
+        )
         async with MqttSubscriber(self._options(), inbox.on_publish) as subscriber:
+            inbox.pause, inbox.resume = subscriber.pause_reading, subscriber.resume_reading
             prefix = self.settings.mqtt.topic_prefix
             await subscriber.subscribe([subscription_topic(prefix, s) for s in self.shards])
             logger.info(
@@ -198,9 +148,7 @@ class Worker:
             finally:
                 inbox.open = False
 
-    async def _consume(
-        self, subscriber: MqttSubscriber, inbox: _Inbox, stop: asyncio.Event
-    ) -> None:
+    async def _consume(self, subscriber: MqttSubscriber, inbox: Inbox, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
         closed = subscriber.closed
         interval = self.settings.ingest.batch_interval_ms / 1000
@@ -224,10 +172,11 @@ class Worker:
                     return
                 metrics.QUEUE_DEPTH.set(len(inbox.pending))
                 await self._flush(subscriber, inbox, stop)
+                self.quarantine_log.tick()
         finally:
             stopping.cancel()
 
-    async def _flush(self, subscriber: MqttSubscriber, inbox: _Inbox, stop: asyncio.Event) -> None:
+    async def _flush(self, subscriber: MqttSubscriber, inbox: Inbox, stop: asyncio.Event) -> None:
         """Write up to one batch from the head of the inbox, commit, then ack it."""
         if not inbox.pending:
             return
@@ -239,6 +188,8 @@ class Worker:
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
         subscriber.ack([packet_id for packet_id, _ in batch if packet_id])
         _count(result)
+        if result.rejected:
+            self.quarantine_log.add(result.rejected.values())
 
     async def _write(self, messages: list[Message], stop: asyncio.Event) -> BatchResult | None:
         """Write a batch, retrying through database outages; None when stopped meanwhile."""
@@ -324,7 +275,6 @@ def _count(result: BatchResult) -> None:
     metrics.BATCH_SIZE.observe(result.staged)
     for rejection in result.rejected.values():
         metrics.QUARANTINED.labels(rejection.reason.value).inc()
-        logger.warning("quarantined (%s): %s", rejection.reason.value, rejection.detail)
     if result.latest_time is not None:
         metrics.LAG_SECONDS.set(time.time() - result.latest_time.timestamp())
 

@@ -18,8 +18,8 @@ from wire.alarms import alarm_bits
 from wire.codec import decode_strict, validate
 from wire.exceptions import SchemaViolation
 
-# A full batch of 1000 readings with every field is ~150 kB; anything far larger is hostile.
-MAX_PAYLOAD_BYTES = 512 * 1024
+# What the quarantine keeps of an oversize payload: enough to see what sent it, not the bulk.
+OVERSIZE_KEPT_BYTES = 1024
 # No meter of ours read water before this: earlier times are a reset or unset device clock.
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _EARLIEST_S = EARLIEST_TIME.timestamp()
@@ -58,17 +58,23 @@ class Rejection:
 ReadingRow = tuple[datetime, int, float | None, int | None, int | None, int]
 
 
-def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRow] | Rejection:
+def decode(
+    payload: bytes, *, now: float, max_future_s: float, max_payload_bytes: int
+) -> list[ReadingRow] | Rejection:
     """The readings of one uplink payload, or why it cannot be stored.
 
     Args:
         payload: the raw MQTT payload.
         now: current epoch seconds, against which device clocks are judged.
         max_future_s: how far ahead of ``now`` a device timestamp may be.
+        max_payload_bytes: the largest payload decoded (a full batch of 1000 readings with every
+            field is ~150 kB); a larger one is rejected unread.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
+    if len(payload) > max_payload_bytes:
         return Rejection(
-            Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes, at most {MAX_PAYLOAD_BYTES}"
+            Reason.PAYLOAD_TOO_LARGE,
+            f"{len(payload)} bytes, at most {max_payload_bytes}; the first"
+            f" {OVERSIZE_KEPT_BYTES} kept",
         )
     readings = decode_strict(payload)
     if readings is None:
@@ -108,3 +114,8 @@ def decode(payload: bytes, *, now: float, max_future_s: float) -> list[ReadingRo
                 f"time {row[0].isoformat()} is {stamp - now:.0f} s ahead of the server clock",
             )
     return rows
+
+
+def kept(payload: bytes, max_payload_bytes: int) -> bytes:
+    """What a message holds on to of its payload: an oversize one, only its head."""
+    return payload[:OVERSIZE_KEPT_BYTES] if len(payload) > max_payload_bytes else payload

@@ -5,12 +5,14 @@ callback chain per PUBLISH, and writes one socket packet per PUBACK: most of the
 tens of thousands of messages a second (py-spy, bench/ingest.py). This client does only:
 
 - CONNECT with ``clean_start=False``, a session expiry interval and a Receive Maximum, so the
-  broker keeps our session (and its queued readings) while we are away;
+  broker keeps our session (and its queued readings) while we are away, and a Maximum Packet
+  Size, so it never sends us a message larger than we will hold in memory;
 - SUBSCRIBE at QoS 1 (checked against the SUBACK);
 - PUBLISH decoded straight from the receive buffer into ``(topic, payload, packet id)`` tuples
   handed to a callback in the order received;
 - PUBACK only when the caller says so (after its commit), a whole batch in one write;
-- PINGREQ keepalive, and a connection that counts as lost when the broker stays silent.
+- PINGREQ keepalive, and a connection that counts as lost when the broker stays silent;
+- reading paused and resumed on the caller's word (its memory bound), the broker holding the rest.
 
 Anything unexpected from the broker (a DISCONNECT, a malformed packet, a QoS 2 delivery we never
 asked for) closes the connection; the caller reconnects with backoff, and the broker redelivers
@@ -40,6 +42,7 @@ _DISCONNECT_NORMAL = b"\xe0\x00"
 # MQTT v5 property identifiers we send.
 _SESSION_EXPIRY_INTERVAL = 0x11
 _RECEIVE_MAXIMUM = 0x21
+_MAXIMUM_PACKET_SIZE = 0x27
 
 _U16 = struct.Struct("!H")
 _PUBACK_PACKET = struct.Struct("!BBH")
@@ -62,6 +65,7 @@ class ConnectOptions:
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 24 * 3600
     receive_maximum: int = 20_000
+    maximum_packet_size: int | None = None
     timeout_s: float = 10.0
 
 
@@ -100,6 +104,8 @@ def connect_packet(options: ConnectOptions) -> bytes:
         + bytes([_RECEIVE_MAXIMUM])
         + _U16.pack(options.receive_maximum)
     )
+    if options.maximum_packet_size is not None:
+        properties += bytes([_MAXIMUM_PACKET_SIZE]) + struct.pack("!I", options.maximum_packet_size)
     variable = (
         _string("MQTT") + bytes([5, flags]) + _U16.pack(options.keepalive_s)
         + _varint(len(properties)) + properties
@@ -131,6 +137,7 @@ class _Protocol(asyncio.Protocol):
         self.suback: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.heard = True  # anything received since the last keepalive tick
+        self.paused = False  # not reading: the broker's silence is then ours
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -303,6 +310,20 @@ class MqttSubscriber:
         if len(codes) != len(topics) or any(code >= 0x80 for code in codes):
             raise MqttError(f"subscription refused (reason codes {codes.hex()})")
 
+    def pause_reading(self) -> None:
+        """Stop reading from the broker (TCP flow control holds the rest back)."""
+        protocol = self._protocol
+        if protocol is not None and protocol.transport is not None:
+            protocol.paused = True
+            protocol.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        protocol = self._protocol
+        if protocol is not None and protocol.transport is not None:
+            protocol.paused = False
+            if not protocol.transport.is_closing():
+                protocol.transport.resume_reading()
+
     def ack(self, packet_ids: Sequence[int]) -> None:
         """PUBACK these QoS 1 messages (received on this connection), in one write."""
         if packet_ids:
@@ -322,7 +343,7 @@ class MqttSubscriber:
         silent = 0.0
         while not protocol.closed.done():
             await asyncio.sleep(period)
-            silent = 0.0 if protocol.heard else silent + period
+            silent = 0.0 if protocol.heard or protocol.paused else silent + period
             protocol.heard = False
             if silent >= self.options.keepalive_s:
                 protocol._fail(MqttError("broker silent for a whole keepalive"))

@@ -7,30 +7,25 @@ quarantined message is simply running it through here again.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from operator import itemgetter
+from datetime import datetime
 
 from core.config import Settings
-from ingest.decoder import ReadingRow, Reason, Rejection, decode
+from ingest.decoder import ReadingRow, Reason, Rejection, decode, kept
+from ingest.plausibility import Point, judge
 from ingest.repository import (
     FreshMeter,
     IngestRepository,
-    Neighbours,
     QuarantineRow,
     ReadingTableRow,
     StageRow,
 )
-from wire.alarms import Alarm
 from wire.topics import serial_from_topic
 
 logger = logging.getLogger(__name__)
-
-_BACKFLOW = int(Alarm.BACKFLOW)
 
 
 @dataclass(slots=True)
@@ -50,6 +45,7 @@ class Limits:
     topic_prefix: str
     max_future_s: float
     max_flow_lph: float
+    max_payload_bytes: int
     reverse_tolerance_l: int = 20
 
     @classmethod
@@ -58,6 +54,7 @@ class Limits:
             topic_prefix=settings.mqtt.topic_prefix,
             max_future_s=settings.ingest.max_future_s,
             max_flow_lph=settings.ingest.max_flow_lph,
+            max_payload_bytes=settings.ingest.max_payload_bytes,
             reverse_tolerance_l=settings.ingest.reverse_tolerance_l,
         )
 
@@ -79,11 +76,15 @@ def receive(topic: str, payload: bytes, *, limits: Limits, now: float | None = N
     """Decode one message as it arrives (pure: the database is consulted at batch time)."""
     serial = serial_from_topic(limits.topic_prefix, topic)
     if serial is None:
-        return Message(topic, payload, None, Rejection(Reason.BAD_TOPIC, f"topic {topic[:200]!r}"))
+        rejection = Rejection(Reason.BAD_TOPIC, f"topic {topic[:200]!r}")
+        return Message(topic, kept(payload, limits.max_payload_bytes), None, rejection)
     rows = decode(
-        payload, now=time.time() if now is None else now, max_future_s=limits.max_future_s
+        payload,
+        now=time.time() if now is None else now,
+        max_future_s=limits.max_future_s,
+        max_payload_bytes=limits.max_payload_bytes,
     )
-    return Message(topic, payload, serial, rows)
+    return Message(topic, kept(payload, limits.max_payload_bytes), serial, rows)
 
 
 class MeterDirectory:
@@ -102,10 +103,6 @@ class MeterDirectory:
             for meter in await repo.meters_by_serial(missing):
                 known[meter.serial] = meter.id
         return known
-
-
-# A reading as the plausibility check sees it: (epoch s, message position, the decoded row).
-_Point = tuple[float, int, ReadingRow]
 
 
 async def record_messages(
@@ -129,7 +126,7 @@ async def record_messages(
         else:
             serials.add(message.serial)  # type: ignore[arg-type]
     known = await meters.resolve(repo, serials) if serials else {}
-    points: dict[int, list[_Point]] = {}
+    points: dict[int, list[Point]] = {}
     for position, message in enumerate(messages):
         if position in rejected:
             continue
@@ -145,7 +142,7 @@ async def record_messages(
         for row in message.rows:  # type: ignore[union-attr]
             series.append((row[0].timestamp(), position, row))
     if points:
-        latest = await _judge(repo, points, limits, rejected)
+        latest = await judge(repo, points, limits, rejected)
         fresh, positions, summaries, others = _split(points, latest, rejected)
         times = [summary[2] for summary in summaries] + [row[1] for row in others]
         result.latest_time = max(times) if times else None
@@ -176,14 +173,14 @@ def quarantine_row(message: Message, rejection: Rejection) -> QuarantineRow:
 
 
 def _split(
-    points: dict[int, list[_Point]], latest: dict[int, float], rejected: dict[int, Rejection]
+    points: dict[int, list[Point]], latest: dict[int, float], rejected: dict[int, Rejection]
 ) -> tuple[list[ReadingTableRow], list[int], list[FreshMeter], list[StageRow]]:
     """The accepted readings as (fresh rows, their messages, their per-meter summary, the others).
 
     A reading later than its meter's latest stored one, and not twice in this batch, cannot be
     a duplicate: it skips the ON CONFLICT path (see ``IngestRepository.write_readings``). A
     message with any other reading goes whole through that path, where a conflicting duplicate
-    leaves its whole message out. Each meter's series is in time order here (``_judge`` sorted
+    leaves its whole message out. Each meter's series is in time order here (``judge`` sorted
     it), so equal times are adjacent, the first received first.
     """
     fresh: list[ReadingTableRow] = []
@@ -217,138 +214,6 @@ def _split(
         if first is not None and last is not None:
             summaries.append((meter_id, first[0], last[0], last[1], count))
     return fresh, positions, summaries, others
-
-
-async def _judge(
-    repo: IngestRepository,
-    points: dict[int, list[_Point]],
-    limits: Limits,
-    rejected: dict[int, Rejection],
-) -> dict[int, float]:
-    """Quarantine readings outside their meter's service, indexes its register cannot show, and
-    index moves no meter could make.
-
-    Each reading is judged against its true neighbours in time: the latest earlier reading
-    (stored, or accepted earlier in this batch) and, for a late reading, the next stored one.
-    A reading at a time already stored or accepted is left to the writer (a duplicate, or a
-    conflicting one). A step forward (modulo the register's ``10**digits``, so a wrap is a small
-    step) must fit the highest flow over the time between; a step back is stored when it is small
-    (``reverse_tolerance_l``) or flagged as backflow and within the highest flow; anything else
-    is an ``index_jump``. The walk is sequential per meter, so a rejected reading is never the
-    neighbour another is judged against, and the verdict does not depend on how readings were
-    split into batches.
-
-    Returns each meter's latest stored reading time (epoch s; -inf when it has none).
-    """
-    meters = {row[0]: row for row in await repo.meter_checks(list(points))}
-    probes: list[tuple[int, float, datetime]] = []
-    for meter_id, series in points.items():
-        last = meters[meter_id][4]
-        if last is not None:
-            probes.extend([(meter_id, p[0], p[2][0]) for p in series if p[0] <= last])
-        if len(series) > 1:
-            series.sort(key=itemgetter(0, 1))
-    neighbours: dict[tuple[int, float], Neighbours] = {}
-    if probes:
-        found = await repo.neighbours([(meter_id, stamp) for meter_id, _, stamp in probes])
-        neighbours = {
-            (meter_id, epoch): near
-            for (meter_id, epoch, _), near in zip(probes, found, strict=True)
-        }
-    max_l_per_s = limits.max_flow_lph / 3600
-    latest: dict[int, float] = {}
-    for meter_id, series in points.items():
-        _, digits, installed, removed, last_time, last_index = meters[meter_id]
-        modulus = 10**digits
-        if removed is None:
-            removed = math.inf
-        state = None
-        if last_time is not None and last_index is not None:
-            state = (last_time, last_index)
-        latest[meter_id] = last_time if last_time is not None else -math.inf
-        previous: tuple[float, int] | None = None  # latest accepted reading of this batch
-        for epoch, position, row in series:
-            if position in rejected:
-                continue
-            stamp, index, alarms = row[0], row[1], row[5]
-            if epoch < installed:
-                installation = datetime.fromtimestamp(installed, UTC).isoformat()
-                rejected[position] = Rejection(
-                    Reason.IMPLAUSIBLE_TIME,
-                    f"reading at {stamp.isoformat()} before the meter's installation on"
-                    f" {installation}",
-                )
-                continue
-            if index >= modulus:
-                rejected[position] = Rejection(
-                    Reason.INDEX_OUT_OF_RANGE,
-                    f"index {index} at {stamp.isoformat()}: a {digits}-digit register shows at"
-                    f" most {modulus - 1}",
-                )
-                continue
-            if epoch >= removed:
-                removal = datetime.fromtimestamp(removed, UTC).isoformat()
-                rejected[position] = Rejection(
-                    Reason.METER_REMOVED,
-                    f"reading at {stamp.isoformat()} after the meter's removal on {removal}",
-                )
-                continue
-            before: tuple[float, int] | None = state
-            after: tuple[float, int, int] | None = None
-            if state is not None and epoch <= state[0]:
-                before_time, before_index, after_time, after_index, after_alarms, stored_here = (
-                    neighbours[(meter_id, epoch)]
-                )
-                if stored_here:
-                    continue  # a duplicate, identical or conflicting: the writer tells which
-                before = None
-                if before_time is not None and before_index is not None:
-                    before = (before_time, before_index)
-                if after_time is not None and after_index is not None:
-                    after = (after_time, after_index, after_alarms or 0)
-            if previous is not None and previous[0] == epoch:
-                continue  # likewise, against the reading accepted at this time in the batch
-            if previous is not None and (before is None or previous[0] > before[0]):
-                before = previous
-            problem = None
-            if before is not None:
-                problem = _implausible(before, (epoch, index), alarms, modulus, max_l_per_s, limits)
-            if problem is None and after is not None:
-                problem = _implausible(
-                    (epoch, index), after[:2], after[2], modulus, max_l_per_s, limits
-                )
-            if problem is not None:
-                rejected[position] = Rejection(
-                    Reason.INDEX_JUMP,
-                    f"index {index} at {stamp.isoformat()}: {problem}"
-                    f" (at most {limits.max_flow_lph:.0f} l/h)",
-                )
-                continue
-            previous = (epoch, index)
-    return latest
-
-
-def _implausible(
-    before: tuple[float, int],
-    after: tuple[float, int],
-    alarms: int,
-    modulus: int,
-    max_l_per_s: float,
-    limits: Limits,
-) -> str | None:
-    """Why the register cannot have gone from ``before`` to ``after``, or None if it can."""
-    seconds = abs(after[0] - before[0])
-    # One litre of slack: registers round, and two reads can share a second.
-    most = max_l_per_s * seconds + 1
-    forward = (after[1] - before[1]) % modulus
-    if forward <= most:
-        return None
-    back = modulus - forward
-    if back <= limits.reverse_tolerance_l or (alarms & _BACKFLOW and back <= most):
-        return None
-    if back < forward:
-        return f"{back} l back in {seconds:.0f} s from {before[1]} without a backflow alarm"
-    return f"{forward} l in {seconds:.0f} s from {before[1]}"
 
 
 def rejection_counts(result: BatchResult) -> Counter[Reason]:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.ingest.conftest import register, wait_all, wait_for_rows
+from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -108,3 +108,42 @@ class TestConflictingDuplicates:
             ("CONFLICT-2", "conflicting_duplicate"),
         ]
         assert db.execute("SELECT index_l FROM reading").fetchall() == [(100,), (100,)]
+
+
+class TestBounded:
+    def test_oversize_payloads_are_quarantined_as_their_first_kib_or_refused_by_the_broker(
+        self, db, database_url, local_broker, publisher, start_worker
+    ):
+        register(db, ["SIZE-1"])
+        worker = start_worker(database_url, local_broker.port)
+        worker.wait_subscribed()
+        large = b'{"readings": [' + b" " * (600 * 1024) + b"]}"
+        huge = b" " * (local_broker.message_size_limit + 1)
+        wait_all([publisher.send("SIZE-1", large)])
+        # Refused by the broker, which drops the publisher's connection: a client of its own.
+        rogue = Publisher(local_broker.port)
+        rogue.send("SIZE-1", huge)
+        time.sleep(1)
+        rogue.close()
+        wait_all([publisher.send("SIZE-1", encode_reading(T, 1))])
+        assert wait_for_rows(db, "SELECT count(*) FROM reading", 1) == 1
+        assert worker.stop() == 0
+        rows = db.execute("SELECT reason, detail, payload FROM quarantine").fetchall()
+        assert len(rows) == 1
+        reason, detail, payload = rows[0]
+        assert reason == "payload_too_large"
+        assert detail.startswith(f"{len(large)} bytes, at most {512 * 1024}")
+        assert bytes(payload) == large[:1024]
+
+    def test_a_burst_of_bad_messages_is_logged_as_counts(
+        self, db, database_url, local_broker, publisher, start_worker
+    ):
+        worker = start_worker(database_url, local_broker.port)
+        worker.wait_subscribed()
+        wait_all([publisher.send("NOBODY-1", b"not json") for _ in range(200)])
+        assert wait_for_rows(db, "SELECT count(*) FROM quarantine", 200) == 200
+        assert worker.stop() == 0
+        lines = [line for line in worker.log.read_text().splitlines() if "quarantined" in line]
+        assert 1 <= len(lines) <= 2, lines
+        counts = [int(line.split("quarantined ")[1].split(" ")[0]) for line in lines]
+        assert sum(counts) == 200

@@ -8,18 +8,20 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.decoder import MAX_PAYLOAD_BYTES, Reason, Rejection, decode
+from core.config import IngestSettings
+from ingest.decoder import OVERSIZE_KEPT_BYTES, Reason, Rejection, decode
 from ingest.service import Limits, receive
 from wire.alarms import Alarm, AlarmName
 from wire.codec import encode_reading
 
+MAX_PAYLOAD_BYTES = IngestSettings().max_payload_bytes
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC).timestamp()
 T = datetime(2026, 11, 24, 6, tzinfo=UTC)
 
 
 def run(body: object) -> Any:
     payload = body if isinstance(body, bytes) else orjson.dumps(body)
-    return decode(payload, now=NOW, max_future_s=600)
+    return decode(payload, now=NOW, max_future_s=600, max_payload_bytes=MAX_PAYLOAD_BYTES)
 
 
 def reason_of(body: object) -> Reason:
@@ -135,9 +137,18 @@ class TestDecodeRejects:
     def test_payload_too_large(self):
         assert reason_of(b" " * (MAX_PAYLOAD_BYTES + 1)) is Reason.PAYLOAD_TOO_LARGE
 
+    def test_payload_at_the_limit_is_decoded(self):
+        body = orjson.dumps(encode_reading(T, 1))
+        assert run(body + b" " * (MAX_PAYLOAD_BYTES - len(body)))[0][1] == 1
+
 
 class TestReceive:
-    LIMITS = Limits(topic_prefix="wb", max_future_s=600, max_flow_lph=50_000)
+    LIMITS = Limits(
+        topic_prefix="wb",
+        max_future_s=600,
+        max_flow_lph=50_000,
+        max_payload_bytes=MAX_PAYLOAD_BYTES,
+    )
 
     @pytest.mark.parametrize(
         "topic", ["wb/3/meters/A1/up", "other/3/meters/ABC/up", "wb/x/meters/ABC/up", "wb/3/ABC"]
@@ -146,6 +157,19 @@ class TestReceive:
         message = receive(topic, b"{}", limits=self.LIMITS, now=NOW)
         assert isinstance(message.rows, Rejection)
         assert message.rows.reason is Reason.BAD_TOPIC
+
+    def test_an_oversize_message_keeps_its_first_kib_and_says_its_size(self):
+        payload = b"x" * (MAX_PAYLOAD_BYTES + 10)
+        message = receive("wb/3/meters/ABC-1/up", payload, limits=self.LIMITS, now=NOW)
+        assert isinstance(message.rows, Rejection)
+        assert message.rows.reason is Reason.PAYLOAD_TOO_LARGE
+        assert message.rows.detail.startswith(f"{MAX_PAYLOAD_BYTES + 10} bytes, at most")
+        assert message.payload == payload[:OVERSIZE_KEPT_BYTES]
+
+    def test_an_oversize_message_on_a_bad_topic_is_trimmed_too(self):
+        payload = b"x" * (MAX_PAYLOAD_BYTES + 10)
+        message = receive("nowhere", payload, limits=self.LIMITS, now=NOW)
+        assert len(message.payload) == OVERSIZE_KEPT_BYTES
 
     def test_serial_comes_from_the_topic(self):
         payload = orjson.dumps(encode_reading(T, 1))

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from core.config import IngestSettings
 from ingest.decoder import Reason, Rejection, decode
 from tests import clock
 from tests.conftest import create_database, drop_database
@@ -24,6 +25,7 @@ from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+MAX_PAYLOAD_BYTES = IngestSettings().max_payload_bytes
 METERS = [f"FUZ-{i:03d}" for i in range(50)]
 REASONS = {reason.value for reason in Reason}
 
@@ -69,7 +71,9 @@ def hostile(draw: Any) -> Any:
         body: Any = reading if kind == "mutated" else {"readings": [encode_reading(T0, 5), reading]}
         return dump(body)
     # A generated value that happens to be a valid reading would not be hostile.
-    assume_bad = decode(payload, now=clock.epoch(), max_future_s=600)
+    assume_bad = decode(
+        payload, now=clock.epoch(), max_future_s=600, max_payload_bytes=MAX_PAYLOAD_BYTES
+    )
     if not isinstance(assume_bad, Rejection):
         return b"{}"
     return payload
@@ -92,14 +96,18 @@ class TestDecoderFuzz:
     @settings(max_examples=2000, deadline=None)
     @given(payload=st.binary(max_size=300) | json_values.map(dump))
     def test_any_bytes_give_rows_or_a_rejection_never_an_exception(self, payload):
-        result = decode(payload, now=clock.epoch(), max_future_s=600)
+        result = decode(
+            payload, now=clock.epoch(), max_future_s=600, max_payload_bytes=MAX_PAYLOAD_BYTES
+        )
         assert isinstance(result, Rejection | list)
 
     @settings(max_examples=500, deadline=None)
     @given(extra=bad_fields)
     def test_every_bad_field_is_a_schema_violation(self, extra):
         body = dump({**encode_reading(T0, 5), **extra})
-        result = decode(body, now=clock.epoch(), max_future_s=600)
+        result = decode(
+            body, now=clock.epoch(), max_future_s=600, max_payload_bytes=MAX_PAYLOAD_BYTES
+        )
         assert isinstance(result, Rejection)
         assert result.reason is (
             Reason.SCHEMA_VIOLATION if is_strict_json(body) else Reason.MALFORMED_JSON

@@ -9,6 +9,7 @@ import orjson
 import psycopg
 import pytest
 
+from core.config import IngestSettings
 from ingest.decoder import Reason
 from ingest.repository import IngestRepository
 from ingest.service import Limits, MeterDirectory, receive, record_messages, reprocess
@@ -18,7 +19,12 @@ from wire.codec import encode_reading
 
 pytestmark = pytest.mark.services
 
-LIMITS = Limits(topic_prefix="wb", max_future_s=600, max_flow_lph=3600)  # 1 litre per second
+LIMITS = Limits(
+    topic_prefix="wb",
+    max_future_s=600,
+    max_flow_lph=3600,  # 1 litre per second
+    max_payload_bytes=IngestSettings().max_payload_bytes,
+)
 T = datetime(2026, 11, 24, 6, tzinfo=UTC)
 
 

@@ -77,7 +77,17 @@ class IngestSettings(BaseModel):
         " Receive Maximum): the backpressure while batches are written.",
     )
     reconnect_max_s: float = Field(
-        30.0, gt=0, description="Longest wait between reconnection attempts (broker or database)."
+        5.0,
+        gt=0,
+        description="Longest wait between reconnection attempts (broker or database); each wait is"
+        " doubled up to it, less up to half at random, so ingest resumes within seconds of either's"
+        " return and workers do not reconnect in step.",
+    )
+    connect_refusals_max: int = Field(
+        3,
+        ge=1,
+        description="The broker refusing the worker's credentials or client id this many times in"
+        " a row makes the worker exit non-zero, rather than retry forever.",
     )
     max_payload_bytes: int = Field(
         512 * 1024,

@@ -249,6 +249,8 @@ class LocalMosquitto(_LocalServer):
     max_queued_messages: int = 5_000_000
     # As docker/mosquitto.conf: payloads above 1 MiB are refused at publish.
     message_size_limit: int = 1024 * 1024
+    # A ``mosquitto_passwd`` file: clients must then log in (anonymous ones are refused).
+    password_file: Path | None = None
     _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
@@ -264,7 +266,11 @@ class LocalMosquitto(_LocalServer):
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
+                    *(
+                        ["allow_anonymous true"]
+                        if self.password_file is None
+                        else ["allow_anonymous false", f"password_file {self.password_file}"]
+                    ),
                     # Stay the invoking user instead of dropping to `mosquitto`, who could not
                     # write the persistence file into our directory.
                     f"user {user}",

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import random
 import time
 from typing import Any
 
@@ -24,7 +25,7 @@ from core.config import Settings
 from ingest import metrics
 from ingest.decoder import Reason, Rejection
 from ingest.inbox import Inbox
-from ingest.mqtt import ConnectOptions, MqttError, MqttSubscriber
+from ingest.mqtt import ConnectOptions, ConnectRefused, MqttError, MqttSubscriber
 from ingest.quarantine_log import QuarantineLog
 from ingest.repository import IngestRepository
 from ingest.service import (
@@ -39,8 +40,16 @@ from wire.topics import subscription_topic
 
 logger = logging.getLogger(__name__)
 
-# First wait after a failed connection; doubled up to ingest.reconnect_max_s.
+# First wait after a failed connection; doubled up to ingest.reconnect_max_s, plus jitter.
 INITIAL_BACKOFF_S = 0.2
+# Exit status when the broker keeps refusing our CONNECT (sysexits' EX_NOPERM).
+EXIT_REFUSED = 77
+
+
+class BrokerRefused(Exception):
+    """The broker refused the worker's CONNECT ``ingest.connect_refusals_max`` times in a row."""
+
+
 # Allocations between two young-generation collections (the default is 700).
 GC_THRESHOLD = 50_000
 
@@ -97,20 +106,35 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, reconnecting to the broker with backoff."""
         backoff = INITIAL_BACKOFF_S
+        refusals = 0
         try:
             while not stop.is_set():
                 try:
                     await self._session(stop)
                     backoff = INITIAL_BACKOFF_S
+                    refusals = 0
+                except ConnectRefused as exc:
+                    refusals += 1
+                    if refusals >= self.settings.ingest.connect_refusals_max:
+                        raise BrokerRefused(f"{exc}, {refusals} times in a row") from exc
+                    logger.warning("%s; retrying in %.1f s", exc, backoff)
+                    await _sleep_unless(stop, backoff)
+                    backoff = self._next_backoff(backoff)
                 except MqttError as exc:
+                    refusals = 0
                     logger.warning("MQTT connection lost (%s); retrying in %.1f s", exc, backoff)
                     await _sleep_unless(stop, backoff)
-                    backoff = min(backoff * 2, self.settings.ingest.reconnect_max_s)
+                    backoff = self._next_backoff(backoff)
         finally:
             self.quarantine_log.flush()
             if self._conn is not None:
                 await self._conn.close()
         logger.info("ingest worker %s stopped", self.client_id)
+
+    def _next_backoff(self, backoff: float) -> float:
+        """Doubled up to the cap, less up to half at random: workers that lost the same broker or
+        database do not all come back in step."""
+        return min(backoff * 2, self.settings.ingest.reconnect_max_s) * random.uniform(0.5, 1)
 
     def _options(self) -> ConnectOptions:
         mqtt = self.settings.mqtt
@@ -220,7 +244,7 @@ class Worker:
                     # Stopping: leave the batch unacked, the broker will deliver it again.
                     return None
                 await _sleep_unless(stop, backoff)
-                backoff = min(backoff * 2, self.settings.ingest.reconnect_max_s)
+                backoff = self._next_backoff(backoff)
 
     async def _write_one_by_one(
         self, conn: psycopg.AsyncConnection[Any], messages: list[Message]
@@ -301,4 +325,12 @@ async def run(settings: Settings, *, shards: list[int]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await Worker(settings, shards=shards).run(stop)
+    try:
+        await Worker(settings, shards=shards).run(stop)
+    except BrokerRefused as exc:
+        logger.error(
+            "ingest worker stopping: %s. Check WATERBILL_MQTT__USERNAME / WATERBILL_MQTT__PASSWORD"
+            " and the broker's ACL for this client id.",
+            exc,
+        )
+        raise SystemExit(EXIT_REFUSED) from None

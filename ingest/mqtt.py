@@ -55,6 +55,21 @@ class MqttError(Exception):
     """The connection failed, was refused or was lost."""
 
 
+class ConnectRefused(MqttError):
+    """The broker refused our CONNECT for a reason retrying will not cure (credentials, client
+    id, protocol version, authorisation)."""
+
+
+# CONNACK reason codes that say so: 0x84 protocol version, 0x85 client id, 0x86 user name or
+# password, 0x87 not authorized, 0x8A banned, 0x8C bad authentication method.
+_REFUSED_FOR_GOOD = {0x84: "unsupported protocol version", 0x85: "client id not valid"} | {
+    0x86: "bad user name or password",
+    0x87: "not authorized",
+    0x8A: "banned",
+    0x8C: "bad authentication method",
+}
+
+
 @dataclass(frozen=True)
 class ConnectOptions:
     host: str
@@ -276,7 +291,13 @@ class MqttSubscriber:
             raise
         if len(connack) < 2 or connack[1] >= 0x80:
             protocol._fail(MqttError("refused"))
-            raise MqttError(f"broker refused the connection (reason 0x{connack[1]:02x})")
+            reason = connack[1] if len(connack) >= 2 else 0x80
+            if reason in _REFUSED_FOR_GOOD:
+                raise ConnectRefused(
+                    f"broker at {options.host}:{options.port} refused client {options.client_id!r}:"
+                    f" {_REFUSED_FOR_GOOD[reason]} (reason 0x{reason:02x})"
+                )
+            raise MqttError(f"broker refused the connection (reason 0x{reason:02x})")
         self._keepalive = asyncio.create_task(self._keep_alive())
         return self
 

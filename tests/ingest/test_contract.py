@@ -3,6 +3,7 @@ their reason, never stored."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from core.local_services import LocalMosquitto
+from ingest.consumer import EXIT_REFUSED
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
 
@@ -147,3 +150,36 @@ class TestBounded:
         assert 1 <= len(lines) <= 2, lines
         counts = [int(line.split("quarantined ")[1].split(" ")[0]) for line in lines]
         assert sum(counts) == 200
+
+
+class TestLoudFailures:
+    def test_a_wrong_broker_password_makes_the_worker_exit_non_zero_soon(
+        self, tmp_path, database_url, start_worker
+    ):
+        passwords = tmp_path / "passwd"
+        subprocess.run(
+            ["mosquitto_passwd", "-b", "-c", str(passwords), "ingest", "right"], check=True
+        )
+        with LocalMosquitto(password_file=passwords) as broker:
+            good = start_worker(
+                database_url,
+                broker.port,
+                WATERBILL_MQTT__USERNAME="ingest",
+                WATERBILL_MQTT__PASSWORD="right",
+            )
+            good.wait_subscribed()
+            assert good.stop() == 0
+            started = time.monotonic()
+            bad = start_worker(
+                database_url,
+                broker.port,
+                WATERBILL_MQTT__USERNAME="ingest",
+                WATERBILL_MQTT__PASSWORD="wrong",
+            )
+            assert bad.process.wait(timeout=30) == EXIT_REFUSED
+        assert time.monotonic() - started < 15
+        log = bad.log.read_text()
+        # Mosquitto says "not authorized" (0x87) for a wrong password, others 0x86.
+        assert "3 times in a row" in log
+        assert "(reason 0x86)" in log or "(reason 0x87)" in log
+        assert "Check WATERBILL_MQTT__USERNAME" in log

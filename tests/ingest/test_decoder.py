@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from core.config import IngestSettings
+from core.config_ingest import IngestSettings
 from ingest.decoder import OVERSIZE_KEPT_BYTES, Reason, Rejection, decode
 from ingest.service import Limits, receive
 from wire.alarms import Alarm, AlarmName

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from core.config import IngestSettings
+from core.config_ingest import IngestSettings
 from ingest.decoder import Reason, Rejection, decode
 from tests import clock
 from tests.conftest import create_database, drop_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from core.config import IngestSettings
+from core.config_ingest import IngestSettings
 from ingest.decoder import OVERSIZE_KEPT_BYTES, Reason, Rejection
 from ingest.inbox import Inbox
 from ingest.service import Limits

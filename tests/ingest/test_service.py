@@ -9,7 +9,7 @@ import orjson
 import psycopg
 import pytest
 
-from core.config import IngestSettings
+from core.config_ingest import IngestSettings
 from ingest.decoder import Reason
 from ingest.repository import IngestRepository
 from ingest.service import Limits, MeterDirectory, receive, record_messages, reprocess

@@ -293,11 +293,11 @@ def _evaluate(
             timings["rollups"] += time.perf_counter() - started
             started = time.perf_counter()
             with db.transaction():
-                vee.run(db, now=cut, options=VeeSettings())
+                vee.run(db, now=cut, default_country=COUNTRY, options=VeeSettings())
             timings["vee"] += time.perf_counter() - started
             started = time.perf_counter()
             with db.transaction():
-                anomalies.scan(db, now=cut, options=options)
+                anomalies.scan(db, now=cut, default_country=COUNTRY, options=options)
             timings["scan"] += time.perf_counter() - started
             logger.info(
                 "%s: %d readings published; %s",
@@ -429,12 +429,14 @@ def scan_time(args: argparse.Namespace, pg: LocalPostgres) -> list[str]:
         for _ in range(args.scan_runs):
             started = time.perf_counter()
             with db.transaction():
-                vee.run(db, now=now, options=VeeSettings())
+                vee.run(db, now=now, default_country=COUNTRY, options=VeeSettings())
             vee_s = time.perf_counter() - started
             started = time.perf_counter()
             cpu = (time.process_time(), _backend_cpu_s(backend))
             with db.transaction():
-                report = anomalies.scan(db, now=now, meter_ids=ids.tolist(), options=options)
+                report = anomalies.scan(
+                    db, now=now, default_country=COUNTRY, meter_ids=ids.tolist(), options=options
+                )
             timings.append((vee_s, time.perf_counter() - started, report))
             logger.info(
                 "VEE %.1f s, scan %.1f s wall; scan CPU: %.1f s in Python, %.1f s in its"

@@ -48,10 +48,21 @@ def _scan_once(
     now = datetime.now(UTC)
     with psycopg.connect(settings.dsn) as conn:
         with conn.transaction():
-            checked = vee.run(conn, now=now, meter_ids=meter or None, options=settings.vee)
+            checked = vee.run(
+                conn,
+                now=now,
+                default_country=settings.default_country,
+                meter_ids=meter or None,
+                options=settings.vee,
+            )
         with conn.transaction():
             report = anomalies.scan(
-                conn, now=now, meter_ids=meter or None, since=since, options=settings.analytics
+                conn,
+                now=now,
+                default_country=settings.default_country,
+                meter_ids=meter or None,
+                since=since,
+                options=settings.analytics,
             )
     line = (
         f"validated {checked.steps} readings of {checked.meters} meters:"

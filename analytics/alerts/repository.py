@@ -111,16 +111,13 @@ class AlertRepository:
                        (u.is_active AND u.erased_at IS NULL AND u.phone IS NOT NULL) AS reachable,
                        EXISTS (SELECT 1 FROM alert_mute am
                                WHERE am.user_id = d.user_id AND am.category = d.category) AS muted,
-                       i.status::text AS incident_status, i.started_at, m.serial,
-                       coalesce(z.timezone, c.timezone, 'UTC') AS timezone
+                       i.status::text AS incident_status, i.started_at, m.serial, tz.timezone
                 FROM alert_delivery d
                 JOIN app_user u ON u.id = d.user_id
                 JOIN incident i ON i.id = d.incident_id
                 JOIN meter m ON m.id = i.meter_id
-                LEFT JOIN dwelling dw ON dw.id = m.dwelling_id
-                LEFT JOIN building b ON b.id = dw.building_id
-                LEFT JOIN zone z ON z.id = b.zone_id
-                LEFT JOIN country c ON c.code = z.country_code
+                -- Alerts go to a dwelling's occupants, so its zone decides (no default country).
+                JOIN meter_timezone(NULL) tz ON tz.meter_id = m.id
                 WHERE d.next_attempt_at <= %(now)s AND d.status::text = ANY(%(waiting)s)
                 ORDER BY d.next_attempt_at, d.id
                 LIMIT 1

@@ -96,24 +96,29 @@ class ScanRepository:
         ).fetchall()
         return [row[0] for row in rows]
 
-    def meter_contexts(self, meter_ids: Sequence[int]) -> list[MeterContext]:
-        """Each meter's reporting interval, dwelling and local time zone (zone, else country)."""
+    def known_meters(self, meter_ids: Sequence[int]) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT id FROM meter WHERE id = ANY(%(ids)s) ORDER BY id", {"ids": list(meter_ids)}
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def meter_contexts(
+        self, meter_ids: Sequence[int], *, default_country: str
+    ) -> list[MeterContext]:
+        """Each meter's reporting interval, dwelling and local time zone (``meter_timezone``)."""
         with self.conn.cursor(row_factory=class_row(MeterContext)) as cur:
             return cur.execute(
                 """
                 SELECT m.id AS meter_id, m.reporting_interval_s,
                        coalesce(d.occupancy = 'occupied', false) AS occupied, d.occupants,
-                       d.dwelling_type::text AS dwelling_type,
-                       coalesce(z.timezone, c.timezone, 'UTC') AS timezone
+                       d.dwelling_type::text AS dwelling_type, tz.timezone
                 FROM meter m
+                JOIN meter_timezone(%(default_country)s) tz ON tz.meter_id = m.id
                 LEFT JOIN dwelling d ON d.id = m.dwelling_id
-                LEFT JOIN building b ON b.id = d.building_id
-                LEFT JOIN zone z ON z.id = b.zone_id
-                LEFT JOIN country c ON c.code = z.country_code
                 WHERE m.id = ANY(%(ids)s)
                 ORDER BY m.id
                 """,
-                {"ids": list(meter_ids)},
+                {"ids": list(meter_ids), "default_country": default_country},
             ).fetchall()
 
     def hour_end_indexes(

@@ -72,6 +72,7 @@ def scan(
     conn: psycopg.Connection[Any],
     *,
     now: datetime,
+    default_country: str,
     meter_ids: Sequence[int] | None = None,
     since: datetime | None = None,
     options: AnalyticsSettings | None = None,
@@ -80,6 +81,8 @@ def scan(
 
     Args:
         now: the scan's clock (windows end here; silent meters are judged against it).
+        default_country: the deployment's; its time zone is the local time of meters without
+            a dwelling (their nights and days).
         meter_ids: scan exactly these meters and leave the watermark alone.
         since: scan meters touched after this instant instead of after the watermark.
         options: windows and batch sizes (``Settings.analytics``).
@@ -106,7 +109,15 @@ def scan(
     batches = list(_chunks(targets, options.batch_meters))
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = (
-            reader.submit(_read_batch, repo, incidents, batches[0], now=now, options=options)
+            reader.submit(
+                _read_batch,
+                repo,
+                incidents,
+                batches[0],
+                now=now,
+                default_country=default_country,
+                options=options,
+            )
             if batches
             else None
         )
@@ -115,7 +126,13 @@ def scan(
             batch = pending.result()
             pending = (
                 reader.submit(
-                    _read_batch, repo, incidents, batches[position + 1], now=now, options=options
+                    _read_batch,
+                    repo,
+                    incidents,
+                    batches[position + 1],
+                    now=now,
+                    default_country=default_country,
+                    options=options,
                 )
                 if position + 1 < len(batches)
                 else None
@@ -198,9 +215,10 @@ def _read_batch(
     meter_ids: Sequence[int],
     *,
     now: datetime,
+    default_country: str,
     options: AnalyticsSettings,
 ) -> _Batch:
-    contexts = repo.meter_contexts(meter_ids)
+    contexts = repo.meter_contexts(meter_ids, default_country=default_country)
     if len(contexts) != len(set(meter_ids)):
         known = {c.meter_id for c in contexts}
         raise UnknownMeters(sorted(set(meter_ids) - known))

@@ -50,7 +50,7 @@ def forecast(
         NotEnoughHistory: fewer than ``min_history_days`` of daily rollups.
     """
     repo = ScanRepository(conn)
-    if not repo.meter_contexts([meter_id]):
+    if not repo.known_meters([meter_id]):
         raise UnknownMeters([meter_id])
     rows = repo.daily_volumes([meter_id], since=today - timedelta(days=history_days), until=today)
     if len(rows) < min_history_days:

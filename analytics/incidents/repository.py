@@ -6,7 +6,8 @@ one incident under a row lock. Reach is a subquery of meter ids handed in by the
 
 ``IncidentBatchRepository`` (psycopg connection) serves the jobs: the scan's findings applied
 set-based (COPY into a temporary table, then a handful of statements, never a query per
-incident), and the tamper hold billing asks about.
+incident). Which tamper incidents hold billing is the view ``tamper_hold`` (billing close reads
+it).
 """
 
 from __future__ import annotations
@@ -297,12 +298,3 @@ class IncidentBatchRepository:
             {"ids": list(meter_ids), "kind": kind, "active": _ACTIVE},
         ).fetchall()
         return {row[0]: row[1] for row in rows}
-
-    def meters_on_hold(self, meter_ids: Sequence[int]) -> list[int]:
-        """Meters whose register must not be billed: a live tamper incident."""
-        rows = self.conn.execute(
-            "SELECT DISTINCT meter_id FROM incident WHERE meter_id = ANY(%(ids)s)"
-            " AND kind = 'tamper' AND status::text = ANY(%(active)s) ORDER BY 1",
-            {"ids": list(meter_ids), "active": _ACTIVE},
-        ).fetchall()
-        return [row[0] for row in rows]

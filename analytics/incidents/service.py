@@ -1,5 +1,4 @@
-"""Incidents as people handle them: list and read (within reach), acknowledge, close; and the
-tamper hold billing asks about.
+"""Incidents as people handle them: list and read (within reach), acknowledge, close.
 
 A person's ``close`` is final (status ``closed``): the scan keeps attaching the same episode to
 it and never reopens it. Closing an incident whose condition the scan still sees is allowed (a
@@ -9,22 +8,15 @@ audited in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.incidents.exceptions import IncidentAlreadyClosed, IncidentNotFound, NoteRequired
 from analytics.incidents.models import ACTIVE_STATUSES, IncidentStatus
-from analytics.incidents.repository import (
-    IncidentBatchRepository,
-    IncidentFilter,
-    IncidentRepository,
-    LocatedIncident,
-)
+from analytics.incidents.repository import IncidentFilter, IncidentRepository, LocatedIncident
 from core import audit
 from core.exceptions import InvalidInput
 
@@ -151,8 +143,3 @@ async def close(
         },
     )
     return found
-
-
-def meters_on_hold(conn: psycopg.Connection[Any], *, meter_ids: Sequence[int]) -> list[int]:
-    """Meters billing must hold back: a live tamper alarm makes the register untrustworthy."""
-    return IncidentBatchRepository(conn).meters_on_hold(meter_ids)

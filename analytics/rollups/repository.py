@@ -22,23 +22,6 @@ def _local_hour(ts: str, tz: str) -> str:
     return f"(({ts}) - ({local} - date_trunc('hour', {local})))"
 
 
-def meter_tz_joins(default_country: str) -> str:
-    """Joins from ``m`` (meter) to what decides its local time zone (``METER_TZ``): its
-    dwelling's zone, else that zone's country, else (no dwelling) the deployment's country,
-    given as the bind parameter ``default_country``."""
-    return f"""
-    LEFT JOIN dwelling d ON d.id = m.dwelling_id
-    LEFT JOIN building b ON b.id = d.building_id
-    LEFT JOIN zone z ON z.id = b.zone_id
-    LEFT JOIN country zc ON zc.code = z.country_code
-    LEFT JOIN country dc ON dc.code = {default_country}
-"""
-
-
-# The meter's local time zone over ``meter_tz_joins``: the refresh cuts local days with it and the
-# telemetry API labels them with it, so both read this one expression.
-METER_TZ = "coalesce(z.timezone, zc.timezone, dc.timezone, 'UTC')"
-
 # A register decrease is a wrap when the wrapped volume (index + 10**digits - previous) is
 # under half the register; anything else is a real negative step (reverse flow, misread).
 _CLAIM_AND_PLAN = f"""
@@ -54,12 +37,13 @@ WITH claimed AS (
     RETURNING meter_id, since
 ),
 located AS (
+    -- Hours and days are cut in the meter's local time zone (the one rule: ``meter_timezone``).
     SELECT c.meter_id, c.since, m.installed_at, m.removed_at, m.initial_index_l,
            power(10::numeric, m.register_digits)::bigint AS modulus,
-           {METER_TZ} AS tz
+           tz.timezone AS tz
     FROM claimed c
     JOIN meter m ON m.id = c.meter_id
-    {meter_tz_joins("%(default_country)s")}
+    JOIN meter_timezone(%(default_country)s) tz ON tz.meter_id = m.id
 ),
 anchored AS (
     -- The last reading before the new data: the hour holding it is the first one that changes

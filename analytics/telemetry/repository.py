@@ -1,7 +1,7 @@
 """All SQL of the telemetry reads: a meter's readings and volumes, and the fleet's ingest gauges.
 
-Volumes are read from the rollups, labelled with the same local time zone rule the refresh cuts
-days with (``analytics.rollups.repository.METER_TZ``).
+Volumes are read from the rollups, labelled with the time zone the refresh cuts days with (the
+SQL function ``meter_timezone``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from analytics.rollups.repository import METER_TZ, meter_tz_joins
 
 # A meter is silent when nothing arrived for twice its reporting interval, or never.
 _SILENT = (
@@ -36,11 +34,11 @@ class TelemetryRepository:
         self.session = session
 
     async def meter_timezone(self, *, meter_id: int, default_country: str) -> str | None:
-        """The meter's local time zone, or None when there is no such meter."""
+        """The meter's local time zone, or None when there is no such meter: Python's one way to
+        the rule SQL joins call (``meter_timezone``)."""
         row = await self.session.execute(
             text(
-                f"SELECT {METER_TZ} FROM meter m {meter_tz_joins(':default_country')}"
-                " WHERE m.id = :meter_id"
+                "SELECT timezone FROM meter_timezone(:default_country) WHERE meter_id = :meter_id"
             ),
             {"meter_id": meter_id, "default_country": default_country},
         )

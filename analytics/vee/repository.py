@@ -24,21 +24,19 @@ SYSTEM_ACTOR = "vee"
 # The run's row in ``analytics_scan`` (its watermark) and its advisory lock.
 VEE_SCAN = "vee"
 
-# Each meter's context: register modulus, occupancy, local time zone, and its usual day (mean
-# of recent daily rollups without estimates).
+# Each meter's context: register modulus, occupancy, local time zone (``meter_timezone``), and
+# its usual day (mean of recent daily rollups without estimates).
 _METERS = """
 CREATE TEMP TABLE vee_meter ON COMMIT DROP AS
 SELECT m.id AS meter_id, m.reporting_interval_s, m.kind::text AS kind,
        power(10::numeric, m.register_digits)::bigint AS modulus,
        coalesce(d.occupancy = 'occupied', false) AS occupied,
-       coalesce(z.timezone, c.timezone, 'UTC') AS tz,
+       tz.timezone AS tz,
        (SELECT avg(md.volume_l)::float8 FROM meter_daily md
         WHERE md.meter_id = m.id AND md.day >= %(usual_from)s AND NOT md.has_estimate) AS usual_l
 FROM meter m
+JOIN meter_timezone(%(default_country)s) tz ON tz.meter_id = m.id
 LEFT JOIN dwelling d ON d.id = m.dwelling_id
-LEFT JOIN building b ON b.id = d.building_id
-LEFT JOIN zone z ON z.id = b.zone_id
-LEFT JOIN country c ON c.code = z.country_code
 WHERE m.id = ANY(%(ids)s) AND m.removed_at IS NULL
 """
 
@@ -207,12 +205,20 @@ class VeeRepository:
         now: datetime,
         received_after: datetime,
         usual_from: datetime,
+        default_country: str,
     ) -> int:
         """Stage the meters and the steps to judge; returns the number of steps."""
         self.conn.execute("SET LOCAL jit = off")
         for table in ("vee_meter", "vee_step", "vee_superseded", "vee_estimate"):
             self.conn.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
-        self.conn.execute(_METERS, {"ids": list(meter_ids), "usual_from": usual_from.date()})
+        self.conn.execute(
+            _METERS,
+            {
+                "ids": list(meter_ids),
+                "usual_from": usual_from.date(),
+                "default_country": default_country,
+            },
+        )
         self.conn.execute(
             _STEPS, {"from": window_from, "now": now, "received_after": received_after}
         )

@@ -56,10 +56,14 @@ def run(
     conn: psycopg.Connection[Any],
     *,
     now: datetime,
+    default_country: str,
     meter_ids: Sequence[int] | None = None,
     options: VeeSettings | None = None,
 ) -> VeeReport:
     """Validate what arrived since the last run, replace superseded estimates, estimate gaps.
+
+    ``default_country`` is the deployment's: its time zone cuts the days of meters without a
+    dwelling.
 
     Incremental: without ``meter_ids`` it judges readings received after its watermark (when
     the newest data had arrived at its last run) and moves it; with them, every reading of
@@ -91,6 +95,7 @@ def run(
         now=now,
         received_after=received_after,
         usual_from=usual_from,
+        default_country=default_country,
     )
     params = {
         "now": now,

@@ -30,7 +30,7 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
 
 
 class HoldReason(StrEnum):
-    TAMPER = "tamper"  # a live tamper incident: the register cannot be trusted
+    TAMPER = "tamper"  # a tamper window (view tamper_hold) in the period: untrusted register
     NEGATIVE_STEP = "negative_step"  # an unexplained register decrease awaits validation (VEE)
     MISSING_READING = "missing_reading"  # no reading at or after a boundary yet
     ROLLUP_PENDING = "rollup_pending"  # readings not yet in the rollups

@@ -5,34 +5,35 @@ over a staging table or arrays (``unnest``), whatever the number of dwellings.
 Only ``repository.CloseRepository`` executes them; they live apart so each reads whole.
 """
 
-# Every meter in service during the period, with its dwelling's boundaries (p0, p1: the local
-# midnights opening and ending the period) and whether it was installed or removed within it.
+# Every meter in service during the period, with its boundaries (p0, p1: the local midnights
+# opening and ending the period in its time zone, ``meter_timezone``: the meters of a dwelling
+# share its zone's) and whether it was installed or removed within it. A billed meter is on a
+# dwelling, so the deployment's default country never applies (NULL).
 SEGMENTS = """
 CREATE TEMP TABLE close_seg ON COMMIT DROP AS
-WITH dw AS (
+WITH seg AS MATERIALIZED (
+    -- One time zone conversion per meter, not per use.
     SELECT d.id AS dwelling_id, d.dwelling_type::text AS dwelling_type,
            d.occupancy = 'vacant' AS vacant, z.id AS zone_id, z.country_code, c.currency,
-           coalesce(z.timezone, c.timezone) AS tz
+           m.id AS meter_id, m.installed_at, m.removed_at, m.initial_index_l,
+           m.register_digits,
+           CAST(:start AS date)::timestamp AT TIME ZONE tz.timezone AS p0,
+           (CAST(:end AS date) + 1)::timestamp AT TIME ZONE tz.timezone AS p1
     FROM dwelling d
     JOIN building b ON b.id = d.building_id
     JOIN zone z ON z.id = b.zone_id
     JOIN country c ON c.code = z.country_code
+    JOIN meter m ON m.dwelling_id = d.id
+    JOIN meter_timezone(NULL) tz ON tz.meter_id = m.id
     WHERE CAST(:zones AS int[]) IS NULL OR z.id = ANY(CAST(:zones AS int[]))
-),
-bounds AS MATERIALIZED (
-    -- One time zone conversion per dwelling, not per use.
-    SELECT dw.*, CAST(:start AS date)::timestamp AT TIME ZONE dw.tz AS p0,
-           (CAST(:end AS date) + 1)::timestamp AT TIME ZONE dw.tz AS p1
-    FROM dw
 )
-SELECT b.dwelling_id, b.dwelling_type, b.vacant, b.zone_id, b.country_code, b.currency,
-       b.p0, b.p1, m.id AS meter_id, m.installed_at, m.removed_at, m.initial_index_l,
-       power(10::numeric, m.register_digits)::bigint AS modulus,
-       m.installed_at >= b.p0 AS installed_in,
-       coalesce(m.removed_at <= b.p1, false) AS removed_in
-FROM bounds b
-JOIN meter m ON m.dwelling_id = b.dwelling_id
-WHERE m.installed_at < b.p1 AND (m.removed_at IS NULL OR m.removed_at > b.p0)
+SELECT s.dwelling_id, s.dwelling_type, s.vacant, s.zone_id, s.country_code, s.currency,
+       s.p0, s.p1, s.meter_id, s.installed_at, s.removed_at, s.initial_index_l,
+       power(10::numeric, s.register_digits)::bigint AS modulus,
+       s.installed_at >= s.p0 AS installed_in,
+       coalesce(s.removed_at <= s.p1, false) AS removed_in
+FROM seg s
+WHERE s.installed_at < s.p1 AND (s.removed_at IS NULL OR s.removed_at > s.p0)
 """
 
 # A boundary is a local midnight, so it is a local hour boundary of ``meter_hourly``: the row
@@ -44,13 +45,12 @@ WHERE m.installed_at < b.p1 AND (m.removed_at IS NULL OR m.removed_at > b.p0)
 # hourly row). Reasons to hold are read in the same pass.
 METERS = """
 WITH tampered AS (
-    -- A tamper alarm during the period makes the register untrustworthy for it, even once
-    -- resolved; an operator's 'closed' (a false alarm) does not. (Joins, not a subquery per
-    -- meter: one pass over the incidents and the queue.)
+    -- A tamper window during the period makes the register untrustworthy for it (the rule of
+    -- which alarms hold is the view ``tamper_hold``). (Joins, not a subquery per meter: one
+    -- pass over the incidents and the queue.)
     SELECT s.meter_id FROM close_seg s
-    JOIN incident i ON i.meter_id = s.meter_id
-    WHERE i.kind = 'tamper' AND i.status <> 'closed'
-          AND i.started_at < s.p1 AND (i.ended_at IS NULL OR i.ended_at > s.p0)
+    JOIN tamper_hold h ON h.meter_id = s.meter_id
+    WHERE h.started_at < s.p1 AND (h.ended_at IS NULL OR h.ended_at > s.p0)
 ),
 pending AS (
     SELECT s.meter_id FROM close_seg s

@@ -29,6 +29,7 @@ from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import TariffMissing
 from billing.tariffs.models import TariffVersion
 from billing.tariffs.pricing import InvoiceComputation, compute_invoice
+from registry.exceptions import MeterNotFound
 from registry.models import Dwelling, Meter, Occupancy
 
 HORIZON_DAYS = 30
@@ -102,12 +103,14 @@ async def meter_outlook(
     """Forecast and invoice estimate of one meter, days cut in its local time zone.
 
     Raises:
+        MeterNotFound: the meter was deleted meanwhile.
         NotEnoughHistory: too few days of consumption to forecast from.
     """
-    timezone = await TelemetryRepository(session).meter_timezone(
+    zone = await TelemetryRepository(session).meter_timezone(
         meter_id=meter.id, default_country=default_country
     )
-    zone = timezone or "UTC"
+    if zone is None:
+        raise MeterNotFound(f"meter {meter.id} does not exist")
     today = now.astimezone(ZoneInfo(zone)).date()
     # The model is numpy work and the analytics reads are synchronous psycopg: off the loop.
     measured = await asyncio.to_thread(_consumption, database_url, meter_id=meter.id, today=today)

@@ -26,13 +26,11 @@ WITH candidate AS (
     SELECT m.id, m.serial, m.kind::text AS kind, m.unit::text AS unit, m.register_digits,
            d.id AS dwelling_id, d.reference AS dwelling_reference,
            b.id AS building_id, b.name AS building_name, b.address AS building_address,
-           coalesce(z.timezone, c.timezone) AS timezone,
-           s.last_received_at
+           tz.timezone, s.last_received_at
     FROM meter m
+    JOIN meter_timezone(:default_country) tz ON tz.meter_id = m.id
     LEFT JOIN dwelling d ON d.id = m.dwelling_id
     LEFT JOIN building b ON b.id = d.building_id
-    LEFT JOIN zone z ON z.id = b.zone_id
-    LEFT JOIN country c ON c.code = coalesce(z.country_code, :default_country)
     LEFT JOIN meter_state s ON s.meter_id = m.id
     WHERE m.removed_at IS NULL AND m.installed_at <= now()
       AND (CAST(:all_meters AS boolean) OR m.id IN (SELECT unnest(CAST(:meter_ids AS int[]))))
@@ -95,7 +93,7 @@ class RoundRow:
     building_id: int | None
     building_name: str | None
     building_address: str | None
-    timezone: str | None
+    timezone: str
     last_reading_at: datetime | None
     last_index_l: int | None
     last_source: str | None

@@ -35,18 +35,23 @@ class ScanFleet:
         occupants: int | None = 3,
         interval_s: int = 3600,
         installed_at: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+        on_dwelling: bool = True,
     ) -> int:
+        """A meter on a new dwelling of the zone (or on none: ``on_dwelling=False``)."""
         self.count += 1
-        row = self.db.execute(
-            "INSERT INTO dwelling (building_id, reference, dwelling_type, occupancy, occupants)"
-            " SELECT id, %s, %s, %s, %s FROM building RETURNING id",
-            (f"D{self.count}", dwelling_type, occupancy, occupants),
-        ).fetchone()
-        assert row is not None
+        dwelling = None
+        if on_dwelling:
+            row = self.db.execute(
+                "INSERT INTO dwelling (building_id, reference, dwelling_type, occupancy,"
+                " occupants) SELECT id, %s, %s, %s, %s FROM building RETURNING id",
+                (f"D{self.count}", dwelling_type, occupancy, occupants),
+            ).fetchone()
+            assert row is not None
+            dwelling = row[0]
         meter = self.db.execute(
             "INSERT INTO meter (serial, kind, dwelling_id, installed_at, reporting_interval_s)"
             " VALUES (%s, 'iot', %s, %s, %s) RETURNING id",
-            (f"WB-{self.count:06d}", row[0], installed_at, interval_s),
+            (f"WB-{self.count:06d}", dwelling, installed_at, interval_s),
         ).fetchone()
         assert meter is not None
         return int(meter[0])

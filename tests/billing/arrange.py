@@ -127,11 +127,18 @@ class World:
         self.readings(meter_id, points)
         return points[-1][1]
 
-    def tamper(self, meter_id: int, *, at: datetime, status: str = "open") -> None:
+    def tamper(
+        self,
+        meter_id: int,
+        *,
+        at: datetime,
+        status: str = "open",
+        ended_at: datetime | None = None,
+    ) -> None:
         self.db.execute(
-            "INSERT INTO incident (meter_id, kind, severity, status, started_at, last_seen_at)"
-            " VALUES (%s, 'tamper', 'critical', %s, %s, %s)",
-            [meter_id, status, at, at],
+            "INSERT INTO incident (meter_id, kind, severity, status, started_at, last_seen_at,"
+            " ended_at) VALUES (%s, 'tamper', 'critical', %s, %s, %s, %s)",
+            [meter_id, status, at, at, ended_at],
         )
 
     def customer(self, dwelling_id: int, *, language: str = "fr", phone: str) -> int:

@@ -39,7 +39,7 @@ def _audit(db, meter):
 
 def _run(db, **kwargs):
     with db.transaction():
-        return vee.run(db, **kwargs)
+        return vee.run(db, default_country="PG", **kwargs)
 
 
 def _usual(scan_fleet, meter, litres=200):
@@ -191,7 +191,7 @@ class TestZeroWhileOccupied:
 class TestRun:
     def test_it_refuses_to_run_outside_a_transaction(self, db):
         with pytest.raises(RuntimeError, match="transaction"):
-            vee.run(db, now=NOW)
+            vee.run(db, default_country="PG", now=NOW)
 
 
 class TestReview:

@@ -135,6 +135,19 @@ class TestHolds:
         assert holds(db) == [(tampered, "tamper", False)]
         assert (summary.dwellings, summary.drafts, summary.held) == (2, 1, 1)
 
+    async def test_a_false_alarm_or_a_tamper_over_before_the_period_does_not_hold(
+        self, db, world, session
+    ):
+        false_alarm, earlier = world.dwelling(), world.dwelling()
+        for dwelling in (false_alarm, earlier):
+            meter = world.meter(dwelling)
+            world.steady(meter, start=P0 - H, end=P1 + H, litres_per_hour=5)
+        world.tamper(meter - 1, at=P0 + 3 * 24 * H, status="closed")
+        world.tamper(meter, at=P0 - 48 * H, status="resolved", ended_at=P0 - 24 * H)
+        await close(session)
+        assert [row[1] for row in invoices(db)] == [false_alarm, earlier]
+        assert holds(db) == []
+
     async def test_a_register_going_back_waits_for_validation(self, db, world, session):
         meter = world.meter(dwelling := world.dwelling())
         world.readings(meter, [(P0, 5_000), (P0 + 24 * H, 4_000), (P1, 9_000)])

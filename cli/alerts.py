@@ -19,8 +19,9 @@ console = Console()
 def send(
     limit: Annotated[int, typer.Option(min=1, help="Deliveries handled at most.")] = 1000,
 ) -> None:
-    """Queue SMS for newly confirmed incidents, then send (or defer) every one that is due."""
+    """Queue SMS for newly confirmed incidents, decide the due ones, then drain the SMS outbox."""
     from analytics.alerts.service import run_alerts
+    from core.notifications.service import RetryPolicy
     from core.sms import make_sms_provider
 
     settings = get_settings()
@@ -28,6 +29,7 @@ def send(
         report = run_alerts(
             conn,
             provider=make_sms_provider(settings.sms),
+            policy=RetryPolicy.of(settings.sms),
             now=datetime.now(UTC),
             options=settings.alerts,
             limit=limit,

@@ -43,6 +43,7 @@ def _scan_once(
     from analytics.alerts.service import run_alerts
     from analytics.anomalies import service as anomalies
     from analytics.vee import service as vee
+    from core.notifications.service import RetryPolicy
     from core.sms import make_sms_provider
 
     now = datetime.now(UTC)
@@ -76,6 +77,7 @@ def _scan_once(
             sent = run_alerts(
                 conn,
                 provider=make_sms_provider(settings.sms),
+                policy=RetryPolicy.of(settings.sms),
                 now=datetime.now(UTC),
                 options=settings.alerts,
             )

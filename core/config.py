@@ -115,6 +115,15 @@ class SmsSettings(BaseModel):
     twilio_base_url: str | None = Field(
         None, description="Replaces https://api.twilio.com (a local fake in tests)."
     )
+    max_attempts: int = Field(
+        5, ge=1, description="Sends tried before an SMS is given up (every kind of SMS)."
+    )
+    retry_s: int = Field(
+        300, ge=1, description="Wait before retrying a refused SMS, doubled after each failure."
+    )
+    retry_cap_s: int = Field(
+        6 * 3600, ge=1, description="The longest wait between two tries of one SMS."
+    )
 
 
 class AnalyticsSettings(BaseModel):
@@ -187,10 +196,6 @@ class AlertSettings(BaseModel):
     daily_cap: int = Field(
         3, ge=1, description="Alert SMS per customer and local day; more wait for the next day."
     )
-    max_attempts: int = Field(5, ge=1, description="Sends tried before a failed SMS is given up.")
-    retry_s: int = Field(
-        300, ge=1, description="Wait before retrying a failed SMS, doubled after each failure."
-    )
 
 
 class FieldSettings(BaseModel):
@@ -235,6 +240,16 @@ class Settings(BaseSettings):
         description="PostgreSQL/TimescaleDB URL (a secret: it may carry the password).",
     )
     db_pool_size: int = Field(10, ge=1, description="Connections per process pool.")
+    db_pool_min: int = Field(
+        1,
+        ge=0,
+        description="Raw psycopg connections the API keeps open (forecasts, the SMS sender).",
+    )
+    db_pool_max: int = Field(
+        4,
+        ge=1,
+        description="Most raw psycopg connections the API opens; more requests wait for one.",
+    )
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET),
         description="Signs tokens and SMS codes; production wants at least"

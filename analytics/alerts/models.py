@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -21,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.notifications.models import SmsOutbox
 from core.orm import Base
 
 
@@ -31,16 +31,15 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
 class AlertStatus(StrEnum):
     """Where one customer's SMS about one incident stands.
 
-    ``queued`` and ``deferred`` (quiet hours, daily cap) wait for ``next_attempt_at``; ``failed``
-    is retried until the attempts run out (then ``next_attempt_at`` is NULL); ``muted`` (the
-    customer muted the category) and ``cancelled`` (an operator closed the incident first) are
-    kept so that no alert disappears without a trace.
+    ``queued`` and ``deferred`` (quiet hours, daily cap) wait for ``next_attempt_at``; ``sent``
+    means handed to the SMS outbox (``outbox_id``), which delivers and retries it; ``muted``
+    (the customer muted the category) and ``cancelled`` (an operator closed the incident first)
+    are kept so that no alert disappears without a trace.
     """
 
     QUEUED = "queued"
     DEFERRED = "deferred"
     SENT = "sent"
-    FAILED = "failed"
     MUTED = "muted"
     CANCELLED = "cancelled"
 
@@ -70,13 +69,14 @@ class AlertDelivery(Base):
     status: Mapped[AlertStatus] = mapped_column(
         _enum(AlertStatus, "alert_status"), server_default=AlertStatus.QUEUED.value
     )
-    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     text: Mapped[str] = mapped_column(Text, server_default="")
-    provider_id: Mapped[str | None] = mapped_column(String(64))
+    # Why it was cancelled.
     error: Mapped[str | None] = mapped_column(Text)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey(SmsOutbox.id))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When it was handed to the outbox: the daily cap counts these.
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

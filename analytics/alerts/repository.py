@@ -1,7 +1,7 @@
 """All SQL of the customer alerts.
 
 ``AlertRepository`` (psycopg, the alert job): claiming confirmed incidents, queueing deliveries,
-taking the next due one under a row lock, counting a customer's day, recording the outcome.
+taking the next due one under a row lock, counting a customer's day, recording the decision.
 ``CustomerAlertRepository`` (async session, the API): a customer's muted categories and the
 deliveries of an incident."""
 
@@ -14,15 +14,16 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.alerts.models import AlertDelivery, AlertMute, AlertStatus
 from analytics.incidents.models import ACTIVE_STATUSES
 from analytics.incidents.repository import IncidentRow
+from core.notifications.models import OutboxStatus, SmsOutbox
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
-_WAITING = [AlertStatus.QUEUED.value, AlertStatus.DEFERRED.value, AlertStatus.FAILED.value]
+_WAITING = [AlertStatus.QUEUED.value, AlertStatus.DEFERRED.value]
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,6 @@ class DueDelivery:
     incident_id: int
     user_id: int
     category: str
-    attempts: int
     phone: str | None
     language: str
     reachable: bool
@@ -106,7 +106,7 @@ class AlertRepository:
         with self.conn.cursor(row_factory=class_row(DueDelivery)) as cur:
             return cur.execute(
                 """
-                SELECT d.id, d.incident_id, d.user_id, d.category, d.attempts, u.phone,
+                SELECT d.id, d.incident_id, d.user_id, d.category, u.phone,
                        u.language::text AS language,
                        (u.is_active AND u.erased_at IS NULL AND u.phone IS NOT NULL) AS reachable,
                        EXISTS (SELECT 1 FROM alert_mute am
@@ -155,38 +155,29 @@ class AlertRepository:
             (status.value, next_attempt_at, error, now, delivery_id),
         )
 
-    def attempted(
-        self,
-        delivery_id: int,
-        *,
-        text: str,
-        now: datetime,
-        provider_id: str | None,
-        error: str | None,
-        retry_at: datetime | None,
+    def handed_over(
+        self, delivery_id: int, *, text: str, outbox_id: int | None, now: datetime
     ) -> None:
-        """The outcome of one send: sent with the provider's id, or failed with the error and
-        the time of the next try (None: given up)."""
+        """The SMS is in the outbox (``outbox_id``): it counts against the customer's day."""
         self.conn.execute(
-            """
-            UPDATE alert_delivery
-            SET status = %(status)s, attempts = attempts + 1, text = %(text)s,
-                provider_id = %(provider_id)s, error = %(error)s,
-                next_attempt_at = %(retry_at)s, updated_at = %(now)s,
-                sent_at = CASE WHEN %(sent)s THEN %(now)s END
-            WHERE id = %(id)s
-            """,
-            {
-                "status": (AlertStatus.FAILED if error else AlertStatus.SENT).value,
-                "text": text,
-                "provider_id": provider_id,
-                "error": error,
-                "retry_at": retry_at,
-                "now": now,
-                "sent": error is None,
-                "id": delivery_id,
-            },
+            "UPDATE alert_delivery SET status = 'sent', text = %s, outbox_id = %s,"
+            " next_attempt_at = NULL, error = NULL, updated_at = %s, sent_at = %s WHERE id = %s",
+            (text, outbox_id, now, now, delivery_id),
         )
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """An incident's delivery with how its SMS fared in the outbox."""
+
+    user_id: int
+    status: AlertStatus
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    error: str | None
+    sms_status: OutboxStatus | None
+    attempts: int
+    provider_id: str | None
 
 
 class CustomerAlertRepository:
@@ -195,14 +186,23 @@ class CustomerAlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def deliveries(self, incident_id: int) -> Sequence[AlertDelivery]:
-        return (
-            await self.session.scalars(
-                select(AlertDelivery)
-                .where(AlertDelivery.incident_id == incident_id)
-                .order_by(AlertDelivery.id)
+    async def deliveries(self, incident_id: int) -> list[DeliveryRow]:
+        rows = await self.session.execute(
+            select(
+                AlertDelivery.user_id,
+                AlertDelivery.status,
+                AlertDelivery.next_attempt_at,
+                AlertDelivery.sent_at,
+                func.coalesce(SmsOutbox.last_error, AlertDelivery.error).label("error"),
+                SmsOutbox.status.label("sms_status"),
+                func.coalesce(SmsOutbox.attempts, 0).label("attempts"),
+                SmsOutbox.provider_id,
             )
-        ).all()
+            .outerjoin(SmsOutbox, SmsOutbox.id == AlertDelivery.outbox_id)
+            .where(AlertDelivery.incident_id == incident_id)
+            .order_by(AlertDelivery.id)
+        )
+        return [DeliveryRow(**row._mapping) for row in rows]
 
     async def mutes(self, user_id: int) -> list[str]:
         rows = await self.session.scalars(

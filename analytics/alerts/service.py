@@ -6,15 +6,14 @@ Two steps, each safe to run from several processes at once:
    about (``claim_alerts``: still live an hour after opening, warning or
    critical) and queues one ``alert_delivery`` per current occupant; a unique key keeps it to one
    per incident and person.
-2. ``send_due`` takes due deliveries one at a time under a row lock (``SKIP LOCKED``) and decides:
-   cancelled (an operator closed the incident, or the account cannot be texted), muted (the
-   customer muted the category), deferred (quiet hours or the daily cap, in the customer's local
-   time: the SMS waits, it is never dropped), or sent; a failed send is retried with a doubling
-   wait until ``max_attempts``. Each delivery is its own transaction, committed right after the
-   provider answers, because a sent SMS cannot be rolled back.
+2. ``decide_due`` takes due deliveries one at a time under a row lock (``SKIP LOCKED``) and
+   decides: cancelled (an operator closed the incident, or the account cannot be texted), muted
+   (the customer muted the category), deferred (quiet hours or the daily cap, in the customer's
+   local time: the SMS waits, it is never dropped), or sent: written to the SMS outbox in the
+   same transaction, under a key naming the incident and customer.
 
-A crash between the provider's answer and the commit re-sends that one SMS on the next run (at
-least once); a row lock held across the call makes concurrent double sends impossible.
+``run_alerts`` does both, then drains the outbox (``core.notifications``), which owns sending,
+retries and what a crash mid-send means.
 
 The API side (async) reads and changes what a customer muted, and lists an incident's deliveries.
 """
@@ -32,14 +31,22 @@ import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.alerts.messages import CATEGORIES, render_alert
-from analytics.alerts.models import AlertDelivery, AlertStatus
-from analytics.alerts.repository import AlertRepository, CustomerAlertRepository, DueDelivery
+from analytics.alerts.models import AlertStatus
+from analytics.alerts.repository import (
+    AlertRepository,
+    CustomerAlertRepository,
+    DeliveryRow,
+    DueDelivery,
+)
 from analytics.incidents.models import IncidentStatus, Severity
 from analytics.incidents.repository import IncidentRow
 from core import audit
 from core.config import AlertSettings
 from core.exceptions import InvalidInput
-from core.sms import SmsDeliveryFailed, SmsProvider
+from core.notifications import service as notifications
+from core.notifications.repository import NewSms
+from core.notifications.service import DrainReport, RetryPolicy
+from core.sms import SmsProvider
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +101,17 @@ class AlertReport:
     claimed: int = 0
     queued: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    sms: DrainReport = field(default_factory=DrainReport)
 
     def count(self, status: AlertStatus) -> int:
         return self.outcomes.get(status.value, 0)
 
     def __str__(self) -> str:
         done = ", ".join(f"{n} {status}" for status, n in sorted(self.outcomes.items()))
-        return f"{self.claimed} incidents confirmed, {self.queued} SMS queued; {done or 'none due'}"
+        return (
+            f"{self.claimed} incidents confirmed, {self.queued} SMS queued; {done or 'none due'};"
+            f" outbox: {self.sms}"
+        )
 
 
 def queue_alerts(
@@ -117,15 +128,10 @@ def queue_alerts(
     return len(claimed), queued
 
 
-def send_due(
-    conn: psycopg.Connection[Any],
-    *,
-    provider: SmsProvider,
-    now: datetime,
-    options: AlertSettings,
-    limit: int = 1000,
+def decide_due(
+    conn: psycopg.Connection[Any], *, now: datetime, options: AlertSettings, limit: int = 1000
 ) -> dict[str, int]:
-    """Decide and send every delivery due by ``now`` (at most ``limit``); counts by outcome.
+    """Decide every delivery due by ``now`` (at most ``limit``); counts by outcome.
 
     ``conn`` must be in autocommit mode: each delivery is one transaction of its own."""
     repo = AlertRepository(conn)
@@ -135,7 +141,7 @@ def send_due(
             due = repo.next_due(now=now)
             if due is None:
                 break
-            status = _deliver(repo, due, provider=provider, now=now, options=options)
+            status = _decide(conn, repo, due, now=now, options=options)
         outcomes[status.value] = outcomes.get(status.value, 0) + 1
     return outcomes
 
@@ -144,22 +150,25 @@ def run_alerts(
     conn: psycopg.Connection[Any],
     *,
     provider: SmsProvider,
+    policy: RetryPolicy,
     now: datetime,
     options: AlertSettings,
     limit: int = 1000,
 ) -> AlertReport:
-    """Queue what was confirmed, then send what is due (``conn`` in autocommit mode)."""
+    """Queue what was confirmed, decide what is due, then drain the SMS outbox (``conn`` in
+    autocommit mode)."""
     with conn.transaction():
         claimed, queued = queue_alerts(conn, now=now, options=options)
-    outcomes = send_due(conn, provider=provider, now=now, options=options, limit=limit)
-    return AlertReport(claimed=claimed, queued=queued, outcomes=outcomes)
+    outcomes = decide_due(conn, now=now, options=options, limit=limit)
+    sms = notifications.drain(conn, provider=provider, policy=policy, now=now, limit=limit)
+    return AlertReport(claimed=claimed, queued=queued, outcomes=outcomes, sms=sms)
 
 
-def _deliver(
+def _decide(
+    conn: psycopg.Connection[Any],
     repo: AlertRepository,
     due: DueDelivery,
     *,
-    provider: SmsProvider,
     now: datetime,
     options: AlertSettings,
 ) -> AlertStatus:
@@ -192,25 +201,20 @@ def _deliver(
     text = render_alert(
         due.category, due.language, serial=due.serial, since=due.started_at.astimezone(tz)
     )
-    provider_id: str | None = None
-    error: str | None = None
-    try:
-        provider_id = provider.send(due.phone, text)
-    except SmsDeliveryFailed as exc:
-        error = str(exc.__cause__ or exc)
-    retry_at = None
-    if error is not None and due.attempts + 1 < options.max_attempts:
-        retry_at = now + timedelta(seconds=options.retry_s * 2**due.attempts)
-    repo.attempted(
-        due.id, text=text, now=now, provider_id=provider_id, error=error, retry_at=retry_at
+    sms = NewSms(
+        phone=due.phone,
+        language=due.language,
+        kind="alert",
+        text=text,
+        dedup_key=f"alert:{due.incident_id}:{due.user_id}",
+        user_id=due.user_id,
     )
-    if error is not None:
-        logger.warning("alert SMS %d failed (attempt %d): %s", due.id, due.attempts + 1, error)
-        return AlertStatus.FAILED
+    outbox_id = notifications.enqueue(conn, sms, now=now)
+    repo.handed_over(due.id, text=text, outbox_id=outbox_id, now=now)
     return AlertStatus.SENT
 
 
-async def deliveries(session: AsyncSession, *, incident_id: int) -> Sequence[AlertDelivery]:
+async def deliveries(session: AsyncSession, *, incident_id: int) -> list[DeliveryRow]:
     """The SMS sent (or waiting) about an incident: for the people who manage it."""
     return await CustomerAlertRepository(session).deliveries(incident_id)
 

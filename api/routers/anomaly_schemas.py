@@ -13,6 +13,7 @@ from analytics.incidents.models import ACTIVE_STATUSES, IncidentKind, IncidentSt
 from analytics.incidents.repository import LocatedIncident
 from billing.invoices.estimate import InvoiceEstimate, MeterOutlook
 from billing.tariffs.schemas import QuoteOut
+from core.notifications.models import OutboxStatus
 
 
 class IncidentOut(BaseModel):
@@ -70,7 +71,10 @@ class DeliveryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     user_id: int
-    status: AlertStatus
+    status: AlertStatus = Field(
+        description="The alert's decision; `sent`: handed to the SMS outbox."
+    )
+    sms_status: OutboxStatus | None = Field(description="How the SMS fared in the outbox.")
     attempts: int
     next_attempt_at: datetime | None
     sent_at: datetime | None

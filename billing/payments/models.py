@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import billing.invoices.models  # noqa: F401  (invoice, referenced by allocations and penalties)
 from billing.payments.providers import PaymentMethod, PaymentStatus
+from core.notifications.models import SmsOutbox
 from core.orm import Base
 
 
@@ -47,9 +48,8 @@ class NoticeKind(StrEnum):
 
 
 class NoticeStatus(StrEnum):
+    # Handed to the SMS outbox (``outbox_id``), which sends and retries it.
     CLAIMED = "claimed"
-    SENT = "sent"
-    FAILED = "failed"
     # Nobody to tell: no occupant with a phone number.
     NO_RECIPIENT = "no_recipient"
 
@@ -140,7 +140,7 @@ class PaymentAllocation(Base):
 
 
 class BillingNotice(Base):
-    """A claim to send one SMS about one invoice or payment: the unique key makes it once."""
+    """The decision to send one SMS about one invoice or payment: the unique key makes it once."""
 
     __tablename__ = "billing_notice"
     __table_args__ = (
@@ -152,12 +152,8 @@ class BillingNotice(Base):
     # An invoice id, or a payment id for PAYMENT_RECEIVED.
     subject_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus, "notice_status"))
-    phone: Mapped[str | None] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text, server_default="")
-    provider_id: Mapped[str | None] = mapped_column(String(64))
-    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey(SmsOutbox.id))
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LatePenalty(Base):

@@ -17,6 +17,7 @@ import billing.payments.models
 import billing.tariffs.models  # noqa: F401
 import core.audit
 import core.countries
+import core.notifications.models
 import core.telemetry  # noqa: F401
 import ingest.field.models  # noqa: F401
 import registry.models  # noqa: F401

@@ -219,15 +219,20 @@ class TestDetail:
     async def test_managers_see_the_sms_deliveries(self, client, setting):
         leak = setting.incidents["leak"]
         setting.db.execute(
-            "INSERT INTO alert_delivery (incident_id, user_id, category, status, attempts,"
-            " provider_id, sent_at) VALUES (%s, %s, 'leak', 'sent', 1, 'SM1', now())",
-            [leak, setting.users["customer"]],
+            "WITH o AS (INSERT INTO sms_outbox (user_id, phone, language, kind, text, dedup_key,"
+            " status, attempts, provider_id, sent_at) VALUES (%(u)s, '+237658552294', 'en',"
+            " 'alert', 'WaterBill: leak', 'alert:' || %(i)s || ':' || %(u)s, 'sent', 1, 'SM1',"
+            " now()) RETURNING id)"
+            " INSERT INTO alert_delivery (incident_id, user_id, category, status, outbox_id,"
+            " sent_at) SELECT %(i)s, %(u)s, 'leak', 'sent', o.id, now() FROM o",
+            {"i": leak, "u": setting.users["customer"]},
         )
         answer = await client.get(f"/anomalies/{leak}", **setting.as_("manager"))
         (delivery,) = answer.json()["deliveries"]
         assert delivery["status"] == "sent"
         assert delivery["user_id"] == setting.users["customer"]
         assert delivery["provider_id"] == "SM1"
+        assert (delivery["sms_status"], delivery["attempts"]) == ("sent", 1)
 
     async def test_out_of_reach_is_404_like_missing(self, client, setting):
         other = await client.get(

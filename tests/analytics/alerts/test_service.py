@@ -12,15 +12,16 @@ from pydantic import SecretStr
 from analytics.alerts.messages import TEMPLATES, render_alert
 from analytics.alerts.models import AlertStatus
 from analytics.alerts.service import (
+    decide_due,
     first_allowed,
     in_quiet_hours,
     queue_alerts,
     run_alerts,
-    send_due,
 )
 from analytics.incidents.models import IncidentKind
 from core.config import AlertSettings, SmsProviderName, SmsSettings
 from core.countries import Language
+from core.notifications.service import RetryPolicy
 from core.sms import TwilioSmsProvider, is_gsm7
 from tests.twilio_fake import FakeTwilio
 
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.services
 NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
 PNG = ZoneInfo("Pacific/Port_Moresby")
 OPTIONS = AlertSettings()
+POLICY = RetryPolicy()
 
 
 @pytest.fixture
@@ -123,9 +125,17 @@ class Homes:
         )
 
     def deliveries(self) -> list[tuple[Any, ...]]:
+        """Each delivery with its SMS's attempts and provider id from the outbox."""
         return self.db.execute(
-            "SELECT incident_id, user_id, status::text, attempts, next_attempt_at, provider_id,"
-            " error, text FROM alert_delivery ORDER BY id"
+            "SELECT d.incident_id, d.user_id, d.status::text, coalesce(o.attempts, 0),"
+            " d.next_attempt_at, o.provider_id, d.error, d.text"
+            " FROM alert_delivery d LEFT JOIN sms_outbox o ON o.id = d.outbox_id ORDER BY d.id"
+        ).fetchall()
+
+    def outbox(self) -> list[tuple[Any, ...]]:
+        return self.db.execute(
+            "SELECT status::text, attempts, next_attempt_at, provider_id, last_error, text"
+            " FROM sms_outbox ORDER BY id"
         ).fetchall()
 
 
@@ -140,8 +150,8 @@ def conn(database_url):
         yield connection
 
 
-def run(conn, provider, now=NOW, options=OPTIONS):
-    return run_alerts(conn, provider=provider, now=now, options=options)
+def run(conn, provider, now=NOW, options=OPTIONS, policy=POLICY):
+    return run_alerts(conn, provider=provider, policy=policy, now=now, options=options)
 
 
 class TestMessages:
@@ -230,7 +240,7 @@ class TestOncePerIncident:
         assert all(r[5].startswith("SM") for r in rows)
 
         again = run(conn, provider, now=NOW + timedelta(hours=3))
-        assert (again.claimed, again.queued, again.outcomes) == (0, 0, {})
+        assert (again.claimed, again.queued, again.outcomes, again.sms.sent) == (0, 0, {}, 0)
         assert len(fake_twilio.requests) == 2
 
     def test_an_incident_is_confirmed_only_after_an_hour(self, homes, conn, provider):
@@ -308,7 +318,7 @@ class TestQuietHoursAndCap:
         assert next_day.count(AlertStatus.SENT) == 2
         assert len(fake_twilio.requests) == 5
 
-    def test_concurrent_senders_keep_to_the_cap(self, homes, database_url, provider):
+    def test_concurrent_deciders_keep_to_the_cap(self, homes, database_url):
         customer = homes.customer()
         for _ in range(8):
             homes.incident(homes.meter(customer))
@@ -320,7 +330,7 @@ class TestQuietHoursAndCap:
         def sender() -> None:
             with psycopg.connect(database_url, autocommit=True) as connection:
                 barrier.wait()
-                send_due(connection, provider=provider, now=NOW, options=OPTIONS)
+                decide_due(connection, now=NOW, options=OPTIONS)
 
         threads = [threading.Thread(target=sender) for _ in range(4)]
         for thread in threads:
@@ -353,39 +363,44 @@ class TestMutes:
 
 
 class TestFailures:
-    def test_a_failed_send_is_kept_and_retried_with_backoff(
+    def test_a_refused_send_is_retried_by_the_outbox_with_backoff(
         self, homes, conn, provider, fake_twilio
     ):
         homes.incident(homes.meter(homes.customer()))
         fake_twilio.fail_with = 400
-        assert run(conn, provider).count(AlertStatus.FAILED) == 1
-        ((_, _, status, attempts, next_at, provider_id, error, text),) = homes.deliveries()
-        assert (status, attempts, provider_id) == ("failed", 1, None)
+        report = run(conn, provider)
+        assert (report.count(AlertStatus.SENT), report.sms.retrying) == (1, 1)
+        ((status, attempts, next_at, provider_id, error, text),) = homes.outbox()
+        assert (status, attempts, provider_id) == ("queued", 1, None)
         assert "Invalid 'To' Phone Number" in error
-        assert next_at == NOW + timedelta(seconds=OPTIONS.retry_s)
+        assert next_at == NOW + timedelta(seconds=POLICY.retry_s)
         assert text.startswith("WaterBill:")
+        # Handed over once: the alert itself is not decided again.
+        assert [r[2] for r in homes.deliveries()] == ["sent"]
 
-        assert run(conn, provider, now=NOW + timedelta(seconds=60)).outcomes == {}
-        later = NOW + timedelta(seconds=OPTIONS.retry_s)
-        assert run(conn, provider, now=later).count(AlertStatus.FAILED) == 1
-        assert homes.deliveries()[0][4] == later + timedelta(seconds=2 * OPTIONS.retry_s)
+        assert run(conn, provider, now=NOW + timedelta(seconds=60)).sms.retrying == 0
+        later = NOW + timedelta(seconds=POLICY.retry_s)
+        assert run(conn, provider, now=later).sms.retrying == 1
+        assert homes.outbox()[0][2] == later + timedelta(seconds=2 * POLICY.retry_s)
 
         fake_twilio.fail_with = None
-        final = run(conn, provider, now=later + timedelta(seconds=2 * OPTIONS.retry_s))
-        assert final.count(AlertStatus.SENT) == 1
-        ((_, _, status, attempts, next_at, provider_id, error, _),) = homes.deliveries()
-        assert (status, attempts, next_at, error) == ("sent", 3, None, None)
+        final = run(conn, provider, now=later + timedelta(seconds=2 * POLICY.retry_s))
+        assert final.sms.sent == 1
+        ((_, _, status, attempts, _, provider_id, error, _),) = homes.deliveries()
+        assert (status, attempts, error) == ("sent", 3, None)
         assert provider_id.startswith("SM")
+        assert homes.outbox()[0][:3] == ("sent", 3, None)
+        assert len(fake_twilio.requests) == 3
 
     def test_retries_stop_after_the_last_attempt(self, homes, conn, provider, fake_twilio):
         homes.incident(homes.meter(homes.customer()))
         fake_twilio.fail_with = 500
-        options = AlertSettings(max_attempts=2, retry_s=10)
-        run(conn, provider, options=options)
-        run(conn, provider, now=NOW + timedelta(seconds=10), options=options)
-        ((_, _, status, attempts, next_at, *_),) = homes.deliveries()
+        policy = RetryPolicy(max_attempts=2, retry_s=10)
+        run(conn, provider, policy=policy)
+        assert run(conn, provider, now=NOW + timedelta(seconds=10), policy=policy).sms.failed == 1
+        ((status, attempts, next_at, *_),) = homes.outbox()
         assert (status, attempts, next_at) == ("failed", 2, None)
-        assert run(conn, provider, now=NOW + timedelta(days=1), options=options).outcomes == {}
+        assert run(conn, provider, now=NOW + timedelta(days=1), policy=policy).sms.sent == 0
         assert len(fake_twilio.requests) == 2
 
 
@@ -420,9 +435,10 @@ class TestSteps:
         with conn.transaction():
             assert queue_alerts(conn, now=NOW, options=OPTIONS) == (1, 1)
 
-    def test_send_due_respects_its_limit(self, homes, conn, provider):
+    def test_decide_due_respects_its_limit(self, homes, conn):
         for _ in range(3):
             homes.incident(homes.meter(homes.customer()))
         with conn.transaction():
             queue_alerts(conn, now=NOW, options=OPTIONS)
-        assert send_due(conn, provider=provider, now=NOW, options=OPTIONS, limit=2) == {"sent": 2}
+        assert decide_due(conn, now=NOW, options=OPTIONS, limit=2) == {"sent": 2}
+        assert len(homes.outbox()) == 2

@@ -1,5 +1,8 @@
 """One-time SMS codes: 6 digits from the OS CSPRNG, stored as an HMAC under the server key,
 10 minutes, 5 attempts, accepted once; sends limited per number by a cooldown and a daily quota.
+
+The SMS goes into the outbox (``core.notifications``) with the code, in the same transaction:
+the caller drains it right after the commit; a code replaced before it left is cancelled.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from accounts.models import CodePurpose, SmsCode, SmsSendLog, User
 from accounts.repository import AccountsRepository
 from core.config import Settings
 from core.exceptions import TooManyRequests
-from core.sms import MessageKind, SmsProvider, render_message, send_sms
+from core.notifications import service as notifications
+from core.notifications.repository import NewSms
+from core.sms import MessageKind, render_message
 
 CODE_DIGITS = 6
 _MESSAGE_OF = {
@@ -59,49 +64,58 @@ async def log_send(
     phone: str,
     purpose: CodePurpose,
     delivered: bool,
-) -> datetime:
-    """Count one SMS request against the number's cooldown and quota; returns its time."""
+) -> SmsSendLog:
+    """Count one SMS request against the number's cooldown and quota."""
     now = datetime.now(UTC)
     await check_send_allowed(session, settings=settings, phone=phone, now=now)
-    session.add(SmsSendLog(phone=phone, purpose=purpose, delivered=delivered, sent_at=now))
+    entry = SmsSendLog(phone=phone, purpose=purpose, delivered=delivered, sent_at=now)
+    session.add(entry)
     await session.flush()
-    return now
+    return entry
 
 
 async def send_code(
     session: AsyncSession,
     *,
     settings: Settings,
-    sms: SmsProvider,
     phone: str,
     purpose: CodePurpose,
     user: User | None,
-) -> None:
-    """Send a fresh code to ``user`` (older ones die); with no user, only log the request.
+) -> int | None:
+    """Queue a fresh code for ``user`` (older ones die); with no user, only log the request.
 
-    Unknown numbers go through the same cooldown and quota, so answers don't tell them apart.
+    Returns the outbox id of its SMS. Unknown numbers go through the same cooldown and quota,
+    so answers don't tell them apart.
     """
-    now = await log_send(
+    logged = await log_send(
         session, settings=settings, phone=phone, purpose=purpose, delivered=user is not None
     )
     if user is None:
-        return
+        return None
+    now = logged.sent_at
+    kind = _MESSAGE_OF[purpose]
     await AccountsRepository(session).retire_codes(user_id=user.id, purpose=purpose, at=now)
+    await notifications.cancel_queued(session, user_id=user.id, kind=kind.value)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    session.add(
-        SmsCode(
-            user_id=user.id,
-            purpose=purpose,
-            code_hash=_digest(settings, user_id=user.id, purpose=purpose, code=code),
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.auth.code_ttl_s),
-        )
+    sms_code = SmsCode(
+        user_id=user.id,
+        purpose=purpose,
+        code_hash=_digest(settings, user_id=user.id, purpose=purpose, code=code),
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.auth.code_ttl_s),
     )
+    session.add(sms_code)
     await session.flush()
-    text = render_message(
-        _MESSAGE_OF[purpose], user.language, code=code, minutes=settings.auth.code_ttl_s // 60
+    text = render_message(kind, user.language, code=code, minutes=settings.auth.code_ttl_s // 60)
+    sms = NewSms(
+        phone=phone,
+        language=user.language.value,
+        kind=kind.value,
+        text=text,
+        dedup_key=f"{kind.value}:{sms_code.id}",
+        user_id=user.id,
     )
-    await send_sms(sms, to_e164=phone, text=text)
+    return await notifications.enqueue_async(session, sms, now=now)
 
 
 async def consume_code(

@@ -29,7 +29,9 @@ from core.audit import AuditAction
 from core.config import Settings
 from core.countries import Language
 from core.exceptions import Conflict, InvalidInput, NotFound
-from core.sms import MessageKind, SmsProvider, render_message, send_sms
+from core.notifications import service as notifications
+from core.notifications.repository import NewSms
+from core.sms import MessageKind, render_message
 from registry import service as registry_service
 from registry.models import TechnicianAssignment
 
@@ -49,15 +51,14 @@ async def register(
     session: AsyncSession,
     *,
     settings: Settings,
-    sms: SmsProvider,
     phone: str,
     first_name: str,
     last_name: str,
     password: str,
     language: Language,
     ip: str | None,
-) -> None:
-    """Create an inactive account and text it a code.
+) -> int | None:
+    """Create an inactive account and queue it a code; returns the SMS's outbox id.
 
     A number that already has an account gets, instead, a new code (still inactive; its password
     is left alone) or a note that it is registered (active): the caller's answer is the same.
@@ -86,44 +87,40 @@ async def register(
             target_id=user.id,
         )
     if not user.is_active:
-        await codes.send_code(
-            session,
-            settings=settings,
-            sms=sms,
-            phone=phone,
-            purpose=CodePurpose.ACTIVATION,
-            user=user,
+        return await codes.send_code(
+            session, settings=settings, phone=phone, purpose=CodePurpose.ACTIVATION, user=user
         )
-        return
-    await codes.log_send(
+    logged = await codes.log_send(
         session, settings=settings, phone=phone, purpose=CodePurpose.ACTIVATION, delivered=True
     )
-    await send_sms(
-        sms, to_e164=phone, text=render_message(MessageKind.ALREADY_REGISTERED, user.language)
+    kind = MessageKind.ALREADY_REGISTERED
+    sms = NewSms(
+        phone=phone,
+        language=user.language.value,
+        kind=kind.value,
+        text=render_message(kind, user.language),
+        dedup_key=f"{kind.value}:{logged.id}",
+        user_id=user.id,
     )
+    return await notifications.enqueue_async(session, sms, now=logged.sent_at)
 
 
 async def resend_code(
     session: AsyncSession,
     *,
     settings: Settings,
-    sms: SmsProvider,
     phone: str,
     purpose: CodePurpose,
-) -> None:
-    """A new code for a pending activation or a password reset; silent for other numbers."""
+) -> int | None:
+    """Queue a new code for a pending activation or a password reset (its outbox id); silent
+    for other numbers."""
     user = await find_user_by_phone(session, phone=phone)
     wanted = user is not None and (
         (purpose is CodePurpose.ACTIVATION and not user.is_active)
         or (purpose is CodePurpose.PASSWORD_RESET and user.is_active)
     )
-    await codes.send_code(
-        session,
-        settings=settings,
-        sms=sms,
-        phone=phone,
-        purpose=purpose,
-        user=user if wanted else None,
+    return await codes.send_code(
+        session, settings=settings, phone=phone, purpose=purpose, user=user if wanted else None
     )
 
 

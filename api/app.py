@@ -1,4 +1,9 @@
-"""The FastAPI application factory; pools are opened in ``lifespan`` and closed there."""
+"""The FastAPI application factory; pools are opened in ``lifespan`` and closed there.
+
+Two pools: the SQLAlchemy engine for request sessions, and a psycopg pool for raw psycopg work
+(forecasts, the SMS drain). That one is synchronous because its users are: they run in worker
+threads (numpy work, the Twilio client), never on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import make_asgi_app
+from psycopg_pool import ConnectionPool
 
 from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
@@ -45,6 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_async_engine(settings)
+        app.state.db_pool = ConnectionPool(
+            settings.dsn,
+            min_size=settings.db_pool_min,
+            max_size=max(settings.db_pool_min, settings.db_pool_max),
+            # Each user runs its own transactions (the SMS drain: one per message).
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        app.state.db_pool.open(wait=False)
         gauges = asyncio.create_task(
             fleet_metrics.run(app.state.engine, interval_s=settings.telemetry.metrics_interval_s)
         )
@@ -55,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await gauges
             await app.state.rate_limiter.close()
+            await asyncio.to_thread(app.state.db_pool.close)
             await app.state.engine.dispose()
 
     app = FastAPI(

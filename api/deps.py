@@ -1,4 +1,4 @@
-"""Request dependencies as typed aliases: settings, a transaction-scoped session."""
+"""Request dependencies as typed aliases: settings, a per-request session, the psycopg pool."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from psycopg_pool import ConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.config import Settings
@@ -19,6 +20,12 @@ def get_app_settings(request: Request) -> Settings:
 def get_engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.engine
     return engine
+
+
+def get_db_pool(request: Request) -> ConnectionPool:
+    """The raw psycopg pool opened in ``lifespan``."""
+    pool: ConnectionPool = request.app.state.db_pool
+    return pool
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -36,3 +43,4 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+DbPoolDep = Annotated[ConnectionPool, Depends(get_db_pool)]

@@ -1,8 +1,8 @@
 """Billing runs that span sub-packages.
 
 Issuing a period is numbering its drafts (``billing.invoices``) and letting account credit pay
-the new invoices at once (``billing.payments``); their SMS leave once the issue is committed,
-so a customer is never told about an invoice that was rolled back.
+the new invoices at once (``billing.payments``); their SMS are queued once the issue is
+committed, so a customer is never told about an invoice that was rolled back.
 
 Services never commit: the caller owns the transaction.
 """
@@ -10,17 +10,16 @@ Services never commit: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.close.period import Period
 from billing.invoices import service as invoice_service
 from billing.invoices.service import IssueSummary
 from billing.payments import service as payment_service
 from billing.payments.models import NoticeKind
-from billing.payments.notices import NoticeResult, send_due_notices
-from core.sms import SmsProvider
+from billing.payments.notices import NoticeResult, queue_due_notices
 
 
 async def issue_period(
@@ -35,7 +34,7 @@ async def issue_period(
     force: bool = False,
 ) -> IssueSummary:
     """Issue the period's drafts (``billing.invoices.service.issue_period``); account credit pays
-    them at once. Then, after the commit, ``send_issue_notices``."""
+    them at once. Then, after the commit, ``queue_issue_notices``."""
     summary = await invoice_service.issue_period(
         session,
         period=period,
@@ -50,14 +49,14 @@ async def issue_period(
     return summary
 
 
-async def send_issue_notices(
-    engine: AsyncEngine, *, sms: SmsProvider, today: date, reminder_days: int
+async def queue_issue_notices(
+    session: AsyncSession, *, today: date, reminder_days: int, now: datetime
 ) -> NoticeResult:
-    """The new-invoice SMS of committed invoices (each claimed once, whoever sends it first)."""
-    return await send_due_notices(
-        engine,
-        sms=sms,
+    """The new-invoice SMS of committed invoices (each claimed once, whoever queues it first)."""
+    return await queue_due_notices(
+        session,
         today=today,
         reminder_days=reminder_days,
+        now=now,
         kinds=(NoticeKind.INVOICE_ISSUED,),
     )

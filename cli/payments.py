@@ -52,35 +52,45 @@ def remind(
     ] = None,
 ) -> None:
     """Daily job: overdue marks and penalty proposals, credit to new invoices, billing SMS."""
+    import psycopg
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from billing.payments.notices import send_due_notices
+    from billing.payments.notices import NoticeResult, queue_due_notices
     from billing.payments.penalties import propose_penalties
     from billing.payments.service import apply_credit
     from core.db import make_async_engine
+    from core.notifications import service as notifications
+    from core.notifications.service import RetryPolicy
     from core.sms import make_sms_provider
 
     settings = get_settings()
     day: date = today.date() if today else datetime.now(UTC).date()
 
-    async def run() -> None:
+    async def run() -> tuple[int, int, NoticeResult]:
         engine = make_async_engine(settings)
         try:
             async with AsyncSession(engine) as session, session.begin():
                 allocations = await apply_credit(session)
                 proposals = await propose_penalties(session, today=day)
-            notices = await send_due_notices(
-                engine,
-                sms=make_sms_provider(settings.sms),
-                today=day,
-                reminder_days=settings.payments.reminder_days,
-            )
+                notices = await queue_due_notices(
+                    session,
+                    today=day,
+                    reminder_days=settings.payments.reminder_days,
+                    now=datetime.now(UTC),
+                )
         finally:
             await engine.dispose()
-        typer.echo(
-            f"{len(allocations)} invoices paid from credit, {len(proposals)} penalties proposed;"
-            f" SMS: {notices.sent} sent, {notices.failed} failed,"
-            f" {notices.no_recipient} without a phone number"
-        )
+        return len(allocations), len(proposals), notices
 
-    asyncio.run(run())
+    allocations, proposals, notices = asyncio.run(run())
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        sms = notifications.drain(
+            conn,
+            provider=make_sms_provider(settings.sms),
+            policy=RetryPolicy.of(settings.sms),
+            now=datetime.now(UTC),
+        )
+    typer.echo(
+        f"{allocations} invoices paid from credit, {proposals} penalties proposed;"
+        f" SMS: {sms}, {notices.no_recipient} without a phone number"
+    )

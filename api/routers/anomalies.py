@@ -17,7 +17,7 @@ from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import IncidentFilter
 from api.auth.deps import ClientIp
 from api.auth.guards import meter_in_reach, require
-from api.deps import SessionDep, SettingsDep
+from api.deps import DbPoolDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset
 from api.routers.anomaly_schemas import (
@@ -151,12 +151,13 @@ async def meter_forecast(
     meter: Annotated[Meter, meter_in_reach(Permission.READINGS_READ, Permission.INVOICES_READ)],
     session: SessionDep,
     settings: SettingsDep,
+    pool: DbPoolDep,
 ) -> ForecastOut:
     """Expected litres a day for 30 days with an 80 % interval, and the next invoice's estimate."""
     outlook = await meter_outlook(
         session,
         meter=meter,
-        database_url=settings.dsn,
+        pool=pool,
         default_country=settings.default_country,
         now=datetime.now(UTC),
     )

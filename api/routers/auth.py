@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as auth_service
@@ -30,7 +30,7 @@ from api.auth.deps import ClientIp, client_ip, parse_phone
 from api.auth.throttle import AuthEndpoint, RateLimiter, enforce
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from core.sms import SmsProvider
+from api.sms import drain_after_commit
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(429))
 
@@ -42,13 +42,7 @@ def get_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def get_sms(request: Request) -> SmsProvider:
-    provider: SmsProvider = request.app.state.sms
-    return provider
-
-
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
-SmsDep = Annotated[SmsProvider, Depends(get_sms)]
 
 
 class Throttle:
@@ -79,6 +73,15 @@ async def _keeping_failures(session: AsyncSession) -> AsyncIterator[None]:
         raise
 
 
+async def _send_after_commit(
+    session: AsyncSession, background: BackgroundTasks, request: Request, queued: int | None
+) -> None:
+    """Commit the code and its SMS, then send it at once: FastAPI may run background tasks
+    before the session dependency commits."""
+    await session.commit()
+    drain_after_commit(background, request, [] if queued is None else [queued])
+
+
 def _tokens(pair: auth_service.TokenPair) -> TokenOut:
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
@@ -90,23 +93,21 @@ def _tokens(pair: auth_service.TokenPair) -> TokenOut:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AcceptedOut,
     dependencies=[Depends(Throttle(AuthEndpoint.REGISTER))],
-    responses=error_responses(503),
 )
 async def register(
     body: RegisterIn,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    sms: SmsDep,
     ip: ClientIp,
+    background: BackgroundTasks,
 ) -> AcceptedOut:
     """Create an inactive account and send its activation code by SMS."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.REGISTER, phone)
-    await auth_service.register(
+    queued = await auth_service.register(
         session,
         settings=settings,
-        sms=sms,
         phone=phone,
         first_name=body.first_name,
         last_name=body.last_name,
@@ -114,6 +115,7 @@ async def register(
         language=body.language,
         ip=ip,
     )
+    await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)
 
 
@@ -141,17 +143,21 @@ async def activate(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AcceptedOut,
     dependencies=[Depends(Throttle(AuthEndpoint.RESEND))],
-    responses=error_responses(503),
 )
 async def resend_code(
-    body: ResendCodeIn, request: Request, session: SessionDep, settings: SettingsDep, sms: SmsDep
+    body: ResendCodeIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
 ) -> AcceptedOut:
     """Send a new activation or password-reset code (60 s apart, 5 a day per number)."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
-    await auth_service.resend_code(
-        session, settings=settings, sms=sms, phone=phone, purpose=body.purpose
+    queued = await auth_service.resend_code(
+        session, settings=settings, phone=phone, purpose=body.purpose
     )
+    await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)
 
 
@@ -208,21 +214,21 @@ async def logout(body: RefreshIn, session: SessionDep, settings: SettingsDep, ip
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AcceptedOut,
     dependencies=[Depends(Throttle(AuthEndpoint.RESEND))],
-    responses=error_responses(503),
 )
 async def request_password_reset(
     body: PasswordResetRequestIn,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    sms: SmsDep,
+    background: BackgroundTasks,
 ) -> AcceptedOut:
     """Send a password-reset code to an active account's phone."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
-    await auth_service.resend_code(
-        session, settings=settings, sms=sms, phone=phone, purpose=CodePurpose.PASSWORD_RESET
+    queued = await auth_service.resend_code(
+        session, settings=settings, phone=phone, purpose=CodePurpose.PASSWORD_RESET
     )
+    await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)
 
 

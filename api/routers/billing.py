@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
-from api.deps import EngineDep, SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
+from api.sms import queue_and_drain_after
 from billing import service as billing_service
 from billing.close import service as close_service
 from billing.close.period import parse_period
@@ -59,7 +61,6 @@ async def issue(
     user: Admin,
     ip: ClientIp,
     request: Request,
-    engine: EngineDep,
     background: BackgroundTasks,
 ) -> IssueOut:
     """Issue a month's drafts with gapless numbers per country and year."""
@@ -78,13 +79,15 @@ async def issue(
     # Committed here, not by the session dependency: the SMS job reads the new invoices on its
     # own connection, and FastAPI may run background tasks before dependencies exit.
     await session.commit()
-    background.add_task(
-        billing_service.send_issue_notices,
-        engine,
-        sms=request.app.state.sms,
-        today=_today(),
-        reminder_days=settings.payments.reminder_days,
-    )
+
+    async def queue(session: AsyncSession) -> list[int]:
+        now = datetime.now(UTC)
+        result = await billing_service.queue_issue_notices(
+            session, today=now.date(), reminder_days=settings.payments.reminder_days, now=now
+        )
+        return result.outbox_ids
+
+    queue_and_drain_after(background, request, queue)
     return out
 
 

@@ -12,20 +12,22 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import scope
 from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
-from api.deps import EngineDep, SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset, PathId
+from api.sms import queue_and_drain_after
 from billing.payments import penalties
 from billing.payments import service as payments_service
 from billing.payments.exceptions import InvalidWebhook
 from billing.payments.models import PenaltyStatus
-from billing.payments.notices import send_receipts
+from billing.payments.notices import queue_receipts
 from billing.payments.providers import (
     PROVIDER_METHODS,
     PaymentMethod,
@@ -44,15 +46,16 @@ penalty_router = APIRouter(
 
 
 def _receipts_after_commit(
-    background: BackgroundTasks, engine: EngineDep, request: Request, settings: SettingsDep
+    background: BackgroundTasks, request: Request, settings: SettingsDep
 ) -> None:
-    background.add_task(
-        send_receipts,
-        engine,
-        sms=request.app.state.sms,
-        today=datetime.now(UTC).date(),
-        reminder_days=settings.payments.reminder_days,
-    )
+    async def queue(session: AsyncSession) -> list[int]:
+        now = datetime.now(UTC)
+        result = await queue_receipts(
+            session, today=now.date(), reminder_days=settings.payments.reminder_days, now=now
+        )
+        return result.outbox_ids
+
+    queue_and_drain_after(background, request, queue)
 
 
 @router.post(
@@ -65,7 +68,6 @@ async def record_payment(
     body: PaymentIn,
     request: Request,
     session: SessionDep,
-    engine: EngineDep,
     settings: SettingsDep,
     background: BackgroundTasks,
     user: Annotated[User, require(Permission.PAYMENTS_WRITE)],
@@ -95,7 +97,7 @@ async def record_payment(
     # Committed here, not by the session dependency: the receipt job reads it on its own
     # connection, and FastAPI may run background tasks before dependencies exit.
     await session.commit()
-    _receipts_after_commit(background, engine, request, settings)
+    _receipts_after_commit(background, request, settings)
     return PaymentOut.of(payment)
 
 
@@ -126,7 +128,6 @@ async def provider_webhook(
     provider: Annotated[PaymentMethod, Path(description="card, orange_money or mtn_momo")],
     request: Request,
     session: SessionDep,
-    engine: EngineDep,
     settings: SettingsDep,
     background: BackgroundTasks,
 ) -> WebhookOut:
@@ -143,7 +144,7 @@ async def provider_webhook(
     )
     await session.commit()  # before the receipt job, as in record_payment
     if outcome.applied:
-        _receipts_after_commit(background, engine, request, settings)
+        _receipts_after_commit(background, request, settings)
     return WebhookOut(
         payment_id=outcome.payment.id,
         reference=outcome.payment.reference,

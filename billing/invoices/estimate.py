@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import psycopg
+from psycopg_pool import ConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.anomalies.repository import ScanRepository
@@ -67,10 +67,10 @@ def _month(today: date) -> tuple[date, date]:
     return today.replace(day=1), today.replace(day=last)
 
 
-def _consumption(database_url: str, *, meter_id: int, today: date) -> _Consumption:
+def _consumption(pool: ConnectionPool, *, meter_id: int, today: date) -> _Consumption:
     """Forecast (long enough to reach the month's end) and the month's measured days."""
     start, end = _month(today)
-    with psycopg.connect(database_url) as conn:
+    with pool.connection() as conn:
         forecast = service.forecast(
             conn,
             meter_id=meter_id,
@@ -96,11 +96,12 @@ async def meter_outlook(
     session: AsyncSession,
     *,
     meter: Meter,
-    database_url: str,
+    pool: ConnectionPool,
     default_country: str,
     now: datetime,
 ) -> MeterOutlook:
-    """Forecast and invoice estimate of one meter, days cut in its local time zone.
+    """Forecast and invoice estimate of one meter, days cut in its local time zone; the
+    analytics reads borrow a connection from ``pool``.
 
     Raises:
         MeterNotFound: the meter was deleted meanwhile.
@@ -113,7 +114,7 @@ async def meter_outlook(
         raise MeterNotFound(f"meter {meter.id} does not exist")
     today = now.astimezone(ZoneInfo(zone)).date()
     # The model is numpy work and the analytics reads are synchronous psycopg: off the loop.
-    measured = await asyncio.to_thread(_consumption, database_url, meter_id=meter.id, today=today)
+    measured = await asyncio.to_thread(_consumption, pool, meter_id=meter.id, today=today)
     forecast = _trim(measured.forecast, HORIZON_DAYS)
     invoice: InvoiceEstimate | None = None
     unavailable: str | None = None

@@ -1,10 +1,9 @@
-"""Billing SMS: new invoice, reminder before the due date, payment received; each sent once.
+"""Billing SMS: new invoice, reminder before the due date, payment received; each decided once.
 
-Once is a row: every notice is first *claimed* by inserting ``billing_notice`` (unique per kind
-and invoice or payment) in a committed transaction; only the run whose insert won sends it, and
-the row then says ``sent`` or ``failed``. A failed send is claimed again by a later run; a
-claim whose send never reported (the process died meanwhile) is never resent: a customer may
-miss one SMS, but never gets two. Who is due is found set-based, per kind, in one query.
+Once is a row: every notice is *claimed* by inserting ``billing_notice`` (unique per kind and
+invoice or payment), and in the same transaction its SMS goes into the outbox
+(``core.notifications``), which sends and retries it after the commit. Who is due is found
+set-based, per kind, in one query.
 
 Texts are in the recipient's language (en, fr, tpi) with amounts formatted as that language
 writes them. SMS stay in GSM-7 (one 160-character segment is one charge), so the no-break
@@ -14,18 +13,19 @@ spaces of the French money format become plain spaces and the templates carry no
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.payments.models import NoticeKind
+from billing.payments.models import NoticeKind, NoticeStatus
 from billing.payments.repository import OWED
 from core.countries import Language
 from core.money import NBSP, NNBSP, Money, get_currency
-from core.sms import SmsDeliveryFailed, SmsProvider, send_sms
+from core.notifications import service as notifications
+from core.notifications.repository import NewSms
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +62,12 @@ RECEIPT_WINDOW_DAYS = 3
 
 _NOT_CLAIMED = (
     "NOT EXISTS (SELECT 1 FROM billing_notice n WHERE n.kind = '{kind}'"
-    " AND n.subject_id = {subject} AND n.status <> 'failed')"
+    " AND n.subject_id = {subject})"
 )
 # The person billed on an invoice, else the dwelling's current tenant, else its owner.
 _RECIPIENT = """
 LEFT JOIN LATERAL (
-    SELECT u.phone, u.language::text AS language FROM app_user u
+    SELECT u.id AS user_id, u.phone, u.language::text AS language FROM app_user u
     LEFT JOIN dwelling_occupant o ON o.user_id = u.id AND o.dwelling_id = {dwelling}
          AND o.start_date <= current_date AND (o.end_date IS NULL OR o.end_date >= current_date)
     WHERE u.phone IS NOT NULL AND u.erased_at IS NULL
@@ -79,7 +79,7 @@ LEFT JOIN LATERAL (
 
 _DUE_QUERIES: dict[NoticeKind, str] = {
     NoticeKind.INVOICE_ISSUED: f"""
-        SELECT i.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+        SELECT i.id AS subject_id, r.user_id, r.phone, COALESCE(r.language, c.language::text) AS language,
                i.number, i.total_minor AS amount_minor, i.currency, i.due_date,
                NULL::text AS reference, 0::bigint AS balance_minor
         FROM invoice i JOIN country c ON c.code = i.country_code
@@ -88,7 +88,7 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
           AND {_NOT_CLAIMED.format(kind="invoice_issued", subject="i.id")}
     """,
     NoticeKind.DUE_REMINDER: f"""
-        SELECT i.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+        SELECT i.id AS subject_id, r.user_id, r.phone, COALESCE(r.language, c.language::text) AS language,
                i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
                NULL::text AS reference, 0::bigint AS balance_minor
         FROM invoice i JOIN country c ON c.code = i.country_code
@@ -99,7 +99,7 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
           AND {_NOT_CLAIMED.format(kind="due_reminder", subject="i.id")}
     """,
     NoticeKind.PAYMENT_RECEIVED: f"""
-        SELECT p.id AS subject_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+        SELECT p.id AS subject_id, r.user_id, r.phone, COALESCE(r.language, c.language::text) AS language,
                NULL::text AS number, p.amount_minor, p.currency, NULL::date AS due_date,
                p.reference,
                (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i
@@ -116,12 +116,9 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
 }
 
 _CLAIM = """
-INSERT INTO billing_notice (kind, subject_id, status, phone, text, attempts)
-VALUES (:kind, :subject_id, CAST(:status AS notice_status), :phone, :text, 1)
-ON CONFLICT (kind, subject_id) DO UPDATE
-    SET status = excluded.status, phone = excluded.phone, text = excluded.text,
-        attempts = billing_notice.attempts + 1, claimed_at = now()
-    WHERE billing_notice.status = 'failed'
+INSERT INTO billing_notice (kind, subject_id, status)
+VALUES (:kind, :subject_id, CAST(:status AS notice_status))
+ON CONFLICT (kind, subject_id) DO NOTHING
 RETURNING id
 """
 
@@ -151,87 +148,69 @@ def render_notice(kind: NoticeKind, language: str, row: Any) -> str:
 @dataclass
 class NoticeResult:
     claimed: int = 0
-    sent: int = 0
-    failed: int = 0
     no_recipient: int = 0
+    outbox_ids: list[int] = field(default_factory=list)
 
 
-async def send_due_notices(
-    engine: AsyncEngine,
+async def queue_due_notices(
+    session: AsyncSession,
     *,
-    sms: SmsProvider,
     today: date,
     reminder_days: int,
+    now: datetime,
     kinds: tuple[NoticeKind, ...] = tuple(NoticeKind),
 ) -> NoticeResult:
-    """Claim and send every notice now due, once each (module docstring)."""
+    """Claim every notice now due and queue its SMS, in the caller's transaction (module
+    docstring); the caller drains ``outbox_ids`` after the commit."""
     result = NoticeResult()
-    to_send: list[tuple[int, str, str]] = []
-    async with AsyncSession(engine) as session, session.begin():
-        for kind in kinds:
-            rows = await session.execute(
-                text(_DUE_QUERIES[kind]), {"today": today, "reminder_days": reminder_days}
+    for kind in kinds:
+        rows = await session.execute(
+            text(_DUE_QUERIES[kind]), {"today": today, "reminder_days": reminder_days}
+        )
+        for row in rows.all():
+            status = NoticeStatus.CLAIMED if row.phone else NoticeStatus.NO_RECIPIENT
+            claim = await session.scalar(
+                text(_CLAIM),
+                {"kind": kind.value, "subject_id": row.subject_id, "status": status.value},
             )
-            for row in rows.all():
-                body = render_notice(kind, row.language, row)
-                status = "claimed" if row.phone else "no_recipient"
-                claim = await session.scalar(
-                    text(_CLAIM),
-                    {
-                        "kind": kind.value,
-                        "subject_id": row.subject_id,
-                        "status": status,
-                        "phone": row.phone,
-                        "text": body,
-                    },
+            if claim is None:
+                continue
+            result.claimed += 1
+            if not row.phone:
+                result.no_recipient += 1
+                continue
+            sms = NewSms(
+                phone=row.phone,
+                language=row.language,
+                kind=kind.value,
+                text=render_notice(kind, row.language, row),
+                dedup_key=f"billing_notice:{kind.value}:{row.subject_id}",
+                user_id=row.user_id,
+            )
+            outbox_id = await notifications.enqueue_async(session, sms, now=now)
+            if outbox_id is not None:
+                result.outbox_ids.append(outbox_id)
+                await session.execute(
+                    text("UPDATE billing_notice SET outbox_id = :o WHERE id = :id"),
+                    {"o": outbox_id, "id": claim},
                 )
-                if claim is None:
-                    continue
-                result.claimed += 1
-                if row.phone:
-                    to_send.append((claim, row.phone, body))
-                else:
-                    result.no_recipient += 1
-    for notice_id, phone, body in to_send:
-        try:
-            provider_id = await send_sms(sms, to_e164=phone, text=body)
-        except SmsDeliveryFailed:
-            result.failed += 1
-            await _finish(engine, notice_id, status="failed", provider_id=None)
-            continue
-        result.sent += 1
-        await _finish(engine, notice_id, status="sent", provider_id=provider_id)
     logger.info(
-        "billing notices: %d claimed, %d sent, %d failed, %d without recipient",
+        "billing notices: %d claimed, %d queued, %d without recipient",
         result.claimed,
-        result.sent,
-        result.failed,
+        len(result.outbox_ids),
         result.no_recipient,
     )
     return result
 
 
-async def send_receipts(
-    engine: AsyncEngine, *, sms: SmsProvider, today: date, reminder_days: int
+async def queue_receipts(
+    session: AsyncSession, *, today: date, reminder_days: int, now: datetime
 ) -> NoticeResult:
-    """The payment-received SMS of committed payments (each claimed once, whoever sends first)."""
-    return await send_due_notices(
-        engine,
-        sms=sms,
+    """The payment-received SMS of committed payments (each claimed once, whoever queues first)."""
+    return await queue_due_notices(
+        session,
         today=today,
         reminder_days=reminder_days,
+        now=now,
         kinds=(NoticeKind.PAYMENT_RECEIVED,),
     )
-
-
-async def _finish(
-    engine: AsyncEngine, notice_id: int, *, status: str, provider_id: str | None
-) -> None:
-    async with AsyncSession(engine) as session, session.begin():
-        await session.execute(
-            text(
-                "UPDATE billing_notice SET status = CAST(:s AS notice_status), provider_id = :p,"
-                " sent_at = CASE WHEN :s = 'sent' THEN now() END WHERE id = :id"
-            ),
-            {"s": status, "p": provider_id, "id": notice_id},
-        )

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.payments.notices import send_due_notices
+from billing.payments.notices import queue_due_notices
 from billing.payments.penalties import propose_penalties
 from billing.payments.providers import sign
 from billing.tariffs.models import TariffVersion
@@ -22,6 +24,8 @@ from core.config import SmsProviderName, SmsSettings
 from core.config_billing import PaymentsSettings
 from core.db import make_async_engine
 from core.money import Money, get_currency
+from core.notifications import service as notifications
+from core.notifications.service import RetryPolicy
 from core.sms import make_sms_provider
 from tests import clock
 from tests.billing.ledger_world import Ledger, arrange
@@ -349,10 +353,27 @@ async def engine(settings):
     await engine.dispose()
 
 
-async def notices(engine, settings, today: date):
-    return await send_due_notices(
-        engine, sms=make_sms_provider(settings.sms), today=today, reminder_days=7
-    )
+@dataclass
+class NoticeRun:
+    sent: int
+    retrying: int
+    no_recipient: int
+
+
+def _drain(settings, now: datetime) -> notifications.DrainReport:
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        return notifications.drain(
+            conn, provider=make_sms_provider(settings.sms), policy=RetryPolicy(), now=now
+        )
+
+
+async def notices(engine, settings, today: date, *, now: datetime | None = None) -> NoticeRun:
+    """What the daily job does: queue the due notices, then drain the SMS outbox."""
+    now = now or clock.now()
+    async with AsyncSession(engine) as session, session.begin():
+        queued = await queue_due_notices(session, today=today, reminder_days=7, now=now)
+    sms = await asyncio.to_thread(_drain, settings, now)
+    return NoticeRun(sent=sms.sent, retrying=sms.retrying, no_recipient=queued.no_recipient)
 
 
 class TestNotices:
@@ -401,18 +422,25 @@ class TestNotices:
         (announcement,) = sms_to(fake_twilio, ledger.phones["A2"])
         assert " is ready, due " in announcement
 
-    async def test_a_failed_send_is_retried_by_the_next_run(
+    async def test_a_failed_send_is_retried_by_a_later_run(
         self, engine, settings, ledger, fake_twilio
     ):
         ledger.invoice("A1", net=1_000, due_date=TODAY + timedelta(days=20))
         fake_twilio.fail_with = 400
-        failed = await notices(engine, settings, TODAY)
+        now = clock.now()
+        failed = await notices(engine, settings, TODAY, now=now)
         fake_twilio.fail_with = None
-        retried = await notices(engine, settings, TODAY)
-        again = await notices(engine, settings, TODAY)
-        assert (failed.failed, retried.sent, again.sent) == (1, 1, 0)
-        row = ledger.db.execute("SELECT status::text, attempts FROM billing_notice").fetchone()
-        assert row == ("sent", 2)
+        too_soon = await notices(engine, settings, TODAY, now=now)
+        later = now + timedelta(seconds=RetryPolicy().retry_s)
+        retried = await notices(engine, settings, TODAY, now=later)
+        again = await notices(engine, settings, TODAY, now=later)
+        assert (failed.retrying, too_soon.sent, retried.sent, again.sent) == (1, 0, 1, 0)
+        row = ledger.db.execute(
+            "SELECT n.status::text, o.status::text, o.attempts"
+            " FROM billing_notice n JOIN sms_outbox o ON o.id = n.outbox_id"
+        ).fetchone()
+        assert row == ("claimed", "sent", 2)
+        assert len(fake_twilio.requests) == 2
 
     async def test_concurrent_runs_send_each_notice_once(
         self, engine, settings, ledger, fake_twilio

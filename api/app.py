@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             min_size=settings.db_pool_min,
             max_size=max(settings.db_pool_min, settings.db_pool_max),
             # Each user runs its own transactions (the SMS drain: one per message).
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "application_name": "waterbill-api"},
             open=False,
         )
         app.state.db_pool.open(wait=False)

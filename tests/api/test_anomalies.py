@@ -1,5 +1,7 @@
 """The anomalies API, the meter forecast and alert preferences, through the real app and DB."""
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -411,6 +413,39 @@ class TestForecast:
             f"/meters/{setting.b.meter}/forecast", **setting.as_("technician")
         )
         assert answer.status_code == 403
+
+
+def _pool_connections(db: psycopg.Connection) -> int:
+    row = db.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'waterbill-api'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+class TestPool:
+    async def test_forecasts_share_the_pool_and_it_closes_on_shutdown(self, setting, settings):
+        from api.app import create_app
+
+        daily(setting, setting.a.meter, 20)
+        app = create_app(settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 2}))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as http,
+        ):
+            for _ in range(6):
+                answer = await http.get(
+                    f"/meters/{setting.a.meter}/forecast", **setting.as_("admin")
+                )
+                assert answer.status_code == 200, answer.text
+            assert 1 <= _pool_connections(setting.db) <= 2
+        deadline = time.monotonic() + 10
+        while _pool_connections(setting.db) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert _pool_connections(setting.db) == 0
 
 
 class TestAlertPreferences:

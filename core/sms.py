@@ -1,10 +1,10 @@
 """Sending SMS: one small provider interface, a Twilio provider and a console one (the demo).
 
-Any package sends through it::
+Domains never call a provider: they queue messages in the outbox (``core.notifications``),
+whose ``drain`` is the one caller of ``SmsProvider.send``::
 
-    provider = make_sms_provider(settings.sms)
     text = render_message(MessageKind.ACTIVATION_CODE, Language.FR, code="123456", minutes=10)
-    await send_sms(provider, to_e164="+237658552294", text=text)
+    provider = make_sms_provider(settings.sms)
 
 Templates are keyed by message kind and language and stay within the GSM-7 alphabet (no curly
 quotes, no circumflex), so one message is one 160-character segment, not a 70-character UCS-2 one.
@@ -12,7 +12,6 @@ quotes, no circumflex), so one message is one 160-character segment, not a 70-ch
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -141,8 +140,3 @@ def make_sms_provider(settings: SmsSettings) -> SmsProvider:
     if settings.provider is SmsProviderName.TWILIO:
         return TwilioSmsProvider(settings)
     return ConsoleSmsProvider()
-
-
-async def send_sms(provider: SmsProvider, *, to_e164: str, text: str) -> str:
-    """Send without blocking the event loop (the Twilio client is synchronous)."""
-    return await asyncio.to_thread(provider.send, to_e164, text)

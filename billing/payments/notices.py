@@ -79,7 +79,8 @@ LEFT JOIN LATERAL (
 
 _DUE_QUERIES: dict[NoticeKind, str] = {
     NoticeKind.INVOICE_ISSUED: f"""
-        SELECT i.id AS subject_id, r.user_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+        SELECT i.id AS subject_id, r.user_id, r.phone,
+               COALESCE(r.language, c.language::text) AS language,
                i.number, i.total_minor AS amount_minor, i.currency, i.due_date,
                NULL::text AS reference, 0::bigint AS balance_minor
         FROM invoice i JOIN country c ON c.code = i.country_code
@@ -88,7 +89,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
           AND {_NOT_CLAIMED.format(kind="invoice_issued", subject="i.id")}
     """,
     NoticeKind.DUE_REMINDER: f"""
-        SELECT i.id AS subject_id, r.user_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+        SELECT i.id AS subject_id, r.user_id, r.phone,
+               COALESCE(r.language, c.language::text) AS language,
                i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
                NULL::text AS reference, 0::bigint AS balance_minor
         FROM invoice i JOIN country c ON c.code = i.country_code
@@ -99,7 +101,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
           AND {_NOT_CLAIMED.format(kind="due_reminder", subject="i.id")}
     """,
     NoticeKind.PAYMENT_RECEIVED: f"""
-        SELECT p.id AS subject_id, r.user_id, r.phone, COALESCE(r.language, c.language::text) AS language,
+        SELECT p.id AS subject_id, r.user_id, r.phone,
+               COALESCE(r.language, c.language::text) AS language,
                NULL::text AS number, p.amount_minor, p.currency, NULL::date AS due_date,
                p.reference,
                (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i

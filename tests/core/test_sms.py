@@ -1,11 +1,15 @@
 import re
+from datetime import timedelta
 
 import httpx
+import psycopg
 import pytest
 from pydantic import SecretStr
 
 from core.config import SmsProviderName, SmsSettings
 from core.countries import Language
+from core.notifications import service as notifications
+from core.notifications.service import RetryPolicy
 from core.sms import (
     TEMPLATES,
     MessageKind,
@@ -13,8 +17,8 @@ from core.sms import (
     TwilioSmsProvider,
     is_gsm7,
     render_message,
-    send_sms,
 )
+from tests import clock
 from tests.twilio_fake import FakeTwilio
 
 SID = "AC" + "0" * 32
@@ -53,20 +57,18 @@ class TestTemplates:
 
 
 class TestTwilioProvider:
-    async def test_the_real_client_posts_the_message_to_twilio(self, sms_settings, fake_twilio):
-        sid = await send_sms(
-            TwilioSmsProvider(sms_settings), to_e164="+237658552294", text="Bonjour"
-        )
+    def test_the_real_client_posts_the_message_to_twilio(self, sms_settings, fake_twilio):
+        sid = TwilioSmsProvider(sms_settings).send("+237658552294", "Bonjour")
         (request,) = fake_twilio.requests
         assert request.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
         assert request.form == {"To": "+237658552294", "From": "+15005550006", "Body": "Bonjour"}
         assert (request.user, request.password) == (SID, "token-123")
         assert sid.startswith("SM")
 
-    async def test_a_refusal_is_a_503_kind_of_error(self, sms_settings, fake_twilio):
+    def test_a_refusal_is_a_503_kind_of_error(self, sms_settings, fake_twilio):
         fake_twilio.fail_with = 400
         with pytest.raises(SmsDeliveryFailed):
-            await send_sms(TwilioSmsProvider(sms_settings), to_e164="+237658552294", text="x")
+            TwilioSmsProvider(sms_settings).send("+237658552294", "x")
 
 
 @pytest.mark.services
@@ -104,7 +106,9 @@ class TestSignUpThroughTwilio:
         )
         assert activated.status_code == 200
 
-    async def test_twilio_down_is_a_503_and_no_account_is_left(self, api, fake_twilio, db):
+    async def test_twilio_down_queues_the_code_for_a_retry(
+        self, api, fake_twilio, db, database_url, sms_settings
+    ):
         fake_twilio.fail_with = 500
         answer = await api.post(
             "/auth/register",
@@ -115,5 +119,20 @@ class TestSignUpThroughTwilio:
                 "password": "long enough pass",
             },
         )
-        assert answer.status_code == 503
-        assert db.execute("SELECT count(*) FROM app_user").fetchone() == (0,)
+        # The outbox keeps the code: the outage delays it, the next drain sends it once.
+        assert answer.status_code == 202
+        assert db.execute("SELECT is_active FROM app_user").fetchall() == [(False,)]
+        row = db.execute("SELECT status::text, attempts FROM sms_outbox").fetchone()
+        assert row == ("queued", 1)
+        fake_twilio.fail_with = None
+        later = clock.now() + timedelta(seconds=RetryPolicy().retry_s + 1)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            report = notifications.drain(
+                conn,
+                provider=TwilioSmsProvider(sms_settings),
+                policy=RetryPolicy(),
+                now=later,
+            )
+        assert report.sent == 1
+        assert len(fake_twilio.requests) == 2
+        assert re.search(r"WaterBill code is \d{6}", fake_twilio.requests[-1].form["Body"])

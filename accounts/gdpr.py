@@ -14,6 +14,7 @@ from accounts.service import revoke_all
 from core import audit
 from core.audit import AuditAction
 from core.exceptions import PermissionDenied
+from core.notifications import service as notifications
 
 
 def _row(obj: Any, *columns: str) -> dict[str, Any]:
@@ -92,6 +93,7 @@ async def erase_user(session: AsyncSession, *, user: User, actor: User, ip: str 
     phone = user.phone
     await revoke_all(session, user_id=user.id)
     await AccountsRepository(session).delete_personal_traces(user_id=user.id, phone=phone)
+    await notifications.forget_recipient(session, user_id=user.id, phone=phone)
     user.phone = None
     user.first_name = ""
     user.last_name = ""

@@ -124,3 +124,20 @@ class AsyncOutboxRepository:
             )
             .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
         )
+
+    async def forget_recipient(self, *, user_id: int, phone: str | None) -> None:
+        """Blank the number and text of every message to this person; unsent ones are cancelled.
+
+        The rows stay (kind, status, dates) as the record that a message went out.
+        """
+        recipient = SmsOutbox.user_id == user_id
+        if phone is not None:
+            recipient = recipient | (SmsOutbox.phone == phone)
+        await self.session.execute(
+            update(SmsOutbox)
+            .where(recipient, SmsOutbox.status == OutboxStatus.QUEUED)
+            .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
+        )
+        await self.session.execute(
+            update(SmsOutbox).where(recipient).values(phone="", text="", last_error=None)
+        )

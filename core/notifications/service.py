@@ -76,6 +76,11 @@ async def cancel_queued(session: AsyncSession, *, user_id: int, kind: str) -> No
     await AsyncOutboxRepository(session).cancel_queued(user_id=user_id, kind=kind)
 
 
+async def forget_recipient(session: AsyncSession, *, user_id: int, phone: str | None) -> None:
+    """GDPR erasure: no number or text of this person's messages stays in the outbox."""
+    await AsyncOutboxRepository(session).forget_recipient(user_id=user_id, phone=phone)
+
+
 def drain(
     conn: psycopg.Connection[Any],
     *,

@@ -98,6 +98,24 @@ class TestErasure:
         login = await api.post("/auth/login", json={"phone": user.phone, "password": PASSWORD})
         assert login.status_code == 401
 
+    async def test_the_outbox_keeps_no_number_or_text_of_the_person(self, api, make_account, db):
+        user = await make_account()
+        for key, status in (("sent", "sent"), ("queued", "queued")):
+            db.execute(
+                "INSERT INTO sms_outbox (user_id, phone, language, kind, text, dedup_key, status)"
+                " VALUES (%s, %s, 'en', 'alert', 'water keeps flowing', %s, %s)",
+                [user.id, user.phone, f"gdpr-{key}", status],
+            )
+        answer = await api.post(
+            "/users/me/erase", json={"password": PASSWORD}, headers=user.headers
+        )
+        assert answer.status_code == 204
+        rows = db.execute(
+            "SELECT dedup_key, phone, text, status::text FROM sms_outbox"
+            " WHERE dedup_key LIKE 'gdpr-%%' ORDER BY dedup_key"
+        ).fetchall()
+        assert rows == [("gdpr-queued", "", "", "cancelled"), ("gdpr-sent", "", "", "sent")]
+
     async def test_the_number_can_sign_up_again_after_erasure(self, api, make_account):
         user = await make_account()
         await api.post("/users/me/erase", json={"password": PASSWORD}, headers=user.headers)

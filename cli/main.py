@@ -13,6 +13,7 @@ from cli import bill, rollup, users
 from cli import meters as meters_cli
 from cli.analyze import analyze
 from cli.simulate import simulate
+from cli.worker import worker
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
 
@@ -23,6 +24,7 @@ console = Console()
 app.command()(analyze)
 app.command("rollup")(rollup.rollup)
 app.command("simulate")(simulate)
+app.command("worker")(worker)
 app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
 app.add_typer(alerts_cli.app, name="alerts")

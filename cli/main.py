@@ -97,7 +97,7 @@ def up(
     ] = ".waterbill",
     api_port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
 ) -> None:
-    """Start the whole stack locally: database, broker, ingest, API and a simulated fleet."""
+    """Start the whole stack locally: database, broker, ingest, a job worker, API and a fleet."""
     from cli.up import run_stack
 
     raise typer.Exit(run_stack(meters=meters, state_dir=state_dir, api_port=api_port))

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 # fetcher and the status writes. Sync tasks open their own connection besides.
 POOL_OVERHEAD = 3
 
+# How often the jobs of dead workers are looked for.
+STALLED_CRON = "* * * * *"
+
 Periodic = Callable[[int], Any]
 
 
@@ -64,6 +67,12 @@ def make_app(settings: Settings) -> procrastinate.App:
     for name, (function, cron) in schedule(settings.jobs).items():
         task = app.task(name=name, retry=retry, lock=name, queueing_lock=name)(function)
         app.periodic(cron=cron)(task)
+    # No lock: a lock held by a dead worker's run of this very task would keep it from ever
+    # running again. Two at once are harmless (a job is queued again once).
+    stalled = app.task(name="retry_stalled", pass_context=True, queueing_lock="retry_stalled")(
+        tasks.retry_stalled
+    )
+    app.periodic(cron=STALLED_CRON)(stalled)
     return app
 
 
@@ -94,4 +103,6 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
             name=f"{socket.gethostname()}:{os.getpid()}",
             concurrency=concurrency or settings.jobs.concurrency,
             worker_middleware=[record_failures],
+            # A starting worker forgets workers silent this long (their jobs count as stalled).
+            stalled_worker_timeout=tasks.STALLED_AFTER_S,
         )

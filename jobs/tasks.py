@@ -14,6 +14,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import psycopg
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Status
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from analytics.alerts.service import run_alerts
@@ -28,11 +31,16 @@ from billing.payments.service import apply_credit, poll_pending
 from core.config import get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider
+from jobs import repository
 
 logger = logging.getLogger(__name__)
 
 # Pending payments asked about per run, as `waterbill payments poll` does by default.
 POLL_LIMIT = 500
+# A worker beats every 10 s; silent this long, it is taken for dead and its running jobs are
+# queued again. Generous, because a job that blocks the event loop also stops the beat, and
+# a job retried while it still runs would run twice.
+STALLED_AFTER_S = 120
 
 
 def scheduled_at(timestamp: int) -> datetime:
@@ -175,3 +183,37 @@ async def poll_payments(timestamp: int) -> None:
         result.unreachable,
         result.expired,
     )
+
+
+async def retry_stalled(context: JobContext, timestamp: int) -> None:
+    """Queue again the jobs of workers that died mid-job (SIGKILL, lost machine): their lock
+    would otherwise hold every later run of the same task back.
+
+    Where the same task already waits in the queue (its queueing lock), the dead run is marked
+    failed instead: the waiting one does the same work, and both cannot wait at once.
+    """
+    at = scheduled_at(timestamp)
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
+        assert job.id is not None
+        await repository.record_failure(
+            context.app.connector,
+            job_id=job.id,
+            attempt=job.attempts + 1,
+            error_type="WorkerLost",
+            error=f"its worker stopped beating for {STALLED_AFTER_S} s mid-job",
+        )
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation:
+            await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            logger.warning(
+                "stalled (%s): job %s (%s) failed, the same task already waits",
+                at.isoformat(),
+                job.id,
+                job.task_name,
+            )
+        else:
+            logger.warning(
+                "stalled (%s): job %s (%s) queued again", at.isoformat(), job.id, job.task_name
+            )

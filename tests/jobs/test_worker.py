@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 DEADLINE_S = 90.0
-TASKS = set(schedule(JobsSettings()))
+TASKS = set(schedule(JobsSettings())) | {"retry_stalled"}
 
 
 def worker_env(database_url: str, **jobs: str) -> dict[str, str]:
@@ -123,6 +123,51 @@ class TestSchedule:
         ).fetchall()
         assert {task for task, _, _ in ticks} == TASKS
         assert [(task, jobs) for task, jobs, distinct in ticks if jobs != distinct] == []
+
+
+class TestStalled:
+    @pytest.mark.parametrize("queued", [False, True], ids=["alone", "same-task-waiting"])
+    def test_a_job_left_running_by_a_dead_worker_no_longer_holds_its_task_back(
+        self, db, database_url, start_worker, tmp_path, queued
+    ):
+        # As a SIGKILLed worker leaves it: its heartbeat stopped, its scan still "doing" and
+        # holding the scan lock, which keeps every later scan waiting.
+        (dead,) = db.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - interval '1 hour') RETURNING id"
+        ).fetchone()
+        (stuck,) = db.execute(
+            "INSERT INTO procrastinate_jobs"
+            " (queue_name, task_name, lock, queueing_lock, args, status, worker_id)"
+            " VALUES ('default', 'scan', 'scan', 'scan', '{\"timestamp\": 1700000000}',"
+            " 'doing', %s) RETURNING id",
+            [dead],
+        ).fetchone()
+        if queued:  # the next tick already waits behind it, with the same queueing lock
+            db.execute(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args)"
+                " VALUES ('default', 'scan', 'scan', 'scan', '{\"timestamp\": 1700000060}')"
+            )
+        # Alone: no scan tick of the worker's own to catch up on (29 February only).
+        start_worker(worker_env(database_url, **({} if queued else {"scan_cron": "0 0 29 2 *"})))
+        logs = read_logs(tmp_path)
+
+        def scans() -> list[str]:
+            return [
+                status
+                for (status,) in db.execute(
+                    "SELECT status::text FROM procrastinate_jobs WHERE task_name = 'scan'"
+                    " ORDER BY id"
+                )
+            ]
+
+        # Queued again when it can be; failed when the next tick already waits to do its work.
+        expected = ["failed", "succeeded"] if queued else ["succeeded"]
+        wait_for(lambda: scans() == expected, "the scans to end as expected", logs)
+        lost = db.execute(
+            "SELECT attempt, error_type FROM job_failure WHERE job_id = %s", [stuck]
+        ).fetchall()
+        assert lost == [(1, "WorkerLost")]
 
 
 class TestFailures:

@@ -89,9 +89,16 @@ def scan(timestamp: int) -> None:
     now = datetime.now(UTC)
     with psycopg.connect(settings.dsn) as conn:
         with conn.transaction():
-            checked = vee.run(conn, now=now, options=settings.vee)
+            checked = vee.run(
+                conn, now=now, default_country=settings.default_country, options=settings.vee
+            )
         with conn.transaction():
-            report = anomalies.scan(conn, now=now, options=settings.analytics)
+            report = anomalies.scan(
+                conn,
+                now=now,
+                default_country=settings.default_country,
+                options=settings.analytics,
+            )
     logger.info(
         "scan (%s): validated %d readings of %d meters (%d flags, %d estimates written);"
         " scanned %d meters: %d findings, %d opened, %d updated, %d resolved",

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     FAULTS_MANAGE = "faults:manage"  # list every fault, resolve them
     INCIDENTS_READ = "incidents:read"  # anomalies of the meters in reach, with their evidence
     INCIDENTS_MANAGE = "incidents:manage"  # acknowledge and close them
+    JOBS_READ = "jobs:read"  # the job queue: scheduled, running, failed
 
 
 # Tariffs are public prices: every signed-in user may read them and get a quote. Incidents are

@@ -30,6 +30,7 @@ from api.routers import (
     field,
     health,
     invoices,
+    jobs,
     meters,
     payments,
     quarantine,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(payments.penalty_router)
     app.include_router(reports.router)
+    app.include_router(jobs.router)
     app.mount("/metrics", make_asgi_app())
     install_web(app)
     # Phones on slow networks: JSON and page assets shrink 3-5x; small bodies are not worth it.

@@ -13,6 +13,7 @@ from cli import bill, rollup, users
 from cli import meters as meters_cli
 from cli.analyze import analyze
 from cli.simulate import simulate
+from cli.worker import worker
 from core.config import get_settings, settings_reference
 from core.logging import setup_logging
 
@@ -23,6 +24,7 @@ console = Console()
 app.command()(analyze)
 app.command("rollup")(rollup.rollup)
 app.command("simulate")(simulate)
+app.command("worker")(worker)
 app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
 app.add_typer(alerts_cli.app, name="alerts")
@@ -95,7 +97,7 @@ def up(
     ] = ".waterbill",
     api_port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
 ) -> None:
-    """Start the whole stack locally: database, broker, ingest, API and a simulated fleet."""
+    """Start the whole stack locally: database, broker, ingest, a job worker, API and a fleet."""
     from cli.up import run_stack
 
     raise typer.Exit(run_stack(meters=meters, state_dir=state_dir, api_port=api_port))

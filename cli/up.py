@@ -1,7 +1,8 @@
 """``waterbill up``: the local stack on embedded services, for a demo or a first look.
 
-The database and broker keep their data under the state directory between runs; ingest, API and
-simulator run as child processes of this one, so Ctrl-C stops everything, in reverse order.
+The database and broker keep their data under the state directory between runs; ingest, a job
+worker, API and simulator run as child processes of this one, so Ctrl-C stops everything, in
+reverse order.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
         ingest_log = logs / "ingest.log"
         ingest_log.unlink(missing_ok=True)
         children["ingest"] = _child(["ingest"], env, ingest_log)
-        children["rollup"] = _child(["rollup", "--follow"], env, logs / "rollup.log")
-        children["analyze"] = _child(["analyze", "--follow", "--alerts"], env, logs / "analyze.log")
+        # One worker runs the schedule: rollups, the scan, alerts, billing days, payment polls.
+        children["worker"] = _child(["worker"], env, logs / "worker.log")
         children["api"] = _child(["api", "--port", str(api_port)], env, logs / "api.log")
         with console.status("waiting for ingest to subscribe and the API to be ready"):
             ready = _wait_until_subscribed(ingest_log, children["ingest"]) and _wait_until_ready(

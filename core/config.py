@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.config_billing import AccountingSettings, BillingSettings, PaymentsSettings
 from core.config_ingest import IngestSettings
+from core.config_jobs import JobsSettings
 
 DEV_SECRET = "changethis"
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518 section 3.2).
@@ -274,6 +275,7 @@ class Settings(BaseSettings):
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -68,7 +68,7 @@ class TestServices:
             "mosquitto",
             "migrate",
             "ingest",
-            "rollup",
+            "worker",
             "api",
             "simulator",
         }
@@ -92,7 +92,7 @@ class TestServices:
         ] == []
 
     def test_our_services_share_one_image(self):
-        assert OURS == {"migrate", "ingest", "rollup", "api", "simulator"}
+        assert OURS == {"migrate", "ingest", "worker", "api", "simulator"}
         assert {SERVICES[name]["image"] for name in OURS} == {"waterbill:latest"}
 
     @pytest.mark.parametrize("name", ["timescaledb", "mosquitto", "api"])
@@ -114,6 +114,19 @@ class TestCommands:
             sub = group.get_command(ctx, command[0])
             assert sub is not None, f"waterbill has no command {command[0]!r}"
             sub.make_context(command[0], list(command[1:]))
+
+    def test_a_worker_runs_the_schedule_after_the_migrations(self):
+        worker = SERVICES["worker"]
+        assert worker["command"] == ["worker"]
+        assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        # Replicas would collide on a published port; a worker needs none.
+        assert "ports" not in worker
+        # Running jobs finish on SIGTERM: Compose's default 10 s would cut a long scan short.
+        assert worker["stop_grace_period"] == "60s"
+
+    def test_no_follow_loop_is_left_beside_the_worker(self):
+        commands = [SERVICES[name]["command"] for name in OURS]
+        assert [command for command in commands if "--follow" in command] == []
 
     def test_api_listens_on_the_published_port(self):
         command = SERVICES["api"]["command"]

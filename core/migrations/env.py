@@ -23,9 +23,15 @@ import ingest.field.models  # noqa: F401
 import registry.models  # noqa: F401
 from core.config import get_settings
 from core.orm import Base
+from jobs.models import LIBRARY_TABLE_PREFIX
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url
+
+
+def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Leave the job library's tables (created from its own schema) out of autogenerate."""
+    return not (type_ == "table" and name is not None and name.startswith(LIBRARY_TABLE_PREFIX))
 
 
 def run_migrations_online() -> None:
@@ -37,6 +43,7 @@ def run_migrations_online() -> None:
             compare_type=True,
             # The hypertable's internal chunk tables live in their own schemas; leave them out.
             include_schemas=False,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -1,5 +1,6 @@
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pydantic import SecretStr
@@ -22,10 +23,16 @@ import core.telemetry  # noqa: F401
 import ingest.field.models  # noqa: F401
 import registry.models  # noqa: F401
 from core.config import Settings, sqlalchemy_url
-from core.migrate import current_revision, ensure_database, upgrade
+from core.migrate import alembic_config, current_revision, ensure_database, upgrade
 from core.orm import Base
+from jobs.models import LIBRARY_TABLE_PREFIX
 
 pytestmark = pytest.mark.services
+
+
+def _ours(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Tables the job library creates from its own schema are not in our models."""
+    return not (type_ == "table" and name is not None and name.startswith(LIBRARY_TABLE_PREFIX))
 
 
 def _head() -> str:
@@ -76,9 +83,38 @@ class TestUpgrade:
     def test_models_and_migrations_agree(self, database_url):
         engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_name": _ours})
+            diff = compare_metadata(context, Base.metadata)
         engine.dispose()
         assert diff == []
+
+    def test_the_job_library_tables_are_there_and_left_out_of_the_comparison(self, database_url):
+        with psycopg.connect(database_url) as conn:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE tablename LIKE 'procrastinate%'"
+                )
+            }
+        assert {"procrastinate_jobs", "procrastinate_periodic_defers"} <= tables
+        assert all(not _ours(table, "table", {}) for table in tables)
+        assert _ours("job_failure", "table", {})
+
+    def test_downgrade_removes_the_job_library(self, empty_database_url):
+        settings = Settings(database_url=SecretStr(empty_database_url))
+        upgrade(settings)
+        command.downgrade(alembic_config(empty_database_url), "0014")
+        with psycopg.connect(empty_database_url) as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'procrastinate%'"
+            ).fetchone()
+            functions = conn.execute(
+                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%'"
+            ).fetchone()
+        assert left == (0,)
+        assert functions == (0,)
+        upgrade(settings)
+        assert current_revision(empty_database_url) == _head()
 
 
 class TestEnsureDatabase:

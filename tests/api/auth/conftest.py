@@ -227,5 +227,10 @@ async def world(db, make_account) -> World:
             " VALUES (%s, 1000, 50, 'XAF', 'proposed') RETURNING id",
             [reachable["invoice_id"]],
         ).fetchone()[0]
+        # A queued job (the jobs routes): jobs belong to no one, so only admins see them.
+        reachable["job_id"] = db.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name) VALUES ('default', 'scan')"
+            " RETURNING id"
+        ).fetchone()[0]
     users = {role: account.id for role, account in accounts.items()}
     return World(ids=ids, accounts=accounts, users=users)

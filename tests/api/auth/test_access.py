@@ -287,6 +287,8 @@ TABLE: dict[str, Case] = {
     "GET /reports/accounting-export": Case(
         ADMIN_ONLY_LIST, query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
     ),
+    "GET /jobs": Case(ADMIN_ONLY_LIST),
+    "GET /jobs/{job_id}": Case(ADMIN_ONLY),
 }
 
 

@@ -1,0 +1,65 @@
+"""The ``jobs`` section of ``core.config.Settings``: the worker and the schedule of the daily work.
+
+Schedules are cron expressions (minute hour day-of-month month day-of-week, an optional sixth
+field for seconds), read in UTC: per-country time zones for the billing calendar come later.
+"""
+
+from __future__ import annotations
+
+from croniter import croniter
+from pydantic import BaseModel, Field, field_validator
+
+
+class JobsSettings(BaseModel):
+    concurrency: int = Field(
+        2, ge=1, le=64, description="Jobs one worker runs at once (each holds a connection)."
+    )
+    retry_attempts: int = Field(
+        5, ge=0, description="Retries of a failed job before it is marked failed."
+    )
+    retry_backoff_s: int = Field(
+        4,
+        ge=1,
+        description="Exponential retry wait: the n-th retry waits this to the power n seconds"
+        " (4: 4 s, 16 s, 64 s, 256 s, ...).",
+    )
+    catch_up_s: int = Field(
+        24 * 3600,
+        ge=0,
+        description="A worker starting after a scheduled time still runs that occurrence if it is"
+        " this recent (once: runs are deduplicated by their scheduled time).",
+    )
+    rollup_cron: str = Field(
+        "* * * * *", description="Refresh the hourly and daily rollups of meters with new data."
+    )
+    scan_cron: str = Field(
+        "*/5 * * * *", description="VEE, then the incremental anomaly scan (`waterbill analyze`)."
+    )
+    alerts_cron: str = Field(
+        "*/5 * * * *", description="Text customers about confirmed incidents (`alerts send`)."
+    )
+    overdue_cron: str = Field(
+        "30 0 * * *", description="Mark invoices past their due date overdue (`bill overdue`)."
+    )
+    remind_cron: str = Field(
+        "0 6 * * *",
+        description="Credit, penalty proposals, billing SMS and reminders (`bill remind`).",
+    )
+    payments_poll_cron: str = Field(
+        "*/2 * * * *",
+        description="Ask the mobile-money providers about pending payments (`payments poll`).",
+    )
+
+    @field_validator(
+        "rollup_cron",
+        "scan_cron",
+        "alerts_cron",
+        "overdue_cron",
+        "remind_cron",
+        "payments_poll_cron",
+    )
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression")
+        return value

@@ -1,0 +1,36 @@
+"""What procrastinate does not keep: why a job attempt failed.
+
+procrastinate's own tables (``procrastinate_*``, created by migration 0015 from its shipped
+schema) hold the jobs, their state and attempts, but no error text; a worker middleware writes one
+row here per failed attempt so that ``GET /jobs/{id}`` can say what went wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.orm import Base
+
+# Tables of the job library, not ours: migrations create them from its schema, the model
+# comparison leaves them out (core/migrations/env.py, tests/core/test_migrations.py).
+LIBRARY_TABLE_PREFIX = "procrastinate_"
+
+
+class JobFailure(Base):
+    __tablename__ = "job_failure"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    # No foreign key: procrastinate may delete finished jobs; their failures stay readable.
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    error_type: Mapped[str] = mapped_column(String(200))
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        # GET /jobs/{id} reads one job's failures, newest first.
+        Index("ix_job_failure_job_id", "job_id", "attempt"),
+    )

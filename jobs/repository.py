@@ -1,0 +1,116 @@
+"""All SQL of the job system: procrastinate's job tables read for the API, our failure log.
+
+Job state lives in procrastinate's tables (``procrastinate_jobs``, its ``procrastinate_events``
+for when a job was deferred, started and ended); the error of each failed attempt lives in
+``job_failure`` (jobs.models), written by the worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from procrastinate.connector import BaseConnector
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_JOBS = """
+SELECT j.id, j.task_name, j.queue_name, j.status::text AS status, j.attempts, j.scheduled_at,
+       j.args,
+       (SELECT min(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'deferred') AS deferred_at,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted'))
+         AS finished_at,
+       (SELECT f.error_type || ': ' || f.error FROM job_failure f
+         WHERE f.job_id = j.id ORDER BY f.attempt DESC, f.id DESC LIMIT 1) AS last_error
+FROM procrastinate_jobs j
+"""
+
+_RECORD_FAILURE = """
+INSERT INTO job_failure (job_id, attempt, error_type, error)
+VALUES (%(job_id)s, %(attempt)s, %(error_type)s, %(error)s)
+"""
+
+# The error text kept per attempt: enough for a stack's last message, bounded for huge ones.
+MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    task_name: str
+    queue_name: str
+    status: str
+    attempts: int
+    scheduled_at: datetime | None
+    args: dict[str, Any]
+    deferred_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    attempt: int
+    error_type: str
+    error: str
+    failed_at: datetime
+
+
+class JobRepository:
+    """Reads of the job tables, in the caller's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list_jobs(
+        self, *, status: str | None, task_name: str | None, before_id: int | None, limit: int
+    ) -> list[JobRow]:
+        """Newest first; ``before_id`` pages on (the id of the last job of the previous page)."""
+        result = await self.session.execute(
+            text(
+                _JOBS
+                + """
+                WHERE (CAST(:status AS text) IS NULL OR j.status::text = :status)
+                  AND (CAST(:task_name AS text) IS NULL OR j.task_name = :task_name)
+                  AND (CAST(:before_id AS bigint) IS NULL OR j.id < :before_id)
+                ORDER BY j.id DESC
+                LIMIT :limit
+                """
+            ),
+            {"status": status, "task_name": task_name, "before_id": before_id, "limit": limit},
+        )
+        return [JobRow(**row) for row in result.mappings()]
+
+    async def get_job(self, job_id: int) -> JobRow | None:
+        result = await self.session.execute(text(_JOBS + " WHERE j.id = :id"), {"id": job_id})
+        row = result.mappings().one_or_none()
+        return None if row is None else JobRow(**row)
+
+    async def failures(self, job_id: int) -> list[FailureRow]:
+        result = await self.session.execute(
+            text(
+                "SELECT attempt, error_type, error, failed_at FROM job_failure"
+                " WHERE job_id = :id ORDER BY attempt, id"
+            ),
+            {"id": job_id},
+        )
+        return [FailureRow(**row) for row in result.mappings()]
+
+
+async def record_failure(
+    connector: BaseConnector, *, job_id: int, attempt: int, error_type: str, error: str
+) -> None:
+    """Keep why one attempt of a job failed (its own statement: the job's work rolled back)."""
+    await connector.execute_query_async(
+        _RECORD_FAILURE,
+        job_id=job_id,
+        attempt=attempt,
+        error_type=error_type[:200],
+        error=error[:MAX_ERROR_CHARS],
+    )

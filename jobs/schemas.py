@@ -1,0 +1,79 @@
+"""What ``GET /jobs`` and ``GET /jobs/{id}`` answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from jobs.repository import FailureRow, JobRow
+
+
+class JobStatus(StrEnum):
+    """procrastinate's job states."""
+
+    TODO = "todo"
+    DOING = "doing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ABORTED = "aborted"
+
+
+class Job(BaseModel):
+    id: int
+    task: str = Field(description="Task name, e.g. `scan` or `rollups`.")
+    queue: str
+    status: str = Field(description="todo, doing, succeeded, failed, cancelled or aborted.")
+    attempts: int = Field(description="Attempts finished (a retry waiting in `todo` counts).")
+    scheduled_at: datetime | None = Field(description="Not run before this instant.")
+    deferred_at: datetime | None
+    started_at: datetime | None = Field(description="Start of the latest attempt.")
+    finished_at: datetime | None
+    args: dict[str, Any]
+    error: str | None = Field(description="The latest failed attempt's error, if any.")
+
+    @classmethod
+    def of(cls, row: JobRow) -> Job:
+        return cls(
+            id=row.id,
+            task=row.task_name,
+            queue=row.queue_name,
+            status=row.status,
+            attempts=row.attempts,
+            scheduled_at=row.scheduled_at,
+            deferred_at=row.deferred_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            args=row.args,
+            error=row.last_error,
+        )
+
+
+class JobFailure(BaseModel):
+    attempt: int = Field(description="1 for the first run, 2 for the first retry, ...")
+    error_type: str
+    error: str
+    failed_at: datetime
+
+    @classmethod
+    def of(cls, row: FailureRow) -> JobFailure:
+        return cls(
+            attempt=row.attempt,
+            error_type=row.error_type,
+            error=row.error,
+            failed_at=row.failed_at,
+        )
+
+
+class JobDetail(Job):
+    failures: list[JobFailure] = Field(description="Every failed attempt, oldest first.")
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_before_id: int | None = Field(
+        description="Pass as `before_id` for the next (older) page; none on the last page."
+    )

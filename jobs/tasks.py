@@ -1,0 +1,226 @@
+"""The recurring work as tasks: each parses its arguments, calls a domain service, logs.
+
+Every task here is periodic (jobs/app.py registers it with its schedule), so procrastinate passes
+``timestamp``: the scheduled instant, in Unix seconds. Calendar work (overdue, reminders) runs as
+of that instant's day, so a retry the next morning still judges the day it was meant for; work
+that follows the data (rollups, scan, alerts, polling) reads the clock when it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import psycopg
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Status
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from analytics.alerts.service import run_alerts
+from analytics.anomalies import service as anomalies
+from analytics.rollups.service import refresh_pending
+from analytics.vee import service as vee
+from billing.invoices import service as invoice_service
+from billing.payments.notices import send_due_notices
+from billing.payments.penalties import propose_penalties
+from billing.payments.providers import make_provider_clients
+from billing.payments.service import apply_credit, poll_pending
+from core.config import get_settings
+from core.db import make_async_engine
+from core.sms import make_sms_provider
+from jobs import repository
+
+logger = logging.getLogger(__name__)
+
+# Pending payments asked about per run, as `waterbill payments poll` does by default.
+POLL_LIMIT = 500
+# A worker beats every 10 s; silent this long, it is taken for dead and its running jobs are
+# queued again. Generous, because a job that blocks the event loop also stops the beat, and
+# a job retried while it still runs would run twice.
+STALLED_AFTER_S = 120
+
+
+def scheduled_at(timestamp: int) -> datetime:
+    """The scheduled instant a periodic job was deferred for."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise TypeError(f"timestamp must be Unix seconds, not {timestamp!r}")
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@asynccontextmanager
+async def _engine() -> AsyncIterator[AsyncEngine]:
+
+    engine = make_async_engine(get_settings())
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def refresh_rollups(timestamp: int) -> None:
+    """Drain the rollup queue, one transaction per batch of meters."""
+
+    at = scheduled_at(timestamp)
+    settings = get_settings()
+    meters = 0
+    with psycopg.connect(settings.dsn) as conn:
+        while True:
+            with conn.transaction():
+                result = refresh_pending(
+                    conn,
+                    limit=settings.rollup.batch_meters,
+                    default_country=settings.default_country,
+                    work_mem=settings.rollup.work_mem,
+                )
+            if result.meters == 0:
+                break
+            meters += result.meters
+    logger.info("rollups (%s): refreshed %d meters", at.isoformat(), meters)
+
+
+def scan(timestamp: int) -> None:
+    """VEE over what arrived since its watermark, then the incremental anomaly scan."""
+
+    at = scheduled_at(timestamp)
+    settings = get_settings()
+    now = datetime.now(UTC)
+    with psycopg.connect(settings.dsn) as conn:
+        with conn.transaction():
+            checked = vee.run(
+                conn, now=now, default_country=settings.default_country, options=settings.vee
+            )
+        with conn.transaction():
+            report = anomalies.scan(
+                conn,
+                now=now,
+                default_country=settings.default_country,
+                options=settings.analytics,
+            )
+    logger.info(
+        "scan (%s): validated %d readings of %d meters (%d flags, %d estimates written);"
+        " scanned %d meters: %d findings, %d opened, %d updated, %d resolved",
+        at.isoformat(),
+        checked.steps,
+        checked.meters,
+        checked.flags,
+        checked.estimates_written,
+        report.meters,
+        report.findings,
+        report.opened,
+        report.updated,
+        report.resolved,
+    )
+
+
+def send_alerts(timestamp: int) -> None:
+    """Queue SMS for newly confirmed incidents, then send every one that is due."""
+
+    at = scheduled_at(timestamp)
+    settings = get_settings()
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        report = run_alerts(
+            conn,
+            provider=make_sms_provider(settings.sms),
+            now=datetime.now(UTC),
+            options=settings.alerts,
+        )
+    logger.info("alerts (%s): %s", at.isoformat(), report)
+
+
+async def mark_overdue(timestamp: int) -> None:
+    """Mark issued invoices past their due date overdue, as of the scheduled day."""
+
+    day = scheduled_at(timestamp).date()
+    async with _engine() as engine, AsyncSession(engine) as session, session.begin():
+        count = await invoice_service.mark_overdue(session, today=day)
+    logger.info("overdue (%s): %d invoices overdue", day.isoformat(), count)
+
+
+async def remind(timestamp: int) -> None:
+    """`bill remind`: credit pays new invoices, penalties are proposed, billing SMS go out."""
+
+    day = scheduled_at(timestamp).date()
+    settings = get_settings()
+    async with _engine() as engine:
+        async with AsyncSession(engine) as session, session.begin():
+            allocations = await apply_credit(session)
+            proposals = await propose_penalties(session, today=day)
+        notices = await send_due_notices(
+            engine,
+            sms=make_sms_provider(settings.sms),
+            today=day,
+            reminder_days=settings.payments.reminder_days,
+        )
+    logger.info(
+        "remind (%s): %d invoices paid from credit, %d penalties proposed;"
+        " SMS: %d sent, %d failed, %d without a phone number",
+        day.isoformat(),
+        len(allocations),
+        len(proposals),
+        notices.sent,
+        notices.failed,
+        notices.no_recipient,
+    )
+
+
+async def poll_payments(timestamp: int) -> None:
+    """Ask the mobile-money providers about pending payments whose callback has not come."""
+
+    at = scheduled_at(timestamp)
+    settings = get_settings()
+    async with _engine() as engine:
+        result = await poll_pending(
+            engine,
+            clients=make_provider_clients(settings.payments),
+            settings=settings.payments,
+            now=datetime.now(UTC),
+            limit=POLL_LIMIT,
+        )
+    logger.info(
+        "payments poll (%s): polled %d: %d succeeded, %d failed, %d still pending,"
+        " %d unreachable; %d expired",
+        at.isoformat(),
+        result.polled,
+        result.succeeded,
+        result.failed,
+        result.still_pending,
+        result.unreachable,
+        result.expired,
+    )
+
+
+async def retry_stalled(context: JobContext, timestamp: int) -> None:
+    """Queue again the jobs of workers that died mid-job (SIGKILL, lost machine): their lock
+    would otherwise hold every later run of the same task back.
+
+    Where the same task already waits in the queue (its queueing lock), the dead run is marked
+    failed instead: the waiting one does the same work, and both cannot wait at once.
+    """
+    at = scheduled_at(timestamp)
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
+        assert job.id is not None
+        await repository.record_failure(
+            context.app.connector,
+            job_id=job.id,
+            attempt=job.attempts + 1,
+            error_type="WorkerLost",
+            error=f"its worker stopped beating for {STALLED_AFTER_S} s mid-job",
+        )
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation:
+            await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            logger.warning(
+                "stalled (%s): job %s (%s) failed, the same task already waits",
+                at.isoformat(),
+                job.id,
+                job.task_name,
+            )
+        else:
+            logger.warning(
+                "stalled (%s): job %s (%s) queued again", at.isoformat(), job.id, job.task_name
+            )

@@ -1,6 +1,6 @@
 """What procrastinate does not keep: why a job attempt failed.
 
-procrastinate's own tables (``procrastinate_*``, created by migration 0015 from its shipped
+procrastinate's own tables (``procrastinate_*``, created by migration 0016 from its shipped
 schema) hold the jobs, their state and attempts, but no error text; a worker middleware writes one
 row here per failed attempt so that ``GET /jobs/{id}`` can say what went wrong.
 """

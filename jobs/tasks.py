@@ -8,6 +8,7 @@ that follows the data (rollups, scan, alerts, polling) reads the clock when it r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ from billing.payments.service import apply_credit, poll_pending
 from core.config import get_settings
 from core.db import make_async_engine
 from core.notifications import service as notifications
-from core.notifications.service import RetryPolicy
+from core.notifications.service import DrainReport, RetryPolicy
 from core.sms import make_sms_provider
 from jobs import repository
 
@@ -143,8 +144,8 @@ async def mark_overdue(timestamp: int) -> None:
 
 
 async def remind(timestamp: int) -> None:
-    """`bill remind`: credit pays new invoices, penalties are proposed, billing SMS go out."""
-
+    """`bill remind`: credit pays new invoices, penalties are proposed, billing SMS are queued in
+    the same transaction, then the SMS outbox is drained."""
     day = scheduled_at(timestamp).date()
     settings = get_settings()
     async with _engine() as engine, AsyncSession(engine) as session, session.begin():
@@ -156,13 +157,8 @@ async def remind(timestamp: int) -> None:
             reminder_days=settings.payments.reminder_days,
             now=datetime.now(UTC),
         )
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        sms = notifications.drain(
-            conn,
-            provider=make_sms_provider(settings.sms),
-            policy=RetryPolicy.of(settings.sms),
-            now=datetime.now(UTC),
-        )
+    # The drain is sync psycopg: off the event loop, which keeps the worker's heartbeat going.
+    sms = await asyncio.to_thread(_drain_outbox)
     logger.info(
         "remind (%s): %d invoices paid from credit, %d penalties proposed;"
         " SMS: %s, %d without a phone number",
@@ -172,6 +168,17 @@ async def remind(timestamp: int) -> None:
         sms,
         notices.no_recipient,
     )
+
+
+def _drain_outbox() -> DrainReport:
+    settings = get_settings()
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        return notifications.drain(
+            conn,
+            provider=make_sms_provider(settings.sms),
+            policy=RetryPolicy.of(settings.sms),
+            now=datetime.now(UTC),
+        )
 
 
 async def poll_payments(timestamp: int) -> None:

@@ -103,7 +103,7 @@ class TestUpgrade:
     def test_downgrade_removes_the_job_library(self, empty_database_url):
         settings = Settings(database_url=SecretStr(empty_database_url))
         upgrade(settings)
-        command.downgrade(alembic_config(empty_database_url), "0014")
+        command.downgrade(alembic_config(empty_database_url), "0015")
         with psycopg.connect(empty_database_url) as conn:
             left = conn.execute(
                 "SELECT count(*) FROM pg_class WHERE relname LIKE 'procrastinate%'"

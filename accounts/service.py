@@ -86,13 +86,14 @@ async def register(
             target_id=user.id,
         )
     if not user.is_active:
+        # A deactivated account gets no code (only an admin brings it back), yet the same answer.
         await codes.send_code(
             session,
             settings=settings,
             sms=sms,
             phone=phone,
             purpose=CodePurpose.ACTIVATION,
-            user=user,
+            user=user if user.awaiting_activation else None,
         )
         return
     await codes.log_send(
@@ -111,10 +112,11 @@ async def resend_code(
     phone: str,
     purpose: CodePurpose,
 ) -> None:
-    """A new code for a pending activation or a password reset; silent for other numbers."""
+    """A new code for a pending activation or a password reset; silent for other numbers and
+    for deactivated accounts."""
     user = await find_user_by_phone(session, phone=phone)
     wanted = user is not None and (
-        (purpose is CodePurpose.ACTIVATION and not user.is_active)
+        (purpose is CodePurpose.ACTIVATION and user.awaiting_activation)
         or (purpose is CodePurpose.PASSWORD_RESET and user.is_active)
     )
     await codes.send_code(
@@ -131,7 +133,7 @@ async def activate(
     session: AsyncSession, *, settings: Settings, phone: str, code: str, ip: str | None
 ) -> TokenPair:
     user = await find_user_by_phone(session, phone=phone)
-    pending = user if user is not None and not user.is_active else None
+    pending = user if user is not None and user.awaiting_activation else None
     await codes.consume_code(
         session, settings=settings, user=pending, purpose=CodePurpose.ACTIVATION, code=code
     )
@@ -170,6 +172,8 @@ async def login(
             ip=ip,
             detail={"reason": "inactive"},
         )
+        if user.deactivated_at is not None:
+            raise AccountInactive("this account was deactivated; ask an administrator")
         raise AccountInactive("activate the account with the code sent by SMS first")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -309,7 +313,10 @@ async def update_user(
     for name, value in changes.items():
         setattr(user, name, value)
     if changes.get("is_active") is False:
+        user.deactivated_at = user.deactivated_at or datetime.now(UTC)
         await revoke_all(session, user_id=user.id)
+    elif changes.get("is_active") is True:
+        user.deactivated_at = None
     await session.flush()
     if user.role is not old_role:
         await audit.record(

@@ -1,0 +1,46 @@
+"""Account state: a deactivated account is told apart from one awaiting activation.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-11-24 14:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("app_user", sa.Column("deactivated_at", sa.DateTime(timezone=True)))
+    # Inactive accounts that were once in use (signed in, activated or made by staff) were
+    # deactivated by an admin; the others are sign-ups still waiting for their code.
+    op.execute(
+        """
+        UPDATE app_user SET deactivated_at = updated_at
+        WHERE NOT is_active AND erased_at IS NULL AND (
+            last_login_at IS NOT NULL
+            OR id::text IN (
+                SELECT target_id FROM audit_log
+                WHERE target_type = 'user' AND action IN ('user.activated', 'user.created')
+            )
+        )
+        """
+    )
+    op.create_check_constraint(
+        op.f("ck_app_user_deactivated_is_inactive"),
+        "app_user",
+        "deactivated_at IS NULL OR NOT is_active",
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint("ck_app_user_deactivated_is_inactive", "app_user", type_="check")
+    op.drop_column("app_user", "deactivated_at")

@@ -19,6 +19,7 @@ from accounts.exceptions import (
     AccountInactive,
     InvalidCredentials,
     InvalidToken,
+    LastAdmin,
     RefreshTokenRejected,
 )
 from accounts.models import CodePurpose, RefreshToken, Role, User
@@ -305,10 +306,21 @@ async def create_user(
     return user
 
 
+async def ensure_not_last_admin(session: AsyncSession, *, user: User) -> None:
+    """Refuse to let ``user`` stop being an active admin if no other active admin is left: a
+    deployment without one cannot be administered, nor get one back, through the API."""
+    if user.role is not Role.ADMIN or not user.is_active or user.erased_at is not None:
+        return
+    if not await AccountsRepository(session).active_admin_ids_for_update() - {user.id}:
+        raise LastAdmin(f"user {user.id} is the last active admin: make another admin first")
+
+
 async def update_user(
     session: AsyncSession, *, user: User, changes: dict[str, Any], actor: User, ip: str | None
 ) -> User:
     """Apply profile changes; a role change is audited on its own."""
+    if changes.get("is_active") is False or changes.get("role", Role.ADMIN) is not Role.ADMIN:
+        await ensure_not_last_admin(session, user=user)
     old_role = user.role
     for name, value in changes.items():
         setattr(user, name, value)

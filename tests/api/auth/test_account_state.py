@@ -1,5 +1,5 @@
 """Account state is authoritative: a deactivated or erased account stays so until an admin acts
-(issue 14, hole 1)."""
+(issue 14, hole 1), and the last active admin cannot leave (hole 8)."""
 
 import pytest
 
@@ -121,3 +121,48 @@ class TestNoSelfReactivation:
         answer = await api.post("/auth/activate", json={"phone": pending.phone, "code": code})
         assert answer.status_code == 200
 
+
+class TestLastAdmin:
+    @pytest.fixture
+    async def admin(self, make_account, db):
+        """The deployment's only active admin (the CLI's or fixtures' others deactivated)."""
+        admin = await make_account("admin")
+        db.execute(
+            "UPDATE app_user SET is_active = false WHERE role = 'admin' AND id <> %s", [admin.id]
+        )
+        return admin
+
+    @pytest.mark.parametrize(
+        "change", [{"is_active": False}, {"role": "manager"}, {"role": "customer"}]
+    )
+    async def test_the_last_admin_cannot_deactivate_or_demote_itself(self, api, admin, db, change):
+        answer = await api.patch(f"/users/{admin.id}", json=change, headers=admin.headers)
+        assert answer.status_code == 409
+        assert answer.json()["error"] == "LastAdmin"
+        assert "last active admin" in answer.json()["detail"]
+        row = db.execute("SELECT role, is_active FROM app_user WHERE id = %s", [admin.id])
+        assert row.fetchone() == ("admin", True)
+
+    async def test_the_last_admin_cannot_erase_itself(self, api, admin, db):
+        own = await api.post("/users/me/erase", json={"password": PASSWORD}, headers=admin.headers)
+        by_id = await api.post(f"/users/{admin.id}/erase", headers=admin.headers)
+        assert (own.status_code, by_id.status_code) == (409, 409)
+        row = db.execute("SELECT erased_at FROM app_user WHERE id = %s", [admin.id]).fetchone()
+        assert row == (None,)
+
+    async def test_with_a_second_admin_one_may_go_but_not_both(self, api, admin, make_account):
+        second = await make_account("admin")
+        first_out = await api.patch(
+            f"/users/{admin.id}", json={"role": "manager"}, headers=second.headers
+        )
+        assert first_out.status_code == 200
+        second_out = await api.patch(
+            f"/users/{second.id}", json={"is_active": False}, headers=second.headers
+        )
+        assert second_out.status_code == 409
+
+    async def test_an_inactive_admin_may_still_be_erased(self, api, admin, make_account):
+        former = await make_account("admin")
+        await api.patch(f"/users/{former.id}", json={"is_active": False}, headers=admin.headers)
+        answer = await api.post(f"/users/{former.id}/erase", headers=admin.headers)
+        assert answer.status_code == 204

@@ -125,8 +125,10 @@ async def add_occupant(
     user: Annotated[User, require(Permission.OCCUPANTS_WRITE)],
     ip: ClientIp,
 ) -> DwellingOccupant:
-    """Link a tenant or owner to the dwelling from a date."""
+    """Link a tenant or owner to the dwelling from a date (managers: customers only, see the
+    security page of the docs)."""
     await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+    await scope.ensure_linkable_user(session, user=user, user_id=body.user_id)
     occupant = await registry_service.add_occupant(
         session,
         dwelling_id=dwelling_id,

@@ -107,6 +107,15 @@ class AccountsRepository:
             .values(revoked_at=at)
         )
 
+    async def bump_token_version(self, user_id: int) -> None:
+        """Invalidate the user's access tokens, atomically against concurrent bumps."""
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+
     async def occupancies(self, user_id: int) -> Sequence[DwellingOccupant]:
         return (
             await self.session.scalars(

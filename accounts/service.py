@@ -220,6 +220,7 @@ async def refresh(
     now = datetime.now(UTC)
     if row.revoked_at is not None:
         await AccountsRepository(session).revoke_family(row.family, at=now)
+        await AccountsRepository(session).bump_token_version(row.user_id)
         await audit.record(
             session,
             action=AuditAction.TOKEN_REUSED,
@@ -237,14 +238,18 @@ async def refresh(
 
 
 async def logout(session: AsyncSession, *, settings: Settings, token: str, ip: str | None) -> None:
+    """Revoke this refresh token and end the user's access tokens (other devices refresh)."""
     row = await _refresh_row(session, settings=settings, token=token)
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+    await AccountsRepository(session).bump_token_version(row.user_id)
     await audit.record(session, action=AuditAction.LOGGED_OUT, actor_id=row.user_id, ip=ip)
 
 
 async def revoke_all(session: AsyncSession, *, user_id: int) -> None:
+    """End every session of the user: refresh tokens revoked, access tokens ended."""
     await AccountsRepository(session).revoke_user_tokens(user_id, at=datetime.now(UTC))
+    await AccountsRepository(session).bump_token_version(user_id)
 
 
 async def reset_password(
@@ -331,6 +336,7 @@ async def update_user(
         user.deactivated_at = None
     await session.flush()
     if user.role is not old_role:
+        await AccountsRepository(session).bump_token_version(user.id)
         await audit.record(
             session,
             action=AuditAction.ROLE_CHANGED,

@@ -1,4 +1,5 @@
-"""Account state: a deactivated account is told apart from one awaiting activation.
+"""Account state: a deactivated account is told apart from one awaiting activation, and a
+token version ends a user's access tokens at once.
 
 Revision ID: 0014
 Revises: 0013
@@ -20,6 +21,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("app_user", sa.Column("deactivated_at", sa.DateTime(timezone=True)))
+    op.add_column(
+        "app_user",
+        sa.Column("token_version", sa.Integer(), server_default="0", nullable=False),
+    )
     # Inactive accounts that were once in use (signed in, activated or made by staff) were
     # deactivated by an admin; the others are sign-ups still waiting for their code.
     op.execute(
@@ -43,4 +48,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_constraint("ck_app_user_deactivated_is_inactive", "app_user", type_="check")
+    op.drop_column("app_user", "token_version")
     op.drop_column("app_user", "deactivated_at")

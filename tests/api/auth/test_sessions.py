@@ -14,7 +14,8 @@ pytestmark = pytest.mark.services
 async def _sign_in(api, phone: str) -> dict[str, str]:
     answer = await api.post("/auth/login", json={"phone": phone, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    pair: dict[str, str] = answer.json()
+    return pair
 
 
 def _bearer(pair: dict[str, str]) -> dict[str, str]:
@@ -22,7 +23,8 @@ def _bearer(pair: dict[str, str]) -> dict[str, str]:
 
 
 async def _works(api, pair: dict[str, str]) -> bool:
-    return (await api.get("/users/me", headers=_bearer(pair))).status_code == 200
+    answer = await api.get("/users/me", headers=_bearer(pair))
+    return bool(answer.status_code == 200)
 
 
 class TestAccessTokensEnd:

@@ -10,6 +10,8 @@ Tree::
     └── AccountInactive         right password, account not activated yet
     AppError (400)
     └── CodeRejected            SMS code wrong, used, expired or out of attempts
+    Conflict (409)
+    └── LastAdmin               the last active admin would be deactivated, demoted or erased
 
 ``AuthFailure`` marks the ones whose side effects (attempt counters, audit entries, a revoked
 token family) must be committed although the request fails.
@@ -17,7 +19,7 @@ token family) must be committed although the request fails.
 
 from __future__ import annotations
 
-from core.exceptions import AppError, NotAuthenticated, PermissionDenied
+from core.exceptions import AppError, Conflict, NotAuthenticated, PermissionDenied
 
 
 class AuthFailure(AppError):
@@ -42,3 +44,7 @@ class AccountInactive(PermissionDenied, AuthFailure):
 
 class CodeRejected(AuthFailure):
     status_code = 400
+
+
+class LastAdmin(Conflict):
+    pass

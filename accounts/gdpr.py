@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import passwords
 from accounts.models import User
 from accounts.repository import AccountsRepository
-from accounts.service import revoke_all
+from accounts.service import ensure_not_last_admin, revoke_all
 from core import audit
 from core.audit import AuditAction
 from core.exceptions import PermissionDenied
@@ -90,6 +90,7 @@ async def erase_user(session: AsyncSession, *, user: User, actor: User, ip: str 
     row and its dwellings; what identifies the person (phone, names, password, codes, sessions,
     SMS history) goes. The audit trail names people by id only and stays as it is.
     """
+    await ensure_not_last_admin(session, user=user)
     phone = user.phone
     await revoke_all(session, user_id=user.id)
     await AccountsRepository(session).delete_personal_traces(user_id=user.id, phone=phone)

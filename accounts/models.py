@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
@@ -40,9 +41,17 @@ class CodePurpose(StrEnum):
 
 class User(Base):
     """A person who signs in by phone. Erasure blanks the personal fields and keeps the row, so
-    invoices and payments still point at someone for their legal retention."""
+    invoices and payments still point at someone for their legal retention.
+
+    States: awaiting activation (signed up, code not yet entered: inactive, never deactivated),
+    active, deactivated by an admin (``deactivated_at``), erased (``erased_at``). Only the first
+    may be activated by an SMS code; the others come back only through an admin.
+    """
 
     __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("deactivated_at IS NULL OR NOT is_active", name="deactivated_is_inactive"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     # E.164; NULL once erased (UNIQUE allows many NULLs).
@@ -61,6 +70,15 @@ class User(Base):
     )
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Carried by every access token and compared on each request (the user row is read anyway):
+    # a bump ends all the user's access tokens at once, at no extra query.
+    token_version: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+
+    @property
+    def awaiting_activation(self) -> bool:
+        """Signed up and not yet activated: the one state an SMS code may activate."""
+        return not self.is_active and self.deactivated_at is None and self.erased_at is None
 
     @property
     def full_name(self) -> str:

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.models import CodePurpose, RefreshToken, SmsCode, SmsSendLog, User
+from accounts.models import CodePurpose, RefreshToken, Role, SmsCode, SmsSendLog, User
 from analytics.alerts.models import AlertDelivery, AlertMute
 from core.audit import AuditLog
 from registry.models import BuildingManager, DwellingOccupant, TechnicianAssignment
@@ -37,6 +37,16 @@ class AccountsRepository:
             statement = statement.where(User.id.in_(in_reach))
         return list(
             await self.session.scalars(statement.order_by(User.id).limit(limit).offset(offset))
+        )
+
+    async def active_admin_ids_for_update(self) -> set[int]:
+        """Ids of the active admins, locked so two admins cannot demote each other at once."""
+        return set(
+            await self.session.scalars(
+                select(User.id)
+                .where(User.role == Role.ADMIN, User.is_active, User.erased_at.is_(None))
+                .with_for_update()
+            )
         )
 
     async def sends_since(
@@ -95,6 +105,15 @@ class AccountsRepository:
             update(RefreshToken)
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=at)
+        )
+
+    async def bump_token_version(self, user_id: int) -> None:
+        """Invalidate the user's access tokens, atomically against concurrent bumps."""
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version + 1)
+            .execution_options(synchronize_session="fetch")
         )
 
     async def occupancies(self, user_id: int) -> Sequence[DwellingOccupant]:

@@ -87,6 +87,9 @@ class UserOut(BaseModel):
     created_at: datetime
     last_login_at: datetime | None
     erased_at: datetime | None
+    deactivated_at: datetime | None = Field(
+        description="Set when an admin deactivated the account; only an admin reactivates it."
+    )
 
 
 class UserIn(BaseModel):

@@ -8,15 +8,16 @@ does not exist, so ids of other people's objects cannot be probed. Typical use i
     statement = scope.restrict(select(Meter), Meter.id, scope.meter_ids(user))
 
 Reach by role: admin everything; manager the buildings they manage and all below them, and the
-occupants of those dwellings; technician the buildings and meters of their rounds; customer the
-dwellings they occupy today (tenant or owner) and their meters.
+customers occupying those dwellings; technician the buildings and meters of their rounds; customer
+the dwellings they occupy today (tenant or owner) and their meters. Who may link whom to a dwelling
+is ``linkable_user_ids`` (the table is in docs/security.md).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Role, User
@@ -92,14 +93,38 @@ def meter_ids(user: User) -> Ids | None:
 
 
 def user_ids(user: User) -> Ids | None:
-    """Managers reach the occupants (past and present) of their buildings' dwellings."""
+    """Managers reach the customers occupying (in the past or now) their buildings' dwellings:
+    never staff, even one linked to a dwelling, whose profile is the admins' to edit."""
     if user.role is Role.ADMIN:
         return None
     if user.role is Role.MANAGER:
         dwellings = dwelling_ids(user)
         assert dwellings is not None
-        return select(DwellingOccupant.user_id).where(DwellingOccupant.dwelling_id.in_(dwellings))
+        return (
+            select(DwellingOccupant.user_id)
+            .join(User, User.id == DwellingOccupant.user_id)
+            .where(DwellingOccupant.dwelling_id.in_(dwellings), User.role == Role.CUSTOMER)
+        )
     return select(User.id).where(User.id == user.id)
+
+
+def linkable_user_ids(user: User) -> Ids | None:
+    """Whom ``user`` may link to a dwelling in reach. A manager links customers only, and only
+    those not occupying, now or later, a dwelling outside their buildings: linking must not bring
+    another building's customer (their phone, their history) into the manager's reach."""
+    if user.role is Role.ADMIN:
+        return None
+    if user.role is not Role.MANAGER:
+        return select(User.id).where(false())
+    dwellings = dwelling_ids(user)
+    assert dwellings is not None
+    elsewhere = select(DwellingOccupant.user_id).where(
+        DwellingOccupant.dwelling_id.not_in(dwellings),
+        DwellingOccupant.end_date.is_(None) | (DwellingOccupant.end_date >= func.current_date()),
+    )
+    return select(User.id).where(
+        User.role == Role.CUSTOMER, User.erased_at.is_(None), User.id.not_in(elsewhere)
+    )
 
 
 def restrict(statement: S, column: Any, ids: Ids | None) -> S:
@@ -140,3 +165,8 @@ async def ensure_meter(session: AsyncSession, *, user: User, meter_id: int) -> M
 
 async def ensure_user(session: AsyncSession, *, user: User, user_id: int) -> User:
     return await _ensure(session, User, user_id, user_ids(user), "user")
+
+
+async def ensure_linkable_user(session: AsyncSession, *, user: User, user_id: int) -> User:
+    """The user ``user`` may link to a dwelling; 404 for anyone else, as for a missing id."""
+    return await _ensure(session, User, user_id, linkable_user_ids(user), "user")

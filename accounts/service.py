@@ -19,6 +19,7 @@ from accounts.exceptions import (
     AccountInactive,
     InvalidCredentials,
     InvalidToken,
+    LastAdmin,
     RefreshTokenRejected,
 )
 from accounts.models import CodePurpose, RefreshToken, Role, User
@@ -87,8 +88,13 @@ async def register(
             target_id=user.id,
         )
     if not user.is_active:
+        # A deactivated account gets no code (only an admin brings it back), yet the same answer.
         return await codes.send_code(
-            session, settings=settings, phone=phone, purpose=CodePurpose.ACTIVATION, user=user
+            session,
+            settings=settings,
+            phone=phone,
+            purpose=CodePurpose.ACTIVATION,
+            user=user if user.awaiting_activation else None,
         )
     logged = await codes.log_send(
         session, settings=settings, phone=phone, purpose=CodePurpose.ACTIVATION, delivered=True
@@ -113,10 +119,10 @@ async def resend_code(
     purpose: CodePurpose,
 ) -> int | None:
     """Queue a new code for a pending activation or a password reset (its outbox id); silent
-    for other numbers."""
+    for other numbers and for deactivated accounts."""
     user = await find_user_by_phone(session, phone=phone)
     wanted = user is not None and (
-        (purpose is CodePurpose.ACTIVATION and not user.is_active)
+        (purpose is CodePurpose.ACTIVATION and user.awaiting_activation)
         or (purpose is CodePurpose.PASSWORD_RESET and user.is_active)
     )
     return await codes.send_code(
@@ -128,7 +134,7 @@ async def activate(
     session: AsyncSession, *, settings: Settings, phone: str, code: str, ip: str | None
 ) -> TokenPair:
     user = await find_user_by_phone(session, phone=phone)
-    pending = user if user is not None and not user.is_active else None
+    pending = user if user is not None and user.awaiting_activation else None
     await codes.consume_code(
         session, settings=settings, user=pending, purpose=CodePurpose.ACTIVATION, code=code
     )
@@ -167,6 +173,8 @@ async def login(
             ip=ip,
             detail={"reason": "inactive"},
         )
+        if user.deactivated_at is not None:
+            raise AccountInactive("this account was deactivated; ask an administrator")
         raise AccountInactive("activate the account with the code sent by SMS first")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -212,6 +220,7 @@ async def refresh(
     now = datetime.now(UTC)
     if row.revoked_at is not None:
         await AccountsRepository(session).revoke_family(row.family, at=now)
+        await AccountsRepository(session).bump_token_version(row.user_id)
         await audit.record(
             session,
             action=AuditAction.TOKEN_REUSED,
@@ -229,14 +238,18 @@ async def refresh(
 
 
 async def logout(session: AsyncSession, *, settings: Settings, token: str, ip: str | None) -> None:
+    """Revoke this refresh token and end the user's access tokens (other devices refresh)."""
     row = await _refresh_row(session, settings=settings, token=token)
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+    await AccountsRepository(session).bump_token_version(row.user_id)
     await audit.record(session, action=AuditAction.LOGGED_OUT, actor_id=row.user_id, ip=ip)
 
 
 async def revoke_all(session: AsyncSession, *, user_id: int) -> None:
+    """End every session of the user: refresh tokens revoked, access tokens ended."""
     await AccountsRepository(session).revoke_user_tokens(user_id, at=datetime.now(UTC))
+    await AccountsRepository(session).bump_token_version(user_id)
 
 
 async def reset_password(
@@ -298,17 +311,32 @@ async def create_user(
     return user
 
 
+async def ensure_not_last_admin(session: AsyncSession, *, user: User) -> None:
+    """Refuse to let ``user`` stop being an active admin if no other active admin is left: a
+    deployment without one cannot be administered, nor get one back, through the API."""
+    if user.role is not Role.ADMIN or not user.is_active or user.erased_at is not None:
+        return
+    if not await AccountsRepository(session).active_admin_ids_for_update() - {user.id}:
+        raise LastAdmin(f"user {user.id} is the last active admin: make another admin first")
+
+
 async def update_user(
     session: AsyncSession, *, user: User, changes: dict[str, Any], actor: User, ip: str | None
 ) -> User:
     """Apply profile changes; a role change is audited on its own."""
+    if changes.get("is_active") is False or changes.get("role", Role.ADMIN) is not Role.ADMIN:
+        await ensure_not_last_admin(session, user=user)
     old_role = user.role
     for name, value in changes.items():
         setattr(user, name, value)
     if changes.get("is_active") is False:
+        user.deactivated_at = user.deactivated_at or datetime.now(UTC)
         await revoke_all(session, user_id=user.id)
+    elif changes.get("is_active") is True:
+        user.deactivated_at = None
     await session.flush()
     if user.role is not old_role:
+        await AccountsRepository(session).bump_token_version(user.id)
         await audit.record(
             session,
             action=AuditAction.ROLE_CHANGED,

@@ -50,6 +50,7 @@ def user_claims(user: User) -> dict[str, Any]:
         "full_name": user.full_name,
         "role": user.role.value,
         "is_active": user.is_active,
+        "ver": user.token_version,
     }
 
 

@@ -32,6 +32,8 @@ async def get_current_user(
     user = await session.get(User, claims["user_id"])
     if user is None or not user.is_active or user.erased_at is not None:
         raise InvalidToken("the account of this token is no longer active")
+    if claims.get("ver") != user.token_version:
+        raise InvalidToken("this session has ended; sign in again")
     return user
 
 

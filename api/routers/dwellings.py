@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from accounts import scope
 from accounts.models import User
@@ -17,7 +17,7 @@ from api.auth.deps import ClientIp
 from api.auth.guards import require
 from api.deps import SessionDep
 from api.errors import error_responses
-from api.params import Limit, Offset, PathId
+from api.params import FilterId, Limit, Offset, PathId
 from core import audit
 from core.audit import AuditAction
 from registry import service as registry_service
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/dwellings", tags=["dwellings"], responses=error_resp
 async def list_dwellings(
     session: SessionDep,
     user: Annotated[User, require(Permission.DWELLINGS_READ)],
-    building_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    building_id: FilterId = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Dwelling]:
@@ -125,8 +125,10 @@ async def add_occupant(
     user: Annotated[User, require(Permission.OCCUPANTS_WRITE)],
     ip: ClientIp,
 ) -> DwellingOccupant:
-    """Link a tenant or owner to the dwelling from a date."""
+    """Link a tenant or owner to the dwelling from a date (managers: customers only, see the
+    security page of the docs)."""
     await scope.ensure_dwelling(session, user=user, dwelling_id=dwelling_id)
+    await scope.ensure_linkable_user(session, user=user, user_id=body.user_id)
     occupant = await registry_service.add_occupant(
         session,
         dwelling_id=dwelling_id,

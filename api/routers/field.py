@@ -23,6 +23,7 @@ from accounts.permissions import Permission
 from api.auth.guards import meter_in_reach, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
+from api.params import Limit, Offset
 from core.config import Settings
 from core.exceptions import InvalidInput
 from ingest.field import photos, service
@@ -263,8 +264,8 @@ async def list_faults(
     _: Annotated[User, require(Permission.FAULTS_MANAGE)],
     status: FaultStatus | None = FaultStatus.OPEN,
     meter_id: Annotated[Id | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[MeterFault]:
     """Reported faults, newest first (open ones by default)."""
     statement = select(MeterFault)

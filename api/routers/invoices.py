@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import ColumnElement, or_, select
 
 from accounts import scope
@@ -18,6 +18,7 @@ from api.auth.deps import ClientIp
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
+from api.params import FilterId, Limit, Offset, PathId
 from billing.close.models import BillingPeriod
 from billing.close.schemas import PERIOD
 from billing.invoices import service as invoice_service
@@ -28,11 +29,8 @@ from billing.invoices.pdf import render_invoice
 from billing.invoices.schemas import InvoiceDetailOut, InvoiceOut, VoidIn
 from core import audit
 from core.audit import AuditAction
-from core.orm import MAX_ID
 
 router = APIRouter(prefix="/invoices", tags=["invoices"], responses=error_responses(401, 403))
-
-InvoiceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _visible(user: User) -> list[ColumnElement[bool]]:
@@ -61,9 +59,9 @@ async def list_invoices(
     user: Annotated[User, require(Permission.INVOICES_READ)],
     status: InvoiceStatus | None = None,
     period: Annotated[str | None, Query(pattern=PERIOD, description="YYYY-MM")] = None,
-    dwelling_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    dwelling_id: FilterId = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[InvoiceOut]:
     """Invoices in the user's reach, newest first; filter by status, period, dwelling."""
     statement = select(Invoice).where(*_visible(user))
@@ -81,7 +79,7 @@ async def list_invoices(
 
 @router.get("/{invoice_id}", response_model=InvoiceDetailOut, responses=error_responses(404))
 async def get_invoice(
-    invoice_id: InvoiceId,
+    invoice_id: PathId,
     session: SessionDep,
     user: Annotated[User, require(Permission.INVOICES_READ)],
 ) -> InvoiceDetailOut:
@@ -97,7 +95,7 @@ async def get_invoice(
     responses={200: {"content": {"application/pdf": {}}}, **error_responses(404)},
 )
 async def invoice_pdf(
-    invoice_id: InvoiceId,
+    invoice_id: PathId,
     session: SessionDep,
     settings: SettingsDep,
     user: Annotated[User, require(Permission.INVOICES_READ)],
@@ -118,7 +116,7 @@ async def invoice_pdf(
 
 @router.post("/{invoice_id}/void", response_model=InvoiceOut, responses=error_responses(404, 409))
 async def void_invoice(
-    invoice_id: InvoiceId,
+    invoice_id: PathId,
     body: VoidIn,
     session: SessionDep,
     user: Annotated[User, require(Permission.BILLING_RUN)],

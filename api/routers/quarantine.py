@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.permissions import Permission
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
+from api.params import Limit, Offset
 from core.telemetry import QuarantineStatus
 from ingest.decoder import Reason
 from ingest.repository import IngestRepository, QuarantinedMessage
@@ -99,8 +100,8 @@ async def list_quarantine(
     reason: Annotated[list[Reason] | None, Query(description="Only these reasons.")] = None,
     status: QuarantineStatus = QuarantineStatus.OPEN,
     serial: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> QuarantinePage:
     """Quarantined messages, oldest first, with counts by reason."""
     repo = await _repository(session)

@@ -20,7 +20,7 @@ from analytics.telemetry.schemas import (
 )
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
-from api.params import PathId
+from api.params import Limit, Offset, PathId
 from core.telemetry import ReadingSource
 
 router = APIRouter(tags=["telemetry"])
@@ -105,8 +105,8 @@ async def ingest_status(session: SessionDep) -> IngestStatus:
 )
 async def ingest_status_meters(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> MeterIngestPage:
     """Last seen per active meter, silent meters first."""
     return await telemetry.meter_ingest_statuses(

@@ -55,6 +55,7 @@ async def export_me(
     "/me/erase",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
+    responses=error_responses(409),
 )
 async def erase_me(
     body: ErasureIn,
@@ -114,7 +115,7 @@ async def create_user(
     )
 
 
-@router.patch("/{user_id}", response_model=UserOut, responses=error_responses(404))
+@router.patch("/{user_id}", response_model=UserOut, responses=error_responses(404, 409))
 async def update_user(
     user_id: PathId,
     body: UserPatch,
@@ -136,7 +137,7 @@ async def update_user(
     "/{user_id}/erase",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=error_responses(404),
+    responses=error_responses(404, 409),
 )
 async def erase_user(
     user_id: PathId,

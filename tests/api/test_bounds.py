@@ -1,0 +1,64 @@
+"""Bounded inputs (issue 14, hole 7): an integer a client sends is checked against its bounds in
+the schema, so one beyond PostgreSQL's bigint is a 422, never a 500."""
+
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from core.config import Settings
+
+BEYOND_BIGINT = 2**63
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    spec = create_app(Settings()).openapi()
+    return [
+        (method, path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _integer_schemas(parameter: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = parameter.get("schema", {})
+    return [s for s in [schema, *schema.get("anyOf", [])] if s.get("type") == "integer"]
+
+
+def test_every_integer_parameter_has_both_bounds():
+    unbounded = [
+        f"{method.upper()} {path} {parameter['name']}"
+        for method, path, operation in _operations()
+        for parameter in operation.get("parameters", [])
+        for schema in _integer_schemas(parameter)
+        if "minimum" not in schema or "maximum" not in schema
+    ]
+    assert unbounded == []
+
+
+LIST_ROUTES = sorted(
+    path
+    for method, path, operation in _operations()
+    if method == "get"
+    and "{" not in path
+    and any(p["name"] == "offset" for p in operation.get("parameters", []))
+)
+
+
+def test_the_probed_routes_are_among_the_list_routes():
+    assert {"/invoices", "/faults", "/quarantine", "/ingest/status/meters"} <= set(LIST_ROUTES)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("path", LIST_ROUTES)
+async def test_an_offset_beyond_bigint_is_a_422(admin_client, path):
+    answer = await admin_client.get(path, params={"offset": BEYOND_BIGINT})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("path", LIST_ROUTES)
+async def test_the_largest_offset_allowed_answers(admin_client, path):
+    answer = await admin_client.get(path, params={"offset": 10_000_000})
+    assert answer.status_code == 200, answer.text

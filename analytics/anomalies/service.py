@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 
+from analytics.anomalies.batch import Batch, instants, read_batch
 from analytics.anomalies.detectors.abnormal import AbnormalConsumptionDetector
 from analytics.anomalies.detectors.backflow import BackflowDetector
 from analytics.anomalies.detectors.burst import BurstDetector
@@ -26,18 +27,13 @@ from analytics.anomalies.detectors.device_alarm import ALARM_KINDS, DeviceAlarmD
 from analytics.anomalies.detectors.leak import LeakDetector
 from analytics.anomalies.detectors.silent import SilentMeterDetector
 from analytics.anomalies.detectors.stuck import StuckMeterDetector
-from analytics.anomalies.exceptions import UnknownMeters
 from analytics.anomalies.features import (
     HourlySeries,
-    ReadingSeries,
     consumption_features,
-    hourly_series,
-    local_calendar,
 )
 from analytics.anomalies.repository import (
     DailyVolume,
     MeterContext,
-    ReadingRow,
     ScanRepository,
 )
 from analytics.arrays import FloatArray
@@ -110,7 +106,7 @@ def scan(
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = (
             reader.submit(
-                _read_batch,
+                read_batch,
                 repo,
                 incidents,
                 batches[0],
@@ -126,7 +122,7 @@ def scan(
             batch = pending.result()
             pending = (
                 reader.submit(
-                    _read_batch,
+                    read_batch,
                     repo,
                     incidents,
                     batches[position + 1],
@@ -144,7 +140,7 @@ def scan(
     states = repo.reporting_states(None if incremental else targets)
     silent = SilentMeterDetector().fit(np.array([s.reporting_interval_s for s in states]))
     for position, detection in silent.detect(
-        _instants([s.last_received_at for s in states]),
+        instants([s.last_received_at for s in states]),
         np.array([s.reporting_interval_s for s in states], dtype=np.int64),
         now=now,
     ):
@@ -181,10 +177,6 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
-def _instants(values: Sequence[datetime]) -> np.ndarray:
-    return np.array([int(v.timestamp()) for v in values], dtype=np.int64).astype("datetime64[s]")
-
-
 def _row(meter_id: int, detection: Detection) -> FindingRow:
     return FindingRow(
         meter_id=meter_id,
@@ -198,48 +190,7 @@ def _row(meter_id: int, detection: Detection) -> FindingRow:
     )
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """What the detectors of one batch of meters read from the database."""
-
-    contexts: Sequence[MeterContext]
-    hourly: dict[int, HourlySeries]
-    readings: dict[int, ReadingSeries]
-    leaks: dict[int, dict[str, Any]]
-    stucks: dict[int, dict[str, Any]]
-
-
-def _read_batch(
-    repo: ScanRepository,
-    incidents: IncidentBatchRepository,
-    meter_ids: Sequence[int],
-    *,
-    now: datetime,
-    default_country: str,
-    options: AnalyticsSettings,
-) -> _Batch:
-    contexts = repo.meter_contexts(meter_ids, default_country=default_country)
-    if len(contexts) != len(set(meter_ids)):
-        known = {c.meter_id for c in contexts}
-        raise UnknownMeters(sorted(set(meter_ids) - known))
-    ids = [c.meter_id for c in contexts]
-    until = now.replace(minute=0, second=0, microsecond=0)
-    since = until - timedelta(days=options.history_days + options.detect_days)
-    return _Batch(
-        contexts=contexts,
-        hourly=hourly_windows(
-            repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
-        ),
-        readings=_reading_series(
-            repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
-        ),
-        # What live incidents learned when they opened, so they are judged by the same norm.
-        leaks=incidents.live_evidence(ids, IncidentKind.LEAK.value),
-        stucks=incidents.live_evidence(ids, IncidentKind.STUCK.value),
-    )
-
-
-def _telemetry_findings(batch: _Batch, *, options: AnalyticsSettings) -> list[FindingRow]:
+def _telemetry_findings(batch: Batch, *, options: AnalyticsSettings) -> list[FindingRow]:
     """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
     split = options.history_days * 24
     hourly, readings, leaks, stucks = batch.hourly, batch.readings, batch.leaks, batch.stucks
@@ -266,48 +217,6 @@ def _telemetry_findings(batch: _Batch, *, options: AnalyticsSettings) -> list[Fi
                 detections += detector.detect(meter_readings)
             found.extend(_row(context.meter_id, d) for d in detections)
     return found
-
-
-def hourly_windows(
-    repo: ScanRepository, timezones: dict[int, str], *, since: datetime, until: datetime
-) -> dict[int, HourlySeries]:
-    """Each meter's hourly volumes over the UTC hours of ``[since, until)`` on its local
-    calendar (``timezones``: meter id to IANA zone), NaN where the readings do not say."""
-    first_hour = int(since.timestamp()) // 3600
-    hours = int(until.timestamp()) // 3600 - first_hour
-    calendars = {
-        tz: local_calendar(tz, first_hour, hours) for tz in sorted(set(timezones.values()))
-    }
-    series = {
-        row.meter_id: hourly_series(
-            np.frombuffer(row.hour_end, dtype=">i8").astype(np.int64),
-            np.frombuffer(row.index_l, dtype=">i8").astype(np.int64),
-            calendars[timezones[row.meter_id]],
-        )
-        for row in repo.hour_end_indexes(list(timezones), since=since, until=until)
-    }
-    empty = np.array([], dtype=np.int64)
-    for meter_id, tz in timezones.items():
-        if meter_id not in series:
-            series[meter_id] = hourly_series(empty, empty, calendars[tz])
-    return series
-
-
-def _reading_series(rows: Sequence[ReadingRow]) -> dict[int, ReadingSeries]:
-    by_meter: dict[int, list[ReadingRow]] = defaultdict(list)
-    for row in rows:
-        by_meter[row.meter_id].append(row)
-    return {
-        meter_id: ReadingSeries(
-            time=_instants([r.time for r in meter_rows]),
-            index_l=np.array([r.index_l for r in meter_rows], dtype=np.int64),
-            flow_lph=np.array(
-                [np.nan if r.flow_lph is None else r.flow_lph for r in meter_rows], dtype=float
-            ),
-            alarms=np.array([r.alarms for r in meter_rows], dtype=np.int64),
-        )
-        for meter_id, meter_rows in by_meter.items()
-    }
 
 
 def _slice(series: HourlySeries, start: int, stop: int | None) -> HourlySeries:

@@ -3,8 +3,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
+from analytics.anomalies.batch import hourly_windows
 from analytics.anomalies.repository import ScanRepository
-from analytics.anomalies.service import hourly_windows
 from tests.analytics.arrange import NOW
 
 pytestmark = pytest.mark.services

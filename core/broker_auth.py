@@ -13,6 +13,7 @@ import hashlib
 import os
 import secrets
 import signal
+import socket
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,12 +48,12 @@ API_ACCOUNT = "api@waterbill"
 TEST_ACCOUNT = "tests@waterbill"
 
 
-def default_accounts() -> tuple[ServiceAccount, ...]:
+def default_accounts() -> list[ServiceAccount]:
     """The ingest worker's and the API health probe's logins, with fresh passwords."""
-    return (
+    return [
         ServiceAccount(INGEST_ACCOUNT, new_password(), Access.READ),
         ServiceAccount(API_ACCOUNT, new_password(), Access.READ),
-    )
+    ]
 
 
 def new_password() -> str:
@@ -113,3 +114,18 @@ def write_acl_file(path: Path, prefix: str, accounts: Iterable[ServiceAccount]) 
 def reload_broker(pid_file: Path) -> None:
     """SIGHUP the broker: Mosquitto re-reads its password and ACL files."""
     os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
+
+
+# An MQTT 3.1.1 CONNECT with an empty client id: any CONNACK, even a refusal, will do.
+_PROBE_CONNECT = bytes.fromhex("100c00044d5154540402003c0000")
+
+
+def broker_answers(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the broker answers a CONNECT: past start-up, its SIGHUP handler is installed.
+
+    An open port is not enough: Mosquitto listens before it handles signals, and a SIGHUP then
+    (issuing a meter's credentials right after start) would terminate it.
+    """
+    with socket.create_connection((host, port), timeout=1) as sock:
+        sock.sendall(_PROBE_CONNECT)
+        return sock.recv(1)[:1] == b"\x20"

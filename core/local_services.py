@@ -26,7 +26,8 @@ from typing import Any, Self
 import psycopg
 from pydantic import SecretStr
 
-from core.broker_auth import ServiceAccount, default_accounts, set_passwords, write_acl_file
+from core import broker_auth
+from core.broker_auth import ServiceAccount
 from core.config import MqttSettings
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ class LocalMosquitto(_LocalServer):
     max_queued_messages: int = 5_000_000
     # As docker/mosquitto.conf: payloads above 1 MiB are refused at publish.
     message_size_limit: int = 1024 * 1024
-    accounts: list[ServiceAccount] = field(default_factory=lambda: list(default_accounts()))
+    accounts: list[ServiceAccount] = field(default_factory=broker_auth.default_accounts)
     topic_prefix: str = "wb"
     allow_anonymous: bool = False
     _owned_root: bool = field(default=False, init=False)
@@ -295,8 +296,9 @@ class LocalMosquitto(_LocalServer):
     def start(self) -> LocalMosquitto:
         root = self._make_root("waterbill-mqtt-")
         user = pwd.getpwuid(os.geteuid()).pw_name
-        set_passwords(self.password_file, {a.username: a.password for a in self.accounts})
-        write_acl_file(self.acl_file, self.topic_prefix, self.accounts)
+        logins = {account.username: account.password for account in self.accounts}
+        broker_auth.set_passwords(self.password_file, logins)
+        broker_auth.write_acl_file(self.acl_file, self.topic_prefix, self.accounts)
         self.config_file.write_text(
             "\n".join(
                 [
@@ -331,7 +333,7 @@ class LocalMosquitto(_LocalServer):
             start_new_session=True,
         )
         log.close()
-        _wait_for(lambda: _port_open(self.port), "Mosquitto", 15, self._process)
+        _wait_for(lambda: broker_auth.broker_answers(self.port), "Mosquitto", 15, self._process)
         logger.info("Mosquitto listening on 127.0.0.1:%d", self.port)
         return self
 

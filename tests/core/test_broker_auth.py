@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.broker_auth import (
     TEST_ACCOUNT,
     acl_text,
+    broker_answers,
     default_accounts,
     hash_password,
     read_password_file,
@@ -173,3 +174,12 @@ class TestAgainstMosquitto:
             assert client.publish("wb/0/meters/ANY-1/up") == NOT_AUTHORIZED
         finally:
             client.close()
+
+
+@pytest.mark.services
+class TestReloadRightAfterStart:
+    def test_a_sighup_as_soon_as_start_returns_does_not_stop_the_broker(self, tmp_path):
+        with LocalMosquitto(root=tmp_path / "broker") as broker:
+            broker.reload()
+            broker.reload()
+            assert broker_answers(broker.port)

@@ -81,6 +81,7 @@ def token_headers(
         role=role,
         is_active=True,
         password_hash=hash_password("x" * 12),
+        token_version=0,  # the column's default: the access token carries it
     )
     user.id = returning_id(
         db,

@@ -10,13 +10,11 @@ Tree::
     └── MeterAlreadyRemoved     a removed meter cannot be replaced or reassigned
     InvalidInput (422)
     └── InvalidMeterFile        one message per bad line of an operator's CSV
-    Unavailable (503)
-    └── BrokerAuthUnavailable   meter credentials cannot reach the broker's password file
 """
 
 from __future__ import annotations
 
-from core.exceptions import Conflict, InvalidInput, NotFound, Unavailable
+from core.exceptions import Conflict, InvalidInput, NotFound
 
 
 class MeterNotFound(NotFound):
@@ -36,8 +34,4 @@ class BuildingNotFound(NotFound):
 
 
 class DwellingNotFound(NotFound):
-    pass
-
-
-class BrokerAuthUnavailable(Unavailable):
     pass

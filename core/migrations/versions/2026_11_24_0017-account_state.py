@@ -47,6 +47,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_app_user_deactivated_is_inactive", "app_user", type_="check")
+    op.drop_constraint(op.f("ck_app_user_deactivated_is_inactive"), "app_user", type_="check")
     op.drop_column("app_user", "token_version")
     op.drop_column("app_user", "deactivated_at")

@@ -201,7 +201,6 @@ TABLE: dict[str, Case] = {
         ADMIN_ONLY,
         body=lambda _: {"serial": serial(), "kind": "iot", "at": "2026-06-01T00:00Z"},
     ),
-    "POST /meters/{meter_id}/credentials": Case(ADMIN_ONLY),
     "GET /meters/{meter_id}/readings": Case(SCOPED_ALL),
     "GET /meters/{meter_id}/volumes": Case(SCOPED_ALL),
     "GET /ingest/status": Case(ADMIN_ONLY_LIST),

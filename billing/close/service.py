@@ -47,8 +47,7 @@ from billing.close.period import Period
 from billing.close.repository import CloseRepository, MeterBoundary
 from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import UnknownZone
-from billing.tariffs.pricing import InvoiceComputation, compute_invoices
-from billing.tariffs.pricing import InvoiceKind as TariffInvoiceKind
+from billing.tariffs.pricing import InvoiceComputation, InvoiceKind, compute_invoices
 from registry.models import DwellingType
 
 logger = logging.getLogger(__name__)
@@ -131,7 +130,7 @@ async def close_period(
         dwellings=len(dwellings),
         drafts=len(written),
         subscription_only=sum(
-            1 for d in written if billable[d][1].kind is TariffInvoiceKind.SUBSCRIPTION_ONLY
+            1 for d in written if billable[d][1].kind is InvoiceKind.SUBSCRIPTION_ONLY
         ),
         held=len(held),
         regularisations=regularisations,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from billing.close.models import BillingPeriod
-from billing.invoices.models import Invoice, InvoiceKind
+from billing.invoices.models import Invoice
 from billing.invoices.pdf import (
     InvoiceDocument,
     LatePenaltyTerms,
@@ -25,8 +25,7 @@ from billing.invoices.pdf import (
 )
 from billing.invoices.pdf_text import format_m3
 from billing.tariffs.models import TariffVersion
-from billing.tariffs.pricing import InvoiceComputation, InvoiceLine, LineKind
-from billing.tariffs.pricing import InvoiceKind as ComputationKind
+from billing.tariffs.pricing import InvoiceComputation, InvoiceKind, InvoiceLine, LineKind
 from core.config_billing import BillingSettings
 from core.countries import Country, Language
 from core.money import Money, get_currency
@@ -123,9 +122,7 @@ async def invoice_document(
             estimated=bool(last and last.closing_estimated),
         ),
         computation=InvoiceComputation(
-            kind=ComputationKind.SUBSCRIPTION_ONLY
-            if invoice.kind is InvoiceKind.SUBSCRIPTION_ONLY
-            else ComputationKind.PERIODIC,
+            kind=invoice.kind,
             currency=currency,
             volume_l=invoice.volume_l,
             period_days=invoice.period_days,

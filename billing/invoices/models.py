@@ -31,20 +31,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import billing.close.models
 import billing.tariffs.models  # noqa: F401  (billing_period and tariff, referenced by invoices)
+from billing.tariffs.pricing import InvoiceKind
 from core.orm import Base
 from registry.models import DwellingType
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
     return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
-
-
-class InvoiceKind(StrEnum):
-    PERIODIC = "periodic"
-    # A vacant dwelling with no consumption: subscription and its VAT only.
-    SUBSCRIPTION_ONLY = "subscription_only"
-    # Corrects an issued invoice (late data, corrected read): difference lines only.
-    REGULARISATION = "regularisation"
 
 
 class InvoiceStatus(StrEnum):

@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.invoices.exceptions import InvoiceImmutable
-from billing.invoices.models import Invoice, InvoiceApproval, InvoiceKind, InvoiceStatus
+from billing.invoices.models import Invoice, InvoiceApproval, InvoiceStatus
+from billing.tariffs.pricing import InvoiceKind
 from registry.models import Building, Dwelling
 
 # Raised by the triggers of migration 0008.

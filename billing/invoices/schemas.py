@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from billing.close.schemas import CloseIn
 from billing.invoices.models import (
     Invoice,
-    InvoiceKind,
     InvoiceLineRow,
     InvoiceMeter,
     InvoiceStatus,
 )
 from billing.invoices.service import IssueSummary
+from billing.tariffs.pricing import InvoiceKind
 from core.money import Money, get_currency
 
 

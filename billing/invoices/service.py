@@ -38,8 +38,9 @@ from billing.invoices.exceptions import (
     InvalidTransition,
     InvoiceNotFound,
 )
-from billing.invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.invoices.models import Invoice, InvoiceStatus
 from billing.invoices.repository import InvoiceRepository
+from billing.tariffs.pricing import InvoiceKind
 
 APPROVALS_NEEDED = 2
 VOIDABLE = (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE)

@@ -64,8 +64,14 @@ class LineKind(StrEnum):
 
 
 class InvoiceKind(StrEnum):
+    """Every kind of invoice, the one enum (stored as ``invoice_kind``). Pricing yields the first
+    two; a re-close that finds a different volume makes a regularisation."""
+
     PERIODIC = "periodic"
+    # A vacant dwelling with no consumption: subscription and its VAT only.
     SUBSCRIPTION_ONLY = "subscription_only"
+    # Corrects an issued invoice (late data, corrected read): difference lines only.
+    REGULARISATION = "regularisation"
 
 
 @dataclass(frozen=True)

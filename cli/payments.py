@@ -55,9 +55,7 @@ def remind(
     import psycopg
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from billing.payments.notices import NoticeResult, queue_due_notices
-    from billing.payments.penalties import propose_penalties
-    from billing.payments.service import apply_credit
+    from billing.payments.service import ReminderRun, daily_reminders
     from core.db import make_async_engine
     from core.notifications import service as notifications
     from core.notifications.service import RetryPolicy
@@ -66,13 +64,11 @@ def remind(
     settings = get_settings()
     day: date = today.date() if today else datetime.now(UTC).date()
 
-    async def run() -> tuple[int, int, NoticeResult]:
+    async def run() -> ReminderRun:
         engine = make_async_engine(settings)
         try:
             async with AsyncSession(engine) as session, session.begin():
-                allocations = await apply_credit(session)
-                proposals = await propose_penalties(session, today=day)
-                notices = await queue_due_notices(
+                return await daily_reminders(
                     session,
                     today=day,
                     reminder_days=settings.payments.reminder_days,
@@ -80,9 +76,8 @@ def remind(
                 )
         finally:
             await engine.dispose()
-        return len(allocations), len(proposals), notices
 
-    allocations, proposals, notices = asyncio.run(run())
+    result = asyncio.run(run())
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         sms = notifications.drain(
             conn,
@@ -91,6 +86,7 @@ def remind(
             now=datetime.now(UTC),
         )
     typer.echo(
-        f"{allocations} invoices paid from credit, {proposals} penalties proposed;"
-        f" SMS: {sms}, {notices.no_recipient} without a phone number"
+        f"{result.allocations} invoices paid from credit,"
+        f" {result.penalties_proposed} penalties proposed;"
+        f" SMS: {sms}, {result.notices.no_recipient} without a phone number"
     )

@@ -25,10 +25,8 @@ from analytics.anomalies import service as anomalies
 from analytics.rollups.service import refresh_pending
 from analytics.vee import service as vee
 from billing.invoices import service as invoice_service
-from billing.payments.notices import queue_due_notices
-from billing.payments.penalties import propose_penalties
 from billing.payments.providers import make_provider_clients
-from billing.payments.service import apply_credit, poll_pending
+from billing.payments.service import daily_reminders, poll_pending
 from core.config import get_settings
 from core.db import make_async_engine
 from core.notifications import service as notifications
@@ -149,13 +147,8 @@ async def remind(timestamp: int) -> None:
     day = scheduled_at(timestamp).date()
     settings = get_settings()
     async with _engine() as engine, AsyncSession(engine) as session, session.begin():
-        allocations = await apply_credit(session)
-        proposals = await propose_penalties(session, today=day)
-        notices = await queue_due_notices(
-            session,
-            today=day,
-            reminder_days=settings.payments.reminder_days,
-            now=datetime.now(UTC),
+        run = await daily_reminders(
+            session, today=day, reminder_days=settings.payments.reminder_days, now=datetime.now(UTC)
         )
     # The drain is sync psycopg: off the event loop, which keeps the worker's heartbeat going.
     sms = await asyncio.to_thread(_drain_outbox)
@@ -163,10 +156,10 @@ async def remind(timestamp: int) -> None:
         "remind (%s): %d invoices paid from credit, %d penalties proposed;"
         " SMS: %s, %d without a phone number",
         day.isoformat(),
-        len(allocations),
-        len(proposals),
+        run.allocations,
+        run.penalties_proposed,
         sms,
-        notices.no_recipient,
+        run.notices.no_recipient,
     )
 
 

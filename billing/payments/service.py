@@ -26,7 +26,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,8 @@ from billing.payments.exceptions import (
     ProviderUnavailable,
 )
 from billing.payments.models import Payment
+from billing.payments.notices import NoticeResult, queue_due_notices
+from billing.payments.penalties import propose_penalties
 from billing.payments.providers import (
     MOBILE_MONEY,
     PROVIDER_METHODS,
@@ -181,6 +183,25 @@ async def apply_credit(
     if dwelling_ids is None:
         dwelling_ids = await repo.accounts_with_credit_and_debt()
     return await repo.allocate(dwelling_ids, at=at)
+
+
+@dataclass(frozen=True)
+class ReminderRun:
+    allocations: int
+    penalties_proposed: int
+    notices: NoticeResult
+
+
+async def daily_reminders(
+    session: AsyncSession, *, today: date, reminder_days: int, now: datetime
+) -> ReminderRun:
+    """The day's reminder run, in one transaction: credit pays new invoices first (so nobody is
+    reminded of what their credit covers), then penalties are proposed, then the billing SMS are
+    queued in the outbox (drained by the caller after commit)."""
+    allocations = await apply_credit(session)
+    proposals = await propose_penalties(session, today=today)
+    notices = await queue_due_notices(session, today=today, reminder_days=reminder_days, now=now)
+    return ReminderRun(len(allocations), len(proposals), notices)
 
 
 async def get_payment(session: AsyncSession, *, payment_id: int) -> Payment:

@@ -134,6 +134,12 @@ class AnalyticsSettings(BaseModel):
     detect_days: int = Field(
         14, ge=2, description="Recent days the hourly detectors (leak, burst, stuck) look at."
     )
+    absent_day_l: float = Field(
+        20.0,
+        ge=0,
+        description="A day using less than this is an absent day (holiday, vacancy): it is left "
+        "out of every baseline, so that coming home is never abnormal.",
+    )
     reading_days: int = Field(
         2, ge=1, description="Recent days of raw readings scanned for backflow and device alarms."
     )

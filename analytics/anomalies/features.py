@@ -101,6 +101,28 @@ def daily_features(
     )
 
 
+def present_days(daily_l: FloatArray, absent_day_l: float) -> FloatArray:
+    """The days someone was home: an absent day (under ``absent_day_l``) says nothing of a
+    household's usual use, and a median over a fortnight away would make the usual day zero."""
+    return daily_l[daily_l >= absent_day_l]
+
+
+def without_absent_days(series: HourlySeries, absent_day_l: float) -> HourlySeries:
+    """The series with the hours of absent local days unknown (NaN), for fitting baselines:
+    a peak quantile or a night minimum learned over empty days would be too low."""
+    days = daily_features(series)
+    absent_day = days.day[~np.isnan(days.total_l) & (days.total_l < absent_day_l)]
+    absent = np.isin(series.local_day, absent_day)
+    if not absent.any():
+        return series
+    return HourlySeries(
+        hour_start=series.hour_start,
+        volume_l=np.where(absent, np.nan, series.volume_l),
+        local_day=series.local_day,
+        local_hour=series.local_hour,
+    )
+
+
 def runs(mask: BoolArray) -> list[tuple[int, int]]:
     """Half-open index ranges ``[start, stop)`` of consecutive True values."""
     padded = np.concatenate(([False], mask.astype(bool), [False]))

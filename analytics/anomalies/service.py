@@ -30,6 +30,8 @@ from analytics.anomalies.detectors.stuck import StuckMeterDetector
 from analytics.anomalies.features import (
     HourlySeries,
     consumption_features,
+    present_days,
+    without_absent_days,
 )
 from analytics.anomalies.repository import (
     DailyVolume,
@@ -199,14 +201,15 @@ def _telemetry_findings(batch: Batch, *, options: AnalyticsSettings) -> list[Fin
         series = hourly.get(context.meter_id)
         if series is not None:
             history, recent = _slice(series, 0, split), _slice(series, split, None)
+            present = without_absent_days(history, options.absent_day_l)
             leak = LeakDetector(
                 known_baseline_lph=leaks.get(context.meter_id, {}).get("baseline_lph")
             )
             stuck = StuckMeterDetector(
                 known_usual_daily_l=stucks.get(context.meter_id, {}).get("usual_daily_l")
             )
-            detections = leak.fit(history).detect(recent)
-            detections += BurstDetector().fit(history).detect(recent)
+            detections = leak.fit(present).detect(recent)
+            detections += BurstDetector().fit(present).detect(recent)
             detections += stuck.fit(history).detect(recent, occupied=context.occupied)
             found.extend(_row(context.meter_id, d) for d in detections)
         meter_readings = readings.get(context.meter_id)
@@ -240,6 +243,12 @@ def _volumes(rows: Sequence[DailyVolume]) -> FloatArray:
     return np.array([r.volume_l for r in rows], dtype=float)
 
 
+def _usual_day(volumes: FloatArray, absent_day_l: float) -> float:
+    """Median of the days someone was home (0 when nobody ever was)."""
+    present = present_days(volumes, absent_day_l)
+    return float(np.median(present)) if len(present) else 0.0
+
+
 def _abnormal_findings(
     repo: ScanRepository,
     contexts: Sequence[MeterContext],
@@ -268,7 +277,9 @@ def _abnormal_findings(
         )
         peer_rows = [
             consumption_features(
-                _volumes(rows), float(rows[0].occupants or 1), float(np.median(_volumes(rows)))
+                _volumes(rows),
+                float(rows[0].occupants or 1),
+                _usual_day(_volumes(rows), options.absent_day_l),
             )
             for rows in peers.values()
         ]
@@ -280,7 +291,9 @@ def _abnormal_findings(
         )
         cases = []
         for meter_id, rows in daily.items():
-            history = _volumes([r for r in rows if r.day < recent_from])
+            history = present_days(
+                _volumes([r for r in rows if r.day < recent_from]), options.absent_day_l
+            )
             recent = [r for r in rows if r.day >= recent_from]
             if len(history) < 7 or not recent:
                 continue

@@ -1,7 +1,8 @@
 import numpy as np
 
-from analytics.anomalies.features import daily_features, runs
-from tests.analytics.synthetic import series
+from analytics.anomalies.detectors.burst import BurstDetector
+from analytics.anomalies.features import daily_features, runs, without_absent_days
+from tests.analytics.synthetic import household, series
 
 
 class TestDailyFeatures:
@@ -22,6 +23,28 @@ class TestDailyFeatures:
         assert np.isnan(days.total_l[0])
         assert np.isnan(days.night_min_lph[0])
         assert days.hours_covered[0] == 23
+
+
+class TestAbsentDays:
+    def test_a_baseline_learned_with_a_fortnight_away_is_the_familys(self):
+        home = household(28, seed=4)
+        away = home.copy()
+        away[7 * 24 : 21 * 24] = 0
+        present = without_absent_days(series(away), absent_day_l=20)
+        assert np.isnan(present.volume_l[7 * 24 : 21 * 24]).all()
+        assert (present.volume_l[: 7 * 24] == away[: 7 * 24]).all()
+        with_zeros = BurstDetector().fit(series(away)).usual_peak_lph_
+        without = BurstDetector().fit(present).usual_peak_lph_
+        family = BurstDetector().fit(series(np.concatenate((home[: 7 * 24], home[21 * 24 :]))))
+        assert without == family.usual_peak_lph_
+        assert without > with_zeros
+
+    def test_a_day_with_a_little_use_is_not_absent(self):
+        volumes = np.zeros(48)
+        volumes[30] = 25
+        present = without_absent_days(series(volumes), absent_day_l=20)
+        assert np.isnan(present.volume_l[:24]).all()
+        assert present.volume_l[30] == 25
 
 
 class TestRuns:

@@ -217,3 +217,20 @@ class TestAbnormalConsumption:
         assert abnormal[0].evidence["daily_l"] == [3000, 3000]
         assert abnormal[0].started_at == local_midnight_utc(date(2026, 11, 21))
         assert abnormal[0].ended_at == local_midnight_utc(date(2026, 11, 23))
+
+    def test_a_family_coming_home_is_not_abnormal(self, db, scan_fleet):
+        """Absent days are left out of the usual day: after 20 days away (more than half of the
+        history) the usual day is the family's, not zero, so ordinary use is ordinary."""
+        volumes, _ = daily_fleet(40, 42, seed=3)
+        first_day = NOW.date() - timedelta(days=42)
+        meters = [scan_fleet.meter() for _ in range(40)]
+        for meter, series in zip(meters, volumes, strict=True):
+            scan_fleet.daily(meter, first_day=first_day, volumes=np.maximum(series, 1))
+        home = scan_fleet.meter()
+        daily = np.full(42, 1000.0)
+        daily[8:28] = 0
+        # Back home: a day of laundry, then the family's ordinary days.
+        daily[28:30] = 2200
+        scan_fleet.daily(home, first_day=first_day, volumes=daily)
+        service.scan(db, default_country="PG", now=NOW, meter_ids=[*meters, home])
+        assert [i for i in _incidents(db, home) if i.kind == "abnormal"] == []

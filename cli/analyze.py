@@ -38,7 +38,12 @@ def _aware(value: str | None) -> datetime | None:
 
 
 def _scan_once(
-    settings: Settings, *, meter: list[int] | None, since: datetime | None, alerts: bool
+    settings: Settings,
+    *,
+    meter: list[int] | None,
+    since: datetime | None,
+    alerts: bool,
+    as_of: datetime | None = None,
 ) -> str:
     from analytics.alerts.service import run_alerts
     from analytics.anomalies import service as anomalies
@@ -46,7 +51,7 @@ def _scan_once(
     from core.notifications.service import RetryPolicy
     from core.sms import make_sms_provider
 
-    now = datetime.now(UTC)
+    now = as_of or datetime.now(UTC)
     with psycopg.connect(settings.dsn) as conn:
         with conn.transaction():
             checked = vee.run(
@@ -78,7 +83,7 @@ def _scan_once(
                 conn,
                 provider=make_sms_provider(settings.sms),
                 policy=RetryPolicy.of(settings.sms),
-                now=datetime.now(UTC),
+                now=as_of or datetime.now(UTC),
                 options=settings.alerts,
             )
         line += f"; alerts: {sent}"
@@ -96,6 +101,13 @@ def analyze(
     alerts: Annotated[
         bool, typer.Option(help="Then text customers about confirmed incidents.")
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Run as of this instant (ISO 8601 with zone), e.g. to replay or backfill;"
+            " default: now."
+        ),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(help="Keep scanning what ingest writes, every --interval s, until stopped."),
@@ -104,15 +116,19 @@ def analyze(
 ) -> None:
     """Validate new readings, estimate gaps, then detect anomalies and open, update or resolve
     incidents."""
-    since_at = _aware(since)
-    if follow and (since_at or meter):
-        raise typer.BadParameter("--follow scans what ingest touched: drop --since and --meter")
+    since_at, as_of_at = _aware(since), _aware(as_of)
+    if follow and (since_at or meter or as_of_at):
+        raise typer.BadParameter(
+            "--follow scans what ingest touched, now: drop --since, --meter and --as-of"
+        )
     if interval <= 0:
         raise typer.BadParameter("--interval must be positive")
     settings = get_settings()
     if not follow:
         try:
-            console.print(_scan_once(settings, meter=meter, since=since_at, alerts=alerts))
+            console.print(
+                _scan_once(settings, meter=meter, since=since_at, alerts=alerts, as_of=as_of_at)
+            )
         except AppError as exc:
             console.print(f"[red]{exc.message}[/red]")
             raise typer.Exit(1) from exc

@@ -143,6 +143,12 @@ class AnalyticsSettings(BaseModel):
     reading_days: int = Field(
         2, ge=1, description="Recent days of raw readings scanned for backflow and device alarms."
     )
+    catch_up_days: int = Field(
+        35,
+        ge=1,
+        description="After missed scans, or on a first scan, raw readings are re-read back to "
+        "the last scan (minus reading_days), but never further back than this.",
+    )
     batch_meters: int = Field(
         500, ge=1, description="Meters read and analysed per batch (bounds memory)."
     )

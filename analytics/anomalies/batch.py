@@ -43,7 +43,11 @@ def read_batch(
     now: datetime,
     default_country: str,
     options: AnalyticsSettings,
+    last_scan: datetime | None = None,
 ) -> Batch:
+    """``last_scan``: when the meters were last looked at (None: never). The raw readings are
+    read back to it, so that a backflow or an alarm that happened while no scan ran (a scheduler
+    outage, a first scan after a backfill) is still judged."""
     contexts = repo.meter_contexts(meter_ids, default_country=default_country)
     if len(contexts) != len(set(meter_ids)):
         known = {c.meter_id for c in contexts}
@@ -57,12 +61,24 @@ def read_batch(
             repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
         ),
         readings=reading_series(
-            repo.readings(ids, since=now - timedelta(days=options.reading_days), until=now)
+            repo.readings(ids, since=readings_since(now, last_scan, options), until=now)
         ),
         # What live incidents learned when they opened, so they are judged by the same norm.
         leaks=incidents.live_evidence(ids, IncidentKind.LEAK.value),
         stucks=incidents.live_evidence(ids, IncidentKind.STUCK.value),
     )
+
+
+def readings_since(
+    now: datetime, last_scan: datetime | None, options: AnalyticsSettings
+) -> datetime:
+    """The start of the raw readings a scan judges: ``reading_days`` before the last scan (or
+    before now, if that is later), bounded by ``catch_up_days``."""
+    context = timedelta(days=options.reading_days)
+    floor = now - timedelta(days=options.catch_up_days)
+    if last_scan is None:
+        return floor
+    return max(floor, min(now, last_scan) - context)
 
 
 def hourly_windows(

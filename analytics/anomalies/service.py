@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,8 +95,10 @@ def scan(
     repo.lock_scan(SCAN_NAME)
     repo.tune(work_mem=options.work_mem)
     incremental = meter_ids is None
+    last_scan = since
     if meter_ids is None:
         start = since or repo.watermark(SCAN_NAME)
+        last_scan = start
         overlap = timedelta(seconds=options.watermark_overlap_s)
         targets = repo.touched_meters(start - overlap) if start else repo.active_meters()
     else:
@@ -105,35 +108,22 @@ def scan(
     # Pipelined: the next batch's reads run in a thread (waiting on the database, without the
     # GIL) while this one's detectors run; the two never use the connection at the same time.
     batches = list(_chunks(targets, options.batch_meters))
+    read = partial(
+        read_batch,
+        repo,
+        incidents,
+        now=now,
+        default_country=default_country,
+        options=options,
+        last_scan=last_scan,
+    )
     with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = (
-            reader.submit(
-                read_batch,
-                repo,
-                incidents,
-                batches[0],
-                now=now,
-                default_country=default_country,
-                options=options,
-            )
-            if batches
-            else None
-        )
+        pending = reader.submit(read, batches[0]) if batches else None
         for position in range(len(batches)):
             assert pending is not None
             batch = pending.result()
             pending = (
-                reader.submit(
-                    read_batch,
-                    repo,
-                    incidents,
-                    batches[position + 1],
-                    now=now,
-                    default_country=default_country,
-                    options=options,
-                )
-                if position + 1 < len(batches)
-                else None
+                reader.submit(read, batches[position + 1]) if position + 1 < len(batches) else None
             )
             contexts.extend(batch.contexts)
             findings.extend(_telemetry_findings(batch, options=options))

@@ -38,3 +38,21 @@ class TestAnalyzeCommand:
         result = run("--since", "2026-11-24T10:00")
         assert result.exit_code == 2
         assert "no time zone" in result.output
+
+    def test_as_of_replays_the_scan_at_a_past_instant(self, run, db):
+        db.execute(
+            "INSERT INTO meter (serial, kind, installed_at)"
+            " VALUES ('WB-000003', 'iot', '2026-03-01T00:00Z')"
+        )
+        early = run("--as-of", "2026-03-01T02:00Z")
+        assert early.exit_code == 0, early.output
+        assert "0 opened" in early.output  # two hours of silence after installation is normal
+        later = run("--as-of", "2026-03-03T00:00+00:00")
+        assert "1 opened" in later.output
+        [(started,)] = db.execute("SELECT started_at FROM incident").fetchall()
+        assert started.isoformat().startswith("2026-03-01T")  # the replayed day, not today
+
+    def test_an_as_of_without_time_zone_is_refused(self, run):
+        result = run("--as-of", "2026-03-01T02:00")
+        assert result.exit_code == 2
+        assert "no time zone" in result.output

@@ -160,6 +160,30 @@ class TestScanLifecycle:
         assert backflow.status == "resolved"
         assert backflow.evidence["lowest_flow_lph"] == -40
 
+    def test_events_between_missed_scans_are_judged(self, db, scan_fleet):
+        """A scheduler outage: the scan before ran 6 days ago; the backflow 5 days ago and the
+        tamper 4 days ago (both over) are found by the next scan all the same."""
+        meter = scan_fleet.meter()
+        flows: list[float | None] = [None] * (HOURS + 1)
+        flows[-5 * 24] = -40.0
+        alarms = [0] * (HOURS + 1)
+        alarms[-4 * 24 : -4 * 24 + 3] = [Alarm.TAMPER] * 3
+        scan_fleet.readings(
+            meter, start=START, hourly_l=household(44)[:HOURS], flows=flows, alarms=alarms
+        )
+        ScanRepository(db).set_watermark(service.SCAN_NAME, NOW - timedelta(days=6))
+        service.scan(db, default_country="PG", now=NOW)
+        found = {i.kind: i.status for i in _incidents(db, meter)}
+        assert found == {"backflow": "resolved", "tamper": "resolved"}
+
+    def test_a_first_scan_after_a_backfill_judges_the_backfilled_readings(self, db, scan_fleet):
+        meter = scan_fleet.meter()
+        flows: list[float | None] = [None] * (HOURS + 1)
+        flows[-20 * 24] = -40.0
+        scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], flows=flows)
+        service.scan(db, default_country="PG", now=NOW)
+        assert [i.kind for i in _incidents(db, meter)] == ["backflow"]
+
     def test_the_database_allows_one_live_incident_per_meter_and_kind(self, db, scan_fleet):
         meter = scan_fleet.meter()
         insert = (

@@ -1,7 +1,8 @@
 """Fleet gauges on the API's /metrics, refreshed by a small task of the API's lifespan.
 
-Cheap queries only (``meter_state``, ``rollup_pending``, the quarantine index), never the
-readings hypertable, so refreshing every few seconds costs nothing even at 100k meters.
+Cheap queries only (``meter_state``, ``rollup_pending``, the quarantine index, the job queue's
+partial indexes), never the readings hypertable, so refreshing every few seconds costs nothing
+even at 100k meters.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from analytics.telemetry.repository import TelemetryRepository
+from jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ ROLLUP_OLDEST_PENDING = Gauge(
     "waterbill_fleet_rollup_oldest_pending_seconds", "Age of the oldest rollup queue entry."
 )
 INGEST_LAG = Gauge("waterbill_fleet_ingest_lag_seconds", "Now minus the newest device time stored.")
+JOBS_QUEUED = Gauge(
+    "waterbill_jobs_queued", "Jobs waiting (todo) or running (doing), by task.", ["task", "status"]
+)
 
 
 async def update(engine: AsyncEngine) -> None:
@@ -40,6 +45,7 @@ async def update(engine: AsyncEngine) -> None:
         repository = TelemetryRepository(session)
         fleet = await repository.fleet(now=now)
         quarantine = await repository.quarantine_counts()
+        queued = await JobRepository(session).queue_depth()
     METERS_REPORTING.set(fleet["meters_reporting"])
     METERS_SILENT.set(fleet["meters_active"] - fleet["meters_reporting"])
     ROLLUP_QUEUE_DEPTH.set(fleet["rollup_queue_depth"])
@@ -47,6 +53,9 @@ async def update(engine: AsyncEngine) -> None:
     ROLLUP_OLDEST_PENDING.set((now - oldest).total_seconds() if oldest else 0)
     newest = fleet["newest_reading_at"]
     INGEST_LAG.set((now - newest).total_seconds() if newest else 0)
+    JOBS_QUEUED.clear()
+    for task, status, count in queued:
+        JOBS_QUEUED.labels(task=task, status=status).set(count)
     QUARANTINE_OPEN.clear()
     for row in quarantine:
         if row["status"] == "open":

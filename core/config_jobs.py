@@ -23,6 +23,13 @@ class JobsSettings(BaseModel):
         description="Exponential retry wait: the n-th retry waits this to the power n seconds"
         " (4: 4 s, 16 s, 64 s, 256 s, ...).",
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of this worker's Prometheus /metrics (job runs, failures, durations);"
+        " none to disable.",
+    )
     catch_up_s: int = Field(
         24 * 3600,
         ge=0,

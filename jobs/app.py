@@ -19,10 +19,11 @@ from typing import Any
 import procrastinate
 from procrastinate.job_context import JobContext
 from procrastinate.worker import Worker
+from prometheus_client import start_http_server
 
 from core.config import Settings
 from core.config_jobs import JobsSettings
-from jobs import repository, tasks
+from jobs import metrics, repository, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +99,13 @@ async def record_failures(
 async def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run jobs (and defer the periodic ones) until SIGINT/SIGTERM; running jobs finish first."""
     app = make_app(settings)
+    if settings.jobs.metrics_port is not None:
+        start_http_server(settings.jobs.metrics_port)
     async with app.open_async():
         await app.run_worker_async(
             name=f"{socket.gethostname()}:{os.getpid()}",
             concurrency=concurrency or settings.jobs.concurrency,
-            worker_middleware=[record_failures],
+            worker_middleware=[metrics.measure, record_failures],
             # A starting worker forgets workers silent this long (their jobs count as stalled).
             stalled_worker_timeout=tasks.STALLED_AFTER_S,
         )

@@ -92,6 +92,21 @@ class JobRepository:
         row = result.mappings().one_or_none()
         return None if row is None else JobRow(**row)
 
+    async def queue_depth(self) -> list[tuple[str, str, int]]:
+        """(task, status, jobs) of the jobs waiting (``todo``) or running (``doing``): the
+        partial indexes procrastinate keeps on those states make this cheap."""
+        result = await self.session.execute(
+            text(
+                "SELECT task_name, status::text AS status, count(*) AS count"
+                " FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                " GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+        )
+        return [
+            (str(row["task_name"]), str(row["status"]), int(row["count"]))
+            for row in result.mappings()
+        ]
+
     async def failures(self, job_id: int) -> list[FailureRow]:
         result = await self.session.execute(
             text(

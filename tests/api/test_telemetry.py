@@ -314,3 +314,27 @@ class TestFleetMetrics:
         assert 'waterbill_fleet_quarantine_open{reason="unknown_meter"} 2.0' in text
         assert 'waterbill_fleet_quarantine_open{reason="bad_json"} 1.0' in text
         assert "waterbill_fleet_ingest_lag_seconds" in text
+
+    async def test_the_job_queue_depth_per_task(self, settings, db):
+        db.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)"
+            " VALUES ('default', 'scan', '{}', 'todo'), ('default', 'scan', '{}', 'todo'),"
+            " ('default', 'remind', '{}', 'doing'), ('default', 'remind', '{}', 'succeeded')"
+        )
+        fast = settings.model_copy(update={"telemetry": TelemetrySettings(metrics_interval_s=0.05)})
+        app = create_app(fast)
+        expected = 'waterbill_jobs_queued{status="todo",task="scan"} 2.0'
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        ):
+            text = ""
+            for _ in range(100):
+                text = (await http.get("/metrics/")).text
+                if expected in text:
+                    break
+                await asyncio.sleep(0.05)
+
+        assert expected in text
+        assert 'waterbill_jobs_queued{status="doing",task="remind"} 1.0' in text
+        assert 'status="succeeded"' not in text

@@ -3,12 +3,14 @@ once however many workers there are, and a failing job is retried with backoff, 
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import psycopg
 import pytest
 
@@ -54,6 +56,12 @@ def start_worker(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         except subprocess.TimeoutExpired:
             process.kill()
             raise
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> None:
@@ -174,7 +182,10 @@ class TestFailures:
     async def test_a_failing_job_is_retried_with_backoff_then_failed_with_its_error_shown(
         self, db, database_url, settings, start_worker, admin_client, tmp_path
     ):
-        env = worker_env(database_url, retry_attempts="2", retry_backoff_s="2")
+        metrics_port = free_port()
+        env = worker_env(
+            database_url, retry_attempts="2", retry_backoff_s="2", metrics_port=str(metrics_port)
+        )
         # Retries are the worker's decision (its settings, above); this app only defers.
         app = make_app(settings)
         async with app.open_async():
@@ -225,3 +236,8 @@ class TestFailures:
         assert [f["attempt"] for f in job["failures"]] == [1, 2, 3]
         listed = await admin_client.get("/jobs", params={"status": "failed"})
         assert [item["id"] for item in listed.json()["items"]] == [job_id]
+
+        # The worker's own /metrics counted each attempt (the periodic rollups succeed).
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'waterbill_job_runs_total{outcome="failed",task="rollups"} 3.0' in metrics
+        assert 'waterbill_job_duration_seconds_count{task="rollups"}' in metrics

@@ -20,6 +20,7 @@ from billing.invoices.service import IssueSummary
 from billing.payments import service as payment_service
 from billing.payments.models import NoticeKind
 from billing.payments.notices import NoticeResult, queue_due_notices
+from core.config_billing import BillingSettings
 
 
 async def issue_period(
@@ -50,7 +51,12 @@ async def issue_period(
 
 
 async def queue_issue_notices(
-    session: AsyncSession, *, today: date, reminder_days: int, now: datetime
+    session: AsyncSession,
+    *,
+    today: date,
+    reminder_days: int,
+    now: datetime,
+    billing: BillingSettings,
 ) -> NoticeResult:
     """The new-invoice SMS of committed invoices (each claimed once, whoever queues it first)."""
     return await queue_due_notices(
@@ -58,5 +64,6 @@ async def queue_issue_notices(
         today=today,
         reminder_days=reminder_days,
         now=now,
+        billing=billing,
         kinds=(NoticeKind.INVOICE_ISSUED,),
     )

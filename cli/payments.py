@@ -73,6 +73,7 @@ def remind(
                     today=day,
                     reminder_days=settings.payments.reminder_days,
                     now=datetime.now(UTC),
+                    billing=settings.billing,
                 )
         finally:
             await engine.dispose()

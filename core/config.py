@@ -355,6 +355,8 @@ def settings_reference() -> list[dict[str, Any]]:
                 default = default.get_secret_value()
             if isinstance(default, StrEnum):
                 default = default.value
+            if isinstance(default, dict):
+                default = "per country: " + ", ".join(sorted(default))
             rows.append(
                 {
                     "env": f"{env_prefix}{name.upper()}",

@@ -2,7 +2,67 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field, SecretStr
+
+
+class ChannelKind(StrEnum):
+    MOBILE_MONEY = "mobile_money"
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CARD = "card"
+
+
+class PaymentChannel(BaseModel):
+    """One way to pay in a country, as its customers know it."""
+
+    kind: ChannelKind
+    operator: str = Field(
+        "", max_length=40, description="A proper name (Orange Money, CellMoni); empty: the kind."
+    )
+    detail: str = Field(
+        "", max_length=120, description="Merchant number, account, or where to pay."
+    )
+
+
+class UtilityIdentity(BaseModel):
+    """Who bills, and how to pay them, in one country: never another country's operators."""
+
+    name: str = Field(min_length=1, max_length=80)
+    address: str = Field("", description="Lines split on |.")
+    tax_id: str = Field("", description="Tax registration (NIU in Cameroon, TIN in PNG).")
+    support_phone: str = ""
+    channels: list[PaymentChannel] = Field(default_factory=list, max_length=8)
+
+
+# Examples a deployment replaces (WATERBILL_BILLING__UTILITIES): each country's own operators.
+DEFAULT_UTILITIES = {
+    "CM": UtilityIdentity(
+        name="WaterBill Cameroun",
+        channels=[
+            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="Orange Money"),
+            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="MTN MoMo"),
+            PaymentChannel(kind=ChannelKind.BANK_TRANSFER),
+            PaymentChannel(kind=ChannelKind.CASH),
+        ],
+    ),
+    "PG": UtilityIdentity(
+        name="WaterBill PNG",
+        channels=[
+            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="CellMoni"),
+            PaymentChannel(kind=ChannelKind.BANK_TRANSFER),
+            PaymentChannel(kind=ChannelKind.CASH),
+        ],
+    ),
+    "FR": UtilityIdentity(
+        name="WaterBill France",
+        channels=[
+            PaymentChannel(kind=ChannelKind.BANK_TRANSFER),
+            PaymentChannel(kind=ChannelKind.CARD),
+        ],
+    ),
+}
 
 
 class PaymentsSettings(BaseModel):
@@ -62,10 +122,13 @@ class BillingSettings(BaseModel):
         " `bill issue` waits for them.",
     )
     payment_days: int = Field(15, ge=0, description="Days from an invoice's issue to its due date.")
-    utility_name: str = Field("WaterBill Utility", description="Utility name printed on invoices.")
-    utility_address: str = Field("", description="Utility address on invoices (lines split on |).")
-    utility_tax_id: str = Field("", description="Utility tax registration (NIU, TIN) on invoices.")
-    orange_money: str = Field("", description="Orange Money merchant number on invoices.")
-    mtn_momo: str = Field("", description="MTN MoMo merchant number on invoices.")
-    bank_transfer: str = Field("", description="Bank account (IBAN/RIB) on invoices.")
-    cash_agents: str = Field("", description="Where to pay cash, printed on invoices.")
+    utilities: dict[str, UtilityIdentity] = Field(
+        default_factory=lambda: dict(DEFAULT_UTILITIES),
+        description="Per country (ISO code, JSON): the utility's name, address, tax id, support"
+        " phone and the ways customers pay there, printed on invoices and in billing SMS"
+        " (see the billing page).",
+    )
+
+    def utility(self, country_code: str) -> UtilityIdentity:
+        """The identity invoices and SMS of ``country_code`` carry (a bare name if unset)."""
+        return self.utilities.get(country_code) or UtilityIdentity(name="WaterBill")

@@ -148,7 +148,11 @@ async def remind(timestamp: int) -> None:
     settings = get_settings()
     async with _engine() as engine, AsyncSession(engine) as session, session.begin():
         run = await daily_reminders(
-            session, today=day, reminder_days=settings.payments.reminder_days, now=datetime.now(UTC)
+            session,
+            today=day,
+            reminder_days=settings.payments.reminder_days,
+            now=datetime.now(UTC),
+            billing=settings.billing,
         )
     # The drain is sync psycopg: off the event loop, which keeps the worker's heartbeat going.
     sms = await asyncio.to_thread(_drain_outbox)

@@ -83,7 +83,11 @@ async def issue(
     async def queue(session: AsyncSession) -> list[int]:
         now = datetime.now(UTC)
         result = await billing_service.queue_issue_notices(
-            session, today=now.date(), reminder_days=settings.payments.reminder_days, now=now
+            session,
+            today=now.date(),
+            reminder_days=settings.payments.reminder_days,
+            now=now,
+            billing=settings.billing,
         )
         return result.outbox_ids
 

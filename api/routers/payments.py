@@ -51,7 +51,11 @@ def _receipts_after_commit(
     async def queue(session: AsyncSession) -> list[int]:
         now = datetime.now(UTC)
         result = await queue_receipts(
-            session, today=now.date(), reminder_days=settings.payments.reminder_days, now=now
+            session,
+            today=now.date(),
+            reminder_days=settings.payments.reminder_days,
+            now=now,
+            billing=settings.billing,
         )
         return result.outbox_ids
 

@@ -69,6 +69,7 @@ async def invoice_document(
     tz = ZoneInfo((zone.timezone if zone else None) or country.timezone)
     language = customer.language if customer is not None else country.language
     notes = _NOTES[language]
+    utility = settings.utility(invoice.country_code)
     currency = get_currency(invoice.currency)
     meter_ids = [m.meter_id for m in invoice.meters]
     rows = await session.execute(select(Meter.id, Meter.serial).where(Meter.id.in_(meter_ids)))
@@ -94,9 +95,10 @@ async def invoice_document(
         issued_on=issued_on,
         due_on=invoice.due_date or issued_on + timedelta(days=settings.payment_days),
         utility=Party(
-            name=settings.utility_name,
-            address_lines=tuple(p.strip() for p in settings.utility_address.split("|") if p),
-            tax_id=settings.utility_tax_id or None,
+            name=utility.name,
+            address_lines=tuple(p.strip() for p in utility.address.split("|") if p.strip()),
+            phone=utility.support_phone or None,
+            tax_id=utility.tax_id or None,
         ),
         customer=Party(
             name=customer.full_name if customer is not None else dwelling.reference,
@@ -142,10 +144,7 @@ async def invoice_document(
         ),
         payment=PaymentInstructions(
             reference=invoice.number or f"INV{invoice.id}",
-            orange_money=settings.orange_money or None,
-            mtn_momo=settings.mtn_momo or None,
-            bank_transfer=settings.bank_transfer or None,
-            cash_agents=settings.cash_agents or None,
+            channels=tuple(utility.channels),
         ),
         late_penalty=LatePenaltyTerms(
             pct=tariff.penalty_pct, fixed=Money.from_minor(tariff.penalty_fixed_minor, currency)

@@ -34,6 +34,7 @@ from billing.invoices.pdf_text import (
     format_m3,
 )
 from billing.tariffs.pricing import InvoiceComputation, InvoiceKind, InvoiceLine, LineKind
+from core.config_billing import PaymentChannel
 from core.countries import Language
 from core.money import Money, format_amount, format_number
 from registry.models import DwellingType
@@ -72,10 +73,7 @@ class PaymentInstructions:
     """Where and how to pay; a channel left empty is not printed."""
 
     reference: str
-    orange_money: str | None = None
-    mtn_momo: str | None = None
-    bank_transfer: str | None = None
-    cash_agents: str | None = None
+    channels: tuple[PaymentChannel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +126,8 @@ def _strings(value: object) -> Iterator[str]:
     elif isinstance(value, tuple):
         for item in value:
             yield from _strings(item)
+    elif isinstance(value, PaymentChannel):
+        yield from (value.operator, value.detail)
     elif is_dataclass(value) and not isinstance(value, type | InvoiceComputation):
         for f in fields(value):
             yield from _strings(getattr(value, f.name))
@@ -330,12 +330,7 @@ class _InvoicePdf:
         self.pdf.ln(3)
         self.line(lb["how_to_pay"], size=10, bold=True)
         self.line(f"{lb['reference']}{lb['colon']} {pay.reference}", bold=True)
-        channels = (
-            ("orange_money", pay.orange_money),
-            ("mtn_momo", pay.mtn_momo),
-            ("bank_transfer", pay.bank_transfer),
-            ("cash_agents", pay.cash_agents),
-        )
-        for key, detail in channels:
-            if detail:
-                self.line(f"• {lb[key]}{lb['colon']} {detail}")
+        for channel in pay.channels:
+            name = channel.operator or lb[channel.kind.value]
+            detail = f"{lb['colon']} {channel.detail}" if channel.detail else ""
+            self.line(f"• {name}{detail}")

@@ -42,10 +42,10 @@ LABELS: dict[Language, dict[str, str]] = {
         "penalty": "After the due date a late penalty of {pct}% of the amount due plus {fixed}"
         " is added.",
         "reference": "Quote this reference",
-        "orange_money": "Orange Money",
-        "mtn_momo": "MTN MoMo",
+        "mobile_money": "Mobile money",
+        "card": "Card",
         "bank_transfer": "Bank transfer",
-        "cash_agents": "Cash at our agents",
+        "cash": "Cash at our agents",
         "phone": "Tel.",
     },
     Language.FR: {
@@ -80,10 +80,10 @@ LABELS: dict[Language, dict[str, str]] = {
         "penalty": "Après l'échéance, une pénalité de retard de {pct}\u00a0% du montant dû"
         " plus {fixed} est appliquée.",
         "reference": "Référence à indiquer",
-        "orange_money": "Orange Money",
-        "mtn_momo": "MTN MoMo",
+        "mobile_money": "Mobile money",
+        "card": "Carte bancaire",
         "bank_transfer": "Virement bancaire",
-        "cash_agents": "Espèces auprès de nos agents",
+        "cash": "Espèces auprès de nos agents",
         "phone": "Tél.",
     },
     Language.TPI: {
@@ -117,10 +117,10 @@ LABELS: dict[Language, dict[str, str]] = {
         "tax_id": "Takis namba",
         "penalty": "Sapos yu no peim long taim, bai yu peim moa {pct}% bilong dinau na {fixed}.",
         "reference": "Raitim dispela namba",
-        "orange_money": "Orange Money",
-        "mtn_momo": "MTN MoMo",
+        "mobile_money": "Mobail mani",
+        "card": "Kad",
         "bank_transfer": "Peim long benk",
-        "cash_agents": "Peim kes long ol ejen bilong mipela",
+        "cash": "Peim kes long ol ejen bilong mipela",
         "phone": "Fon",
     },
 }

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.payments.models import NoticeKind, NoticeStatus
 from billing.payments.repository import OWED
+from core.config_billing import BillingSettings, ChannelKind, UtilityIdentity
 from core.countries import Language
 from core.money import NBSP, NNBSP, Money, get_currency
 from core.notifications import service as notifications
@@ -32,11 +33,11 @@ logger = logging.getLogger(__name__)
 TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
     NoticeKind.INVOICE_ISSUED: {
         Language.EN: "WaterBill: invoice {number} of {amount} is ready, due {due}. Pay by"
-        " Orange Money, MTN MoMo, card, bank transfer or at an agent.",
+        " {methods}.",
         Language.FR: "WaterBill: votre facture {number} de {amount} est disponible, a payer"
-        " avant le {due}. Orange Money, MTN MoMo, carte, virement ou agent.",
+        " avant le {due}. {methods}.",
         Language.TPI: "WaterBill: bil {number} bilong {amount} i redi, pe pastaim long {due}."
-        " Pe long Orange Money, MTN MoMo, kad, beng o long ejen.",
+        " Pe long {methods}.",
     },
     NoticeKind.DUE_REMINDER: {
         Language.EN: "WaterBill reminder: {amount} is still due on invoice {number} by {due}."
@@ -55,6 +56,37 @@ TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
         " Moni i stap yet: {balance}.",
     },
 }
+
+# A channel without an operator's name, in the SMS's words (GSM-7: no accents).
+CHANNEL_WORDS: dict[Language, dict[ChannelKind, str]] = {
+    Language.EN: {
+        ChannelKind.MOBILE_MONEY: "mobile money",
+        ChannelKind.BANK_TRANSFER: "bank transfer",
+        ChannelKind.CASH: "cash at an agent",
+        ChannelKind.CARD: "card",
+    },
+    Language.FR: {
+        ChannelKind.MOBILE_MONEY: "mobile money",
+        ChannelKind.BANK_TRANSFER: "virement",
+        ChannelKind.CASH: "especes chez un agent",
+        ChannelKind.CARD: "carte",
+    },
+    Language.TPI: {
+        ChannelKind.MOBILE_MONEY: "mobail mani",
+        ChannelKind.BANK_TRANSFER: "beng",
+        ChannelKind.CASH: "kes long ejen",
+        ChannelKind.CARD: "kad",
+    },
+}
+
+
+def payment_methods(utility: UtilityIdentity, language: Language) -> str:
+    """The country's ways to pay, by the names its customers know (its own operators only)."""
+    words = CHANNEL_WORDS[language]
+    return (
+        ", ".join(c.operator or words[c.kind] for c in utility.channels) or words[ChannelKind.CASH]
+    )
+
 
 # A new-invoice SMS after the due date, or a receipt days late, would confuse more than help:
 # a first run on an old database does not flood customers with history.
@@ -82,7 +114,7 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
         SELECT i.id AS subject_id, r.user_id, r.phone,
                COALESCE(r.language, c.language::text) AS language,
                i.number, i.total_minor AS amount_minor, i.currency, i.due_date,
-               NULL::text AS reference, 0::bigint AS balance_minor
+               NULL::text AS reference, 0::bigint AS balance_minor, c.code AS country_code
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid', 'paid') AND i.due_date >= :today
@@ -92,7 +124,7 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
         SELECT i.id AS subject_id, r.user_id, r.phone,
                COALESCE(r.language, c.language::text) AS language,
                i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
-               NULL::text AS reference, 0::bigint AS balance_minor
+               NULL::text AS reference, 0::bigint AS balance_minor, c.code AS country_code
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid')
@@ -107,7 +139,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
                p.reference,
                (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i
                 WHERE i.dwelling_id = p.dwelling_id
-                  AND i.status IN ('issued', 'partially_paid', 'overdue')) AS balance_minor
+                  AND i.status IN ('issued', 'partially_paid', 'overdue')) AS balance_minor,
+               c.code AS country_code
         FROM payment p
         JOIN dwelling d ON d.id = p.dwelling_id JOIN building b ON b.id = d.building_id
         JOIN zone z ON z.id = b.zone_id JOIN country c ON c.code = z.country_code
@@ -130,8 +163,9 @@ def _sms_safe(value: str) -> str:
     return value.replace(NNBSP, " ").replace(NBSP, " ")
 
 
-def render_notice(kind: NoticeKind, language: str, row: Any) -> str:
-    """The SMS text of a notice row in ``language`` (English when it has none)."""
+def render_notice(kind: NoticeKind, language: str, row: Any, utility: UtilityIdentity) -> str:
+    """The SMS text of a notice row in ``language`` (English when it has none), with the ways to
+    pay of the invoice's country (``utility``)."""
     lang = Language(language) if language in set(Language) else Language.EN
     currency = get_currency(row.currency)
 
@@ -145,6 +179,7 @@ def render_notice(kind: NoticeKind, language: str, row: Any) -> str:
         due=due.strftime("%d/%m/%Y") if due else "",
         reference=row.reference,
         balance=money(row.balance_minor),
+        methods=payment_methods(utility, lang),
     )
 
 
@@ -161,6 +196,7 @@ async def queue_due_notices(
     today: date,
     reminder_days: int,
     now: datetime,
+    billing: BillingSettings,
     kinds: tuple[NoticeKind, ...] = tuple(NoticeKind),
 ) -> NoticeResult:
     """Claim every notice now due and queue its SMS, in the caller's transaction (module
@@ -186,7 +222,7 @@ async def queue_due_notices(
                 phone=row.phone,
                 language=row.language,
                 kind=kind.value,
-                text=render_notice(kind, row.language, row),
+                text=render_notice(kind, row.language, row, billing.utility(row.country_code)),
                 dedup_key=f"billing_notice:{kind.value}:{row.subject_id}",
                 user_id=row.user_id,
             )
@@ -207,7 +243,12 @@ async def queue_due_notices(
 
 
 async def queue_receipts(
-    session: AsyncSession, *, today: date, reminder_days: int, now: datetime
+    session: AsyncSession,
+    *,
+    today: date,
+    reminder_days: int,
+    now: datetime,
+    billing: BillingSettings,
 ) -> NoticeResult:
     """The payment-received SMS of committed payments (each claimed once, whoever queues first)."""
     return await queue_due_notices(
@@ -215,5 +256,6 @@ async def queue_receipts(
         today=today,
         reminder_days=reminder_days,
         now=now,
+        billing=billing,
         kinds=(NoticeKind.PAYMENT_RECEIVED,),
     )

@@ -51,7 +51,7 @@ from billing.payments.providers import (
     ProviderEvent,
 )
 from billing.payments.repository import Allocated, PaymentRepository
-from core.config_billing import PaymentsSettings
+from core.config_billing import BillingSettings, PaymentsSettings
 from core.money import Money, get_currency
 
 logger = logging.getLogger(__name__)
@@ -193,14 +193,21 @@ class ReminderRun:
 
 
 async def daily_reminders(
-    session: AsyncSession, *, today: date, reminder_days: int, now: datetime
+    session: AsyncSession,
+    *,
+    today: date,
+    reminder_days: int,
+    now: datetime,
+    billing: BillingSettings,
 ) -> ReminderRun:
     """The day's reminder run, in one transaction: credit pays new invoices first (so nobody is
     reminded of what their credit covers), then penalties are proposed, then the billing SMS are
     queued in the outbox (drained by the caller after commit)."""
     allocations = await apply_credit(session)
     proposals = await propose_penalties(session, today=today)
-    notices = await queue_due_notices(session, today=today, reminder_days=reminder_days, now=now)
+    notices = await queue_due_notices(
+        session, today=today, reminder_days=reminder_days, now=now, billing=billing
+    )
     return ReminderRun(len(allocations), len(proposals), notices)
 
 

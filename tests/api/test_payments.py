@@ -371,7 +371,9 @@ async def notices(engine, settings, today: date, *, now: datetime | None = None)
     """What the daily job does: queue the due notices, then drain the SMS outbox."""
     now = now or clock.now()
     async with AsyncSession(engine) as session, session.begin():
-        queued = await queue_due_notices(session, today=today, reminder_days=7, now=now)
+        queued = await queue_due_notices(
+            session, today=today, reminder_days=7, now=now, billing=settings.billing
+        )
     sms = await asyncio.to_thread(_drain, settings, now)
     return NoticeRun(sent=sms.sent, retrying=sms.retrying, no_recipient=queued.no_recipient)
 
@@ -389,12 +391,13 @@ class TestNotices:
         day = due.strftime("%d/%m/%Y")
         assert sms_to(fake_twilio, ledger.phones["A1"]) == [
             f"WaterBill: votre facture CM-2026-{_number(ledger, 'A1')} de 11 925 FCFA est"
-            f" disponible, a payer avant le {day}. Orange Money, MTN MoMo, carte, virement"
-            " ou agent."
+            f" disponible, a payer avant le {day}. Orange Money, MTN MoMo, virement, especes"
+            " chez un agent."
         ]
         (tok_pisin,) = sms_to(fake_twilio, ledger.phones["B1"])
         assert tok_pisin.startswith("WaterBill: bil CM-2026-")
         assert f"bilong FCFA 1,500 i redi, pe pastaim long {day}." in tok_pisin
+        assert tok_pisin.endswith("Pe long Orange Money, MTN MoMo, beng, kes long ejen.")
 
     async def test_the_reminder_goes_seven_days_before_the_due_date_once(
         self, engine, settings, ledger, fake_twilio

@@ -44,6 +44,8 @@ def _browser_env() -> dict[str, str] | None:
     if "FAKETIME" not in os.environ:
         return None
     return {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "0"}
+
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)

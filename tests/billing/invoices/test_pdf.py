@@ -19,6 +19,7 @@ from billing.invoices.pdf import (
 )
 from billing.invoices.pdf_text import format_m3
 from billing.tariffs.pricing import Block, LineKind, Tariff, compute_invoice
+from core.config_billing import ChannelKind, PaymentChannel
 from core.countries import Language
 from core.money import Currency, Money, get_currency
 from registry.models import DwellingType
@@ -85,10 +86,18 @@ def document(
         computation=computation,
         payment=PaymentInstructions(
             "CM-2027-000123",
-            orange_money="#150*47# merchant 123456",
-            mtn_momo="*126# code 654321",
-            bank_transfer="IBAN CM21 1000 2000 3000",
-            cash_agents="Camwater counters",
+            (
+                PaymentChannel(
+                    kind=ChannelKind.MOBILE_MONEY,
+                    operator="Orange Money",
+                    detail="#150*47# merchant 123456",
+                ),
+                PaymentChannel(
+                    kind=ChannelKind.MOBILE_MONEY, operator="MTN MoMo", detail="*126# code 654321"
+                ),
+                PaymentChannel(kind=ChannelKind.BANK_TRANSFER, detail="IBAN CM21 1000 2000 3000"),
+                PaymentChannel(kind=ChannelKind.CASH, detail="Camwater counters"),
+            ),
         ),
         tax_name=tax_name,
         late_penalty=LatePenaltyTerms(D(5), Money(D(1000), tariff.currency)),

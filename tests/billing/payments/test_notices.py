@@ -1,0 +1,50 @@
+"""Billing SMS name the ways to pay of the invoice's country, in GSM-7, within one SMS."""
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+
+from billing.payments.models import NoticeKind
+from billing.payments.notices import render_notice
+from core.config_billing import BillingSettings, ChannelKind, PaymentChannel, UtilityIdentity
+from core.countries import Language
+from core.sms import is_gsm7
+
+ROW = SimpleNamespace(
+    number="PG-2027-000123",
+    amount_minor=3137,
+    currency="PGK",
+    due_date=date(2027, 3, 3),
+    reference="PAY-1",
+    balance_minor=0,
+)
+
+
+def test_a_papua_new_guinea_invoice_names_png_operators_never_cameroons():
+    text = render_notice(NoticeKind.INVOICE_ISSUED, "tpi", ROW, BillingSettings().utility("PG"))
+    assert text.endswith("Pe long CellMoni, beng, kes long ejen.")
+    assert "Orange" not in text
+    assert "MTN" not in text
+
+
+def test_the_operators_come_from_the_countrys_configuration():
+    utility = UtilityIdentity(
+        name="Eda Ranu",
+        channels=[
+            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="MiCash"),
+            PaymentChannel(kind=ChannelKind.CARD),
+        ],
+    )
+    settings = BillingSettings(utilities={"PG": utility})
+    text = render_notice(NoticeKind.INVOICE_ISSUED, "en", ROW, settings.utility("PG"))
+    assert text.endswith("Pay by MiCash, card.")
+
+
+@pytest.mark.parametrize("country", ["CM", "PG", "FR"])
+@pytest.mark.parametrize("kind", list(NoticeKind))
+@pytest.mark.parametrize("language", list(Language))
+def test_every_notice_fits_one_gsm7_sms(country, kind, language):
+    text = render_notice(kind, language.value, ROW, BillingSettings().utility(country))
+    assert is_gsm7(text), text
+    assert len(text) <= 160, text

@@ -28,7 +28,7 @@ from core.notifications import service as notifications
 from core.notifications.service import RetryPolicy
 from core.sms import make_sms_provider
 from tests import clock
-from tests.billing.ledger_world import Ledger, arrange
+from tests.billing.ledger_world import Ledger, arrange, settle
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
@@ -418,12 +418,11 @@ class TestNotices:
     async def test_a_paid_invoice_gets_no_reminder(self, engine, settings, ledger, fake_twilio):
         due = TODAY + timedelta(days=3)
         invoice = ledger.invoice("A2", net=3_000, due_date=due)
-        ledger.db.execute(
-            "UPDATE invoice SET status = 'paid', paid_minor = 3000 WHERE id = %s", [invoice]
-        )
+        settle(ledger.db, invoice)
         await notices(engine, settings, TODAY)
-        (announcement,) = sms_to(fake_twilio, ledger.phones["A2"])
+        announcement, receipt = sms_to(fake_twilio, ledger.phones["A2"])
         assert " is ready, due " in announcement
+        assert receipt.startswith("WaterBill: payment of FCFA 3,000 received")
 
     async def test_a_failed_send_is_retried_by_a_later_run(
         self, engine, settings, ledger, fake_twilio

@@ -159,3 +159,30 @@ def arrange(db: Any) -> Ledger:
         users=users,
         phones=phones,
     )
+
+
+def settle(db: Any, invoice_id: int, amount_minor: int | None = None) -> None:
+    """Pay ``amount_minor`` (default: the total) of an invoice in cash, with the evidence the
+    database asks for: a payment and its allocation, then the invoice's paid amount and state."""
+    with db.transaction():
+        row = db.execute(
+            "SELECT dwelling_id, currency, total_minor FROM invoice WHERE id = %s", [invoice_id]
+        ).fetchone()
+        amount = row[2] if amount_minor is None else amount_minor
+        payment = db.execute(
+            "INSERT INTO payment (dwelling_id, method, status, amount_minor, allocated_minor,"
+            " currency, reference, received_at) VALUES (%s, 'cash', 'succeeded', %s, %s, %s,"
+            " %s, now()) RETURNING id",
+            [row[0], amount, amount, row[1], f"SETTLE-{invoice_id}-{next(_numbers)}"],
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO payment_allocation (payment_id, invoice_id, amount_minor)"
+            " VALUES (%s, %s, %s)",
+            [payment, invoice_id, amount],
+        )
+        db.execute(
+            "UPDATE invoice SET paid_minor = paid_minor + %s, status = CASE"
+            " WHEN paid_minor + %s >= total_minor THEN 'paid' ELSE 'partially_paid'"
+            " END::invoice_status, paid_at = now() WHERE id = %s",
+            [amount, amount, invoice_id],
+        )

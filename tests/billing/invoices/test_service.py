@@ -12,6 +12,7 @@ from billing.invoices.exceptions import DuplicateApproval, GraceNotOver, Invalid
 from billing.invoices.models import InvoiceStatus
 from core.db import make_async_engine
 from tests.billing.arrange import P0, P1, World, admin
+from tests.billing.ledger_world import settle
 
 pytestmark = pytest.mark.services
 
@@ -157,7 +158,7 @@ class TestImmutability:
     async def test_payment_columns_still_move(self, db, world, session):
         await closed(session, world, dwellings=1)
         await issue(session)
-        db.execute("UPDATE invoice SET status = 'partially_paid', paid_minor = 100")
+        settle(db, db.execute("SELECT id FROM invoice").fetchone()[0], 100)
         assert db.execute("SELECT status::text, paid_minor FROM invoice").fetchone() == (
             "partially_paid",
             100,
@@ -168,10 +169,7 @@ class TestOverdueAndVoid:
     async def test_past_the_due_date_an_open_invoice_is_overdue(self, db, world, session):
         await closed(session, world, dwellings=2)
         await issue(session)
-        db.execute(
-            "UPDATE invoice SET status = 'paid', paid_minor = total_minor"
-            " WHERE id = (SELECT min(id) FROM invoice)"
-        )
+        settle(db, db.execute("SELECT min(id) FROM invoice").fetchone()[0])
         assert await invoicing.mark_overdue(session, today=TODAY + timedelta(days=15)) == 0
         assert await invoicing.mark_overdue(session, today=TODAY + timedelta(days=16)) == 1
         await session.commit()

@@ -1,7 +1,7 @@
 """The recurring work as tasks: each parses its arguments, calls a domain service, logs.
 
-Every task here is periodic (jobs/app.py registers it with its schedule), so procrastinate passes
-``timestamp``: the scheduled instant, in Unix seconds. Calendar work (overdue, reminders) runs as
+Periodic tasks (jobs/app.py registers them with their schedule) get ``timestamp`` from
+procrastinate: the scheduled instant, in Unix seconds. Calendar work (overdue, reminders) runs as
 of that instant's day, so a retry the next morning still judges the day it was meant for; work
 that follows the data (rollups, scan, alerts, polling) reads the clock when it runs.
 """
@@ -24,6 +24,9 @@ from analytics.alerts.service import run_alerts
 from analytics.anomalies import service as anomalies
 from analytics.rollups.service import refresh_pending
 from analytics.vee import service as vee
+from billing.close import service as close_service
+from billing.close.period import parse_period
+from billing.close.service import CloseSummary
 from billing.invoices import service as invoice_service
 from billing.payments.notices import queue_due_notices
 from billing.payments.penalties import propose_penalties
@@ -239,3 +242,33 @@ async def retry_stalled(context: JobContext, timestamp: int) -> None:
             logger.warning(
                 "stalled (%s): job %s (%s) queued again", at.isoformat(), job.id, job.task_name
             )
+
+
+def close_zone(context: JobContext, period: str, zone_id: int) -> None:
+    """Draft one zone's invoices of ``period`` (``POST /billing/close`` defers one job per zone),
+    telling its progress as it goes.
+
+    Sync, so procrastinate runs it in a thread: the pricing keeps the worker's loop (and its
+    heartbeat) free.
+    """
+    job_id = context.job.id
+    assert job_id is not None
+    summary = asyncio.run(_close_zone(job_id, period=period, zone_id=zone_id))
+    logger.info("close %s zone %d (job %d): %s", period, zone_id, job_id, summary)
+
+
+async def _close_zone(job_id: int, *, period: str, zone_id: int) -> CloseSummary:
+    settings = get_settings()
+    async with (
+        await psycopg.AsyncConnection.connect(settings.dsn, autocommit=True) as side,
+        _engine() as engine,
+        AsyncSession(engine) as session,
+        session.begin(),
+    ):
+
+        async def progress(done: int, total: int) -> None:
+            await repository.write_progress(side, job_id=job_id, done=done, total=total)
+
+        return await close_service.close_period(
+            session, period=parse_period(period), zone_ids=[zone_id], progress=progress
+        )

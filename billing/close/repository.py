@@ -277,6 +277,9 @@ class CloseRepository:
         )
         return {row.code: row.id for row in rows}
 
+    async def all_zone_ids(self) -> list[int]:
+        return list(await self.session.scalars(select(Zone.id).order_by(Zone.id)))
+
     async def known_zone_ids(self, zone_ids: Sequence[int]) -> set[int]:
         return set(await self.session.scalars(select(Zone.id).where(Zone.id.in_(list(zone_ids)))))
 

@@ -1,12 +1,6 @@
 """Real `waterbill worker` processes against the test database: the schedule runs by itself,
 once however many workers there are, and a failing job is retried with backoff, then failed."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -15,56 +9,12 @@ import pytest
 from core.config_jobs import JobsSettings
 from jobs.app import make_app, schedule
 from tests.analytics.conftest import Fleet
+from tests.jobs.workers import read_logs, wait_for, worker_env
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-DEADLINE_S = 90.0
 TASKS = set(schedule(JobsSettings())) | {"retry_stalled"}
-
-
-def worker_env(database_url: str, **jobs: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATERBILL_")}
-    env.update(WATERBILL_DATABASE_URL=database_url, WATERBILL_LOG_LEVEL="INFO")
-    env.update({f"WATERBILL_JOBS__{name.upper()}": value for name, value in jobs.items()})
-    return env
-
-
-@pytest.fixture
-def start_worker(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            code = process.wait(timeout=30)
-            assert code == 0, f"the worker exited {code} on SIGTERM\n{read_logs(tmp_path)()}"
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-
-
-def wait_for(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{logs()}"
-        time.sleep(0.2)
-
-
-def read_logs(tmp_path) -> Callable[[], str]:
-    return lambda: "\n".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
 
 
 def job_states(db: psycopg.Connection) -> dict[str, list[str]]:

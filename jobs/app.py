@@ -45,6 +45,8 @@ def schedule(jobs: JobsSettings) -> dict[str, tuple[Periodic, str]]:
         "overdue": (tasks.mark_overdue, jobs.overdue_cron),
         "remind": (tasks.remind, jobs.remind_cron),
         "payments_poll": (tasks.poll_payments, jobs.payments_poll_cron),
+        "late_data": (tasks.late_data, jobs.late_data_cron),
+        "retention": (tasks.retention, jobs.retention_cron),
     }
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from procrastinate.exceptions import UniqueViolation
@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from analytics.alerts.service import run_alerts
 from analytics.anomalies import service as anomalies
-from analytics.rollups.service import refresh_pending
+from analytics.rollups.service import drop_old_readings, refresh_pending
 from analytics.vee import service as vee
+from billing.close import late
 from billing.close import service as close_service
 from billing.close.period import parse_period
 from billing.close.service import CloseSummary
@@ -68,8 +69,12 @@ async def _engine() -> AsyncIterator[AsyncEngine]:
 
 def refresh_rollups(timestamp: int) -> None:
     """Drain the rollup queue, one transaction per batch of meters."""
-
     at = scheduled_at(timestamp)
+    meters = _drain_rollups()
+    logger.info("rollups (%s): refreshed %d meters", at.isoformat(), meters)
+
+
+def _drain_rollups() -> int:
     settings = get_settings()
     meters = 0
     with psycopg.connect(settings.dsn) as conn:
@@ -82,9 +87,8 @@ def refresh_rollups(timestamp: int) -> None:
                     work_mem=settings.rollup.work_mem,
                 )
             if result.meters == 0:
-                break
+                return meters
             meters += result.meters
-    logger.info("rollups (%s): refreshed %d meters", at.isoformat(), meters)
 
 
 def scan(timestamp: int) -> None:
@@ -272,3 +276,54 @@ async def _close_zone(job_id: int, *, period: str, zone_id: int) -> CloseSummary
         return await close_service.close_period(
             session, period=parse_period(period), zone_ids=[zone_id], progress=progress
         )
+
+
+def late_data(timestamp: int) -> None:
+    """Re-close the zones of issued months that received readings after their invoices were
+    computed: changed figures become regularisations for two administrators
+    (``billing.close.late``). Sync, in a thread, like ``close_zone``."""
+    at = scheduled_at(timestamp)
+    jobs = get_settings().jobs
+    until = datetime.now(UTC) - timedelta(seconds=jobs.late_data_settle_s)
+    oldest = until.date() - timedelta(days=jobs.late_data_lookback_days)
+    # The re-close reads the rollups: late readings received up to `until` are in them first.
+    _drain_rollups()
+    summaries = asyncio.run(
+        _late_data(until=until, oldest=oldest, margin_days=jobs.late_data_margin_days)
+    )
+    logger.info(
+        "late data (%s): %d zone-months re-closed, %d regularisations pending: %s",
+        at.isoformat(),
+        len(summaries),
+        sum(s.regularisations for s in summaries),
+        summaries,
+    )
+
+
+async def _late_data(*, until: datetime, oldest: date, margin_days: int) -> list[CloseSummary]:
+    summaries = []
+    async with _engine() as engine:
+        async with AsyncSession(engine) as session, session.begin():
+            months = await late.late_months(
+                session, until=until, oldest=oldest, margin_days=margin_days
+            )
+        # One transaction per month: each holds that month's lock only while it re-closes.
+        for month in months:
+            async with AsyncSession(engine) as session, session.begin():
+                summaries.append(await late.reclose(session, month=month))
+        async with AsyncSession(engine) as session, session.begin():
+            await late.mark_checked(session, until=until, oldest=oldest)
+    return summaries
+
+
+def retention(timestamp: int) -> None:
+    """Drop raw-reading chunks older than ``jobs.retention_days`` that the rollups cover."""
+    at = scheduled_at(timestamp)
+    settings = get_settings()
+    if not settings.jobs.retention_days:
+        logger.info("retention (%s): off (jobs.retention_days = 0)", at.isoformat())
+        return
+    older_than = at - timedelta(days=settings.jobs.retention_days)
+    with psycopg.connect(settings.dsn) as conn, conn.transaction():
+        dropped = drop_old_readings(conn, older_than=older_than)
+    logger.info("retention (%s): dropped %d chunks %s", at.isoformat(), len(dropped), dropped)

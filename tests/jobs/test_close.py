@@ -2,6 +2,7 @@
 `GET /jobs/{id}` follows each to the end, with its progress."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ class TestCloseJobs:
         )
 
         start_worker(quiet_worker_env(database_url))
-        states: dict[int, dict] = {}
+        states: dict[int, dict[str, Any]] = {}
 
         async def poll() -> bool:
             for job in queued["jobs"]:

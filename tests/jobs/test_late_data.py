@@ -58,7 +58,7 @@ class TestLateData:
                 "SELECT status::text FROM procrastinate_jobs WHERE id = %s", [job_id]
             ).fetchone()
             assert row != ("failed",), logs()
-            return row == ("succeeded",)
+            return bool(row == ("succeeded",))
 
         wait_for(lambda: succeeded(first), "the late-data job", logs)
         [proposal] = (await admin_client.get("/billing/regularisations")).json()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.rollups.service import drop_old_readings
+from tests.analytics.conftest import Fleet
 
 pytestmark = pytest.mark.services
 
@@ -13,14 +14,14 @@ JAN = datetime(2025, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def arrange(fleet) -> int:
+def arrange(fleet: Fleet) -> int:
     meter = fleet.meter(installed_at=JAN - DAY)
     # One reading every 6 hours over ten days: ten daily chunks.
     fleet.readings(meter, [(JAN + i * DAY / 4, 100 * i) for i in range(40)])
     return meter
 
 
-def raw_days(db, meter) -> list:
+def raw_days(db, meter) -> list[int]:
     rows = db.execute(
         "SELECT DISTINCT date_trunc('day', time AT TIME ZONE 'UTC') FROM reading"
         " WHERE meter_id = %s ORDER BY 1",

@@ -33,10 +33,10 @@ class TestSchedule:
         fleet = Fleet(db)
         meter = fleet.meter(installed_at=T0)
         fleet.readings(meter, [(T0 + timedelta(hours=i), 10 * i) for i in range(1, 25)])
-        # Installed two days ago and never heard from: the scan opens a silent incident.
+        # Installed and registered two days ago, never heard from: the scan finds it silent.
         db.execute(
-            "INSERT INTO meter (serial, kind, installed_at)"
-            " VALUES ('WB-SILENT', 'iot', now() - interval '2 days')"
+            "INSERT INTO meter (serial, kind, installed_at, created_at)"
+            " VALUES ('WB-SILENT', 'iot', now() - interval '2 days', now() - interval '2 days')"
         )
         env = worker_env(database_url, scan_cron="* * * * *", rollup_cron="* * * * *")
         # A worker that starts defers each schedule's latest occurrence (catch-up): the scan

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import make_asgi_app
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
@@ -63,7 +63,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             open=False,
         )
         app.state.db_pool.open(wait=False)
-        app.state.jobs = await make_jobs_app(settings).open_async()
+        # Our own pool, opened without waiting like the others: the API starts (and says it is
+        # not ready) while the database is away. Two connections: deferring is one short INSERT.
+        jobs_pool = AsyncConnectionPool(
+            settings.dsn,
+            min_size=1,
+            max_size=2,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+        )
+        await jobs_pool.open(wait=False)
+        app.state.jobs = await make_jobs_app(settings).open_async(jobs_pool)
         gauges = asyncio.create_task(
             fleet_metrics.run(app.state.engine, interval_s=settings.telemetry.metrics_interval_s)
         )
@@ -74,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await gauges
             await app.state.rate_limiter.close()
-            await app.state.jobs.close_async()
+            await jobs_pool.close()
             await asyncio.to_thread(app.state.db_pool.close)
             await app.state.engine.dispose()
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from analytics.alerts.service import run_alerts
 from analytics.anomalies import service as anomalies
-from analytics.rollups.service import drop_old_readings, refresh_pending
+from analytics.rollups.service import drop_old_readings, refresh_pending, rolled_up_before
 from analytics.vee import service as vee
 from billing.close import late
 from billing.close import service as close_service
@@ -286,8 +286,14 @@ def late_data(timestamp: int) -> None:
     jobs = get_settings().jobs
     until = datetime.now(UTC) - timedelta(seconds=jobs.late_data_settle_s)
     oldest = until.date() - timedelta(days=jobs.late_data_lookback_days)
-    # The re-close reads the rollups: late readings received up to `until` are in them first.
+    # The re-close reads the rollups: late readings received up to `until` are in them first,
+    # or `until` stops short of the oldest one still queued (another refresher may hold it).
     _drain_rollups()
+    with psycopg.connect(get_settings().dsn, autocommit=True) as conn:
+        queued = rolled_up_before(conn)
+    if queued is not None:
+        # Strictly before: the queued readings were received at that instant or later.
+        until = min(until, queued - timedelta(microseconds=1))
     summaries = asyncio.run(
         _late_data(until=until, oldest=oldest, margin_days=jobs.late_data_margin_days)
     )

@@ -299,6 +299,12 @@ class RollupRepository:
         row = self.conn.execute("SELECT min(since) FROM rollup_pending").fetchone()
         return None if row is None else row[0]
 
+    def oldest_queued_at(self) -> datetime | None:
+        """When the longest-waiting meter was queued: every reading received before it is in
+        the rollups (or in a refresh committing now)."""
+        row = self.conn.execute("SELECT min(queued_at) FROM rollup_pending").fetchone()
+        return None if row is None else row[0]
+
     def drop_reading_chunks(self, older_than: datetime) -> list[str]:
         """``drop_chunks`` of raw readings: whole chunks that end before ``older_than``."""
         rows = self.conn.execute(

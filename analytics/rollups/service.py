@@ -92,3 +92,8 @@ def drop_old_readings(conn: psycopg.Connection[Any], *, older_than: datetime) ->
     dropped = RollupRepository(conn).drop_reading_chunks(cutoff)
     logger.info("retention: %d reading chunks before %s dropped", len(dropped), cutoff)
     return dropped
+
+
+def rolled_up_before(conn: psycopg.Connection[Any]) -> datetime | None:
+    """An instant before which every received reading is in the rollups (None: all are)."""
+    return RollupRepository(conn).oldest_queued_at()

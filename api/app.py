@@ -2,7 +2,8 @@
 
 Two pools: the SQLAlchemy engine for request sessions, and a psycopg pool for raw psycopg work
 (forecasts, the SMS drain). That one is synchronous because its users are: they run in worker
-threads (numpy work, the Twilio client), never on the event loop.
+threads (numpy work, the Twilio client), never on the event loop. The job app (its own small
+pool) defers long work, such as a close, for the workers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import make_asgi_app
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
@@ -44,6 +45,7 @@ from api.web.mount import install_web
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider
+from jobs.app import make_app as make_jobs_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,6 +63,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             open=False,
         )
         app.state.db_pool.open(wait=False)
+        # Our own pool, opened without waiting like the others: the API starts (and says it is
+        # not ready) while the database is away. Two connections: deferring is one short INSERT.
+        jobs_pool = AsyncConnectionPool(
+            settings.dsn,
+            min_size=1,
+            max_size=2,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+        )
+        await jobs_pool.open(wait=False)
+        app.state.jobs = await make_jobs_app(settings).open_async(jobs_pool)
         gauges = asyncio.create_task(
             fleet_metrics.run(app.state.engine, interval_s=settings.telemetry.metrics_interval_s)
         )
@@ -71,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await gauges
             await app.state.rate_limiter.close()
+            await jobs_pool.close()
             await asyncio.to_thread(app.state.db_pool.close)
             await app.state.engine.dispose()
 

@@ -1,10 +1,12 @@
-"""Request dependencies as typed aliases: settings, a per-request session, the psycopg pool."""
+"""Request dependencies as typed aliases: settings, a per-request session, the psycopg pool,
+the job app."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import procrastinate
 from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -28,6 +30,12 @@ def get_db_pool(request: Request) -> ConnectionPool:
     return pool
 
 
+def get_jobs(request: Request) -> procrastinate.App:
+    """The job app opened in ``lifespan``, to defer long work."""
+    jobs: procrastinate.App = request.app.state.jobs
+    return jobs
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler succeeds, rolled back otherwise."""
     async with AsyncSession(get_engine(request), expire_on_commit=False) as session:
@@ -44,3 +52,4 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 DbPoolDep = Annotated[ConnectionPool, Depends(get_db_pool)]
+JobsDep = Annotated[procrastinate.App, Depends(get_jobs)]

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -46,10 +47,21 @@ def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         )
 
 
-def _stored_readings(database_url: str) -> int:
+@dataclass(frozen=True)
+class Counters:
+    """What the status line counts, each under its own name."""
+
+    received: int  # readings ingest stored: meter_state's totals, which only ever grow
+    estimates: int  # VEE estimates standing in for missing data (fall as real data replaces them)
+
+
+def _counters(database_url: str) -> Counters:
     with psycopg.connect(database_url, connect_timeout=2) as conn:
-        row = conn.execute("SELECT count(*) FROM reading").fetchone()
-    return int(row[0]) if row else 0
+        row = conn.execute(
+            "SELECT (SELECT coalesce(sum(readings_total), 0) FROM meter_state),"
+            " (SELECT count(*) FROM reading WHERE source = 'estimated')"
+        ).fetchone()
+    return Counters(int(row[0]), int(row[1])) if row else Counters(0, 0)
 
 
 def _wait_until_subscribed(log: Path, ingest: subprocess.Popen[bytes]) -> bool:
@@ -150,17 +162,20 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             " --phone '+237 6 58 55 22 94'\n"
             "Ctrl-C stops everything."
         )
-        before, since = _stored_readings(database_url), time.monotonic()
+        before, since = _counters(database_url).received, time.monotonic()
         while not stopping:
             time.sleep(STATUS_EVERY_S)
             for name, child in children.items():
                 if child.poll() is not None:
                     console.print(f"[red]{name} exited ({child.returncode}); see {logs}")
                     return 1
-            now_count, now = _stored_readings(database_url), time.monotonic()
-            rate = (now_count - before) / (now - since)
-            console.print(f"readings stored: {now_count:,}  (+{rate:,.0f}/s)")
-            before, since = now_count, now
+            counters, now = _counters(database_url), time.monotonic()
+            rate = (counters.received - before) / (now - since)
+            console.print(
+                f"readings received: {counters.received:,}  (+{rate:,.0f}/s);"
+                f" estimates in place: {counters.estimates:,}"
+            )
+            before, since = counters.received, now
     except KeyboardInterrupt:
         pass
     finally:

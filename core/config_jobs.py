@@ -57,7 +57,42 @@ class JobsSettings(BaseModel):
         description="Ask the mobile-money providers about pending payments (`payments poll`).",
     )
 
+    late_data_cron: str = Field(
+        "*/15 * * * *",
+        description="Re-close issued months that received readings after their issue: changed"
+        " figures become regularisations awaiting two administrators.",
+    )
+    late_data_settle_s: int = Field(
+        60,
+        ge=0,
+        description="Readings received this recently wait for the next run (an ingest commit"
+        " still in flight stamps its readings with its start).",
+    )
+    late_data_lookback_days: int = Field(
+        400,
+        ge=1,
+        description="Issued months that ended longer ago than this are no longer rechecked.",
+    )
+    late_data_margin_days: int = Field(
+        2,
+        ge=0,
+        le=31,
+        description="A late reading this far outside a month can still move its boundary index"
+        " (interpolated between the readings around it), so it rechecks the month too.",
+    )
+    retention_cron: str = Field(
+        "15 3 * * *", description="Drop raw-reading chunks past `retention_days` (rolled up)."
+    )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        description="Keep raw readings this many days (whole chunks go, and only those the"
+        " rollups cover); 0 keeps them forever.",
+    )
+
     @field_validator(
+        "late_data_cron",
+        "retention_cron",
         "rollup_cron",
         "scan_cron",
         "alerts_cron",

@@ -46,6 +46,8 @@ def schedule(jobs: JobsSettings) -> dict[str, tuple[Periodic, str]]:
         "overdue": (tasks.mark_overdue, jobs.overdue_cron),
         "remind": (tasks.remind, jobs.remind_cron),
         "payments_poll": (tasks.poll_payments, jobs.payments_poll_cron),
+        "late_data": (tasks.late_data, jobs.late_data_cron),
+        "retention": (tasks.retention, jobs.retention_cron),
     }
 
 
@@ -68,6 +70,8 @@ def make_app(settings: Settings) -> procrastinate.App:
     for name, (function, cron) in schedule(settings.jobs).items():
         task = app.task(name=name, retry=retry, lock=name, queueing_lock=name)(function)
         app.periodic(cron=cron)(task)
+    # Deferred on request (jobs.service), with locks per period and zone.
+    app.task(name="close_zone", pass_context=True, retry=retry)(tasks.close_zone)
     # No lock: a lock held by a dead worker's run of this very task would keep it from ever
     # running again. Two at once are harmless (a job is queued again once).
     stalled = app.task(name="retry_stalled", pass_context=True, queueing_lock="retry_stalled")(

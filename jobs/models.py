@@ -1,4 +1,4 @@
-"""What procrastinate does not keep: why a job attempt failed.
+"""What procrastinate does not keep: why a job attempt failed, and how far a long job got.
 
 procrastinate's own tables (``procrastinate_*``, created by migration 0016 from its shipped
 schema) hold the jobs, their state and attempts, but no error text; a worker middleware writes one
@@ -34,3 +34,16 @@ class JobFailure(Base):
         # GET /jobs/{id} reads one job's failures, newest first.
         Index("ix_job_failure_job_id", "job_id", "attempt"),
     )
+
+
+class JobProgress(Base):
+    """How far a long job got (a close: dwellings priced of the total), written by the task on
+    its own connection so that it shows while the job's transaction is still open."""
+
+    __tablename__ = "job_progress"
+
+    # No foreign key, as for job_failure.
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    done: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from procrastinate.connector import BaseConnector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,8 +27,16 @@ SELECT j.id, j.task_name, j.queue_name, j.status::text AS status, j.attempts, j.
          WHERE e.job_id = j.id AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted'))
          AS finished_at,
        (SELECT f.error_type || ': ' || f.error FROM job_failure f
-         WHERE f.job_id = j.id ORDER BY f.attempt DESC, f.id DESC LIMIT 1) AS last_error
+         WHERE f.job_id = j.id ORDER BY f.attempt DESC, f.id DESC LIMIT 1) AS last_error,
+       p.done AS progress_done, p.total AS progress_total
 FROM procrastinate_jobs j
+LEFT JOIN job_progress p ON p.job_id = j.id
+"""
+
+_WRITE_PROGRESS = """
+INSERT INTO job_progress (job_id, done, total) VALUES (%(job_id)s, %(done)s, %(total)s)
+ON CONFLICT (job_id) DO UPDATE
+SET done = EXCLUDED.done, total = EXCLUDED.total, updated_at = now()
 """
 
 _RECORD_FAILURE = """
@@ -52,6 +61,8 @@ class JobRow:
     started_at: datetime | None
     finished_at: datetime | None
     last_error: str | None
+    progress_done: int | None
+    progress_total: int | None
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,16 @@ class JobRepository:
             for row in result.mappings()
         ]
 
+    async def waiting_job_id(self, queueing_lock: str) -> int | None:
+        """The job that holds ``queueing_lock`` while it waits to run, if any."""
+        result = await self.session.scalar(
+            text(
+                "SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"
+            ),
+            {"lock": queueing_lock},
+        )
+        return None if result is None else int(result)
+
     async def failures(self, job_id: int) -> list[FailureRow]:
         result = await self.session.execute(
             text(
@@ -129,3 +150,10 @@ async def record_failure(
         error_type=error_type[:200],
         error=error[:MAX_ERROR_CHARS],
     )
+
+
+async def write_progress(
+    conn: psycopg.AsyncConnection[Any], *, job_id: int, done: int, total: int
+) -> None:
+    """How far job ``job_id`` got, on an autocommit connection (visible while the job runs)."""
+    await conn.execute(_WRITE_PROGRESS, {"job_id": job_id, "done": done, "total": total})

@@ -1,4 +1,4 @@
-"""What ``GET /jobs`` and ``GET /jobs/{id}`` answer."""
+"""What ``GET /jobs`` and ``GET /jobs/{id}`` answer, and the 202 of work queued on request."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from jobs.repository import FailureRow, JobRow
+from jobs.service import QueuedClose
 
 
 class JobStatus(StrEnum):
@@ -20,6 +21,11 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     ABORTED = "aborted"
+
+
+class Progress(BaseModel):
+    done: int = Field(description="Units done so far (a close: dwellings priced).")
+    total: int = Field(description="Units in all.")
 
 
 class Job(BaseModel):
@@ -34,6 +40,7 @@ class Job(BaseModel):
     finished_at: datetime | None
     args: dict[str, Any]
     error: str | None = Field(description="The latest failed attempt's error, if any.")
+    progress: Progress | None = Field(description="For long jobs that tell it (`close_zone`).")
 
     @classmethod
     def of(cls, row: JobRow) -> Job:
@@ -49,6 +56,9 @@ class Job(BaseModel):
             finished_at=row.finished_at,
             args=row.args,
             error=row.last_error,
+            progress=None
+            if row.progress_total is None or row.progress_done is None
+            else Progress(done=row.progress_done, total=row.progress_total),
         )
 
 
@@ -77,3 +87,20 @@ class JobPage(BaseModel):
     next_before_id: int | None = Field(
         description="Pass as `before_id` for the next (older) page; none on the last page."
     )
+
+
+class CloseJob(BaseModel):
+    zone_id: int
+    job_id: int = Field(description="Follow it at `GET /jobs/{id}`.")
+    already_queued: bool = Field(description="The zone's close was waiting already: that job.")
+
+    @classmethod
+    def of(cls, queued: QueuedClose) -> CloseJob:
+        return cls(
+            zone_id=queued.zone_id, job_id=queued.job_id, already_queued=queued.already_queued
+        )
+
+
+class CloseQueued(BaseModel):
+    period: str
+    jobs: list[CloseJob] = Field(description="One close job per zone.")

@@ -1,7 +1,7 @@
 """The recurring work as tasks: each parses its arguments, calls a domain service, logs.
 
-Every task here is periodic (jobs/app.py registers it with its schedule), so procrastinate passes
-``timestamp``: the scheduled instant, in Unix seconds. Calendar work (overdue, reminders) runs as
+Periodic tasks (jobs/app.py registers them with their schedule) get ``timestamp`` from
+procrastinate: the scheduled instant, in Unix seconds. Calendar work (overdue, reminders) runs as
 of that instant's day, so a retry the next morning still judges the day it was meant for; work
 that follows the data (rollups, scan, alerts, polling) reads the clock when it runs.
 """
@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from procrastinate.exceptions import UniqueViolation
@@ -22,8 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from analytics.alerts.service import run_alerts
 from analytics.anomalies import service as anomalies
-from analytics.rollups.service import refresh_pending
+from analytics.rollups.service import drop_old_readings, refresh_pending, rolled_up_before
 from analytics.vee import service as vee
+from billing.close import late
+from billing.close import service as close_service
+from billing.close.period import parse_period
+from billing.close.service import CloseSummary
 from billing.invoices import service as invoice_service
 from billing.payments.providers import make_provider_clients
 from billing.payments.service import daily_reminders, poll_pending
@@ -63,8 +67,12 @@ async def _engine() -> AsyncIterator[AsyncEngine]:
 
 def refresh_rollups(timestamp: int) -> None:
     """Drain the rollup queue, one transaction per batch of meters."""
-
     at = scheduled_at(timestamp)
+    meters = _drain_rollups()
+    logger.info("rollups (%s): refreshed %d meters", at.isoformat(), meters)
+
+
+def _drain_rollups() -> int:
     settings = get_settings()
     meters = 0
     with psycopg.connect(settings.dsn) as conn:
@@ -77,9 +85,8 @@ def refresh_rollups(timestamp: int) -> None:
                     work_mem=settings.rollup.work_mem,
                 )
             if result.meters == 0:
-                break
+                return meters
             meters += result.meters
-    logger.info("rollups (%s): refreshed %d meters", at.isoformat(), meters)
 
 
 def scan(timestamp: int) -> None:
@@ -236,3 +243,90 @@ async def retry_stalled(context: JobContext, timestamp: int) -> None:
             logger.warning(
                 "stalled (%s): job %s (%s) queued again", at.isoformat(), job.id, job.task_name
             )
+
+
+def close_zone(context: JobContext, period: str, zone_id: int) -> None:
+    """Draft one zone's invoices of ``period`` (``POST /billing/close`` defers one job per zone),
+    telling its progress as it goes.
+
+    Sync, so procrastinate runs it in a thread: the pricing keeps the worker's loop (and its
+    heartbeat) free.
+    """
+    job_id = context.job.id
+    assert job_id is not None
+    summary = asyncio.run(_close_zone(job_id, period=period, zone_id=zone_id))
+    logger.info("close %s zone %d (job %d): %s", period, zone_id, job_id, summary)
+
+
+async def _close_zone(job_id: int, *, period: str, zone_id: int) -> CloseSummary:
+    settings = get_settings()
+    async with (
+        await psycopg.AsyncConnection.connect(settings.dsn, autocommit=True) as side,
+        _engine() as engine,
+        AsyncSession(engine) as session,
+        session.begin(),
+    ):
+
+        async def progress(done: int, total: int) -> None:
+            await repository.write_progress(side, job_id=job_id, done=done, total=total)
+
+        return await close_service.close_period(
+            session, period=parse_period(period), zone_ids=[zone_id], progress=progress
+        )
+
+
+def late_data(timestamp: int) -> None:
+    """Re-close the zones of issued months that received readings after their invoices were
+    computed: changed figures become regularisations for two administrators
+    (``billing.close.late``). Sync, in a thread, like ``close_zone``."""
+    at = scheduled_at(timestamp)
+    jobs = get_settings().jobs
+    until = datetime.now(UTC) - timedelta(seconds=jobs.late_data_settle_s)
+    oldest = until.date() - timedelta(days=jobs.late_data_lookback_days)
+    # The re-close reads the rollups: late readings received up to `until` are in them first,
+    # or `until` stops short of the oldest one still queued (another refresher may hold it).
+    _drain_rollups()
+    with psycopg.connect(get_settings().dsn, autocommit=True) as conn:
+        queued = rolled_up_before(conn)
+    if queued is not None:
+        # Strictly before: the queued readings were received at that instant or later.
+        until = min(until, queued - timedelta(microseconds=1))
+    summaries = asyncio.run(
+        _late_data(until=until, oldest=oldest, margin_days=jobs.late_data_margin_days)
+    )
+    logger.info(
+        "late data (%s): %d zone-months re-closed, %d regularisations pending: %s",
+        at.isoformat(),
+        len(summaries),
+        sum(s.regularisations for s in summaries),
+        summaries,
+    )
+
+
+async def _late_data(*, until: datetime, oldest: date, margin_days: int) -> list[CloseSummary]:
+    summaries = []
+    async with _engine() as engine:
+        async with AsyncSession(engine) as session, session.begin():
+            months = await late.late_months(
+                session, until=until, oldest=oldest, margin_days=margin_days
+            )
+        # One transaction per month: each holds that month's lock only while it re-closes.
+        for month in months:
+            async with AsyncSession(engine) as session, session.begin():
+                summaries.append(await late.reclose(session, month=month))
+        async with AsyncSession(engine) as session, session.begin():
+            await late.mark_checked(session, until=until, oldest=oldest)
+    return summaries
+
+
+def retention(timestamp: int) -> None:
+    """Drop raw-reading chunks older than ``jobs.retention_days`` that the rollups cover."""
+    at = scheduled_at(timestamp)
+    settings = get_settings()
+    if not settings.jobs.retention_days:
+        logger.info("retention (%s): off (jobs.retention_days = 0)", at.isoformat())
+        return
+    older_than = at - timedelta(days=settings.jobs.retention_days)
+    with psycopg.connect(settings.dsn) as conn, conn.transaction():
+        dropped = drop_old_readings(conn, older_than=older_than)
+    logger.info("retention (%s): dropped %d chunks %s", at.isoformat(), len(dropped), dropped)

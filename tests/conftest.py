@@ -23,6 +23,7 @@ from core.config import ApiSettings, Environment, FieldSettings, MqttSettings, S
 from core.db import make_async_engine
 from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
+from tests.jobs.workers import StartWorker, quiet_worker_env, workers
 
 TEMPLATE_DB = "waterbill_template"
 
@@ -109,6 +110,20 @@ def settings(database_url: str, local_broker: LocalMosquitto, tmp_path: Path) ->
         api=ApiSettings(ready_timeout_s=2.0),
         field=FieldSettings(photo_dir=str(tmp_path / "photos")),
     )
+
+
+@pytest.fixture
+def start_worker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StartWorker]:
+    """Start real `waterbill worker` processes (``tests.jobs.workers``); stopped at the end."""
+    # Set up first, so torn down after: the workers stop before their database is dropped.
+    request.getfixturevalue("database_url")
+    yield from workers(tmp_path)
+
+
+@pytest.fixture
+def job_worker(start_worker: StartWorker, database_url: str) -> None:
+    """One real worker that runs only what tests defer (no schedule fires)."""
+    start_worker(quiet_worker_env(database_url))
 
 
 @pytest.fixture

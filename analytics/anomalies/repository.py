@@ -55,7 +55,7 @@ class DailyVolume:
 @dataclass(frozen=True)
 class ReportingState:
     meter_id: int
-    last_received_at: datetime
+    last_heard_at: datetime
     reporting_interval_s: int
 
 
@@ -233,25 +233,34 @@ class ScanRepository:
                 {"type": dwelling_type, "since": since, "until": until, "max": max_meters},
             ).fetchall()
 
-    def reporting_states(self, meter_ids: Sequence[int] | None) -> list[ReportingState]:
-        """The time of each active connected meter's newest reading (its installation if none).
+    def reporting_states(
+        self, meter_ids: Sequence[int] | None, *, now: datetime
+    ) -> list[ReportingState]:
+        """Each active connected meter's last sign of life, as of ``now``.
 
-        The reading's own time, not its arrival: a backlog delivered late after a week offline
-        still leaves a week without data, and a scan judging an earlier instant (``now``) must
-        not see data stamped after it as a sign of life. Mechanical and electronic meters are
-        read by hand on rounds: never "silent"."""
+        Its newest reading's own time, or its newest arrival when later: a meter delivering
+        data now (a backlog, a fleet replaying history) is talking, and the gap in its data is
+        the VEE's to estimate. Arrivals after ``now`` are not seen by a scan judging that
+        instant. A meter never heard from counts from its installation or its registration,
+        whichever is later: a fleet just registered is not silent before it could report.
+        Mechanical and electronic meters are read by hand on rounds: never "silent"."""
         with self.conn.cursor(row_factory=class_row(ReportingState)) as cur:
             return cur.execute(
                 """
                 SELECT m.id AS meter_id,
-                       coalesce(s.last_time, m.installed_at) AS last_received_at,
+                       CASE
+                           WHEN s.meter_id IS NULL THEN greatest(m.installed_at, m.created_at)
+                           WHEN s.last_received_at <= %(now)s
+                               THEN greatest(s.last_time, s.last_received_at)
+                           ELSE s.last_time
+                       END AS last_heard_at,
                        m.reporting_interval_s
                 FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id
                 WHERE m.removed_at IS NULL AND m.kind = 'iot'
                   AND (%(ids)s::int[] IS NULL OR m.id = ANY(%(ids)s::int[]))
                 ORDER BY m.id
                 """,
-                {"ids": None if meter_ids is None else list(meter_ids)},
+                {"ids": None if meter_ids is None else list(meter_ids), "now": now},
             ).fetchall()
 
     def watermark(self, name: str) -> datetime | None:

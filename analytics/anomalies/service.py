@@ -129,10 +129,10 @@ def scan(
             findings.extend(_telemetry_findings(batch, options=options))
     abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
     findings.extend(abnormal)
-    states = repo.reporting_states(None if incremental else targets)
+    states = repo.reporting_states(None if incremental else targets, now=now)
     silent = SilentMeterDetector().fit(np.array([s.reporting_interval_s for s in states]))
     for position, detection in silent.detect(
-        instants([s.last_received_at for s in states]),
+        instants([s.last_heard_at for s in states]),
         np.array([s.reporting_interval_s for s in states], dtype=np.int64),
         now=now,
     ):

@@ -7,6 +7,7 @@ queue and plans it, one rebuilds the hourly buckets of every claimed meter, one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -291,3 +292,22 @@ class RollupRepository:
         row = self.conn.execute(query).fetchone()
         assert row is not None
         return WriteCounts(written=int(row[0]), removed=int(row[1]))
+
+    def oldest_pending(self) -> datetime | None:
+        """The earliest reading time the queue has not rolled up yet (rows a refresher holds
+        count too: they wait behind its lock)."""
+        row = self.conn.execute("SELECT min(since) FROM rollup_pending").fetchone()
+        return None if row is None else row[0]
+
+    def oldest_queued_at(self) -> datetime | None:
+        """When the longest-waiting meter was queued: every reading received before it is in
+        the rollups (or in a refresh committing now)."""
+        row = self.conn.execute("SELECT min(queued_at) FROM rollup_pending").fetchone()
+        return None if row is None else row[0]
+
+    def drop_reading_chunks(self, older_than: datetime) -> list[str]:
+        """``drop_chunks`` of raw readings: whole chunks that end before ``older_than``."""
+        rows = self.conn.execute(
+            "SELECT drop_chunks('reading', older_than => %s)", [older_than]
+        ).fetchall()
+        return [str(row[0]) for row in rows]

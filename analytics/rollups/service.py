@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -76,3 +77,23 @@ def refresh_pending(
         days_written=days.written,
         days_removed=days.removed,
     )
+
+
+def drop_old_readings(conn: psycopg.Connection[Any], *, older_than: datetime) -> list[str]:
+    """Drop the raw-reading chunks that end before ``older_than``, but never one holding
+    readings the rollups have not taken in yet: the hourly and daily volumes (what billing,
+    dashboards and reports read) must exist for a range before its raw readings go.
+
+    Returns:
+        The dropped chunks' names.
+    """
+    pending = RollupRepository(conn).oldest_pending()
+    cutoff = older_than if pending is None else min(older_than, pending)
+    dropped = RollupRepository(conn).drop_reading_chunks(cutoff)
+    logger.info("retention: %d reading chunks before %s dropped", len(dropped), cutoff)
+    return dropped
+
+
+def rolled_up_before(conn: psycopg.Connection[Any]) -> datetime | None:
+    """An instant before which every received reading is in the rollups (None: all are)."""
+    return RollupRepository(conn).oldest_queued_at()

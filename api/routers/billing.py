@@ -6,25 +6,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Path, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
-from api.deps import SessionDep, SettingsDep
+from api.deps import JobsDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.sms import queue_and_drain_after
 from billing import service as billing_service
 from billing.close import service as close_service
 from billing.close.period import parse_period
-from billing.close.schemas import CloseIn, CloseOut, HoldOut
+from billing.close.schemas import CloseIn, HoldOut
 from billing.invoices import service as invoice_service
 from billing.invoices.schemas import InvoiceOut, IssueIn, IssueOut, OverdueIn, OverdueOut
 from core import audit
 from core.audit import AuditAction
 from core.orm import MAX_ID
+from jobs import service as job_service
+from jobs.schemas import CloseJob, CloseQueued
 
 router = APIRouter(prefix="/billing", tags=["billing"], responses=error_responses(401, 403))
 
@@ -42,14 +44,21 @@ async def _audit(session: SessionDep, user: User, ip: str | None, **detail: Any)
     )
 
 
-@router.post("/close", response_model=CloseOut, responses=error_responses(404, 422))
-async def close(body: CloseIn, session: SessionDep, user: Admin, ip: ClientIp) -> CloseOut:
-    """Draft (again) the invoices of a month; safe to run twice, or twice at once."""
-    summary = await close_service.close_period(
-        session, period=parse_period(body.period), zone_ids=body.zone_ids
-    )
-    out = CloseOut.of(summary)
-    await _audit(session, user, ip, event="close", **out.model_dump())
+@router.post(
+    "/close",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CloseQueued,
+    responses=error_responses(404, 422),
+)
+async def close(
+    body: CloseIn, session: SessionDep, jobs: JobsDep, user: Admin, ip: ClientIp
+) -> CloseQueued:
+    """Queue the drafting (again) of a month's invoices, one job per zone: follow each at
+    `GET /jobs/{id}`. Safe to ask twice: a zone's close that still waits is not queued again."""
+    period = parse_period(body.period)
+    queued = await job_service.queue_closes(session, jobs, period=period, zone_ids=body.zone_ids)
+    out = CloseQueued(period=period.label, jobs=[CloseJob.of(q) for q in queued])
+    await _audit(session, user, ip, event="close_queued", **out.model_dump())
     return out
 
 

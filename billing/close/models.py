@@ -55,6 +55,8 @@ class BillingPeriod(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
     last_closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Readings received up to this instant were looked at for late data (jobs late_data).
+    late_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

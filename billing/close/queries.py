@@ -173,3 +173,37 @@ WHERE i.period_id = :period_id AND i.dwelling_id = ANY(CAST(:dwelling_ids AS int
   AND i.status NOT IN ('draft', 'void')
 GROUP BY i.dwelling_id, l.kind, l.block
 """
+
+# Zones of issued months where a reading arrived after the month's figures were computed (and
+# after the last late-data check), up to ``until``. A reading shortly outside the month can
+# still move a boundary index (interpolation), hence the margin; one more day covers time zones.
+LATE_ZONES = """
+SELECT p.label, b.zone_id
+FROM billing_period p
+JOIN invoice i ON i.period_id = p.id
+JOIN dwelling d ON d.id = i.dwelling_id
+JOIN building b ON b.id = d.building_id
+JOIN meter m ON m.dwelling_id = i.dwelling_id
+WHERE p.end_date >= :oldest
+  AND i.kind <> 'regularisation' AND i.status NOT IN ('draft', 'void')
+  AND EXISTS (
+      SELECT 1 FROM reading r
+      WHERE r.meter_id = m.id
+        AND r.time >= CAST(p.start_date - (:margin + 1) AS timestamp) AT TIME ZONE 'UTC'
+        AND r.time < CAST(p.end_date + (:margin + 2) AS timestamp) AT TIME ZONE 'UTC'
+        AND r.received_at > greatest(i.computed_at, p.late_checked_at)
+        AND r.received_at <= :until
+  )
+GROUP BY p.label, b.zone_id
+ORDER BY p.label, b.zone_id
+"""
+
+# Issued months checked for late data up to ``until`` (never moved back).
+MARK_LATE_CHECKED = """
+UPDATE billing_period p SET late_checked_at = :until
+WHERE p.end_date >= :oldest
+  AND (p.late_checked_at IS NULL OR p.late_checked_at < :until)
+  AND EXISTS (
+      SELECT 1 FROM invoice i WHERE i.period_id = p.id AND i.status NOT IN ('draft', 'void')
+  )
+"""

@@ -277,6 +277,22 @@ class CloseRepository:
         )
         return {row.code: row.id for row in rows}
 
+    async def late_zones(self, *, until: datetime, oldest: date, margin_days: int) -> list[Any]:
+        """(period label, zone id) of issued months with readings received after their figures
+        (``queries.LATE_ZONES``)."""
+        rows = await self.session.execute(
+            text(queries.LATE_ZONES), {"until": until, "oldest": oldest, "margin": margin_days}
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def mark_late_checked(self, *, until: datetime, oldest: date) -> None:
+        await self.session.execute(
+            text(queries.MARK_LATE_CHECKED), {"until": until, "oldest": oldest}
+        )
+
+    async def all_zone_ids(self) -> list[int]:
+        return list(await self.session.scalars(select(Zone.id).order_by(Zone.id)))
+
     async def known_zone_ids(self, zone_ids: Sequence[int]) -> set[int]:
         return set(await self.session.scalars(select(Zone.id).where(Zone.id.in_(list(zone_ids)))))
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,11 @@ from registry.models import DwellingType
 logger = logging.getLogger(__name__)
 
 
+# Told (dwellings done, total) as a close goes: after measuring, after each tariff's pricing
+# batch, at the end. A job shows it; it must not touch the close's transaction.
+Progress = Callable[[int, int], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class CloseSummary:
     period_id: int
@@ -65,7 +70,11 @@ class CloseSummary:
 
 
 async def close_period(
-    session: AsyncSession, *, period: Period, zone_ids: Sequence[int] | None = None
+    session: AsyncSession,
+    *,
+    period: Period,
+    zone_ids: Sequence[int] | None = None,
+    progress: Progress | None = None,
 ) -> CloseSummary:
     """Draft (or re-draft) the invoices of ``period``; see the module docstring.
 
@@ -81,6 +90,9 @@ async def close_period(
     priced = {zone_id: tariff_service.as_tariff(v) for zone_id, v in tariffs.items()}
 
     dwellings = measure(meters, released_tamper=released)
+    done, total = 0, len(dwellings)
+    if progress:
+        await progress(done, total)
     # Dwellings to price, by the tariff version of their zone (one batch per version).
     by_tariff: dict[int, list[int]] = defaultdict(list)
     for dwelling_id, measured in dwellings.items():
@@ -104,6 +116,9 @@ async def close_period(
         )
         for dwelling_id, first, computation in zip(members, firsts, computations, strict=True):
             billable[dwelling_id] = (first, computation, tariff_id)
+        done += len(members)
+        if progress:
+            await progress(done, total)
 
     written = await write_drafts(
         repo, period_id=period_id, period=period, billable=billable, dwellings=dwellings
@@ -124,6 +139,8 @@ async def close_period(
         details=[h[3] for h in holds],
     )
     await repo.mark_closed(period_id)
+    if progress:
+        await progress(total, total)
     summary = CloseSummary(
         period_id=period_id,
         label=period.label,
@@ -146,6 +163,14 @@ async def zone_ids_by_code(session: AsyncSession, codes: Sequence[str]) -> list[
     if missing:
         raise UnknownZone(f"zones {', '.join(missing)} do not exist")
     return [found[c] for c in codes]
+
+
+async def zones_to_close(session: AsyncSession, zone_ids: Sequence[int] | None) -> list[int]:
+    """The zones a close runs over: those asked for (refusing unknown ones), else every zone."""
+    if zone_ids is not None:
+        await check_zones(session, zone_ids)
+        return sorted(set(zone_ids))
+    return await CloseRepository(session).all_zone_ids()
 
 
 async def check_zones(session: AsyncSession, zone_ids: Sequence[int] | None) -> None:

@@ -18,6 +18,7 @@ from billing.payments.providers import sign
 from core.config import SmsProviderName, SmsSettings
 from core.config_billing import BillingSettings, PaymentsSettings
 from tests.billing.arrange import P0, P1, World
+from tests.jobs.workers import close_and_wait
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
@@ -50,6 +51,7 @@ def settings(settings, fake_twilio):
     )
 
 
+@pytest.mark.usefixtures("job_worker")
 async def test_from_rollups_to_a_paid_invoice_in_the_report(
     admin_client, db, fake_twilio, tmp_path
 ):
@@ -62,8 +64,7 @@ async def test_from_rollups_to_a_paid_invoice_in_the_report(
         meter, start=P0 - timedelta(hours=1), end=P1 + timedelta(hours=1), litres_per_hour=15
     )
 
-    closed = await admin_client.post("/billing/close", json={"period": "2026-10"})
-    assert closed.status_code == 200, closed.text
+    await close_and_wait(admin_client, period="2026-10")
     issued = await admin_client.post("/billing/issue", json={"period": "2026-10", "force": True})
     assert issued.status_code == 200, issued.text
     (invoice,) = (await admin_client.get("/invoices")).json()

@@ -45,7 +45,8 @@ def waterbill(*args: str) -> list[str]:
 
 
 def silent_meter(db: psycopg.Connection, serial: str, phone: str) -> int:
-    """A connected meter installed two days ago that never spoke, in an occupied home."""
+    """A connected meter installed and registered two days ago that never spoke, in an occupied
+    home."""
     row = db.execute(
         """
         WITH z AS (INSERT INTO zone (country_code, code, name) VALUES ('CM', %(s)s, 'Z')
@@ -58,8 +59,9 @@ def silent_meter(db: psycopg.Connection, serial: str, phone: str) -> int:
                    VALUES (%(phone)s, 'A', 'N', 'fr', true, '-') RETURNING id),
              o AS (INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)
                    SELECT u.id, d.id, 'tenant', '2020-01-01' FROM u, d)
-        INSERT INTO meter (serial, kind, dwelling_id, installed_at)
-        SELECT %(s)s, 'iot', d.id, now() - interval '2 days' FROM d RETURNING id
+        INSERT INTO meter (serial, kind, dwelling_id, installed_at, created_at)
+        SELECT %(s)s, 'iot', d.id, now() - interval '2 days', now() - interval '2 days' FROM d
+        RETURNING id
         """,
         {"s": serial, "phone": phone},
     ).fetchone()

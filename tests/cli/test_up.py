@@ -9,14 +9,18 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from cli.up import FALLBACK_PG_ROOT, postgres_root
+from cli.up import FALLBACK_PG_ROOT, Counters, _counters, postgres_root
 from core.local_services import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def _lines(process: subprocess.Popen[str]) -> tuple[queue.Queue[str], threading.Thread]:
@@ -56,7 +60,7 @@ class TestUp:
                     assert process.poll() is None, "".join(seen)
                     continue
                 seen.append(line)
-                match = re.search(r"readings stored: ([\d,]+)", line)
+                match = re.search(r"readings received: ([\d,]+)", line)
                 if match:
                     stored = int(match.group(1).replace(",", ""))
             output = "".join(seen)
@@ -79,3 +83,32 @@ class TestUp:
         assert not (pg_root / "pgdata" / "postmaster.pid").exists()
         if pg_root.is_relative_to(FALLBACK_PG_ROOT):
             shutil.rmtree(pg_root.parent)
+
+
+class TestCounters:
+    def test_received_readings_never_go_back_when_estimates_are_replaced(self, db, database_url):
+        meter = db.execute(
+            "INSERT INTO meter (serial, kind, installed_at) VALUES ('UP-1', 'iot', %s)"
+            " RETURNING id",
+            [T0],
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO reading (meter_id, time, index_l, source) VALUES"
+            " (%(m)s, %(t0)s, 0, 'iot'), (%(m)s, %(t1)s, 10, 'estimated'),"
+            " (%(m)s, %(t2)s, 20, 'estimated')",
+            {"m": meter, "t0": T0, "t1": T0 + HOUR, "t2": T0 + 2 * HOUR},
+        )
+        db.execute(
+            "INSERT INTO meter_state (meter_id, last_time, last_index_l, last_received_at,"
+            " readings_total) VALUES (%s, %s, 0, %s, 1)",
+            [meter, T0, T0],
+        )
+        assert _counters(database_url) == Counters(received=1, estimates=2)
+        # The real reading arrives; the VEE drops the estimate it replaces.
+        db.execute(
+            "INSERT INTO reading (meter_id, time, index_l, source) VALUES (%s, %s, 11, 'iot')",
+            [meter, T0 + HOUR],
+        )
+        db.execute("UPDATE meter_state SET readings_total = readings_total + 1")
+        db.execute("DELETE FROM reading WHERE source = 'estimated' AND time = %s", [T0 + HOUR])
+        assert _counters(database_url) == Counters(received=2, estimates=1)

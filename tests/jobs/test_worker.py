@@ -1,13 +1,6 @@
 """Real `waterbill worker` processes against the test database: the schedule runs by itself,
 once however many workers there are, and a failing job is retried with backoff, then failed."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,64 +8,15 @@ import psycopg
 import pytest
 
 from core.config_jobs import JobsSettings
+from core.local_services import free_port
 from jobs.app import make_app, schedule
 from tests.analytics.conftest import Fleet
+from tests.jobs.workers import read_logs, wait_for, worker_env
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-DEADLINE_S = 90.0
 TASKS = set(schedule(JobsSettings())) | {"retry_stalled"}
-
-
-def worker_env(database_url: str, **jobs: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATERBILL_")}
-    env.update(WATERBILL_DATABASE_URL=database_url, WATERBILL_LOG_LEVEL="INFO")
-    env.update({f"WATERBILL_JOBS__{name.upper()}": value for name, value in jobs.items()})
-    return env
-
-
-@pytest.fixture
-def start_worker(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            code = process.wait(timeout=30)
-            assert code == 0, f"the worker exited {code} on SIGTERM\n{read_logs(tmp_path)()}"
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{logs()}"
-        time.sleep(0.2)
-
-
-def read_logs(tmp_path) -> Callable[[], str]:
-    return lambda: "\n".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
 
 
 def job_states(db: psycopg.Connection) -> dict[str, list[str]]:
@@ -91,10 +35,10 @@ class TestSchedule:
         fleet = Fleet(db)
         meter = fleet.meter(installed_at=T0)
         fleet.readings(meter, [(T0 + timedelta(hours=i), 10 * i) for i in range(1, 25)])
-        # Installed two days ago and never heard from: the scan opens a silent incident.
+        # Installed and registered two days ago, never heard from: the scan finds it silent.
         db.execute(
-            "INSERT INTO meter (serial, kind, installed_at)"
-            " VALUES ('WB-SILENT', 'iot', now() - interval '2 days')"
+            "INSERT INTO meter (serial, kind, installed_at, created_at)"
+            " VALUES ('WB-SILENT', 'iot', now() - interval '2 days', now() - interval '2 days')"
         )
         env = worker_env(database_url, scan_cron="* * * * *", rollup_cron="* * * * *")
         # A worker that starts defers each schedule's latest occurrence (catch-up): the scan

@@ -47,10 +47,10 @@ MESSAGES = {
     "admin.period": Msg("Period (month)", "Période (mois)", "Mun"),
     "admin.close": Msg("Close the period", "Clôturer la période", "Pinisim mun"),
     "admin.closed": Msg(
-        "{period}: {drafts} draft invoices, {held} held, {regularisations} regularisations.",
-        "{period} : {drafts} factures brouillon, {held} bloquées, {regularisations}"
-        " régularisations.",
-        "{period}: {drafts} bil i no pinis, {held} i holim, {regularisations} stretim.",
+        "{period}: close queued, {count} zone jobs ({ids}); the jobs list shows their progress.",
+        "{period} : clôture lancée, {count} tâches par zone ({ids}) ; la liste des tâches suit"
+        " leur avancement.",
+        "{period}: pinisim mun i stat, {count} wok ({ids}).",
     ),
     "admin.regularisations": Msg(
         "Regularisations awaiting approval",

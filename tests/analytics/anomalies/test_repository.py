@@ -7,6 +7,8 @@ from analytics.anomalies.batch import hourly_windows
 from analytics.anomalies.repository import ScanRepository
 from tests.analytics.arrange import NOW
 
+HOUR = timedelta(hours=1)
+
 pytestmark = pytest.mark.services
 
 T0 = datetime(2026, 11, 24, 0, tzinfo=UTC)
@@ -110,16 +112,42 @@ class TestDailyVolumes:
 
 
 class TestReportingStates:
-    def test_connected_meters_only_with_their_last_arrival_or_installation(self, db, scan_fleet):
+    def test_connected_meters_only_with_their_last_sign_of_life(self, db, scan_fleet):
         reporting, never = (
             scan_fleet.meter(),
             scan_fleet.meter(installed_at=NOW - timedelta(days=3)),
         )
+        db.execute(
+            "UPDATE meter SET created_at = %s WHERE id = %s", (NOW - timedelta(days=5), never)
+        )
         manual = scan_fleet.meter()
         db.execute("UPDATE meter SET kind = 'mechanical' WHERE id = %s", (manual,))
         scan_fleet.readings(reporting, start=NOW - timedelta(hours=2), hourly_l=[1.0])
-        states = ScanRepository(db).reporting_states(None)
-        assert [(s.meter_id, s.last_received_at) for s in states] == [
+        states = ScanRepository(db).reporting_states(None, now=NOW)
+        assert [(s.meter_id, s.last_heard_at) for s in states] == [
             (reporting, NOW - timedelta(hours=1)),
             (never, NOW - timedelta(days=3)),
         ]
+
+    def test_a_meter_delivering_old_data_now_is_heard_from_now(self, db, scan_fleet):
+        # A fleet replaying last month: readings stamped weeks ago, arriving a minute ago.
+        replaying = scan_fleet.meter()
+        scan_fleet.readings(
+            replaying,
+            start=NOW - timedelta(days=30),
+            hourly_l=[1.0] * 3,
+            received_at=NOW - timedelta(minutes=1),
+        )
+        [state] = ScanRepository(db).reporting_states([replaying], now=NOW)
+        assert state.last_heard_at == NOW - timedelta(minutes=1)
+        # A scan judging an instant before that arrival does not see it.
+        earlier = NOW - timedelta(days=10)
+        [state] = ScanRepository(db).reporting_states([replaying], now=earlier)
+        assert state.last_heard_at == NOW - timedelta(days=30) + timedelta(hours=3)
+
+    def test_a_meter_never_heard_from_counts_from_its_registration(self, db, scan_fleet):
+        # Installed (per the utility's records) a year ago, registered here an hour ago.
+        meter = scan_fleet.meter(installed_at=NOW - timedelta(days=365))
+        db.execute("UPDATE meter SET created_at = %s WHERE id = %s", (NOW - HOUR, meter))
+        [state] = ScanRepository(db).reporting_states([meter], now=NOW)
+        assert state.last_heard_at == NOW - HOUR

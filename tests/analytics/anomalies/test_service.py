@@ -134,6 +134,29 @@ class TestScanLifecycle:
         assert silent.status == "resolved"
         assert silent.ended_at == NOW + timedelta(minutes=10)
 
+    def test_a_fleet_replaying_history_or_just_registered_is_not_silent(self, db, scan_fleet):
+        replaying = scan_fleet.meter()
+        scan_fleet.readings(
+            replaying,
+            start=NOW - timedelta(days=30),
+            hourly_l=household(24, seed=6),
+            received_at=NOW - timedelta(minutes=1),
+        )
+        registered = scan_fleet.meter(installed_at=NOW - timedelta(days=60))
+        db.execute(
+            "UPDATE meter SET created_at = %s WHERE id = %s",
+            (NOW - timedelta(minutes=5), registered),
+        )
+
+        def silent() -> list[int]:
+            return sorted(i.meter_id for i in _incidents(db) if i.kind == "silent")
+
+        service.scan(db, default_country="PG", now=NOW)
+        assert silent() == []
+        # Nothing heard from either for seven hours: now both are silent.
+        service.scan(db, default_country="PG", now=NOW + timedelta(hours=7))
+        assert silent() == sorted([replaying, registered])
+
     def test_a_tamper_alarm_opens_a_critical_incident_and_holds_billing(self, db, scan_fleet):
         meter, other = scan_fleet.meter(), scan_fleet.meter()
         alarms = [0] * (HOURS + 1)

@@ -128,8 +128,12 @@ $("#close-form").addEventListener("submit", (event) => {
   const form = event.currentTarget;
   busy(form, async () => {
     try {
-      const summary = await optional("/billing/close", { method: "POST", body: { period: $("#period").value } });
-      $("#close-result").replaceChildren(summary === null ? unavailable() : t("admin.closed", summary));
+      const queued = await optional("/billing/close", { method: "POST", body: { period: $("#period").value } });
+      $("#close-result").replaceChildren(
+        queued === null
+          ? unavailable()
+          : t("admin.closed", { period: queued.period, count: queued.jobs.length, ids: queued.jobs.map((job) => `#${job.job_id}`).join(", ") }),
+      );
       await regularisations();
     } catch (error) {
       status(explain(error), "error");

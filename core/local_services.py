@@ -24,6 +24,11 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from pydantic import SecretStr
+
+from core import broker_auth
+from core.broker_auth import ServiceAccount
+from core.config import MqttSettings
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +242,11 @@ class LocalPostgres(_LocalServer):
 
 @dataclass
 class LocalMosquitto(_LocalServer):
-    """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence.
+    """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence and logins.
+
+    As in the shipped config, anonymous clients are refused unless ``allow_anonymous`` (benchmarks
+    only); ``accounts`` go to its password and ACL files, meters' logins to the same password file
+    (``registry.credentials``), picked up on :meth:`reload`.
 
     Mosquitto drops messages beyond ``max_queued_messages`` (1000 by default) for an offline
     persistent session without telling anyone; the bound here is raised far above any backlog the
@@ -249,8 +258,9 @@ class LocalMosquitto(_LocalServer):
     max_queued_messages: int = 5_000_000
     # As docker/mosquitto.conf: payloads above 1 MiB are refused at publish.
     message_size_limit: int = 1024 * 1024
-    # A ``mosquitto_passwd`` file: clients must then log in (anonymous ones are refused).
-    password_file: Path | None = None
+    accounts: list[ServiceAccount] = field(default_factory=broker_auth.default_accounts)
+    topic_prefix: str = "wb"
+    allow_anonymous: bool = False
     _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
@@ -259,18 +269,44 @@ class LocalMosquitto(_LocalServer):
         assert self.root is not None
         return self.root / "mosquitto.conf"
 
+    @property
+    def password_file(self) -> Path:
+        return self.config_file.with_name("passwd")
+
+    @property
+    def acl_file(self) -> Path:
+        return self.config_file.with_name("acl")
+
+    @property
+    def pid_file(self) -> Path:
+        return self.config_file.with_name("mosquitto.pid")
+
+    def settings(self, username: str) -> MqttSettings:
+        """Client settings that log in as one of the service accounts."""
+        account = next(account for account in self.accounts if account.username == username)
+        return MqttSettings(
+            port=self.port,
+            username=account.username,
+            password=SecretStr(account.password),
+            topic_prefix=self.topic_prefix,
+            password_file=str(self.password_file),
+            broker_pid_file=str(self.pid_file),
+        )
+
     def start(self) -> LocalMosquitto:
         root = self._make_root("waterbill-mqtt-")
         user = pwd.getpwuid(os.geteuid()).pw_name
+        logins = {account.username: account.password for account in self.accounts}
+        broker_auth.set_passwords(self.password_file, logins)
+        broker_auth.write_acl_file(self.acl_file, self.topic_prefix, self.accounts)
         self.config_file.write_text(
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    *(
-                        ["allow_anonymous true"]
-                        if self.password_file is None
-                        else ["allow_anonymous false", f"password_file {self.password_file}"]
-                    ),
+                    f"allow_anonymous {str(self.allow_anonymous).lower()}",
+                    f"password_file {self.password_file}",
+                    f"acl_file {self.acl_file}",
+                    f"pid_file {self.pid_file}",
                     # Stay the invoking user instead of dropping to `mosquitto`, who could not
                     # write the persistence file into our directory.
                     f"user {user}",
@@ -297,9 +333,14 @@ class LocalMosquitto(_LocalServer):
             start_new_session=True,
         )
         log.close()
-        _wait_for(lambda: _port_open(self.port), "Mosquitto", 15, self._process)
+        _wait_for(lambda: broker_auth.broker_answers(self.port), "Mosquitto", 15, self._process)
         logger.info("Mosquitto listening on 127.0.0.1:%d", self.port)
         return self
+
+    def reload(self) -> None:
+        """Make the broker re-read its password and ACL files (SIGHUP)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGHUP)
 
     def stop(self, kill: bool = False) -> None:
         """Stop the broker; a clean stop saves its persistence file, ``kill=True`` does not."""

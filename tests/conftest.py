@@ -19,10 +19,12 @@ from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import ApiSettings, Environment, FieldSettings, MqttSettings, Settings
+from core.broker_auth import API_ACCOUNT
+from core.config import ApiSettings, Environment, FieldSettings, Settings
 from core.db import make_async_engine
 from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
+from tests.broker import suite_broker
 
 TEMPLATE_DB = "waterbill_template"
 
@@ -48,8 +50,9 @@ def local_pg() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def local_broker() -> Iterator[LocalMosquitto]:
+    """The suite's broker: logins required; ``TEST_ACCOUNT`` may publish and read any topic."""
     _require_binaries()
-    with LocalMosquitto() as broker:
+    with suite_broker() as broker:
         yield broker
 
 
@@ -105,7 +108,7 @@ def settings(database_url: str, local_broker: LocalMosquitto, tmp_path: Path) ->
     return Settings(
         environment=Environment.TEST,
         database_url=SecretStr(database_url),
-        mqtt=MqttSettings(port=local_broker.port),
+        mqtt=local_broker.settings(API_ACCOUNT),
         api=ApiSettings(ready_timeout_s=2.0),
         field=FieldSettings(photo_dir=str(tmp_path / "photos")),
     )

@@ -7,6 +7,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from core.local_services import LocalMosquitto
+from tests.broker import login
+
 pytestmark = pytest.mark.services
 
 
@@ -26,11 +29,12 @@ class TestLocalPostgres:
         assert row == ("127.0.0.1",)
 
 
-def _session_client(port: int, client_id: str) -> mqtt.Client:
+def _session_client(broker: LocalMosquitto, client_id: str) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    login(client, broker)
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 300
-    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.connect("127.0.0.1", broker.port, clean_start=False, properties=props)
     return client
 
 
@@ -40,7 +44,7 @@ class TestLocalMosquitto:
         total = 3000
         topic = "test/queue/offline"
         subscribed = threading.Event()
-        consumer = _session_client(local_broker.port, "queue-test-consumer")
+        consumer = _session_client(local_broker, "queue-test-consumer")
         consumer.on_subscribe = lambda *_: subscribed.set()
         consumer.loop_start()
         consumer.subscribe(topic, qos=1)
@@ -49,6 +53,7 @@ class TestLocalMosquitto:
         consumer.loop_stop()
 
         publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        login(publisher, local_broker)
         publisher.connect("127.0.0.1", local_broker.port)
         publisher.loop_start()
         infos = [publisher.publish(topic, str(i), qos=1) for i in range(total)]
@@ -65,7 +70,7 @@ class TestLocalMosquitto:
             if len(received) == total:
                 done.set()
 
-        again = _session_client(local_broker.port, "queue-test-consumer")
+        again = _session_client(local_broker, "queue-test-consumer")
         again.on_message = on_message
         again.loop_start()
         done.wait(timeout=20)

@@ -246,7 +246,7 @@ class LocalMosquitto(_LocalServer):
 
     As in the shipped config, anonymous clients are refused unless ``allow_anonymous`` (benchmarks
     only); ``accounts`` go to its password and ACL files, meters' logins to the same password file
-    (``registry.credentials``), picked up on :meth:`reload`.
+    (``registry.credentials``), picked up on :meth:`reload` (only a ``reloadable`` broker's).
 
     Mosquitto drops messages beyond ``max_queued_messages`` (1000 by default) for an offline
     persistent session without telling anyone; the bound here is raised far above any backlog the
@@ -261,6 +261,10 @@ class LocalMosquitto(_LocalServer):
     accounts: list[ServiceAccount] = field(default_factory=broker_auth.default_accounts)
     topic_prefix: str = "wb"
     allow_anonymous: bool = False
+    # False for a broker many clients share (the test session's): its settings name no password
+    # or pid file, and :meth:`reload` refuses. A SIGHUP while an offline persistent session's
+    # password has changed corrupts Mosquitto 2.0.11 (docs/deploy.md, "Broker security").
+    reloadable: bool = True
     _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
@@ -289,8 +293,8 @@ class LocalMosquitto(_LocalServer):
             username=account.username,
             password=SecretStr(account.password),
             topic_prefix=self.topic_prefix,
-            password_file=str(self.password_file),
-            broker_pid_file=str(self.pid_file),
+            password_file=str(self.password_file) if self.reloadable else None,
+            broker_pid_file=str(self.pid_file) if self.reloadable else None,
         )
 
     def start(self) -> LocalMosquitto:
@@ -325,7 +329,7 @@ class LocalMosquitto(_LocalServer):
                 ]
             )
         )
-        log = open(root / "mosquitto.log", "ab")
+        log = open(self.log_file, "ab")
         self._process = subprocess.Popen(
             [str(MOSQUITTO_BIN), "-c", str(self.config_file)],
             stdout=log,
@@ -337,19 +341,54 @@ class LocalMosquitto(_LocalServer):
         logger.info("Mosquitto listening on 127.0.0.1:%d", self.port)
         return self
 
+    @property
+    def log_file(self) -> Path:
+        return self.config_file.with_name("mosquitto.log")
+
+    def check_alive(self) -> None:
+        """Raise, naming the exit and the log's tail, if the broker is no longer running.
+
+        Raises:
+            ServiceError: the broker was started and has exited since.
+        """
+        if self._process is not None and self._process.poll() is not None:
+            raise ServiceError(self._exit_report("died"))
+
+    def _exit_report(self, what: str) -> str:
+        assert self._process is not None and self._process.returncode is not None
+        code = self._process.returncode
+        cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+        return f"Mosquitto on port {self.port} {what} ({cause}); its log, {self.log_file}:\n{tail}"
+
     def reload(self) -> None:
-        """Make the broker re-read its password and ACL files (SIGHUP)."""
+        """Make the broker re-read its password and ACL files (SIGHUP).
+
+        Raises:
+            ServiceError: the broker is not ``reloadable``.
+        """
+        if not self.reloadable:
+            raise ServiceError("this broker is shared and never reloaded: start an own one")
         assert self._process is not None
         self._process.send_signal(signal.SIGHUP)
 
     def stop(self, kill: bool = False) -> None:
-        """Stop the broker; a clean stop saves its persistence file, ``kill=True`` does not."""
+        """Stop the broker; a clean stop saves its persistence file, ``kill=True`` does not.
+
+        Raises:
+            ServiceError: the broker had died, or crashed while stopping (its log is kept).
+        """
         if self._process is None:
             return
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            self._process.wait(timeout=15)
-        self._process = None
+        process, died = self._process, self._process.poll() is not None
+        if not died:
+            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            process.wait(timeout=15)
+        try:
+            if died or (not kill and process.returncode != 0):
+                raise ServiceError(self._exit_report("had died" if died else "crashed on stop"))
+        finally:
+            self._process = None
 
     def restart(self, kill: bool = False) -> None:
         self.stop(kill=kill)

@@ -50,10 +50,35 @@ def local_pg() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def local_broker() -> Iterator[LocalMosquitto]:
-    """The suite's broker: logins required; ``TEST_ACCOUNT`` may publish and read any topic."""
+    """The suite's broker: logins required; ``TEST_ACCOUNT`` may publish and read any topic.
+
+    Never reloaded, so no test issues meter logins into it: those use ``own_broker``.
+    """
     _require_binaries()
-    with suite_broker() as broker:
+    with suite_broker(reloadable=False) as broker:
         yield broker
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalMosquitto]:
+    """A throwaway broker for one test that issues meter logins (rewrites its password file and
+    SIGHUPs it); a crash in it shows up at its stop, in this test."""
+    _require_binaries()
+    with suite_broker(root=tmp_path / "own-broker") as broker:
+        yield broker
+
+
+@pytest.fixture(autouse=True)
+def _shared_broker_survives(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test during which the session's broker died, with its exit and log, not later
+    ones with "connection refused"."""
+    if "local_broker" not in request.fixturenames:
+        yield
+        return
+    broker: LocalMosquitto = request.getfixturevalue("local_broker")
+    broker.check_alive()
+    yield
+    broker.check_alive()
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,6 @@ def cli_env(settings, local_broker, monkeypatch):
     monkeypatch.setenv("WATERBILL_MQTT__PORT", str(mqtt.port))
     monkeypatch.setenv("WATERBILL_MQTT__USERNAME", TEST_ACCOUNT)
     monkeypatch.setenv("WATERBILL_MQTT__PASSWORD", mqtt.password.get_secret_value())
-    monkeypatch.setenv("WATERBILL_MQTT__PASSWORD_FILE", mqtt.password_file)
-    monkeypatch.setenv("WATERBILL_MQTT__BROKER_PID_FILE", mqtt.broker_pid_file)
     # Commands call asyncio.run(), which leaves no event loop set when done: close the one
     # pytest-asyncio keeps there, or it is garbage-collected unclosed (a ResourceWarning).
     with warnings.catch_warnings(), contextlib.suppress(RuntimeError):

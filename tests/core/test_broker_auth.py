@@ -72,10 +72,10 @@ class Client:
 
 
 @pytest.fixture
-def watcher(local_broker):
-    """A test-account subscriber on every uplink."""
-    password = local_broker.settings(TEST_ACCOUNT).password
-    client = Client(local_broker, TEST_ACCOUNT, password.get_secret_value())
+def watcher(own_broker):
+    """A test-account subscriber on every uplink of the test's own broker."""
+    password = own_broker.settings(TEST_ACCOUNT).password
+    client = Client(own_broker, TEST_ACCOUNT, password.get_secret_value())
     yield client
     client.close()
 
@@ -128,19 +128,19 @@ class TestAgainstMosquitto:
         finally:
             client.close()
 
-    def test_a_python_hashed_password_logs_in(self, local_broker):
-        meter_login(local_broker, "AUTH-OK-1", "right password")
-        client = Client(local_broker, "AUTH-OK-1", "right password")
+    def test_a_python_hashed_password_logs_in(self, own_broker):
+        meter_login(own_broker, "AUTH-OK-1", "right password")
+        client = Client(own_broker, "AUTH-OK-1", "right password")
         try:
             assert client.connack == 0
         finally:
             client.close()
 
-    def test_meter_a_cannot_publish_as_meter_b(self, local_broker, watcher):
+    def test_meter_a_cannot_publish_as_meter_b(self, own_broker, watcher):
         watcher.client.subscribe("wb/+/meters/+/up", qos=1)
         assert watcher.subscribed.wait(10)
-        meter_login(local_broker, "ACL-A-1", "password of a")
-        meter = Client(local_broker, "ACL-A-1", "password of a")
+        meter_login(own_broker, "ACL-A-1", "password of a")
+        meter = Client(own_broker, "ACL-A-1", "password of a")
         try:
             assert meter.publish("wb/0/meters/ACL-B-1/up") == NOT_AUTHORIZED
             assert meter.publish("wb/0/meters/ACL-A-1/up") == 0
@@ -154,15 +154,15 @@ class TestAgainstMosquitto:
         deadline.wait(0.3)
         assert [topic for topic, _ in watcher.messages] == ["wb/0/meters/ACL-A-1/up"]
 
-    def test_a_rotated_password_stops_the_old_one_after_the_reload(self, local_broker):
-        meter_login(local_broker, "ROT-1", "old password")
-        old = Client(local_broker, "ROT-1", "old password")
+    def test_a_rotated_password_stops_the_old_one_after_the_reload(self, own_broker):
+        meter_login(own_broker, "ROT-1", "old password")
+        old = Client(own_broker, "ROT-1", "old password")
         old.close()
         assert old.connack == 0
-        meter_login(local_broker, "ROT-1", "new password")
-        refused = Client(local_broker, "ROT-1", "old password")
+        meter_login(own_broker, "ROT-1", "new password")
+        refused = Client(own_broker, "ROT-1", "old password")
         refused.close()
-        accepted = Client(local_broker, "ROT-1", "new password")
+        accepted = Client(own_broker, "ROT-1", "new password")
         accepted.close()
         assert (refused.connack, accepted.connack) in {(NOT_AUTHORIZED, 0), (BAD_CREDENTIALS, 0)}
 

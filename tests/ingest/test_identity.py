@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.broker_auth import TEST_ACCOUNT
 from registry.credentials import write_credentials
 from tests.ingest.conftest import Publisher, register, wait_for_rows
 from wire.codec import encode_reading
@@ -19,12 +20,12 @@ NOT_AUTHORIZED = 0x87
 
 
 class TestMeterIdentity:
-    def test_meter_a_cannot_publish_as_meter_b(self, db, database_url, local_broker, start_worker):
+    def test_meter_a_cannot_publish_as_meter_b(self, db, database_url, own_broker, start_worker):
         register(db, ["IDA-1", "IDB-1"])
-        logins = write_credentials(local_broker.settings("tests@waterbill"), serials=["IDA-1"])
-        worker = start_worker(database_url, local_broker)
+        logins = write_credentials(own_broker.settings(TEST_ACCOUNT), serials=["IDA-1"])
+        worker = start_worker(database_url, own_broker)
         worker.wait_subscribed()
-        meter_a = Publisher(local_broker, username="IDA-1", password=logins[0].password)
+        meter_a = Publisher(own_broker, username="IDA-1", password=logins[0].password)
         reasons: dict[int, int] = {}
         acked = threading.Event()
 

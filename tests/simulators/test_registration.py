@@ -8,6 +8,7 @@ from simulators.demand import local_day_start
 from simulators.fleet import Fleet, FleetConfig
 from simulators.publisher import PublisherJob, run_stream
 from simulators.registration import register_fleet
+from tests.simulators.conftest import Collector
 from tests.simulators.test_publisher import backfill_plan
 from wire.topics import serial_from_topic
 
@@ -32,13 +33,12 @@ class TestRegisterFleet:
         # Thirty days of use since the anchor.
         assert all(int(i) > int(f) for i, f in zip(index, fleet.initial_index_l, strict=True))
 
-    async def test_each_meter_gets_a_broker_login_its_publisher_uses(
-        self, session, local_broker, collector
-    ):
+    async def test_each_meter_gets_a_broker_login_its_publisher_uses(self, session, own_broker):
         config = FleetConfig(meters=3, seed=4, serial_prefix="IDS")
         fleet = Fleet(config)
+        collector = Collector(own_broker)
         # The API's account may not publish: what arrives came over the meters' own logins.
-        mqtt = local_broker.settings(API_ACCOUNT)
+        mqtt = own_broker.settings(API_ACCOUNT)
         done = await register_fleet(session, fleet=fleet, country_code="PG", mqtt=mqtt)
         assert sorted(done.credentials) == sorted(fleet.serials)
         job = PublisherJob(
@@ -46,6 +46,7 @@ class TestRegisterFleet:
         )
         stats = await asyncio.to_thread(run_stream, job, threading.Event())
         received = collector.wait_for(stats.sent)
+        collector.close()
         assert stats.sent > 0
         assert len(received) == stats.sent
         assert {serial_from_topic("wb", topic) for topic, _ in received} == set(fleet.serials)

@@ -78,6 +78,8 @@ class PublishStats:
 class Publisher:
     """One MQTT v5 connection publishing at QoS 1 with a bounded window of unacked messages."""
 
+    session_expiry_s = SESSION_EXPIRY_S
+
     def __init__(
         self, settings: MqttSettings, *, client_id: str, max_inflight: int = DEFAULT_MAX_INFLIGHT
     ) -> None:
@@ -133,7 +135,7 @@ class Publisher:
 
     def connect(self, timeout: float = 10.0) -> None:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.SessionExpiryInterval = self.session_expiry_s
         self._client.connect_async(
             self.settings.host, self.settings.port, keepalive=30, properties=properties
         )
@@ -323,6 +325,10 @@ class _Publishers:
             settings = settings.model_copy(update={"username": key, "password": password})
             client_id = f"{self.job.client_id}-{key}"
         publisher = Publisher(settings, client_id=client_id, max_inflight=self.job.max_inflight)
+        if key is not None:
+            # A meter leaves no session: Mosquitto 2.0.11 corrupts itself when a reload finds an
+            # offline session whose password changed (docs/deploy.md); paho resends unacked ones.
+            publisher.session_expiry_s = 0
         publisher.connect()
         self._by_serial[key] = publisher
         return publisher

@@ -51,6 +51,24 @@ class TestRegisterFleet:
         assert len(received) == stats.sent
         assert {serial_from_topic("wb", topic) for topic, _ in received} == set(fleet.serials)
 
+    async def test_rerunning_the_fleet_rotates_its_logins_and_the_broker_survives(
+        self, session, own_broker
+    ):
+        """Each run issues every meter a new login and reloads the broker: a meter session left
+        behind by the run before would make Mosquitto 2.0.11 crash (docs/deploy.md)."""
+        config = FleetConfig(meters=25, seed=5, serial_prefix="ROT")
+        fleet = Fleet(config)
+        mqtt = own_broker.settings(API_ACCOUNT)
+        for _ in range(3):
+            done = await register_fleet(session, fleet=fleet, country_code="PG", mqtt=mqtt)
+            await session.commit()
+            job = PublisherJob(
+                fleet=config, plan=backfill_plan(fleet, 1), mqtt=mqtt, credentials=done.credentials
+            )
+            stats = await asyncio.to_thread(run_stream, job, threading.Event())
+            assert stats.acked == stats.sent > 0
+        own_broker.stop()  # raises if it crashed, now or on the way down
+
     async def test_without_a_broker_password_file_no_login_is_issued(self, session):
         fleet = Fleet(FleetConfig(meters=2, serial_prefix="NOID"))
         done = await register_fleet(session, fleet=fleet, country_code="PG")

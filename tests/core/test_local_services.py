@@ -1,3 +1,4 @@
+import signal
 import threading
 
 import paho.mqtt.client as mqtt
@@ -7,8 +8,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.local_services import LocalMosquitto
-from tests.broker import login
+from core.broker_auth import TEST_ACCOUNT
+from core.local_services import LocalMosquitto, ServiceError
+from tests.broker import login, suite_broker
 
 pytestmark = pytest.mark.services
 
@@ -77,3 +79,21 @@ class TestLocalMosquitto:
         again.loop_stop()
         again.disconnect()
         assert len(received) == total
+
+
+class TestBrokerHealth:
+    def test_a_dead_broker_is_named_with_its_signal_and_log(self, tmp_path):
+        broker = suite_broker(root=tmp_path / "broker").start()
+        assert broker._process is not None
+        broker._process.send_signal(signal.SIGSEGV)
+        broker._process.wait(timeout=15)
+        with pytest.raises(ServiceError, match=r"died \(signal SIGSEGV\); its log, .*mosquitto\.log"):
+            broker.check_alive()
+        with pytest.raises(ServiceError, match="had died"):
+            broker.stop()
+
+    def test_the_shared_broker_names_no_auth_files_and_refuses_a_reload(self, local_broker):
+        settings = local_broker.settings(TEST_ACCOUNT)
+        assert (settings.password_file, settings.broker_pid_file) == (None, None)
+        with pytest.raises(ServiceError, match="never reloaded"):
+            local_broker.reload()

@@ -298,7 +298,7 @@ class LocalMosquitto(_LocalServer):
         )
 
     def start(self) -> LocalMosquitto:
-        root = self._make_root("waterbill-mqtt-")
+        self._make_root("waterbill-mqtt-")
         user = pwd.getpwuid(os.geteuid()).pw_name
         logins = {account.username: account.password for account in self.accounts}
         broker_auth.set_passwords(self.password_file, logins)
@@ -355,7 +355,8 @@ class LocalMosquitto(_LocalServer):
             raise ServiceError(self._exit_report("died"))
 
     def _exit_report(self, what: str) -> str:
-        assert self._process is not None and self._process.returncode is not None
+        assert self._process is not None
+        assert self._process.returncode is not None
         code = self._process.returncode
         cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""

@@ -87,7 +87,8 @@ class TestBrokerHealth:
         assert broker._process is not None
         broker._process.send_signal(signal.SIGSEGV)
         broker._process.wait(timeout=15)
-        with pytest.raises(ServiceError, match=r"died \(signal SIGSEGV\); its log, .*mosquitto\.log"):
+        report = r"died \(signal SIGSEGV\); its log, .*mosquitto\.log"
+        with pytest.raises(ServiceError, match=report):
             broker.check_alive()
         with pytest.raises(ServiceError, match="had died"):
             broker.stop()

@@ -9,13 +9,15 @@ Ref: https://mosquitto.org/man/mosquitto_passwd-1.html, https://mosquitto.org/ma
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import secrets
 import signal
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -89,11 +91,21 @@ def read_password_file(path: Path) -> dict[str, str]:
     return entries
 
 
+@contextmanager
+def _one_writer(path: Path) -> Iterator[None]:
+    """Serialise writers (API workers, the CLI, the simulator): each reads the whole file and
+    replaces it, so two at once would drop one's logins."""
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def set_passwords(path: Path, passwords: dict[str, str]) -> None:
     """Add or replace users' passwords in a Mosquitto password file, keeping the other users."""
-    entries = read_password_file(path)
-    entries.update({user: hash_password(password) for user, password in passwords.items()})
-    _write_atomically(path, "".join(f"{user}:{hashed}\n" for user, hashed in entries.items()))
+    hashed = {user: hash_password(password) for user, password in passwords.items()}
+    with _one_writer(path):
+        entries = {**read_password_file(path), **hashed}
+        _write_atomically(path, "".join(f"{user}:{line}\n" for user, line in entries.items()))
 
 
 def acl_text(prefix: str, accounts: Iterable[ServiceAccount]) -> str:

@@ -263,7 +263,7 @@ class LocalMosquitto(_LocalServer):
     allow_anonymous: bool = False
     # False for a broker many clients share (the test session's): its settings name no password
     # or pid file, and :meth:`reload` refuses. A SIGHUP while an offline persistent session's
-    # password has changed corrupts Mosquitto 2.0.11 (docs/deploy.md, "Broker security").
+    # password has changed corrupts Mosquitto 2.0.11 (docs/deploy.md, "Securing the broker").
     reloadable: bool = True
     _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)

@@ -3,7 +3,7 @@
 A meter's password is random, shown once to whoever issues it (operator, installer, simulator)
 and written only as a hash into the broker's own password file, which the broker's ACL pattern
 turns into "this login may publish on this serial's uplink topic and nowhere else". Our database
-keeps no copy: the broker is the only party that checks it (docs/deploy.md, "Broker security").
+keeps no copy: the broker is the only party that checks it (docs/deploy.md, "Securing the broker").
 """
 
 from __future__ import annotations

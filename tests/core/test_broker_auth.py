@@ -111,6 +111,21 @@ class TestSetPasswords:
         assert after["a-1"] != before["a-1"]
 
 
+    def test_concurrent_writers_keep_every_login(self, tmp_path: Path):
+        passwd = tmp_path / "passwd"
+
+        def write(worker: int) -> None:
+            for n in range(25):
+                set_passwords(passwd, {f"w{worker}-{n}": "pw"})
+
+        threads = [threading.Thread(target=write, args=(worker,)) for worker in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(read_password_file(passwd)) == 6 * 25
+
+
 class TestAclText:
     def test_service_accounts_by_name_and_meters_on_their_own_topic(self):
         text = acl_text("wb", default_accounts())

@@ -110,7 +110,6 @@ class TestSetPasswords:
         assert after["b-1"] == before["b-1"]
         assert after["a-1"] != before["a-1"]
 
-
     def test_concurrent_writers_keep_every_login(self, tmp_path: Path):
         passwd = tmp_path / "passwd"
 

@@ -27,6 +27,7 @@ from core.local_services import (
     PG_SYSTEM_USER,
     LocalMosquitto,
     LocalPostgres,
+    ServiceError,
     free_port,
     reachable_by,
 )
@@ -187,7 +188,10 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-        broker.stop()
+        try:
+            broker.stop()
+        except ServiceError as exc:  # it crashed: say so, and still stop the database
+            console.print(f"[red]{exc}")
         pg.stop()
         console.print("stopped")
     return 0

@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL/TimescaleDB, Mosquitto and Redis servers for tests and ``waterbill up``.
+"""Throwaway PostgreSQL/TimescaleDB and Mosquitto servers for tests and ``waterbill up``.
 
 Each server gets its own data directory and a free loopback port, so nothing here touches (or
 depends on) the machine's own services on their standard ports.
@@ -36,7 +36,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # initdb refuses to run as root; the Debian package always creates this account.
 PG_SYSTEM_USER = "postgres"
 MOSQUITTO_BIN = Path("/usr/sbin/mosquitto")
-REDIS_BIN = Path("/usr/bin/redis-server")
 
 
 class ServiceError(RuntimeError):
@@ -49,7 +48,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(check: object, what: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+def wait_for(check: object, what: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -59,11 +58,6 @@ def _wait_for(check: object, what: str, timeout: float, process: subprocess.Pope
                 return
         time.sleep(0.05)
     raise ServiceError(f"{what} did not answer within {timeout:.0f} s")
-
-
-def _port_open(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
 
 
 def reachable_by(user: str, path: Path) -> bool:
@@ -93,7 +87,7 @@ def _user_kwargs(user: str | None) -> dict[str, Any]:
     return {"user": user, "group": entry.pw_gid, "extra_groups": []}
 
 
-class _LocalServer:
+class LocalServer:
     """Start/stop plumbing shared by the servers below: a context manager that cleans up."""
 
     root: Path | None
@@ -131,7 +125,7 @@ class _LocalServer:
 
 
 @dataclass
-class LocalPostgres(_LocalServer):
+class LocalPostgres(LocalServer):
     """A PostgreSQL 15 cluster with TimescaleDB preloaded, trusted on loopback.
 
     Args:
@@ -176,7 +170,7 @@ class LocalPostgres(_LocalServer):
             **_user_kwargs(self.run_user),
         )
         log.close()
-        _wait_for(self._accepts_connections, "PostgreSQL", 30, self._process)
+        wait_for(self._accepts_connections, "PostgreSQL", 30, self._process)
         logger.info("PostgreSQL listening on 127.0.0.1:%d (%s)", self.port, self.data_dir)
         return self
 
@@ -241,7 +235,7 @@ class LocalPostgres(_LocalServer):
 
 
 @dataclass
-class LocalMosquitto(_LocalServer):
+class LocalMosquitto(LocalServer):
     """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence and logins.
 
     As in the shipped config, anonymous clients are refused unless ``allow_anonymous`` (benchmarks
@@ -337,7 +331,7 @@ class LocalMosquitto(_LocalServer):
             start_new_session=True,
         )
         log.close()
-        _wait_for(lambda: broker_auth.broker_answers(self.port), "Mosquitto", 15, self._process)
+        wait_for(lambda: broker_auth.broker_answers(self.port), "Mosquitto", 15, self._process)
         logger.info("Mosquitto listening on 127.0.0.1:%d", self.port)
         return self
 
@@ -394,46 +388,3 @@ class LocalMosquitto(_LocalServer):
     def restart(self, kill: bool = False) -> None:
         self.stop(kill=kill)
         self.start()
-
-
-@dataclass
-class LocalRedis(_LocalServer):
-    """A Redis server without persistence, for throttling shared between API processes."""
-
-    root: Path | None = None
-    port: int = field(default_factory=free_port)
-    _owned_root: bool = field(default=False, init=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> LocalRedis:
-        directory = self._make_root("waterbill-redis-")
-        self._process = subprocess.Popen(
-            [
-                str(REDIS_BIN),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_for(lambda: _port_open(self.port), "Redis", 15, self._process)
-        return self
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            self._process.wait(timeout=15)
-        self._process = None

@@ -480,7 +480,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("analytics").setLevel(logging.WARNING)
-    with LocalPostgres(durable=False) as pg, LocalMosquitto() as broker:
+    with LocalPostgres(durable=False) as pg, LocalMosquitto(allow_anonymous=True) as broker:
         if args.part in ("all", "quality"):
             upgrade(Settings(database_url=SecretStr(pg.url("waterbill"))))
             for line in quality(args, pg, broker):

@@ -341,7 +341,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     workdir = Path(tempfile.mkdtemp(prefix="waterbill-bench-"))
-    with LocalPostgres(durable=True) as pg, LocalMosquitto() as broker:
+    with LocalPostgres(durable=True) as pg, LocalMosquitto(allow_anonymous=True) as broker:
         url = pg.url("waterbill")
         upgrade(Settings(database_url=SecretStr(url)))
         with psycopg.connect(url, autocommit=True) as db:

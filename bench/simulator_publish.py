@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    with LocalMosquitto() as broker:
+    with LocalMosquitto(allow_anonymous=True) as broker:
         baseline = raw_paho(broker.port, args.messages)
         rows = [("raw paho, 1 client (baseline)", baseline)]
         for publishers in (1, 2, 4):

@@ -1,4 +1,4 @@
-"""``waterbill meters``: the operator's meter commands (import from CSV)."""
+"""``waterbill meters``: the operator's meter commands (import from CSV, broker logins)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 from core.config import Settings, get_settings
 
 if TYPE_CHECKING:
+    from registry.credentials import MeterCredentials
     from registry.registration import MeterRegistration, RegistrationResult
 
 app = typer.Typer(no_args_is_help=True, help="Register and manage meters.")
@@ -61,3 +62,33 @@ def import_meters(
         error_console.print(f"{file}: rejected by the database: {exc.orig}")
         raise typer.Exit(1) from None
     console.print(f"{result.created} meters created, {result.existing} already registered")
+
+
+async def _issue(settings: Settings, serials: list[str]) -> list[MeterCredentials]:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core.db import make_async_engine
+    from registry.credentials import issue_credentials_by_serial
+
+    engine = make_async_engine(settings)
+    try:
+        async with AsyncSession(engine) as session:
+            return await issue_credentials_by_serial(session, serials=serials, mqtt=settings.mqtt)
+    finally:
+        await engine.dispose()
+
+
+@app.command("credentials")
+def credentials(
+    serials: Annotated[list[str], typer.Argument(help="Serials of registered meters.")],
+) -> None:
+    """Issue or rotate meters' broker logins and print them, once: `serial password topic`."""
+    from core.exceptions import AppError
+
+    try:
+        issued = asyncio.run(_issue(get_settings(), serials))
+    except AppError as exc:
+        error_console.print(exc.message)
+        raise typer.Exit(1) from None
+    for login in issued:
+        console.print(f"{login.serial} {login.password} {login.topic}", highlight=False)

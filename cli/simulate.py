@@ -13,6 +13,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,7 +38,9 @@ BACKFILL_INTERVAL_S = 3600
 REALTIME_INTERVAL_S = 300
 
 
-async def _register(settings: Settings, fleet: Fleet, country: str) -> str:
+async def _register(
+    settings: Settings, fleet: Fleet, country: str
+) -> tuple[str, Mapping[str, str]]:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from core.db import make_async_engine
@@ -46,13 +49,16 @@ async def _register(settings: Settings, fleet: Fleet, country: str) -> str:
     engine = make_async_engine(settings)
     try:
         async with AsyncSession(engine) as session, session.begin():
-            done = await register_fleet(session, fleet=fleet, country_code=country)
+            done = await register_fleet(
+                session, fleet=fleet, country_code=country, mqtt=settings.mqtt
+            )
     finally:
         await engine.dispose()
     return (
         f"registered: {done.meters_created} meters created, {done.meters_existing} existing;"
-        f" {done.dwellings_created} dwellings and {done.buildings_created} buildings created"
-    )
+        f" {done.dwellings_created} dwellings and {done.buildings_created} buildings created;"
+        f" {len(done.credentials)} broker logins issued"
+    ), done.credentials
 
 
 def _parse_start(text: str | None) -> float | None:
@@ -196,8 +202,10 @@ def simulate(
         records = label_records(injection.labels, serial_prefix)
         labels.write_text("".join(json.dumps(r) + "\n" for r in records))
         console.print(f"{len(records)} anomaly labels written to {labels}")
+    credentials: Mapping[str, str] = {}
     if register:
-        console.print(asyncio.run(_register(settings, Fleet(config), country_code)))
+        message, credentials = asyncio.run(_register(settings, Fleet(config), country_code))
+        console.print(message)
 
     jobs = [
         PublisherJob(
@@ -208,6 +216,7 @@ def simulate(
             count=publishers,
             client_id=f"waterbill-sim-{serial_prefix}-{seed}",
             injection=injection,
+            credentials=credentials,
         )
         for i, plan in enumerate(plans)
     ]

@@ -22,11 +22,13 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from core import migrate
+from core.broker_auth import API_ACCOUNT, INGEST_ACCOUNT
 from core.config import Settings
 from core.local_services import (
     PG_SYSTEM_USER,
     LocalMosquitto,
     LocalPostgres,
+    ServiceError,
     free_port,
     reachable_by,
 )
@@ -45,6 +47,18 @@ def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         return subprocess.Popen(
             [sys.executable, "-m", "cli", *args], env=env, stdout=out, stderr=subprocess.STDOUT
         )
+
+
+def _broker_login(broker: LocalMosquitto, account: str) -> dict[str, str]:
+    """A service account's login, and the password file the simulator issues meter logins into."""
+    mqtt = broker.settings(account)
+    assert mqtt.password is not None
+    return {
+        "WATERBILL_MQTT__USERNAME": account,
+        "WATERBILL_MQTT__PASSWORD": mqtt.password.get_secret_value(),
+        "WATERBILL_MQTT__PASSWORD_FILE": str(broker.password_file),
+        "WATERBILL_MQTT__BROKER_PID_FILE": str(broker.pid_file),
+    }
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,7 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             "WATERBILL_MQTT__HOST": "127.0.0.1",
             "WATERBILL_MQTT__PORT": str(broker.port),
             "WATERBILL_API__PORT": str(api_port),
+            **_broker_login(broker, INGEST_ACCOUNT),
         }
         migrate.upgrade(Settings(database_url=SecretStr(database_url)))
         ingest_log = logs / "ingest.log"
@@ -133,7 +148,8 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
         children["ingest"] = _child(["ingest"], env, ingest_log)
         # One worker runs the schedule: rollups, the scan, alerts, billing days, payment polls.
         children["worker"] = _child(["worker"], env, logs / "worker.log")
-        children["api"] = _child(["api", "--port", str(api_port)], env, logs / "api.log")
+        api_env = {**env, **_broker_login(broker, API_ACCOUNT)}
+        children["api"] = _child(["api", "--port", str(api_port)], api_env, logs / "api.log")
         with console.status("waiting for ingest to subscribe and the API to be ready"):
             ready = _wait_until_subscribed(ingest_log, children["ingest"]) and _wait_until_ready(
                 api_port, children
@@ -187,7 +203,10 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-        broker.stop()
+        try:
+            broker.stop()
+        except ServiceError as exc:  # it crashed: say so, and still stop the database
+            console.print(f"[red]{exc}")
         pg.stop()
         console.print("stopped")
     return 0

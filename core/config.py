@@ -34,6 +34,16 @@ class MqttSettings(BaseModel):
     port: int = Field(1883, description="MQTT broker port.")
     username: str | None = Field(None, description="MQTT user name, if the broker wants one.")
     password: SecretStr | None = Field(None, description="MQTT password.")
+    password_file: str | None = Field(
+        None,
+        description="Mosquitto password file where meters' credentials are issued"
+        " (`waterbill meters credentials`); the broker's copy is the only one.",
+    )
+    broker_pid_file: str | None = Field(
+        None,
+        description="Broker's pid file: SIGHUP after issuing credentials makes Mosquitto re-read"
+        " its password file. Unset: reload the broker yourself.",
+    )
     topic_prefix: str = Field("wb", description="First topic level: `<prefix>/<shard>/meters/...`.")
     shards: int = Field(
         16, ge=1, le=1024, description="Number of topic shards meters are spread over."

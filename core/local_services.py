@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL/TimescaleDB, Mosquitto and Redis servers for tests and ``waterbill up``.
+"""Throwaway PostgreSQL/TimescaleDB and Mosquitto servers for tests and ``waterbill up``.
 
 Each server gets its own data directory and a free loopback port, so nothing here touches (or
 depends on) the machine's own services on their standard ports.
@@ -24,6 +24,11 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from pydantic import SecretStr
+
+from core import broker_auth
+from core.broker_auth import ServiceAccount
+from core.config import MqttSettings
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # initdb refuses to run as root; the Debian package always creates this account.
 PG_SYSTEM_USER = "postgres"
 MOSQUITTO_BIN = Path("/usr/sbin/mosquitto")
-REDIS_BIN = Path("/usr/bin/redis-server")
 
 
 class ServiceError(RuntimeError):
@@ -44,7 +48,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(check: object, what: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+def wait_for(check: object, what: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -54,11 +58,6 @@ def _wait_for(check: object, what: str, timeout: float, process: subprocess.Pope
                 return
         time.sleep(0.05)
     raise ServiceError(f"{what} did not answer within {timeout:.0f} s")
-
-
-def _port_open(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
 
 
 def reachable_by(user: str, path: Path) -> bool:
@@ -88,7 +87,7 @@ def _user_kwargs(user: str | None) -> dict[str, Any]:
     return {"user": user, "group": entry.pw_gid, "extra_groups": []}
 
 
-class _LocalServer:
+class LocalServer:
     """Start/stop plumbing shared by the servers below: a context manager that cleans up."""
 
     root: Path | None
@@ -126,7 +125,7 @@ class _LocalServer:
 
 
 @dataclass
-class LocalPostgres(_LocalServer):
+class LocalPostgres(LocalServer):
     """A PostgreSQL 15 cluster with TimescaleDB preloaded, trusted on loopback.
 
     Args:
@@ -171,7 +170,7 @@ class LocalPostgres(_LocalServer):
             **_user_kwargs(self.run_user),
         )
         log.close()
-        _wait_for(self._accepts_connections, "PostgreSQL", 30, self._process)
+        wait_for(self._accepts_connections, "PostgreSQL", 30, self._process)
         logger.info("PostgreSQL listening on 127.0.0.1:%d (%s)", self.port, self.data_dir)
         return self
 
@@ -236,8 +235,12 @@ class LocalPostgres(_LocalServer):
 
 
 @dataclass
-class LocalMosquitto(_LocalServer):
-    """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence.
+class LocalMosquitto(LocalServer):
+    """A Mosquitto 2 broker (MQTT v5) on a loopback port with on-disk persistence and logins.
+
+    As in the shipped config, anonymous clients are refused unless ``allow_anonymous`` (benchmarks
+    only); ``accounts`` go to its password and ACL files, meters' logins to the same password file
+    (``registry.credentials``), picked up on :meth:`reload` (only a ``reloadable`` broker's).
 
     Mosquitto drops messages beyond ``max_queued_messages`` (1000 by default) for an offline
     persistent session without telling anyone; the bound here is raised far above any backlog the
@@ -249,8 +252,13 @@ class LocalMosquitto(_LocalServer):
     max_queued_messages: int = 5_000_000
     # As docker/mosquitto.conf: payloads above 1 MiB are refused at publish.
     message_size_limit: int = 1024 * 1024
-    # A ``mosquitto_passwd`` file: clients must then log in (anonymous ones are refused).
-    password_file: Path | None = None
+    accounts: list[ServiceAccount] = field(default_factory=broker_auth.default_accounts)
+    topic_prefix: str = "wb"
+    allow_anonymous: bool = False
+    # False for a broker many clients share (the test session's): its settings name no password
+    # or pid file, and :meth:`reload` refuses. A SIGHUP while an offline persistent session's
+    # password has changed corrupts Mosquitto 2.0.11 (docs/deploy.md, "Securing the broker").
+    reloadable: bool = True
     _owned_root: bool = field(default=False, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
@@ -259,18 +267,44 @@ class LocalMosquitto(_LocalServer):
         assert self.root is not None
         return self.root / "mosquitto.conf"
 
+    @property
+    def password_file(self) -> Path:
+        return self.config_file.with_name("passwd")
+
+    @property
+    def acl_file(self) -> Path:
+        return self.config_file.with_name("acl")
+
+    @property
+    def pid_file(self) -> Path:
+        return self.config_file.with_name("mosquitto.pid")
+
+    def settings(self, username: str) -> MqttSettings:
+        """Client settings that log in as one of the service accounts."""
+        account = next(account for account in self.accounts if account.username == username)
+        return MqttSettings(
+            port=self.port,
+            username=account.username,
+            password=SecretStr(account.password),
+            topic_prefix=self.topic_prefix,
+            password_file=str(self.password_file) if self.reloadable else None,
+            broker_pid_file=str(self.pid_file) if self.reloadable else None,
+        )
+
     def start(self) -> LocalMosquitto:
-        root = self._make_root("waterbill-mqtt-")
+        self._make_root("waterbill-mqtt-")
         user = pwd.getpwuid(os.geteuid()).pw_name
+        logins = {account.username: account.password for account in self.accounts}
+        broker_auth.set_passwords(self.password_file, logins)
+        broker_auth.write_acl_file(self.acl_file, self.topic_prefix, self.accounts)
         self.config_file.write_text(
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    *(
-                        ["allow_anonymous true"]
-                        if self.password_file is None
-                        else ["allow_anonymous false", f"password_file {self.password_file}"]
-                    ),
+                    f"allow_anonymous {str(self.allow_anonymous).lower()}",
+                    f"password_file {self.password_file}",
+                    f"acl_file {self.acl_file}",
+                    f"pid_file {self.pid_file}",
                     # Stay the invoking user instead of dropping to `mosquitto`, who could not
                     # write the persistence file into our directory.
                     f"user {user}",
@@ -289,7 +323,7 @@ class LocalMosquitto(_LocalServer):
                 ]
             )
         )
-        log = open(root / "mosquitto.log", "ab")
+        log = open(self.log_file, "ab")
         self._process = subprocess.Popen(
             [str(MOSQUITTO_BIN), "-c", str(self.config_file)],
             stdout=log,
@@ -297,62 +331,60 @@ class LocalMosquitto(_LocalServer):
             start_new_session=True,
         )
         log.close()
-        _wait_for(lambda: _port_open(self.port), "Mosquitto", 15, self._process)
+        wait_for(lambda: broker_auth.broker_answers(self.port), "Mosquitto", 15, self._process)
         logger.info("Mosquitto listening on 127.0.0.1:%d", self.port)
         return self
 
+    @property
+    def log_file(self) -> Path:
+        return self.config_file.with_name("mosquitto.log")
+
+    def check_alive(self) -> None:
+        """Raise, naming the exit and the log's tail, if the broker is no longer running.
+
+        Raises:
+            ServiceError: the broker was started and has exited since.
+        """
+        if self._process is not None and self._process.poll() is not None:
+            raise ServiceError(self._exit_report("died"))
+
+    def _exit_report(self, what: str) -> str:
+        assert self._process is not None
+        assert self._process.returncode is not None
+        code = self._process.returncode
+        cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+        return f"Mosquitto on port {self.port} {what} ({cause}); its log, {self.log_file}:\n{tail}"
+
+    def reload(self) -> None:
+        """Make the broker re-read its password and ACL files (SIGHUP).
+
+        Raises:
+            ServiceError: the broker is not ``reloadable``.
+        """
+        if not self.reloadable:
+            raise ServiceError("this broker is shared and never reloaded: start an own one")
+        assert self._process is not None
+        self._process.send_signal(signal.SIGHUP)
+
     def stop(self, kill: bool = False) -> None:
-        """Stop the broker; a clean stop saves its persistence file, ``kill=True`` does not."""
+        """Stop the broker; a clean stop saves its persistence file, ``kill=True`` does not.
+
+        Raises:
+            ServiceError: the broker had died, or crashed while stopping (its log is kept).
+        """
         if self._process is None:
             return
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            self._process.wait(timeout=15)
-        self._process = None
+        process, died = self._process, self._process.poll() is not None
+        if not died:
+            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            process.wait(timeout=15)
+        try:
+            if died or (not kill and process.returncode != 0):
+                raise ServiceError(self._exit_report("had died" if died else "crashed on stop"))
+        finally:
+            self._process = None
 
     def restart(self, kill: bool = False) -> None:
         self.stop(kill=kill)
         self.start()
-
-
-@dataclass
-class LocalRedis(_LocalServer):
-    """A Redis server without persistence, for throttling shared between API processes."""
-
-    root: Path | None = None
-    port: int = field(default_factory=free_port)
-    _owned_root: bool = field(default=False, init=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> LocalRedis:
-        directory = self._make_root("waterbill-redis-")
-        self._process = subprocess.Popen(
-            [
-                str(REDIS_BIN),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_for(lambda: _port_open(self.port), "Redis", 15, self._process)
-        return self
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            self._process.wait(timeout=15)
-        self._process = None

@@ -10,11 +10,13 @@ Tree::
     └── MeterAlreadyRemoved     a removed meter cannot be replaced or reassigned
     InvalidInput (422)
     └── InvalidMeterFile        one message per bad line of an operator's CSV
+    Unavailable (503)
+    └── BrokerAuthUnavailable   meter credentials cannot reach the broker's password file
 """
 
 from __future__ import annotations
 
-from core.exceptions import Conflict, InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotFound, Unavailable
 
 
 class MeterNotFound(NotFound):
@@ -34,4 +36,8 @@ class BuildingNotFound(NotFound):
 
 
 class DwellingNotFound(NotFound):
+    pass
+
+
+class BrokerAuthUnavailable(Unavailable):
     pass

@@ -3,7 +3,9 @@
 ``Publisher`` keeps at most ``max_inflight`` messages waiting for their PUBACK and reconnects by
 itself (paho's network thread); ``run_stream`` drives one publisher over a fleet's message
 stream in one of three modes (backfill, realtime, load), and ``run_load`` spreads it over
-several processes, since one Python paho publisher tops out around 11k msg/s.
+several processes, since one Python paho publisher tops out around 11k msg/s. Given the meters'
+credentials (issued at registration), each meter publishes over its own login and connection,
+as a real device does; without them one service-account connection carries every meter.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,10 +25,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import SecretStr
 
 from core.config import MqttSettings
 from simulators.anomalies import Injection
 from simulators.fleet import Fleet, FleetConfig, deliver
+from wire.topics import serial_from_topic
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +77,8 @@ class PublishStats:
 
 class Publisher:
     """One MQTT v5 connection publishing at QoS 1 with a bounded window of unacked messages."""
+
+    session_expiry_s = SESSION_EXPIRY_S
 
     def __init__(
         self, settings: MqttSettings, *, client_id: str, max_inflight: int = DEFAULT_MAX_INFLIGHT
@@ -129,7 +135,7 @@ class Publisher:
 
     def connect(self, timeout: float = 10.0) -> None:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.SessionExpiryInterval = self.session_expiry_s
         self._client.connect_async(
             self.settings.host, self.settings.port, keepalive=30, properties=properties
         )
@@ -213,6 +219,8 @@ class PublisherJob:
     client_id: str = "waterbill-sim"
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     injection: Injection = field(default_factory=Injection)
+    # Serial -> broker password: each meter then publishes as itself.
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
     def fleet_numbers(self) -> np.ndarray[Any, np.dtype[np.int64]]:
         """This publisher's share of the meters: every ``count``-th from ``index``."""
@@ -266,39 +274,87 @@ def run_stream(job: PublisherJob, stop: StopFlag) -> PublishStats:
     limit = job.plan.max_messages
     if limit is not None:
         stream = itertools.islice(stream, limit)
-    publisher = Publisher(
-        job.mqtt, client_id=f"{job.client_id}-{job.index}", max_inflight=job.max_inflight
-    )
-    publisher.connect()
+    publishers = _Publishers(job)
+    stats = PublishStats()
     started = time.monotonic()
     last_report = started
     try:
         for topic, payload in stream:
             if job.plan.rate:
-                due = started + publisher.stats.sent / job.plan.rate
+                due = started + stats.sent / job.plan.rate
                 delay = due - time.monotonic()
                 if delay > 0 and stop.wait(delay):
                     break
-            if not publisher.publish(topic, payload, stop):
+            if not publishers.for_topic(topic).publish(topic, payload, stop):
                 break
-            publisher.stats.readings += readings_of.pop((topic, payload), 0)
+            stats.sent += 1
+            stats.readings += readings_of.pop((topic, payload), 0)
             if time.monotonic() - last_report >= job.plan.report_every_s:
                 last_report = time.monotonic()
                 logger.info(
                     "publisher %d: %d messages sent, %d acked, %.0f msg/s",
                     job.index,
-                    publisher.stats.sent,
-                    publisher.stats.acked,
-                    publisher.stats.acked / (last_report - started),
+                    stats.sent,
+                    publishers.acked(),
+                    publishers.acked() / (last_report - started),
                 )
             if stop.is_set():
                 break
-        if not publisher.drain():
+        if not publishers.drain():
             logger.warning("publisher %d: some messages were not acknowledged", job.index)
     finally:
-        publisher.stats.seconds = time.monotonic() - started
-        publisher.close()
-    return publisher.stats
+        publishers.close()
+    total = publishers.stats(readings=stats.readings)
+    total.seconds = time.monotonic() - started
+    return total
+
+
+class _Publishers:
+    """One shared connection, or one per meter when the job has the meters' credentials."""
+
+    def __init__(self, job: PublisherJob) -> None:
+        self.job = job
+        self._by_serial: dict[str | None, Publisher] = {}
+        if not job.credentials:
+            self._connect(None)  # an unreachable broker fails the job before its first message
+
+    def _connect(self, key: str | None) -> Publisher:
+        settings, client_id = self.job.mqtt, f"{self.job.client_id}-{self.job.index}"
+        if key is not None:
+            password = SecretStr(self.job.credentials[key])
+            settings = settings.model_copy(update={"username": key, "password": password})
+            client_id = f"{self.job.client_id}-{key}"
+        publisher = Publisher(settings, client_id=client_id, max_inflight=self.job.max_inflight)
+        if key is not None:
+            # A meter leaves no session: Mosquitto 2.0.11 corrupts itself when a reload finds an
+            # offline session whose password changed (docs/deploy.md); paho resends unacked ones.
+            publisher.session_expiry_s = 0
+        publisher.connect()
+        self._by_serial[key] = publisher
+        return publisher
+
+    def for_topic(self, topic: str) -> Publisher:
+        serial = serial_from_topic(self.job.mqtt.topic_prefix, topic)
+        key = serial if serial in self.job.credentials else None
+        return self._by_serial.get(key) or self._connect(key)
+
+    def acked(self) -> int:
+        return sum(p.stats.acked for p in self._by_serial.values())
+
+    def drain(self) -> bool:
+        return all(p.drain() for p in self._by_serial.values())
+
+    def stats(self, *, readings: int) -> PublishStats:
+        total = PublishStats(readings=readings)
+        for publisher in self._by_serial.values():
+            total.sent += publisher.stats.sent
+            total.acked += publisher.stats.acked
+            total.reconnects += publisher.stats.reconnects
+        return total
+
+    def close(self) -> None:
+        for publisher in self._by_serial.values():
+            publisher.close()
 
 
 def _worker(job: PublisherJob, stop: Any, results: Any) -> None:

@@ -1,18 +1,21 @@
 """The simulated fleet's place in the asset registry: a demo zone, buildings and dwellings
 (occupants as the demand model draws them), and its meters registered through
-``registry.service.register_meters``, the path operators use. Safe to run again: what exists is
-kept.
+``registry.service.register_meters``, the path operators use, each with its broker login when
+the broker's password file is configured. Safe to run again: what exists is kept, and the
+logins are issued anew (the simulator keeps them for the run, as installers keep a device's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import MqttSettings
+from registry import credentials as registry_credentials
 from registry import service as registry_service
 from registry.models import Building, Dwelling, DwellingType, MeterKind, Occupancy, Zone
 from registry.registration import MeterRegistration
@@ -29,6 +32,8 @@ class FleetRegistration:
     dwellings_created: int
     meters_created: int
     meters_existing: int
+    # Serial -> broker password, for the publishers; empty without a broker password file.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def zone_code(serial_prefix: str) -> str:
@@ -42,6 +47,7 @@ async def register_fleet(
     country_code: str,
     installed_day: int = 0,
     vacant: Sequence[int] = (),
+    mqtt: MqttSettings | None = None,
 ) -> FleetRegistration:
     """Create what the fleet needs in the registry and register its meters (idempotent).
 
@@ -50,6 +56,7 @@ async def register_fleet(
             they show then: rollups start there, so a fleet published from a late day does not
             drag hourly rows back to the anchor.
         vacant: meter numbers whose dwelling is registered vacant.
+        mqtt: with a ``password_file``, every meter gets its broker login.
     """
     cfg = fleet.config
     code = zone_code(cfg.serial_prefix)
@@ -119,10 +126,14 @@ async def register_fleet(
         for serial, index in zip(fleet.serials, initial, strict=True)
     ]
     result = await registry_service.register_meters(session, meters=meters)
+    logins = []
+    if mqtt is not None and mqtt.password_file is not None:
+        logins = registry_credentials.write_credentials(mqtt, serials=list(fleet.serials))
     return FleetRegistration(
         zone_id=zone.id,
         buildings_created=len(missing),
         dwellings_created=dwellings_created,
         meters_created=result.created,
         meters_existing=result.existing,
+        credentials={login.serial: login.password for login in logins},
     )

@@ -19,10 +19,12 @@ from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import ApiSettings, Environment, FieldSettings, MqttSettings, Settings
+from core.broker_auth import API_ACCOUNT
+from core.config import ApiSettings, Environment, FieldSettings, Settings
 from core.db import make_async_engine
 from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
+from tests.broker import suite_broker
 from tests.jobs.workers import StartWorker, quiet_worker_env, workers
 
 TEMPLATE_DB = "waterbill_template"
@@ -49,9 +51,35 @@ def local_pg() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def local_broker() -> Iterator[LocalMosquitto]:
+    """The suite's broker: logins required; ``TEST_ACCOUNT`` may publish and read any topic.
+
+    Never reloaded, so no test issues meter logins into it: those use ``own_broker``.
+    """
     _require_binaries()
-    with LocalMosquitto() as broker:
+    with suite_broker(reloadable=False) as broker:
         yield broker
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalMosquitto]:
+    """A throwaway broker for one test that issues meter logins (rewrites its password file and
+    SIGHUPs it); a crash in it shows up at its stop, in this test."""
+    _require_binaries()
+    with suite_broker(root=tmp_path / "own-broker") as broker:
+        yield broker
+
+
+@pytest.fixture(autouse=True)
+def _shared_broker_survives(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test during which the session's broker died, with its exit and log, not later
+    ones with "connection refused"."""
+    if "local_broker" not in request.fixturenames:
+        yield
+        return
+    broker: LocalMosquitto = request.getfixturevalue("local_broker")
+    broker.check_alive()
+    yield
+    broker.check_alive()
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +134,7 @@ def settings(database_url: str, local_broker: LocalMosquitto, tmp_path: Path) ->
     return Settings(
         environment=Environment.TEST,
         database_url=SecretStr(database_url),
-        mqtt=MqttSettings(port=local_broker.port),
+        mqtt=local_broker.settings(API_ACCOUNT),
         api=ApiSettings(ready_timeout_s=2.0),
         field=FieldSettings(photo_dir=str(tmp_path / "photos")),
     )

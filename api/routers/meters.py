@@ -11,11 +11,13 @@ from accounts import scope
 from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.guards import meter_in_reach, require
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset, PathId
 from core.exceptions import InvalidInput
+from registry import credentials as registry_credentials
 from registry import service as registry_service
+from registry.credentials import MeterCredentials
 from registry.models import Meter
 from registry.registration import MeterRegistration, parse_meter_csv
 from registry.schemas import ImportOut, MeterIn, MeterOut, MeterPatch, MeterReplaceIn
@@ -119,4 +121,21 @@ async def replace_meter(
     )
     return await registry_service.replace_meter(
         session, meter_id=meter_id, replacement=replacement, at=body.at
+    )
+
+
+@router.post(
+    "/{meter_id}/credentials",
+    response_model=MeterCredentials,
+    responses=error_responses(404, 409, 503),
+)
+async def issue_credentials(
+    meter_id: PathId,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Annotated[User, require(Permission.METERS_WRITE)],
+) -> MeterCredentials:
+    """Issue or rotate the meter's broker login; the password is shown this once."""
+    return await registry_credentials.issue_meter_credentials(
+        session, meter_id=meter_id, mqtt=settings.mqtt
     )

@@ -2,6 +2,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.broker_auth import read_password_file
 
 pytestmark = pytest.mark.services
 
@@ -70,3 +71,26 @@ class TestMetersImport:
         assert result.exit_code == 1
         assert "missing column 'kind'" in flat(result.output)
         assert "unknown column 'colour'" in flat(result.output)
+
+
+@pytest.mark.usefixtures("cli_env")
+class TestMetersCredentials:
+    def test_prints_each_login_once_and_writes_the_broker_file(
+        self, tmp_path, own_broker, monkeypatch
+    ):
+        monkeypatch.setenv("WATERBILL_MQTT__PASSWORD_FILE", str(own_broker.password_file))
+        monkeypatch.setenv("WATERBILL_MQTT__BROKER_PID_FILE", str(own_broker.pid_file))
+        path = tmp_path / "meters.csv"
+        path.write_text(GOOD)
+        assert run("meters", "import", str(path)).exit_code == 0
+        result = run("meters", "credentials", "WB-100001", "WB-100002")
+        assert result.exit_code == 0, result.output
+        lines = [line.split() for line in result.output.splitlines()]
+        assert [line[0] for line in lines] == ["WB-100001", "WB-100002"]
+        assert lines[0][2].endswith("/meters/WB-100001/up")
+        assert {"WB-100001", "WB-100002"} <= read_password_file(own_broker.password_file).keys()
+
+    def test_an_unknown_serial_fails(self):
+        result = run("meters", "credentials", "WB-UNKNOWN")
+        assert result.exit_code == 1
+        assert "no meter with serial 'WB-UNKNOWN'" in flat(result.output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from tests.ingest.conftest import ROOT, register, worker_env
+from tests.ingest.conftest import ROOT, register
 from wire.codec import encode_reading
 
 pytestmark = pytest.mark.services
@@ -18,7 +19,12 @@ pytestmark = pytest.mark.services
 def waterbill(database_url: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "cli", *args],
-        env={**worker_env(database_url, 1), "COLUMNS": "200"},
+        env={
+            **os.environ,
+            "WATERBILL_DATABASE_URL": database_url,
+            "WATERBILL_ENVIRONMENT": "test",
+            "COLUMNS": "200",
+        },
         cwd=ROOT,
         capture_output=True,
         text=True,

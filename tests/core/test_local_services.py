@@ -1,3 +1,4 @@
+import signal
 import threading
 
 import paho.mqtt.client as mqtt
@@ -6,6 +7,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from core.broker_auth import TEST_ACCOUNT
+from core.local_services import LocalMosquitto, ServiceError
+from tests.broker import login, suite_broker
 
 pytestmark = pytest.mark.services
 
@@ -26,11 +31,12 @@ class TestLocalPostgres:
         assert row == ("127.0.0.1",)
 
 
-def _session_client(port: int, client_id: str) -> mqtt.Client:
+def _session_client(broker: LocalMosquitto, client_id: str) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    login(client, broker)
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 300
-    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.connect("127.0.0.1", broker.port, clean_start=False, properties=props)
     return client
 
 
@@ -40,7 +46,7 @@ class TestLocalMosquitto:
         total = 3000
         topic = "test/queue/offline"
         subscribed = threading.Event()
-        consumer = _session_client(local_broker.port, "queue-test-consumer")
+        consumer = _session_client(local_broker, "queue-test-consumer")
         consumer.on_subscribe = lambda *_: subscribed.set()
         consumer.loop_start()
         consumer.subscribe(topic, qos=1)
@@ -49,6 +55,7 @@ class TestLocalMosquitto:
         consumer.loop_stop()
 
         publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        login(publisher, local_broker)
         publisher.connect("127.0.0.1", local_broker.port)
         publisher.loop_start()
         infos = [publisher.publish(topic, str(i), qos=1) for i in range(total)]
@@ -65,10 +72,29 @@ class TestLocalMosquitto:
             if len(received) == total:
                 done.set()
 
-        again = _session_client(local_broker.port, "queue-test-consumer")
+        again = _session_client(local_broker, "queue-test-consumer")
         again.on_message = on_message
         again.loop_start()
         done.wait(timeout=20)
         again.loop_stop()
         again.disconnect()
         assert len(received) == total
+
+
+class TestBrokerHealth:
+    def test_a_dead_broker_is_named_with_its_signal_and_log(self, tmp_path):
+        broker = suite_broker(root=tmp_path / "broker").start()
+        assert broker._process is not None
+        broker._process.send_signal(signal.SIGSEGV)
+        broker._process.wait(timeout=15)
+        report = r"died \(signal SIGSEGV\); its log, .*mosquitto\.log"
+        with pytest.raises(ServiceError, match=report):
+            broker.check_alive()
+        with pytest.raises(ServiceError, match="had died"):
+            broker.stop()
+
+    def test_the_shared_broker_names_no_auth_files_and_refuses_a_reload(self, local_broker):
+        settings = local_broker.settings(TEST_ACCOUNT)
+        assert (settings.password_file, settings.broker_pid_file) == (None, None)
+        with pytest.raises(ServiceError, match="never reloaded"):
+            local_broker.reload()

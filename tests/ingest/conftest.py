@@ -19,6 +19,9 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.broker_auth import INGEST_ACCOUNT, TEST_ACCOUNT
+from core.local_services import LocalMosquitto
+from tests.broker import login
 from wire.topics import uplink_topic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +44,15 @@ def register(db: psycopg.Connection, serials: Iterable[str], *, digits: int = 9)
 class Publisher:
     """A paho MQTT v5 client publishing QoS 1 and waiting for the broker's PUBACKs."""
 
-    def __init__(self, port: int, *, prefix: str = "wb", shards: int = 16) -> None:
+    def __init__(
+        self,
+        broker: LocalMosquitto,
+        *,
+        prefix: str = "wb",
+        shards: int = 16,
+        username: str = TEST_ACCOUNT,
+        password: str | None = None,
+    ) -> None:
         self.prefix = prefix
         self.shards = shards
         self.client = mqtt.Client(
@@ -49,9 +60,13 @@ class Publisher:
             client_id=f"pub-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
+        if password is None:
+            login(self.client, broker, username)
+        else:
+            self.client.username_pw_set(username, password)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
 
     def topic(self, serial: str) -> str:
@@ -71,7 +86,7 @@ class Publisher:
 
 @pytest.fixture
 def publisher(local_broker) -> Iterator[Publisher]:
-    pub = Publisher(local_broker.port)
+    pub = Publisher(local_broker)
     yield pub
     pub.close()
 
@@ -110,11 +125,16 @@ class Worker:
         self.process.wait()
 
 
-def worker_env(database_url: str, broker_port: int, **extra: str) -> dict[str, str]:
+def worker_env(database_url: str, broker: LocalMosquitto, **extra: str) -> dict[str, str]:
+    """The worker logs in with the ingest service account (``extra`` may override it)."""
+    password = broker.settings(INGEST_ACCOUNT).password
+    assert password is not None
     env = {
         **os.environ,
         "WATERBILL_DATABASE_URL": database_url,
-        "WATERBILL_MQTT__PORT": str(broker_port),
+        "WATERBILL_MQTT__PORT": str(broker.port),
+        "WATERBILL_MQTT__USERNAME": INGEST_ACCOUNT,
+        "WATERBILL_MQTT__PASSWORD": password.get_secret_value(),
         "WATERBILL_ENVIRONMENT": "test",
         "WATERBILL_LOG_LEVEL": "INFO",
         **extra,
@@ -127,13 +147,13 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
     """Start ``python -m cli ingest`` workers; any still running are stopped at the end."""
     started: list[Worker] = []
 
-    def start(database_url: str, broker_port: int, *args: str, **env: str) -> Worker:
+    def start(database_url: str, broker: LocalMosquitto, *args: str, **env: str) -> Worker:
         env.setdefault("WATERBILL_INGEST__CLIENT_ID", f"ingest-{uuid.uuid4().hex[:8]}")
         log = tmp_path / f"worker-{len(started)}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cli", "ingest", *args],
-                env=worker_env(database_url, broker_port, **env),
+                env=worker_env(database_url, broker, **env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,

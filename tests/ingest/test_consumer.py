@@ -36,7 +36,7 @@ class TestEndToEnd:
     ):
         serials = [f"E2E-{i:04d}" for i in range(20)]
         ids = register(db, serials)
-        worker = start_worker(database_url, local_broker.port)
+        worker = start_worker(database_url, local_broker)
         worker.wait_subscribed()
         rng = random.Random(7)
         messages = []
@@ -92,7 +92,7 @@ class TestAcknowledgement:
         serials = [f"ACK-{i:03d}" for i in range(10)]
         register(db, serials)
         env = {"WATERBILL_INGEST__CLIENT_ID": f"ack-{uuid.uuid4().hex[:6]}"}
-        worker = start_worker(database_url, local_broker.port, **env)
+        worker = start_worker(database_url, local_broker, **env)
         worker.wait_subscribed()
         messages = [(s, r) for n, s in enumerate(serials) for r in day_of_readings(n)]
         wait_all([publisher.send(serial, body) for serial, body in messages])
@@ -101,7 +101,7 @@ class TestAcknowledgement:
 
         port = free_port()
         again = start_worker(
-            database_url, local_broker.port, WATERBILL_INGEST__METRICS_PORT=str(port), **env
+            database_url, local_broker, WATERBILL_INGEST__METRICS_PORT=str(port), **env
         )
         again.wait_subscribed()
         time.sleep(1.0)

@@ -3,7 +3,6 @@ their reason, never stored."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from core.local_services import LocalMosquitto
 from ingest.consumer import EXIT_REFUSED
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
@@ -33,7 +31,7 @@ class TestImpossibleTimes:
         serials.append("TIME-OK")
         ids = register(db, serials)
         db.execute("UPDATE meter SET installed_at = %s WHERE id = %s", [T, ids["TIME-PREINST"]])
-        worker = start_worker(database_url, local_broker.port)
+        worker = start_worker(database_url, local_broker)
         worker.wait_subscribed()
         bodies = {
             "TIME-EPOCH9999": {"time": 253402300799, "index_l": 1},
@@ -66,7 +64,7 @@ class TestRegisterDigits:
         self, db, database_url, local_broker, publisher, start_worker
     ):
         register(db, ["DIGITS-1"])
-        worker = start_worker(database_url, local_broker.port)
+        worker = start_worker(database_url, local_broker)
         worker.wait_subscribed()
         wait_all(
             [
@@ -85,7 +83,7 @@ class TestConflictingDuplicates:
         self, db, database_url, local_broker, publisher, start_worker
     ):
         register(db, ["CONFLICT-1", "CONFLICT-2"])
-        worker = start_worker(database_url, local_broker.port)
+        worker = start_worker(database_url, local_broker)
         worker.wait_subscribed()
         first = encode_reading(T, 100)
         # Back to back, in all likelihood one batch; then identical and conflicting 3 s later.
@@ -118,13 +116,13 @@ class TestBounded:
         self, db, database_url, local_broker, publisher, start_worker
     ):
         register(db, ["SIZE-1"])
-        worker = start_worker(database_url, local_broker.port)
+        worker = start_worker(database_url, local_broker)
         worker.wait_subscribed()
         large = b'{"readings": [' + b" " * (600 * 1024) + b"]}"
         huge = b" " * (local_broker.message_size_limit + 1)
         wait_all([publisher.send("SIZE-1", large)])
         # Refused by the broker, which drops the publisher's connection: a client of its own.
-        rogue = Publisher(local_broker.port)
+        rogue = Publisher(local_broker)
         rogue.send("SIZE-1", huge)
         time.sleep(1)
         rogue.close()
@@ -141,7 +139,7 @@ class TestBounded:
     def test_a_burst_of_bad_messages_is_logged_as_counts(
         self, db, database_url, local_broker, publisher, start_worker
     ):
-        worker = start_worker(database_url, local_broker.port)
+        worker = start_worker(database_url, local_broker)
         worker.wait_subscribed()
         wait_all([publisher.send("NOBODY-1", b"not json") for _ in range(200)])
         assert wait_for_rows(db, "SELECT count(*) FROM quarantine", 200) == 200
@@ -154,29 +152,14 @@ class TestBounded:
 
 class TestLoudFailures:
     def test_a_wrong_broker_password_makes_the_worker_exit_non_zero_soon(
-        self, tmp_path, database_url, start_worker
+        self, database_url, local_broker, start_worker
     ):
-        passwords = tmp_path / "passwd"
-        subprocess.run(
-            ["mosquitto_passwd", "-b", "-c", str(passwords), "ingest", "right"], check=True
-        )
-        with LocalMosquitto(password_file=passwords) as broker:
-            good = start_worker(
-                database_url,
-                broker.port,
-                WATERBILL_MQTT__USERNAME="ingest",
-                WATERBILL_MQTT__PASSWORD="right",
-            )
-            good.wait_subscribed()
-            assert good.stop() == 0
-            started = time.monotonic()
-            bad = start_worker(
-                database_url,
-                broker.port,
-                WATERBILL_MQTT__USERNAME="ingest",
-                WATERBILL_MQTT__PASSWORD="wrong",
-            )
-            assert bad.process.wait(timeout=30) == EXIT_REFUSED
+        good = start_worker(database_url, local_broker)
+        good.wait_subscribed()
+        assert good.stop() == 0
+        started = time.monotonic()
+        bad = start_worker(database_url, local_broker, WATERBILL_MQTT__PASSWORD="wrong")
+        assert bad.process.wait(timeout=30) == EXIT_REFUSED
         assert time.monotonic() - started < 15
         log = bad.log.read_text()
         # Mosquitto says "not authorized" (0x87) for a wrong password, others 0x86.

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from core.config import Settings
 from core.local_services import LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
+from tests.broker import suite_broker
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows
 from wire.codec import encode_reading
 from wire.topics import shard_of
@@ -40,11 +41,11 @@ def plan(serials: list[str], per_meter: int) -> list[tuple[str, dict[str, object
     ]
 
 
-def publish_in_background(port: int, messages, *, rate: float) -> threading.Thread:
+def publish_in_background(broker: LocalMosquitto, messages, *, rate: float) -> threading.Thread:
     """Publish at about ``rate`` messages/s from a thread; the thread ends once all are acked."""
 
     def work() -> None:
-        publisher = Publisher(port)
+        publisher = Publisher(broker)
         infos = []
         started = time.monotonic()
         for count, (serial, body) in enumerate(messages, 1):
@@ -75,20 +76,16 @@ class TestWorkerKilled:
         register(db, serials)
         messages = plan(serials, 150)
         client_id = f"kill-{uuid.uuid4().hex[:6]}"
-        worker = start_worker(
-            database_url, local_broker.port, WATERBILL_INGEST__CLIENT_ID=client_id
-        )
+        worker = start_worker(database_url, local_broker, WATERBILL_INGEST__CLIENT_ID=client_id)
         worker.wait_subscribed()
-        publishing = publish_in_background(local_broker.port, messages, rate=1500)
+        publishing = publish_in_background(local_broker, messages, rate=1500)
         rng = random.Random(3)
         kills = 0
         while publishing.is_alive() or kills < 3:
             time.sleep(rng.uniform(0.3, 0.9))
             worker.kill()
             kills += 1
-            worker = start_worker(
-                database_url, local_broker.port, WATERBILL_INGEST__CLIENT_ID=client_id
-            )
+            worker = start_worker(database_url, local_broker, WATERBILL_INGEST__CLIENT_ID=client_id)
             worker.wait_subscribed()
         publishing.join()
         assert_stored_exactly_once(db, len(messages))
@@ -103,15 +100,15 @@ class TestBrokerRestart:
         register(db, serials)
         messages = plan(serials, 100)
         half = len(messages) // 2
-        with LocalMosquitto(root=tmp_path / "broker") as broker:
-            worker = start_worker(database_url, broker.port)
+        with suite_broker(root=tmp_path / "broker") as broker:
+            worker = start_worker(database_url, broker)
             worker.wait_subscribed()
-            publisher = Publisher(broker.port)
+            publisher = Publisher(broker)
             wait_all([publisher.send(s, b) for s, b in messages[:half]])
             publisher.close()
             broker.restart()
             worker.wait_subscribed(times=2)
-            publisher = Publisher(broker.port)
+            publisher = Publisher(broker)
             wait_all([publisher.send(s, b) for s, b in messages[half:]])
             publisher.close()
             assert_stored_exactly_once(db, len(messages))
@@ -139,9 +136,9 @@ class TestDatabaseRestart:
         with psycopg.connect(url, autocommit=True) as db:
             register(db, serials)
         messages = plan(serials, 150)
-        worker = start_worker(url, local_broker.port, WATERBILL_INGEST__BATCH_SIZE="500")
+        worker = start_worker(url, local_broker, WATERBILL_INGEST__BATCH_SIZE="500")
         worker.wait_subscribed()
-        publishing = publish_in_background(local_broker.port, messages, rate=2000)
+        publishing = publish_in_background(local_broker, messages, rate=2000)
         with psycopg.connect(url, autocommit=True) as db:
             wait_for_rows(db, COUNT, len(messages) // 4)
         crashable_pg.restart(mode="immediate")
@@ -163,13 +160,13 @@ class TestShardSplit:
         messages = plan(serials, 60)
         base = f"split-{uuid.uuid4().hex[:6]}"
         env = {"WATERBILL_INGEST__CLIENT_ID": base}
-        first = start_worker(database_url, local_broker.port, "--shards", "0-7", **env)
-        second = start_worker(database_url, local_broker.port, "--shards", "8-15", **env)
+        first = start_worker(database_url, local_broker, "--shards", "0-7", **env)
+        second = start_worker(database_url, local_broker, "--shards", "8-15", **env)
         first.wait_subscribed()
         second.wait_subscribed()
         assert second.stop() == 0
 
-        publisher = Publisher(local_broker.port)
+        publisher = Publisher(local_broker)
         wait_all([publisher.send(s, b) for s, b in messages])
         low_count = sum(1 for s, _ in messages if s in low)
         assert wait_for_rows(db, COUNT, low_count) == low_count
@@ -177,7 +174,7 @@ class TestShardSplit:
         # Only the running worker's shards are in; the others wait in the stopped one's session.
         assert db.execute(COUNT).fetchone() == (low_count,)
 
-        second = start_worker(database_url, local_broker.port, "--shards", "8-15", **env)
+        second = start_worker(database_url, local_broker, "--shards", "8-15", **env)
         second.wait_subscribed()
         more = plan(serials, 80)[len(messages) :]
         wait_all([publisher.send(s, b) for s, b in more])

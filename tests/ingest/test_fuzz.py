@@ -136,7 +136,7 @@ def fuzz_worker(fuzz_db, local_broker, tmp_path_factory) -> Iterator[Any]:
             [sys.executable, "-m", "cli", "ingest"],
             env=worker_env(
                 fuzz_db,
-                local_broker.port,
+                local_broker,
                 WATERBILL_INGEST__CLIENT_ID=f"fuzz-{uuid.uuid4().hex[:6]}",
             ),
             stdout=out,
@@ -181,7 +181,7 @@ class TestWorkerFuzz:
                 )
             ghosts = [(f"GHOST-{uuid.uuid4().hex[:6]}", encode_reading(T0, 1)) for _ in range(5)]
             future = (METERS[1], encode_reading(clock.now() + timedelta(days=2), 1))
-            publisher = Publisher(local_broker.port)
+            publisher = Publisher(local_broker)
             infos = [publisher.send(METERS[0], payload) for payload in bad]
             infos += [publisher.send(s, b) for s, b in [*valid, *ghosts, future]]
             infos.append(publisher.send_raw("wb/0/meters/bad serial/up", b"{}"))
@@ -201,7 +201,7 @@ class TestWorkerFuzz:
                 "SELECT payload, reason, topic FROM quarantine ORDER BY id OFFSET %s",
                 [quarantined_before],
             ).fetchall()
-            hostile_topic = Publisher(local_broker.port).topic(METERS[0])
+            hostile_topic = Publisher(local_broker).topic(METERS[0])
             assert Counter(bytes(p) for p, _, t in rows if t == hostile_topic) == Counter(bad)
             assert {reason for _, reason, _ in rows} <= REASONS
             assert Counter(r for _, r, _ in rows)[Reason.UNKNOWN_METER] == len(ghosts)

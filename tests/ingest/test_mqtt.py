@@ -10,6 +10,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from core.broker_auth import TEST_ACCOUNT
 from ingest.mqtt import (
     ConnectOptions,
     MqttError,
@@ -19,6 +20,7 @@ from ingest.mqtt import (
     connect_packet,
     puback_packets,
 )
+from tests.broker import login as login_as
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int, properties: bytes = b"") -> bytes:
@@ -93,11 +95,20 @@ class TestAgainstTheBroker:
     async def test_unacked_messages_come_again_after_a_reconnect_acked_ones_do_not(
         self, local_broker
     ):
-        options = ConnectOptions("127.0.0.1", local_broker.port, "mqtt-test-session")
+        login = local_broker.settings(TEST_ACCOUNT)
+        assert login.password is not None
+        options = ConnectOptions(
+            "127.0.0.1",
+            local_broker.port,
+            "mqtt-test-session",
+            username=TEST_ACCOUNT,
+            password=login.password.get_secret_value(),
+        )
         received: list[Publish] = []
         async with MqttSubscriber(options, received.extend) as subscriber:
             await subscriber.subscribe(["t/+"])
         publisher = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        login_as(publisher, local_broker)
         publisher.connect("127.0.0.1", local_broker.port)
         publisher.loop_start()
         infos = [publisher.publish(f"t/{n}", str(n).encode(), qos=1) for n in range(4)]

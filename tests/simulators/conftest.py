@@ -5,11 +5,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.local_services import LocalMosquitto
+from tests.broker import login
+
 
 class Collector:
     """A paho subscriber on every uplink topic that keeps what it receives."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, broker: LocalMosquitto) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
@@ -17,7 +20,8 @@ class Collector:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_connect = lambda client, *_: client.subscribe("wb/+/meters/+/up", qos=1)
-        self.client.connect("127.0.0.1", port)
+        login(self.client, broker)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
         assert self._subscribed.wait(10), "subscription not acknowledged"
 
@@ -47,6 +51,6 @@ class Collector:
 
 @pytest.fixture
 def collector(local_broker) -> Iterator[Collector]:
-    subscriber = Collector(local_broker.port)
+    subscriber = Collector(local_broker)
     yield subscriber
     subscriber.close()

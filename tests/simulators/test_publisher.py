@@ -2,6 +2,7 @@ import threading
 
 import pytest
 
+from core.broker_auth import TEST_ACCOUNT
 from core.config import MqttSettings
 from simulators.fleet import Fleet, FleetConfig
 from simulators.publisher import (
@@ -13,6 +14,7 @@ from simulators.publisher import (
     run_load,
     run_stream,
 )
+from tests.broker import suite_broker
 from tests.simulators.test_fleet import FIRST_SLOT, stored_from, truth_of
 
 pytestmark = pytest.mark.services
@@ -46,7 +48,7 @@ class TestRunStream:
         job = PublisherJob(
             fleet=config,
             plan=backfill_plan(fleet, slots),
-            mqtt=MqttSettings(port=local_broker.port),
+            mqtt=local_broker.settings(TEST_ACCOUNT),
             client_id="sim-test-stream",
             max_inflight=16,
         )
@@ -63,7 +65,7 @@ class TestRunStream:
         fleet = Fleet(config)
         stop = threading.Event()
         plan = StreamPlan(start=fleet.slot_end(FIRST_SLOT), realtime=True, speed=1.0)
-        job = PublisherJob(fleet=config, plan=plan, mqtt=MqttSettings(port=local_broker.port))
+        job = PublisherJob(fleet=config, plan=plan, mqtt=local_broker.settings(TEST_ACCOUNT))
         timer = threading.Timer(1.0, stop.set)
         timer.start()
         stats = run_stream(job, stop)
@@ -76,7 +78,7 @@ class TestRunLoad:
     def test_a_backlog_is_split_over_processes_and_delivered(self, local_broker, collector):
         config = FleetConfig(meters=40)
         fleet = Fleet(config)
-        mqtt = MqttSettings(port=local_broker.port)
+        mqtt = local_broker.settings(TEST_ACCOUNT)
         plans = [backfill_plan(fleet, 50, max_messages=share) for share in (301, 300)]
         jobs = [
             PublisherJob(fleet=config, plan=plan, mqtt=mqtt, index=i, count=2, client_id="sim-load")
@@ -91,14 +93,12 @@ class TestRunLoad:
 
 class TestReconnect:
     def test_a_broker_restart_mid_stream_loses_no_acknowledgement(self, tmp_path):
-        from core.local_services import LocalMosquitto
-
-        with LocalMosquitto(root=tmp_path / "broker") as broker:
+        with suite_broker(root=tmp_path / "broker") as broker:
             config = FleetConfig(meters=50)
             fleet = Fleet(config)
             plan = backfill_plan(fleet, 60, rate=1000.0)
             job = PublisherJob(
-                fleet=config, plan=plan, mqtt=MqttSettings(port=broker.port), client_id="sim-rc"
+                fleet=config, plan=plan, mqtt=broker.settings(TEST_ACCOUNT), client_id="sim-rc"
             )
             restart = threading.Timer(1.0, broker.restart)
             restart.start()

@@ -1,8 +1,16 @@
+import asyncio
+import threading
+
 import pytest
 
+from core.broker_auth import API_ACCOUNT
 from simulators.demand import local_day_start
 from simulators.fleet import Fleet, FleetConfig
+from simulators.publisher import PublisherJob, run_stream
 from simulators.registration import register_fleet
+from tests.simulators.conftest import Collector
+from tests.simulators.test_publisher import backfill_plan
+from wire.topics import serial_from_topic
 
 pytestmark = pytest.mark.services
 
@@ -24,3 +32,44 @@ class TestRegisterFleet:
         assert [r[3] for r in rows] == ["occupied", "vacant", "occupied", "occupied"]
         # Thirty days of use since the anchor.
         assert all(int(i) > int(f) for i, f in zip(index, fleet.initial_index_l, strict=True))
+
+    async def test_each_meter_gets_a_broker_login_its_publisher_uses(self, session, own_broker):
+        config = FleetConfig(meters=3, seed=4, serial_prefix="IDS")
+        fleet = Fleet(config)
+        collector = Collector(own_broker)
+        # The API's account may not publish: what arrives came over the meters' own logins.
+        mqtt = own_broker.settings(API_ACCOUNT)
+        done = await register_fleet(session, fleet=fleet, country_code="PG", mqtt=mqtt)
+        assert sorted(done.credentials) == sorted(fleet.serials)
+        job = PublisherJob(
+            fleet=config, plan=backfill_plan(fleet, 2), mqtt=mqtt, credentials=done.credentials
+        )
+        stats = await asyncio.to_thread(run_stream, job, threading.Event())
+        received = collector.wait_for(stats.sent)
+        collector.close()
+        assert stats.sent > 0
+        assert len(received) == stats.sent
+        assert {serial_from_topic("wb", topic) for topic, _ in received} == set(fleet.serials)
+
+    async def test_rerunning_the_fleet_rotates_its_logins_and_the_broker_survives(
+        self, session, own_broker
+    ):
+        """Each run issues every meter a new login and reloads the broker: a meter session left
+        behind by the run before would make Mosquitto 2.0.11 crash (docs/deploy.md)."""
+        config = FleetConfig(meters=25, seed=5, serial_prefix="ROT")
+        fleet = Fleet(config)
+        mqtt = own_broker.settings(API_ACCOUNT)
+        for _ in range(3):
+            done = await register_fleet(session, fleet=fleet, country_code="PG", mqtt=mqtt)
+            await session.commit()
+            job = PublisherJob(
+                fleet=config, plan=backfill_plan(fleet, 1), mqtt=mqtt, credentials=done.credentials
+            )
+            stats = await asyncio.to_thread(run_stream, job, threading.Event())
+            assert stats.acked == stats.sent > 0
+        own_broker.stop()  # raises if it crashed, now or on the way down
+
+    async def test_without_a_broker_password_file_no_login_is_issued(self, session):
+        fleet = Fleet(FleetConfig(meters=2, serial_prefix="NOID"))
+        done = await register_fleet(session, fleet=fleet, country_code="PG")
+        assert done.credentials == {}

@@ -9,7 +9,7 @@ allocations or audit rows. Roles are cluster-wide, so the role is made only if m
 downgrade revokes this database's grants but leaves the role to the other databases using it.
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-07 19:30:00
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0017"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.config import AuthSettings
-from core.local_services import REDIS_BIN, LocalRedis
+from core.local_redis import REDIS_BIN, LocalRedis
 from tests.api.auth.conftest import PASSWORD, RAISED, next_phone
 
 pytestmark = pytest.mark.services

@@ -35,6 +35,10 @@ DATA_QUERIES = {
 }
 
 
+# List routes of dated objects: which "outside" object must not be listed to the customer.
+LISTS = {"/invoices": "invoice_id", "/anomalies": "incident_id", "/payments": "payment_id"}
+
+
 def id_routes(app) -> list[str]:
     """Every GET path of the OpenAPI document with an object id in it."""
     return sorted(
@@ -85,7 +89,13 @@ def outside(db, world) -> dict[str, int]:
         " reading_count) VALUES (%s, '2019-06-15', 321, 0, 0, 24)",
         [own["meter_id"]],
     )
-    return {"invoice_id": invoice, "incident_id": incident}
+    payment = db.execute(
+        "INSERT INTO payment (dwelling_id, method, status, amount_minor, currency, reference,"
+        " received_at) VALUES (%s, 'cash', 'succeeded', 1000, 'XAF', 'WB2019', '2019-06-20Z')"
+        " RETURNING id",
+        [own["dwelling_id"]],
+    ).fetchone()[0]
+    return {"invoice_id": invoice, "incident_id": incident, "payment_id": payment}
 
 
 def expected_outside(route: str, role: str) -> str:
@@ -128,3 +138,24 @@ async def test_each_role_inside_and_outside_the_occupancy(api, app, world, outsi
                     if sees_past != (role != "customer"):
                         leaks.append(f"{role} {route}: sees June 2019 data: {sees_past}")
     assert leaks == []
+
+
+async def test_lists_leave_out_what_is_outside_the_occupancy(api, app, world, outside):
+    paths = app.openapi()["paths"]
+    assert set(LISTS) <= {path for path, operations in paths.items() if "get" in operations}
+    seen = {}
+    for path, key in LISTS.items():
+        for role in ROLES:
+            if TABLE[f"GET {path}"].expect[role] != "ok":
+                continue
+            answer = await api.get(path, headers=world.accounts[role].headers)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            items = body["items"] if isinstance(body, dict) else body
+            seen[(path, role)] = outside[key] in {item["id"] for item in items}
+    assert seen == {
+        (path, role): role != "customer"
+        for path in LISTS
+        for role in ("customer", "manager", "admin")
+        if TABLE[f"GET {path}"].expect[role] == "ok"
+    } | {("/anomalies", "technician"): True}

@@ -143,11 +143,12 @@ def _household(db, user_id: int) -> dict[str, int]:
 
 
 def _sms(db, user, *, key: str, kind: str, text: str, status: str = "sent") -> int:
-    return db.execute(
+    row = db.execute(
         "INSERT INTO sms_outbox (user_id, phone, language, kind, text, dedup_key, status)"
         " VALUES (%s, %s, 'en', %s, %s, %s, %s) RETURNING id",
         [user.id, user.phone, kind, text, key, status],
-    ).fetchone()[0]
+    ).fetchone()
+    return int(row[0])
 
 
 class TestCompleteExport:

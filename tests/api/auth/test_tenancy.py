@@ -46,7 +46,7 @@ def _invoice(db, *, period: int, dwelling: int, customer: int, tariff: int, numb
         " due_date = '2027-01-20' WHERE id = %s",
         [number, invoice],
     )
-    return invoice
+    return int(invoice)
 
 
 @pytest.fixture

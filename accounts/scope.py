@@ -148,16 +148,22 @@ def meter_periods(user: User) -> Periods | None:
         return None
     periods = dwelling_periods(user)
     assert periods is not None
-    held = as_instants(periods).subquery("held_at")
-    on_dwellings = select(Meter.id.label("meter_id"), held.c.from_at, held.c.until_at).join(
-        held, held.c.dwelling_id == Meter.dwelling_id
-    )
+    if user.role is Role.CUSTOMER:
+        held = as_instants(periods).subquery("held_at")
+        return select(Meter.id.label("meter_id"), held.c.from_at, held.c.until_at).join(
+            held, held.c.dwelling_id == Meter.dwelling_id
+        )
+    # Staff hold without dates: no time zones to join, the plan stays a plain id lookup.
+    undated = cast(null(), DateTime(timezone=True))
+    on_dwellings = select(
+        Meter.id.label("meter_id"), undated.label("from_at"), undated.label("until_at")
+    ).where(Meter.dwelling_id.in_(select(periods.subquery().c.dwelling_id)))
     if user.role is not Role.TECHNICIAN:
         return on_dwellings
     on_round = select(
         TechnicianAssignment.meter_id.label("meter_id"),
-        cast(null(), DateTime(timezone=True)).label("from_at"),
-        cast(null(), DateTime(timezone=True)).label("until_at"),
+        undated.label("from_at"),
+        undated.label("until_at"),
     ).where(
         TechnicianAssignment.technician_id == user.id,
         TechnicianAssignment.meter_id.is_not(None),

@@ -1,20 +1,16 @@
-"""The accounts' queries: users by phone, SMS codes and their send log, refresh tokens, and what
-a GDPR export gathers about a person across the schema."""
+"""The accounts' queries: users by phone, SMS codes and their send log, refresh tokens. What a
+GDPR export gathers across the schema is ``privacy.repository``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import CodePurpose, RefreshToken, Role, SmsCode, SmsSendLog, User
-from analytics.alerts.models import AlertDelivery, AlertMute
-from core.audit import AuditLog
-from registry.models import BuildingManager, DwellingOccupant, TechnicianAssignment
 
 
 class AccountsRepository:
@@ -115,83 +111,3 @@ class AccountsRepository:
             .values(token_version=User.token_version + 1)
             .execution_options(synchronize_session="fetch")
         )
-
-    async def occupancies(self, user_id: int) -> Sequence[DwellingOccupant]:
-        return (
-            await self.session.scalars(
-                select(DwellingOccupant).where(DwellingOccupant.user_id == user_id)
-            )
-        ).all()
-
-    async def managed_buildings(self, user_id: int) -> list[int]:
-        return list(
-            await self.session.scalars(
-                select(BuildingManager.building_id).where(BuildingManager.user_id == user_id)
-            )
-        )
-
-    async def rounds(self, technician_id: int) -> Sequence[TechnicianAssignment]:
-        return (
-            await self.session.scalars(
-                select(TechnicianAssignment).where(
-                    TechnicianAssignment.technician_id == technician_id
-                )
-            )
-        ).all()
-
-    async def refresh_tokens(self, user_id: int) -> Sequence[RefreshToken]:
-        return (
-            await self.session.scalars(
-                select(RefreshToken)
-                .where(RefreshToken.user_id == user_id)
-                .order_by(RefreshToken.issued_at)
-            )
-        ).all()
-
-    async def sends(self, phone: str | None) -> Sequence[SmsSendLog]:
-        return (
-            await self.session.scalars(
-                select(SmsSendLog).where(SmsSendLog.phone == phone).order_by(SmsSendLog.sent_at)
-            )
-        ).all()
-
-    async def alert_deliveries(self, user_id: int) -> Sequence[AlertDelivery]:
-        return (
-            await self.session.scalars(
-                select(AlertDelivery)
-                .where(AlertDelivery.user_id == user_id)
-                .order_by(AlertDelivery.id)
-            )
-        ).all()
-
-    async def muted_alert_categories(self, user_id: int) -> list[str]:
-        return list(
-            await self.session.scalars(
-                select(AlertMute.category)
-                .where(AlertMute.user_id == user_id)
-                .order_by(AlertMute.category)
-            )
-        )
-
-    async def audit_trail(self, user_id: int) -> Sequence[AuditLog]:
-        """Entries the user made or that name the user as their target, oldest first."""
-        return (
-            await self.session.scalars(
-                select(AuditLog)
-                .where(
-                    or_(
-                        AuditLog.actor_id == user_id,
-                        (AuditLog.target_type == "user") & (AuditLog.target_id == str(user_id)),
-                    )
-                )
-                .order_by(AuditLog.id)
-            )
-        ).all()
-
-    async def delete_personal_traces(self, *, user_id: int, phone: str | None) -> None:
-        """Delete the user's codes, code SMS log and alert history and preferences."""
-        await self.session.execute(delete(SmsCode).where(SmsCode.user_id == user_id))
-        if phone is not None:
-            await self.session.execute(delete(SmsSendLog).where(SmsSendLog.phone == phone))
-        await self.session.execute(delete(AlertDelivery).where(AlertDelivery.user_id == user_id))
-        await self.session.execute(delete(AlertMute).where(AlertMute.user_id == user_id))

@@ -1,8 +1,9 @@
 """All SQL of the incident table, on both of its stacks.
 
 ``IncidentRepository`` (async session) serves the API: pages of incidents with where they are,
-one incident under a row lock. Reach is a subquery of meter ids handed in by the caller
-(``accounts.scope.meter_ids``), or None for every meter, so that this package never imports the API.
+one incident under a row lock. Reach is a condition on ``Incident`` handed in by the caller
+(``accounts.scope.meter_held_over``: the meter held while the incident went on), or None for every
+incident, so that this package never imports the API.
 
 ``IncidentBatchRepository`` (psycopg connection) serves the jobs: the scan's findings applied
 set-based (COPY into a temporary table, then a handful of statements, never a query per
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.rows import class_row
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.incidents.models import ACTIVE_STATUSES, Incident, IncidentStatus
@@ -54,26 +55,26 @@ class IncidentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _located(self, meter_scope: Select[Any] | None) -> _Located:
+    def _located(self, reach: ColumnElement[bool] | None) -> _Located:
         statement = (
             select(Incident, Meter.serial, Meter.dwelling_id, Dwelling.building_id)
             .join(Meter, Meter.id == Incident.meter_id)
             .outerjoin(Dwelling, Dwelling.id == Meter.dwelling_id)
         )
-        if meter_scope is not None:
-            statement = statement.where(Incident.meter_id.in_(meter_scope))
+        if reach is not None:
+            statement = statement.where(reach)
         return statement
 
     async def page(
         self,
         filters: IncidentFilter,
         *,
-        meter_scope: Select[Any] | None,
+        reach: ColumnElement[bool] | None,
         limit: int,
         offset: int,
     ) -> tuple[int, list[LocatedIncident]]:
         """Newest first; the total counts every match, not just the page."""
-        statement = self._located(meter_scope)
+        statement = self._located(reach)
         if filters.meter_id is not None:
             statement = statement.where(Incident.meter_id == filters.meter_id)
         if filters.building_id is not None:
@@ -99,9 +100,9 @@ class IncidentRepository:
         return int(total or 0), [LocatedIncident(*row) for row in rows]
 
     async def get(
-        self, incident_id: int, *, meter_scope: Select[Any] | None, for_update: bool = False
+        self, incident_id: int, *, reach: ColumnElement[bool] | None, for_update: bool = False
     ) -> LocatedIncident | None:
-        statement = self._located(meter_scope).where(Incident.id == incident_id)
+        statement = self._located(reach).where(Incident.id == incident_id)
         if for_update:
             # Lock the incident only: a scan updating it waits, and so does a second click.
             statement = statement.with_for_update(of=Incident)

@@ -9,9 +9,8 @@ audited in the caller's transaction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.incidents.exceptions import IncidentAlreadyClosed, IncidentNotFound, NoteRequired
@@ -28,33 +27,29 @@ async def list_incidents(
     session: AsyncSession,
     *,
     filters: IncidentFilter,
-    meter_scope: Select[Any] | None,
+    reach: ColumnElement[bool] | None,
     limit: int,
     offset: int,
 ) -> tuple[int, list[LocatedIncident]]:
-    """The incidents matching ``filters`` among the meters in ``meter_scope`` (None: all)."""
+    """The incidents matching ``filters`` within ``reach``, a condition on them (None: all)."""
     if filters.since and filters.until and filters.since >= filters.until:
         raise InvalidInput("since must be before until")
-    return await IncidentRepository(session).page(
-        filters, meter_scope=meter_scope, limit=limit, offset=offset
-    )
+    return await IncidentRepository(session).page(filters, reach=reach, limit=limit, offset=offset)
 
 
 async def get_incident(
-    session: AsyncSession, *, incident_id: int, meter_scope: Select[Any] | None
+    session: AsyncSession, *, incident_id: int, reach: ColumnElement[bool] | None
 ) -> LocatedIncident:
-    found = await IncidentRepository(session).get(incident_id, meter_scope=meter_scope)
+    found = await IncidentRepository(session).get(incident_id, reach=reach)
     if found is None:
         raise IncidentNotFound(f"incident {incident_id} does not exist")
     return found
 
 
 async def _locked(
-    session: AsyncSession, incident_id: int, meter_scope: Select[Any] | None
+    session: AsyncSession, incident_id: int, reach: ColumnElement[bool] | None
 ) -> LocatedIncident:
-    found = await IncidentRepository(session).get(
-        incident_id, meter_scope=meter_scope, for_update=True
-    )
+    found = await IncidentRepository(session).get(incident_id, reach=reach, for_update=True)
     if found is None:
         raise IncidentNotFound(f"incident {incident_id} does not exist")
     if found.incident.status is IncidentStatus.CLOSED:
@@ -66,7 +61,7 @@ async def acknowledge(
     session: AsyncSession,
     *,
     incident_id: int,
-    meter_scope: Select[Any] | None,
+    reach: ColumnElement[bool] | None,
     actor_id: int,
     ip: str | None,
     now: datetime,
@@ -77,7 +72,7 @@ async def acknowledge(
         IncidentNotFound: no such incident in reach.
         IncidentAlreadyClosed: a person closed it.
     """
-    found = await _locked(session, incident_id, meter_scope)
+    found = await _locked(session, incident_id, reach)
     incident = found.incident
     if incident.status is IncidentStatus.OPEN:
         incident.status = IncidentStatus.ACKNOWLEDGED
@@ -100,7 +95,7 @@ async def close(
     session: AsyncSession,
     *,
     incident_id: int,
-    meter_scope: Select[Any] | None,
+    reach: ColumnElement[bool] | None,
     actor_id: int,
     ip: str | None,
     note: str,
@@ -113,7 +108,7 @@ async def close(
         IncidentAlreadyClosed: a person closed it already.
         NoteRequired: the condition is still ongoing and no note says why it is closed anyway.
     """
-    found = await _locked(session, incident_id, meter_scope)
+    found = await _locked(session, incident_id, reach)
     incident = found.incident
     ongoing = incident.status in ACTIVE_STATUSES
     note = note.strip()

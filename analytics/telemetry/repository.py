@@ -23,6 +23,26 @@ _BUCKET_COLUMNS = (
 )
 
 
+# The instants a caller holds the meter's data (``accounts.scope.meter_windows``): each
+# ``[from, until)``, a None bound open; None for no restriction.
+Windows = list[tuple[datetime | None, datetime | None]] | None
+
+
+def _held(column: str) -> str:
+    """SQL: ``column`` falls in one of the windows bound as ``:held_from``/``:held_until``."""
+    return (
+        " AND (CAST(:held_from AS timestamptz[]) IS NULL OR EXISTS (SELECT 1 FROM unnest("
+        "CAST(:held_from AS timestamptz[]), CAST(:held_until AS timestamptz[])) w(f, u)"
+        f" WHERE (w.f IS NULL OR {column} >= w.f) AND (w.u IS NULL OR {column} < w.u)))"
+    )
+
+
+def _windows(windows: Windows) -> dict[str, Any]:
+    if windows is None:
+        return {"held_from": None, "held_until": None}
+    return {"held_from": [w[0] for w in windows], "held_until": [w[1] for w in windows]}
+
+
 class TelemetryRepository:
     """Reads for the telemetry API and the fleet gauges, on the request's session.
 
@@ -61,6 +81,7 @@ class TelemetryRepository:
         end: datetime | None,
         source: str | None,
         limit: int,
+        windows: Windows,
     ) -> list[dict[str, Any]]:
         rows = await self.session.execute(
             text(
@@ -70,27 +91,36 @@ class TelemetryRepository:
                 " AND (CAST(:start AS timestamptz) IS NULL OR time >= :start)"
                 " AND (CAST(:end AS timestamptz) IS NULL OR time < :end)"
                 " AND (CAST(:source AS text) IS NULL OR source::text = :source)"
+                f"{_held('time')}"
                 " ORDER BY time DESC, reading.source LIMIT :limit"
             ),
-            {"meter_id": meter_id, "start": start, "end": end, "source": source, "limit": limit},
+            {
+                "meter_id": meter_id,
+                "start": start,
+                "end": end,
+                "source": source,
+                "limit": limit,
+                **_windows(windows),
+            },
         )
         return [dict(row) for row in rows.mappings()]
 
     async def hourly(
-        self, *, meter_id: int, start: datetime, end: datetime
+        self, *, meter_id: int, start: datetime, end: datetime, windows: Windows
     ) -> list[dict[str, Any]]:
         rows = await self.session.execute(
             text(
                 f"SELECT hour_start AS start, {_BUCKET_COLUMNS} FROM meter_hourly"
                 " WHERE meter_id = :meter_id AND hour_start >= :start AND hour_start < :end"
+                f"{_held('hour_start')}"
                 " ORDER BY hour_start"
             ),
-            {"meter_id": meter_id, "start": start, "end": end},
+            {"meter_id": meter_id, "start": start, "end": end, **_windows(windows)},
         )
         return [dict(row) for row in rows.mappings()]
 
     async def daily(
-        self, *, meter_id: int, timezone: str, start: datetime, end: datetime
+        self, *, meter_id: int, timezone: str, start: datetime, end: datetime, windows: Windows
     ) -> list[dict[str, Any]]:
         """Days whose local midnight falls in [start, end)."""
         rows = await self.session.execute(
@@ -102,9 +132,16 @@ class TelemetryRepository:
                 " AND (CAST(:end AS timestamptz) AT TIME ZONE :tz)::date"
                 " AND (day::timestamp AT TIME ZONE :tz) >= :start"
                 " AND (day::timestamp AT TIME ZONE :tz) < :end"
+                f"{_held('(day::timestamp AT TIME ZONE :tz)')}"
                 " ORDER BY day"
             ),
-            {"meter_id": meter_id, "tz": timezone, "start": start, "end": end},
+            {
+                "meter_id": meter_id,
+                "tz": timezone,
+                "start": start,
+                "end": end,
+                **_windows(windows),
+            },
         )
         return [dict(row) for row in rows.mappings()]
 

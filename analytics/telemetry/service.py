@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.telemetry.exceptions import InvalidTimeRange
-from analytics.telemetry.repository import TelemetryRepository
+from analytics.telemetry.repository import TelemetryRepository, Windows
 from analytics.telemetry.schemas import (
     Granularity,
     IngestStatus,
@@ -53,14 +53,16 @@ async def meter_readings(
     source: str | None,
     limit: int,
     default_country: str,
+    windows: Windows = None,
 ) -> MeterReadings:
-    """A meter's raw readings in [start, end), newest first; times without an offset are local."""
+    """A meter's raw readings in [start, end) and in ``windows`` (the caller's hold of the
+    meter; None: all), newest first; times without an offset are local."""
     repository = TelemetryRepository(session)
     zone = ZoneInfo(await _timezone(repository, meter_id=meter_id, default_country=default_country))
     start, end = _local(start, zone), _local(end, zone)
     _check_order(start, end)
     rows = await repository.readings(
-        meter_id=meter_id, start=start, end=end, source=source, limit=limit
+        meter_id=meter_id, start=start, end=end, source=source, limit=limit, windows=windows
     )
     return MeterReadings(
         meter_id=meter_id,
@@ -81,11 +83,13 @@ async def meter_volumes(
     max_days: int,
     default_country: str,
     now: datetime,
+    windows: Windows = None,
 ) -> MeterVolumes:
     """Hourly or daily volumes of buckets starting in [start, end), labelled in local time.
 
     Times without an offset (and bare dates) are read in the meter's local time zone, so
-    ``start=2026-03-01`` means the meter's local midnight.
+    ``start=2026-03-01`` means the meter's local midnight. Only buckets starting in ``windows``
+    (the caller's hold of the meter; None: all) count.
 
     Raises:
         MeterNotFound: no such meter.
@@ -105,10 +109,12 @@ async def meter_volumes(
             f" (asked for {(end - start).total_seconds() / 86400:.1f})"
         )
     if granularity is Granularity.HOUR:
-        rows = await repository.hourly(meter_id=meter_id, start=start, end=end)
+        rows = await repository.hourly(meter_id=meter_id, start=start, end=end, windows=windows)
         buckets = [_hour_bucket(row, zone) for row in rows]
     else:
-        rows = await repository.daily(meter_id=meter_id, timezone=timezone, start=start, end=end)
+        rows = await repository.daily(
+            meter_id=meter_id, timezone=timezone, start=start, end=end, windows=windows
+        )
         buckets = [_day_bucket(row, zone) for row in rows]
     return MeterVolumes(
         meter_id=meter_id,

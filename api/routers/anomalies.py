@@ -7,15 +7,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy import ColumnElement
 
 from accounts import scope
 from accounts.models import User
 from accounts.permissions import Permission, has_permission
 from analytics.alerts import service as alerts
 from analytics.incidents import service as incidents
-from analytics.incidents.models import IncidentKind
+from analytics.incidents.models import Incident, IncidentKind
 from analytics.incidents.repository import IncidentFilter
-from api.auth.deps import ClientIp
+from api.auth.deps import ClientIp, CurrentUser
 from api.auth.guards import meter_in_reach, require
 from api.deps import DbPoolDep, SessionDep, SettingsDep
 from api.errors import error_responses
@@ -36,6 +37,11 @@ router = APIRouter(tags=["anomalies"], responses=error_responses(401, 403))
 
 IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def _reach(user: User) -> ColumnElement[bool] | None:
+    """Incidents of a meter the user held while the incident went on."""
+    return scope.meter_held_over(user, Incident.meter_id, Incident.started_at, Incident.ended_at)
 
 
 @router.get("/anomalies", response_model=IncidentPage, responses=error_responses(422))
@@ -68,7 +74,7 @@ async def list_anomalies(
             since=since,
             until=until,
         ),
-        meter_scope=scope.meter_ids(user),
+        reach=_reach(user),
         limit=limit,
         offset=offset,
     )
@@ -84,9 +90,7 @@ async def get_anomaly(
     user: Annotated[User, require(Permission.INCIDENTS_READ)],
 ) -> IncidentDetail:
     """One incident with its evidence (and its SMS deliveries, for those who manage it)."""
-    found = await incidents.get_incident(
-        session, incident_id=incident_id, meter_scope=scope.meter_ids(user)
-    )
+    found = await incidents.get_incident(session, incident_id=incident_id, reach=_reach(user))
     deliveries = None
     if has_permission(user, Permission.INCIDENTS_MANAGE):
         sent = await alerts.deliveries(session, incident_id=incident_id)
@@ -109,7 +113,7 @@ async def acknowledge_anomaly(
     found = await incidents.acknowledge(
         session,
         incident_id=incident_id,
-        meter_scope=scope.meter_ids(user),
+        reach=_reach(user),
         actor_id=user.id,
         ip=ip,
         now=datetime.now(UTC),
@@ -133,7 +137,7 @@ async def resolve_anomaly(
     found = await incidents.close(
         session,
         incident_id=incident_id,
-        meter_scope=scope.meter_ids(user),
+        reach=_reach(user),
         actor_id=user.id,
         ip=ip,
         note=body.note if body else "",
@@ -149,16 +153,20 @@ async def resolve_anomaly(
 )
 async def meter_forecast(
     meter: Annotated[Meter, meter_in_reach(Permission.READINGS_READ, Permission.INVOICES_READ)],
+    user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
     pool: DbPoolDep,
 ) -> ForecastOut:
-    """Expected litres a day for 30 days with an 80 % interval, and the next invoice's estimate."""
+    """Expected litres a day for 30 days with an 80 % interval, and the next invoice's estimate
+    (for whoever holds the meter now)."""
+    now = datetime.now(UTC)
+    await scope.ensure_meter_held_at(session, user=user, meter_id=meter.id, at=now)
     outlook = await meter_outlook(
         session,
         meter=meter,
         pool=pool,
         default_country=settings.default_country,
-        now=datetime.now(UTC),
+        now=now,
     )
     return ForecastOut.of(outlook)

@@ -34,14 +34,23 @@ router = APIRouter(prefix="/invoices", tags=["invoices"], responses=error_respon
 
 
 def _visible(user: User) -> list[ColumnElement[bool]]:
-    """Conditions on ``Invoice`` for what ``user`` may see (drafts are the staff's)."""
+    """Conditions on ``Invoice`` for what ``user`` may see (drafts are the staff's).
+
+    A customer sees the invoices billed to them, and those of the periods whose last day falls in
+    their occupancy: the day billing picks whom to bill, so a tenant moving in on 1 December
+    never sees November's, and one who left on 14 November never sees the invoice of the
+    newcomer billed for the end of that month."""
     if user.role is Role.ADMIN:
         return []
-    dwellings = scope.dwelling_ids(user)
-    assert dwellings is not None
-    reach: ColumnElement[bool] = Invoice.dwelling_id.in_(dwellings)
+    period_end = (
+        select(BillingPeriod.end_date)
+        .where(BillingPeriod.id == Invoice.period_id)
+        .correlate_except(BillingPeriod)
+        .scalar_subquery()
+    )
+    reach = scope.dwelling_held_on(user, Invoice.dwelling_id, period_end)
+    assert reach is not None
     if user.role is Role.CUSTOMER:
-        # A former tenant still sees the invoices billed to them.
         reach = or_(reach, Invoice.customer_id == user.id)
     return [reach, Invoice.status != InvoiceStatus.DRAFT]
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, status
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import scope
@@ -26,7 +27,7 @@ from api.sms import queue_and_drain_after
 from billing.payments import penalties
 from billing.payments import service as payments_service
 from billing.payments.exceptions import InvalidWebhook
-from billing.payments.models import PenaltyStatus
+from billing.payments.models import Payment, PenaltyStatus
 from billing.payments.notices import queue_receipts
 from billing.payments.providers import (
     PROVIDER_METHODS,
@@ -113,9 +114,10 @@ async def list_payments(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[PaymentOut]:
-    """Payments in the user's reach, newest first (customers: their dwellings)."""
+    """Payments in the user's reach, newest first (customers: made while they held the dwelling)."""
+    made_at = func.coalesce(Payment.received_at, Payment.created_at)
     rows = await PaymentRepository(session).list(
-        dwelling_ids=scope.dwelling_ids(user),
+        reach=scope.dwelling_held_at(user, Payment.dwelling_id, made_at),
         dwelling_id=dwelling_id,
         limit=limit,
         offset=offset,

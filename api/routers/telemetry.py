@@ -45,8 +45,9 @@ async def meter_readings(
     source: Annotated[ReadingSource | None, Query(description="Only this source.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> MeterReadings:
-    """A meter's raw readings in a time range, newest first."""
+    """A meter's raw readings in a time range, newest first (of the time the caller held it)."""
     await scope.ensure_meter(session, user=user, meter_id=meter_id)
+    windows = await scope.meter_windows(session, user=user, meter_id=meter_id)
     return await telemetry.meter_readings(
         session,
         meter_id=meter_id,
@@ -55,6 +56,7 @@ async def meter_readings(
         source=source.value if source else None,
         limit=limit,
         default_country=settings.default_country,
+        windows=windows,
     )
 
 
@@ -68,8 +70,10 @@ async def meter_volumes(
     start: Start = None,
     end: End = None,
 ) -> MeterVolumes:
-    """A meter's hourly or daily volumes, with local labels and its time zone."""
+    """A meter's hourly or daily volumes, with local labels and its time zone (of the time the
+    caller held it)."""
     await scope.ensure_meter(session, user=user, meter_id=meter_id)
+    windows = await scope.meter_windows(session, user=user, meter_id=meter_id)
     limits = settings.telemetry
     max_days = (
         limits.max_hourly_range_days
@@ -85,6 +89,7 @@ async def meter_volumes(
         max_days=max_days,
         default_country=settings.default_country,
         now=datetime.now(UTC),
+        windows=windows,
     )
 
 

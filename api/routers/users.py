@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 
-from accounts import gdpr, scope
+from accounts import scope
 from accounts import service as accounts_service
 from accounts.models import Role, User
 from accounts.permissions import Permission, has_permission
@@ -17,6 +19,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset, PathId
 from core.exceptions import PermissionDenied
+from privacy import service as gdpr
 from registry.models import TechnicianAssignment
 from registry.schemas import AssignmentIn, AssignmentOut
 
@@ -43,12 +46,19 @@ async def update_me(
     )
 
 
-@router.get("/me/export")
+@router.get(
+    "/me/export",
+    response_class=JSONResponse,
+    responses={200: {"description": "A JSON file, sent as an attachment."}},
+)
 async def export_me(
     session: SessionDep, user: Annotated[User, require(Permission.PROFILE)], ip: ClientIp
-) -> dict[str, Any]:
-    """Download everything held about oneself, as JSON."""
-    return await gdpr.export_user_data(session, user=user, ip=ip)
+) -> JSONResponse:
+    """Download everything held about oneself (profile, dwellings, invoices, payments,
+    consumption, every SMS sent), as a JSON file."""
+    data = await gdpr.export_user_data(session, user=user, ip=ip)
+    name = f"waterbill-data-{user.id}-{datetime.now(UTC):%Y%m%d}.json"
+    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.post(

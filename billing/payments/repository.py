@@ -245,14 +245,15 @@ class PaymentRepository:
     async def list(
         self,
         *,
-        dwelling_ids: Any | None,
+        reach: Any | None,
         dwelling_id: int | None,
         limit: int,
         offset: int,
     ) -> Sequence[Payment]:
+        """Newest first; ``reach`` a condition on ``Payment`` (None: every payment)."""
         statement = select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc())
-        if dwelling_ids is not None:
-            statement = statement.where(Payment.dwelling_id.in_(dwelling_ids))
+        if reach is not None:
+            statement = statement.where(reach)
         if dwelling_id is not None:
             statement = statement.where(Payment.dwelling_id == dwelling_id)
         rows = await self.session.scalars(statement.limit(limit).offset(offset))

@@ -31,7 +31,7 @@ class TestCloseAgainstTheScan:
         closed = await incidents.close(
             session,
             incident_id=opened.id,
-            meter_scope=None,
+            reach=None,
             actor_id=1,
             ip=None,
             note="tenant repairs it herself",

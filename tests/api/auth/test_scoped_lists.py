@@ -38,15 +38,20 @@ class TestListsAreScoped:
         headers = world.accounts["admin"].headers
         assert len(ids_of(await api.get("/meters", headers=headers))) == 2
 
-    async def test_a_tenancy_that_ended_ends_the_customers_reach(self, api, world, db):
+    async def test_a_tenancy_that_ended_keeps_the_meter_but_not_its_later_data(
+        self, api, world, db
+    ):
+        """The former tenant still reaches the meter, for the time they held it (test_tenancy)."""
         own = world.ids["own"]
         db.execute(
             "UPDATE dwelling_occupant SET end_date = '2021-01-01' WHERE id = %s",
             [own["occupant_id"]],
         )
         headers = world.accounts["customer"].headers
-        assert ids_of(await api.get("/meters", headers=headers)) == set()
-        answer = await api.get(f"/meters/{own['meter_id']}", headers=headers)
+        assert ids_of(await api.get("/meters", headers=headers)) == {own["meter_id"]}
+        anomalies = await api.get("/anomalies", headers=headers)
+        assert anomalies.json()["items"] == []
+        answer = await api.get(f"/anomalies/{own['incident_id']}", headers=headers)
         assert answer.status_code == 404
 
 

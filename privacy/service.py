@@ -1,4 +1,8 @@
-"""GDPR: everything held about a person as JSON (art. 15 and 20), and erasure (art. 17)."""
+"""GDPR: everything held about a person as JSON (art. 15 and 20), and erasure (art. 17).
+
+Above the domains: a person's data lies in accounts, registry, analytics (alerts, consumption)
+and billing (invoices, payments), and the SMS outbox of core.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import passwords
 from accounts.models import User
-from accounts.repository import AccountsRepository
 from accounts.service import ensure_not_last_admin, revoke_all
 from core import audit
 from core.audit import AuditAction
 from core.exceptions import PermissionDenied
 from core.notifications import service as notifications
+from privacy.repository import PrivacyRepository
 
 
 def _row(obj: Any, *columns: str) -> dict[str, Any]:
@@ -41,9 +45,37 @@ PROFILE_FIELDS = (
 )
 
 
+INVOICE_FIELDS = (
+    "id",
+    "number",
+    "kind",
+    "status",
+    "dwelling_id",
+    "currency",
+    "volume_l",
+    "net_minor",
+    "vat_minor",
+    "total_minor",
+    "paid_minor",
+    "issue_date",
+    "due_date",
+)
+PAYMENT_FIELDS = (
+    "id",
+    "dwelling_id",
+    "method",
+    "status",
+    "amount_minor",
+    "currency",
+    "reference",
+    "received_at",
+    "created_at",
+)
+
+
 async def export_user_data(session: AsyncSession, *, user: User, ip: str | None) -> dict[str, Any]:
     """Everything held about the user, as JSON-ready data (GDPR art. 15 and 20)."""
-    repository = AccountsRepository(session)
+    repository = PrivacyRepository(session)
     occupancies = await repository.occupancies(user.id)
     managed = await repository.managed_buildings(user.id)
     rounds = await repository.rounds(user.id)
@@ -52,6 +84,10 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
     alerts = await repository.alert_deliveries(user.id)
     mutes = await repository.muted_alert_categories(user.id)
     trail = await repository.audit_trail(user.id)
+    invoices = await repository.invoices(user.id)
+    payments = await repository.payments(user.id)
+    consumption = await repository.consumption(user.id)
+    outbox = await repository.outbox(user_id=user.id, phone=user.phone)
     data = {
         "exported_at": datetime.now(UTC).isoformat(),
         "profile": _row(user, *PROFILE_FIELDS),
@@ -62,6 +98,16 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
         "technician_rounds": [_row(r, "building_id", "meter_id") for r in rounds],
         "sessions": [_row(t, "issued_at", "expires_at", "revoked_at") for t in sessions],
         "sms_sent": [_row(s, "purpose", "delivered", "sent_at") for s in sms],
+        "sms_messages": [
+            _row(m, "kind", "phone", "text", "status", "created_at", "sent_at") for m in outbox
+        ],
+        "invoices": [
+            {**_row(invoice, *INVOICE_FIELDS), "period": label} for invoice, label in invoices
+        ],
+        "payments": [_row(p, *PAYMENT_FIELDS) for p in payments],
+        "consumption": [
+            _row(d, "meter_id", "day", "volume_l", "has_estimate") for d in consumption
+        ],
         "alerts": [_row(a, "incident_id", "status", "text", "sent_at") for a in alerts],
         "alerts_muted": mutes,
         "audit_trail": [
@@ -93,7 +139,7 @@ async def erase_user(session: AsyncSession, *, user: User, actor: User, ip: str 
     await ensure_not_last_admin(session, user=user)
     phone = user.phone
     await revoke_all(session, user_id=user.id)
-    await AccountsRepository(session).delete_personal_traces(user_id=user.id, phone=phone)
+    await PrivacyRepository(session).delete_personal_traces(user_id=user.id, phone=phone)
     await notifications.forget_recipient(session, user_id=user.id, phone=phone)
     user.phone = None
     user.first_name = ""

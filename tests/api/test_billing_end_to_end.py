@@ -16,7 +16,13 @@ from pydantic import SecretStr
 
 from billing.payments.providers import sign
 from core.config import SmsProviderName, SmsSettings
-from core.config_billing import BillingSettings, PaymentsSettings
+from core.config_billing import (
+    BillingSettings,
+    ChannelKind,
+    PaymentChannel,
+    PaymentsSettings,
+    UtilityIdentity,
+)
 from tests.billing.arrange import P0, P1, World
 from tests.jobs.workers import close_and_wait
 from tests.twilio_fake import FakeTwilio
@@ -39,7 +45,20 @@ def settings(settings, fake_twilio):
     return settings.model_copy(
         update={
             "payments": PaymentsSettings(mtn_momo_webhook_secret=SecretStr(SECRET)),
-            "billing": BillingSettings(mtn_momo="+237 650 00 00 00"),
+            "billing": BillingSettings(
+                utilities={
+                    "CM": UtilityIdentity(
+                        name="WaterBill Cameroun",
+                        channels=[
+                            PaymentChannel(
+                                kind=ChannelKind.MOBILE_MONEY,
+                                operator="MTN MoMo",
+                                detail="+237 650 00 00 00",
+                            )
+                        ],
+                    )
+                }
+            ),
             "sms": SmsSettings(
                 provider=SmsProviderName.TWILIO,
                 twilio_account_sid="AC" + "0" * 32,

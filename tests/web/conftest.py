@@ -35,7 +35,7 @@ from core.sms import ConsoleSmsProvider
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def _browser_env() -> dict[str, str] | None:
+def _browser_env() -> dict[str, str | float | bool] | None:
     """Under ``scripts/test-clock`` chromium needs its monotonic clock moved too.
 
     With the wall clock moved and the monotonic one left alone (what Python needs), chromium

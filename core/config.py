@@ -6,6 +6,7 @@ place to read and document; nested fields are set as ``WATERBILL_<GROUP>__<FIELD
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from enum import StrEnum
 from functools import lru_cache
@@ -44,6 +45,26 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, description="Port the API listens on.")
     ready_timeout_s: float = Field(2.0, description="Per-dependency time limit of /health/ready.")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies (comma-separated addresses or networks, or `*`) whose"
+        " X-Forwarded-For names the client; empty: none, the peer is the client.",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        """uvicorn reads a malformed entry as a literal host name that never matches: refuse it."""
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips: {entry!r} is neither an IP address, a network nor *"
+                ) from None
+        return value
 
 
 class RollupSettings(BaseModel):
@@ -88,7 +109,9 @@ class AuthSettings(BaseModel):
     code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")
     code_cooldown_s: int = Field(60, ge=0, description="Shortest time between two SMS to a number.")
     code_daily_quota: int = Field(5, ge=1, description="SMS codes sent to one number per day.")
-    throttle_window_s: int = Field(60, ge=1, description="Window of the auth rate limits.")
+    throttle_window_s: int = Field(
+        60, ge=1, description="Sliding window of the auth rate limits (the last N seconds)."
+    )
     throttle_login: int = Field(15, ge=1, description="Logins per window, per IP and per phone.")
     throttle_register: int = Field(10, ge=1, description="Sign-ups per window, per IP and phone.")
     throttle_activate: int = Field(20, ge=1, description="Activations per window, per IP/phone.")

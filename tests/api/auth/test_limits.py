@@ -40,7 +40,7 @@ def serve():
         thread.join(timeout=20)
 
 
-def tight(settings: Settings, *, proxies: str = "", **limits: object) -> Settings:
+def tight(settings: Settings, limits: dict[str, int], *, proxies: str = "") -> Settings:
     auth = AuthSettings.model_validate({**RAISED, "code_cooldown_s": 0, **limits})
     api = settings.api.model_copy(update={"forwarded_allow_ips": proxies})
     return settings.model_copy(update={"default_country": "CM", "auth": auth, "api": api})
@@ -61,7 +61,7 @@ class TestForwardedFor:
     @pytest.mark.parametrize("limit", list(CALLS))
     def test_a_rotated_header_from_loopback_is_still_one_client(self, settings, serve, limit):
         path, body = CALLS[limit]
-        url = serve(tight(settings, **{limit: 3}))
+        url = serve(tight(settings, {limit: 3}))
         with httpx.Client(base_url=url) as http:
             answers = [
                 http.post(path, json=body(), headers={"X-Forwarded-For": f"203.0.113.{n}"})
@@ -72,7 +72,7 @@ class TestForwardedFor:
         assert codes[3:] == [429, 429], codes
 
     def test_behind_a_trusted_proxy_each_forwarded_client_counts_alone(self, settings, serve):
-        url = serve(tight(settings, proxies="127.0.0.1", throttle_login=2))
+        url = serve(tight(settings, {"throttle_login": 2}, proxies="127.0.0.1"))
         path, body = CALLS["throttle_login"]
         with httpx.Client(base_url=url) as http:
             codes = [

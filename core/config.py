@@ -108,7 +108,21 @@ class AuthSettings(BaseModel):
     code_ttl_s: int = Field(600, ge=30, description="How long an SMS code stays valid.")
     code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")
     code_cooldown_s: int = Field(60, ge=0, description="Shortest time between two SMS to a number.")
-    code_daily_quota: int = Field(5, ge=1, description="SMS codes sent to one number per day.")
+    code_daily_quota: int = Field(
+        5, ge=1, description="SMS codes one client address may have sent to one number per day."
+    )
+    code_number_daily_cap: int = Field(
+        10,
+        ge=1,
+        description="SMS codes one number gets per day from all addresses together, counted"
+        " since its owner last signed in; addresses the owner signed in from are exempt.",
+    )
+    code_requester_daily_cap: int = Field(
+        50,
+        ge=1,
+        description="SMS codes one client address may have sent per day to all numbers (SMS"
+        " pumping); carrier NAT puts many phones behind one address, so not too low.",
+    )
     throttle_window_s: int = Field(
         60, ge=1, description="Sliding window of the auth rate limits (the last N seconds)."
     )

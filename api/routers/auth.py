@@ -149,13 +149,14 @@ async def resend_code(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    ip: ClientIp,
     background: BackgroundTasks,
 ) -> AcceptedOut:
-    """Send a new activation or password-reset code (60 s apart, 5 a day per number)."""
+    """Send a new activation or password-reset code (limits: docs/security.md, "SMS codes")."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
     queued = await auth_service.resend_code(
-        session, settings=settings, phone=phone, purpose=body.purpose
+        session, settings=settings, phone=phone, purpose=body.purpose, ip=ip
     )
     await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)
@@ -220,13 +221,18 @@ async def request_password_reset(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    ip: ClientIp,
     background: BackgroundTasks,
 ) -> AcceptedOut:
     """Send a password-reset code to an active account's phone."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
     queued = await auth_service.resend_code(
-        session, settings=settings, phone=phone, purpose=CodePurpose.PASSWORD_RESET
+        session,
+        settings=settings,
+        phone=phone,
+        purpose=CodePurpose.PASSWORD_RESET,
+        ip=ip,
     )
     await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)

@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.sms = make_sms_provider(settings.sms)
+    app.state.sms = make_sms_provider(settings)
     app.state.rate_limiter = make_rate_limiter(settings.auth)
     install_error_handlers(app)
     app.include_router(health.router)

@@ -105,6 +105,13 @@ class AuthSettings(BaseModel):
         PhoneValidation.STRICT,
         description="`strict`: a valid mobile number for its country; `lenient`: 9-15 digits.",
     )
+    password_min_score: int = Field(
+        2,
+        ge=0,
+        le=4,
+        description="Weakest password accepted, as a zxcvbn score (0-4): 2 refuses the common"
+        " passwords and those guessed in under about 10^8 tries.",
+    )
     code_ttl_s: int = Field(600, ge=30, description="How long an SMS code stays valid.")
     code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")
     code_cooldown_s: int = Field(60, ge=0, description="Shortest time between two SMS to a number.")
@@ -145,7 +152,9 @@ class SmsProviderName(StrEnum):
 
 class SmsSettings(BaseModel):
     provider: SmsProviderName = Field(
-        SmsProviderName.CONSOLE, description="`twilio`, or `console` (logs messages; the demo)."
+        SmsProviderName.CONSOLE,
+        description="`twilio`, or `console` (the demo and tests: sends nothing; logs the text in"
+        " development only; refused in production).",
     )
     twilio_account_sid: str = Field("", description="Twilio account SID.")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token.")
@@ -328,7 +337,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _real_secret_in_production(self) -> Settings:
+    def _real_secrets_in_production(self) -> Settings:
         if self.environment is not Environment.PRODUCTION:
             return self
         secret = self.secret_key.get_secret_value()
@@ -339,6 +348,23 @@ class Settings(BaseSettings):
                 f"WATERBILL_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
                 " (e.g. `openssl rand -hex 32`)"
             )
+        sms = self.sms
+        if sms.provider is SmsProviderName.CONSOLE:
+            # The console provider sends nothing and would leave codes in memory and logs.
+            raise ValueError(
+                "WATERBILL_SMS__PROVIDER=console sends no SMS: production needs `twilio`"
+            )
+        missing = [
+            f"WATERBILL_SMS__{name.upper()}"
+            for name, value in (
+                ("twilio_account_sid", sms.twilio_account_sid),
+                ("twilio_auth_token", sms.twilio_auth_token.get_secret_value()),
+                ("from_number", sms.from_number),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} must be set in production")
         return self
 
     @property

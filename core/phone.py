@@ -13,7 +13,7 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-from core.config import PhoneValidation
+from core.config_auth import PhoneValidation
 from core.exceptions import InvalidInput
 
 # Separators people type between digit groups; anything else left over is an error.

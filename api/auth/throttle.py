@@ -21,7 +21,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 
-from core.config import AuthSettings
+from core.config_auth import AuthSettings
 from core.exceptions import TooManyRequests, Unavailable
 
 

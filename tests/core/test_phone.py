@@ -1,6 +1,6 @@
 import pytest
 
-from core.config import PhoneValidation
+from core.config_auth import PhoneValidation
 from core.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 
 

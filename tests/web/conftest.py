@@ -28,7 +28,8 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from accounts.passwords import hash_password
-from core.config import AuthSettings, Settings
+from core.config import Settings
+from core.config_auth import AuthSettings
 from core.sms import ConsoleSmsProvider
 
 CHROMIUM = Path("/usr/bin/chromium")

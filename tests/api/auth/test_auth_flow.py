@@ -2,7 +2,7 @@ import jwt
 import pytest
 
 from accounts.tokens import signing_key
-from core.config import PhoneValidation
+from core.config_auth import PhoneValidation
 from tests.api.auth.conftest import PASSWORD, last_code, next_phone
 
 pytestmark = pytest.mark.services

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from api.auth.throttle import RateLimiter
 from api.serve import uvicorn_config
-from core.config import ApiSettings, AuthSettings, Settings
+from core.config import ApiSettings, Settings
+from core.config_auth import AuthSettings
 from core.local_services import free_port
 from tests.api.auth.conftest import PASSWORD, RAISED, next_phone
 

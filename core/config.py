@@ -218,6 +218,19 @@ class FieldSettings(BaseModel):
     round_limit: int = Field(500, ge=1, description="Most meters one round lists.")
 
 
+class MeterImportSettings(BaseModel):
+    max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest meter CSV file `POST /meters/import` reads (413 beyond it).",
+    )
+    max_rows: int = Field(
+        5000,
+        ge=1,
+        description="Most meter lines one CSV file may hold (422 beyond it): split bigger fleets.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -265,6 +278,7 @@ class Settings(BaseSettings):
     vee: VeeSettings = Field(default_factory=VeeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     field: FieldSettings = Field(default_factory=FieldSettings)
+    meter_import: MeterImportSettings = Field(default_factory=MeterImportSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)

@@ -20,6 +20,7 @@ from analytics.telemetry.schemas import (
 )
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
 from api.params import Limit, Offset, PathId
 from core.telemetry import ReadingSource
 
@@ -34,7 +35,11 @@ Start = Annotated[datetime | None, Query(description="Inclusive start, RFC 3339 
 End = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339 with an offset.")]
 
 
-@router.get("/meters/{meter_id}/readings", response_model=MeterReadings, responses=_ERRORS)
+@router.get(
+    "/meters/{meter_id}/readings",
+    response_model=MeterReadings,
+    responses={**_ERRORS, **error_responses(403)},
+)
 async def meter_readings(
     meter_id: PathId,
     session: SessionDep,
@@ -45,7 +50,7 @@ async def meter_readings(
     source: Annotated[ReadingSource | None, Query(description="Only this source.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> MeterReadings:
-    """A meter's raw readings in a time range, newest first."""
+    """A meter's raw readings in a time range, newest first (staff; customers see volumes)."""
     await scope.ensure_meter(session, user=user, meter_id=meter_id)
     return await telemetry.meter_readings(
         session,
@@ -63,7 +68,7 @@ async def meter_volumes(
     meter_id: PathId,
     session: SessionDep,
     settings: SettingsDep,
-    user: Annotated[User, require(Permission.READINGS_READ)],
+    user: Annotated[User, require(Permission.CONSUMPTION_READ)],
     granularity: Granularity = Granularity.HOUR,
     start: Start = None,
     end: End = None,

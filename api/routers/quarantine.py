@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.permissions import Permission
 from api.auth.guards import require
+from api.errors import error_responses
 from api.deps import SessionDep, SettingsDep
 from api.params import Limit, Offset
 from core.telemetry import QuarantineStatus
@@ -25,6 +26,7 @@ router = APIRouter(
     prefix="/quarantine",
     tags=["quarantine"],
     dependencies=[require(Permission.QUARANTINE_MANAGE)],
+    responses=error_responses(401, 403),
 )
 
 MAX_IDS = 10_000

@@ -11,6 +11,7 @@ from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
+from api.errors import error_responses
 from api.deps import SessionDep
 from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import (
@@ -26,7 +27,10 @@ from core import audit
 from core.orm import MAX_ID
 
 router = APIRouter(
-    prefix="/tariffs", tags=["tariffs"], dependencies=[require(Permission.TARIFFS_READ)]
+    prefix="/tariffs",
+    tags=["tariffs"],
+    dependencies=[require(Permission.TARIFFS_READ)],
+    responses=error_responses(401, 403),
 )
 
 TariffId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -24,7 +24,7 @@ from api.errors import error_responses
 from api.params import Limit, Offset, PathId
 from core.telemetry import ReadingSource
 
-router = APIRouter(tags=["telemetry"])
+router = APIRouter(tags=["telemetry"], responses=error_responses(401, 403))
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "MeterNotFound: no meter with this id."},
@@ -38,7 +38,7 @@ End = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339 with
 @router.get(
     "/meters/{meter_id}/readings",
     response_model=MeterReadings,
-    responses={**_ERRORS, **error_responses(403)},
+    responses=_ERRORS,
 )
 async def meter_readings(
     meter_id: PathId,

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from accounts.permissions import Permission
 from api.auth.guards import require
-from api.errors import error_responses
 from api.deps import SessionDep
+from api.errors import error_responses
 from core.exceptions import NotFound
 from jobs.repository import JobRepository
 from jobs.schemas import Job, JobDetail, JobFailure, JobPage, JobStatus

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.permissions import Permission
 from api.auth.guards import require
-from api.errors import error_responses
 from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
 from api.params import Limit, Offset
 from core.telemetry import QuarantineStatus
 from ingest.decoder import Reason

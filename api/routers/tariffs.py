@@ -11,8 +11,8 @@ from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
-from api.errors import error_responses
 from api.deps import SessionDep
+from api.errors import error_responses
 from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import (
     InvalidTariff,

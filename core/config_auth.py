@@ -27,7 +27,7 @@ class AuthSettings(BaseModel):
         ge=0,
         le=4,
         description="Weakest password accepted, as a zxcvbn score (0-4): 2 refuses the common"
-        " passwords and those guessed in under about 10^8 tries.",
+        " passwords and those guessed in under about 10^6 tries.",
     )
     code_ttl_s: int = Field(600, ge=30, description="How long an SMS code stays valid.")
     code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")

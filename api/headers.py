@@ -7,7 +7,7 @@ handler or style attribute, so the policy allows nothing else. The OpenAPI pages
 they get a policy that allows exactly that, and no page of ours does.
 
 The ``secure`` package builds the same headers; a per-path policy needs this middleware anyway,
-and five constant headers are not worth a dependency.
+and four constant headers are not worth a dependency.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ COMMON = {
     "X-Content-Type-Options": "nosniff",
     # Paths carry ids (/invoices/42): other sites learn nothing of them.
     "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Not Cross-Origin-Opener-Policy: with `same-origin`, Chromium dropped the portal's data export
+# (a download of a blob: URL), seen in tests/web/test_portal.py.
 
 
 class SecurityHeaders:

@@ -1,5 +1,5 @@
 """One-time SMS codes: 6 digits from the OS CSPRNG, stored as an HMAC under the server key,
-10 minutes, 5 attempts, accepted once; sends limited per number by a cooldown and a daily quota.
+10 minutes, 5 attempts, accepted once; sends limited per number and per requesting address.
 
 The SMS goes into the outbox (``core.notifications``) with the code, in the same transaction:
 the caller drains it right after the commit; a code replaced before it left is cancelled.
@@ -39,21 +39,55 @@ def _digest(settings: Settings, *, user_id: int, purpose: CodePurpose, code: str
 
 
 async def check_send_allowed(
-    session: AsyncSession, *, settings: Settings, phone: str, now: datetime
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    phone: str,
+    now: datetime,
+    requester: str | None,
+    owner: User | None,
 ) -> None:
-    """Raises TooManyRequests inside the cooldown or beyond the daily quota of ``phone``."""
+    """Raises TooManyRequests when ``requester`` may not have a code sent to ``phone`` now.
+
+    The limits, in order (docs/security.md, "SMS codes"): the number's cooldown; the requester's
+    own daily share of the number; the requester's daily budget over all numbers; and the
+    number's daily cap over all requesters, counted since its owner last signed in, which does
+    not bind an address the owner has signed in from. So a stranger spends only their own share
+    and cannot lock the owner out of a password reset.
+    """
+    auth = settings.auth
     day_ago = now - timedelta(days=1)
-    last, count, oldest = await AccountsRepository(session).sends_since(phone, day_ago)
-    cooldown = timedelta(seconds=settings.auth.code_cooldown_s)
-    if last is not None and now - last < cooldown:
+    repository = AccountsRepository(session)
+    sends = await repository.sends_since(phone, day_ago)
+    cooldown = timedelta(seconds=auth.code_cooldown_s)
+    if sends and now - sends[-1][0] < cooldown:
         raise TooManyRequests(
             "a code was sent to this number moments ago; wait before asking again",
-            retry_after_s=(last + cooldown - now).total_seconds(),
+            retry_after_s=(sends[-1][0] + cooldown - now).total_seconds(),
         )
-    if count >= settings.auth.code_daily_quota:
+    mine = [sent_at for sent_at, by in sends if by == requester]
+    if len(mine) >= auth.code_daily_quota:
+        raise TooManyRequests(
+            "this number has had all the codes it can get from here today",
+            retry_after_s=(mine[0] + timedelta(days=1) - now).total_seconds(),
+        )
+    if requester is not None:
+        count, oldest = await repository.requester_sends_since(requester, day_ago)
+        if count >= auth.code_requester_daily_cap:
+            raise TooManyRequests(
+                "too many codes were asked for from this address today",
+                retry_after_s=(oldest + timedelta(days=1) - now).total_seconds(),
+            )
+    since = max(day_ago, owner.last_login_at or day_ago) if owner is not None else day_ago
+    counted = [sent_at for sent_at, _ in sends if sent_at > since]
+    if len(counted) >= auth.code_number_daily_cap and not (
+        owner is not None
+        and requester is not None
+        and await repository.signed_in_from(user_id=owner.id, ip=requester)
+    ):
         raise TooManyRequests(
             "this number has had all its codes for today",
-            retry_after_s=((oldest or now) + timedelta(days=1) - now).total_seconds(),
+            retry_after_s=(counted[0] + timedelta(days=1) - now).total_seconds(),
         )
 
 
@@ -64,11 +98,17 @@ async def log_send(
     phone: str,
     purpose: CodePurpose,
     delivered: bool,
+    requester: str | None,
+    owner: User | None,
 ) -> SmsSendLog:
-    """Count one SMS request against the number's cooldown and quota."""
+    """Count one SMS request against the number's and the requester's limits."""
     now = datetime.now(UTC)
-    await check_send_allowed(session, settings=settings, phone=phone, now=now)
-    entry = SmsSendLog(phone=phone, purpose=purpose, delivered=delivered, sent_at=now)
+    await check_send_allowed(
+        session, settings=settings, phone=phone, now=now, requester=requester, owner=owner
+    )
+    entry = SmsSendLog(
+        phone=phone, purpose=purpose, delivered=delivered, requester=requester, sent_at=now
+    )
     session.add(entry)
     await session.flush()
     return entry
@@ -81,14 +121,22 @@ async def send_code(
     phone: str,
     purpose: CodePurpose,
     user: User | None,
+    requester: str | None,
+    owner: User | None,
 ) -> int | None:
     """Queue a fresh code for ``user`` (older ones die); with no user, only log the request.
 
-    Returns the outbox id of its SMS. Unknown numbers go through the same cooldown and quota,
-    so answers don't tell them apart.
+    Returns the outbox id of its SMS. Unknown numbers go through the same limits, so answers
+    don't tell them apart; ``owner`` is the number's account even when it gets no code.
     """
     logged = await log_send(
-        session, settings=settings, phone=phone, purpose=purpose, delivered=user is not None
+        session,
+        settings=settings,
+        phone=phone,
+        purpose=purpose,
+        delivered=user is not None,
+        requester=requester,
+        owner=owner,
     )
     if user is None:
         return None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.countries import Language
@@ -113,14 +114,18 @@ class SmsSendLog(Base):
 
     __tablename__ = "sms_send_log"
     __table_args__ = (
-        # Cooldown and quota both read "this number's sends since t".
+        # Cooldown and quotas both read "this number's sends since t".
         Index("ix_sms_send_log_phone_sent", "phone", "sent_at"),
+        # A requester's daily budget across numbers reads "this address's sends since t".
+        Index("ix_sms_send_log_requester_sent", "requester", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     phone: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[CodePurpose] = mapped_column(pg_enum(CodePurpose, "code_purpose"))
     delivered: Mapped[bool] = mapped_column(Boolean)
+    # The client address that asked: a stranger spends their own share of a number's codes.
+    requester: Mapped[str | None] = mapped_column(INET)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -20,7 +20,8 @@ class Permission(StrEnum):
     OCCUPANTS_WRITE = "occupants:write"
     METERS_READ = "meters:read"
     METERS_WRITE = "meters:write"
-    READINGS_READ = "readings:read"
+    READINGS_READ = "readings:read"  # a meter's raw readings: staff only (the matrix)
+    CONSUMPTION_READ = "consumption:read"  # hourly and daily volumes of the meters in reach
     READINGS_WRITE = "readings:write"
     INVOICES_READ = "invoices:read"
     PAYMENTS_WRITE = "payments:write"  # record cash/bank payments, decide late penalties
@@ -45,10 +46,11 @@ class Permission(StrEnum):
     JOBS_READ = "jobs:read"  # the job queue: scheduled, running, failed
 
 
-# Tariffs are public prices: every signed-in user may read them and get a quote. Incidents are
-# narrowed to the meters in reach like everything else.
+# Tariffs are public prices: every signed-in user may read them and get a quote. Incidents and
+# consumption are narrowed to the meters in reach like everything else.
 _EVERYONE = {
     Permission.PROFILE,
+    Permission.CONSUMPTION_READ,
     Permission.INCIDENTS_READ,
     Permission.METERS_READ,
     Permission.DWELLINGS_READ,
@@ -57,10 +59,8 @@ _EVERYONE = {
 
 # Reads are then narrowed to the user's own objects by accounts.scope.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CUSTOMER: frozenset(
-        # "Consumption" of their own meters is a readings read in the telemetry routes.
-        _EVERYONE | {Permission.INVOICES_READ, Permission.READINGS_READ}
-    ),
+    # The matrix gives customers no meter readings: their consumption is the volumes.
+    Role.CUSTOMER: frozenset(_EVERYONE | {Permission.INVOICES_READ}),
     Role.MANAGER: frozenset(
         _EVERYONE
         | {

@@ -3,14 +3,16 @@ GDPR export gathers across the schema is ``privacy.repository``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import CodePurpose, RefreshToken, Role, SmsCode, SmsSendLog, User
+from core.audit import AuditAction, AuditLog
 
 
 class AccountsRepository:
@@ -47,16 +49,43 @@ class AccountsRepository:
 
     async def sends_since(
         self, phone: str, since: datetime
-    ) -> tuple[datetime | None, int, datetime | None]:
-        """Latest send, count and oldest send of code SMS to ``phone`` after ``since``."""
-        last, count, oldest = (
+    ) -> Sequence[tuple[datetime, str | None]]:
+        """(time, requester) of each code SMS asked for ``phone`` after ``since``, oldest first.
+
+        Few rows: a number's daily cap bounds them.
+        """
+        rows = await self.session.execute(
+            select(SmsSendLog.sent_at, func.host(SmsSendLog.requester, type_=String))
+            .where(SmsSendLog.phone == phone, SmsSendLog.sent_at > since)
+            .order_by(SmsSendLog.sent_at)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def requester_sends_since(self, requester: str, since: datetime) -> tuple[int, datetime]:
+        """How many code SMS ``requester`` asked for, to any number, after ``since``; the oldest."""
+        count, oldest = (
             await self.session.execute(
-                select(
-                    func.max(SmsSendLog.sent_at), func.count(), func.min(SmsSendLog.sent_at)
-                ).where(SmsSendLog.phone == phone, SmsSendLog.sent_at > since)
+                select(func.count(), func.min(SmsSendLog.sent_at)).where(
+                    SmsSendLog.requester == requester, SmsSendLog.sent_at > since
+                )
             )
         ).one()
-        return last, count, oldest
+        return count, oldest or since
+
+    async def signed_in_from(self, *, user_id: int, ip: str) -> bool:
+        """Whether the user ever signed in (or activated the account) from ``ip``."""
+        found = await self.session.scalar(
+            select(AuditLog.id)
+            .where(
+                AuditLog.actor_id == user_id,
+                AuditLog.ip == ip,
+                AuditLog.action.in_(
+                    [AuditAction.LOGIN_SUCCEEDED.value, AuditAction.USER_ACTIVATED.value]
+                ),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def retire_codes(self, *, user_id: int, purpose: CodePurpose, at: datetime) -> None:
         """Mark the user's unused codes for ``purpose`` as used, so only a new one works."""

@@ -65,8 +65,10 @@ async def register(
     is left alone) or a note that it is registered (active): the caller's answer is the same.
     """
     now = datetime.now(UTC)
-    await codes.check_send_allowed(session, settings=settings, phone=phone, now=now)
     user = await find_user_by_phone(session, phone=phone)
+    await codes.check_send_allowed(
+        session, settings=settings, phone=phone, now=now, requester=ip, owner=user
+    )
     if user is None:
         user = User(
             phone=phone,
@@ -95,9 +97,17 @@ async def register(
             phone=phone,
             purpose=CodePurpose.ACTIVATION,
             user=user if user.awaiting_activation else None,
+            requester=ip,
+            owner=user,
         )
     logged = await codes.log_send(
-        session, settings=settings, phone=phone, purpose=CodePurpose.ACTIVATION, delivered=True
+        session,
+        settings=settings,
+        phone=phone,
+        purpose=CodePurpose.ACTIVATION,
+        delivered=True,
+        requester=ip,
+        owner=user,
     )
     kind = MessageKind.ALREADY_REGISTERED
     sms = NewSms(
@@ -117,6 +127,7 @@ async def resend_code(
     settings: Settings,
     phone: str,
     purpose: CodePurpose,
+    ip: str | None,
 ) -> int | None:
     """Queue a new code for a pending activation or a password reset (its outbox id); silent
     for other numbers and for deactivated accounts."""
@@ -126,7 +137,13 @@ async def resend_code(
         or (purpose is CodePurpose.PASSWORD_RESET and user.is_active)
     )
     return await codes.send_code(
-        session, settings=settings, phone=phone, purpose=purpose, user=user if wanted else None
+        session,
+        settings=settings,
+        phone=phone,
+        purpose=purpose,
+        user=user if wanted else None,
+        requester=ip,
+        owner=user,
     )
 
 
@@ -140,6 +157,8 @@ async def activate(
     )
     assert pending is not None
     pending.is_active = True
+    # Activating signs in: the number's code cap counts afresh (codes.check_send_allowed).
+    pending.last_login_at = datetime.now(UTC)
     await audit.record(
         session,
         action=AuditAction.USER_ACTIVATED,

@@ -70,6 +70,7 @@ _ERROR_TEXT = {
     403: "The role may not do this",
     404: "No such object, or not one the user may see",
     409: "Conflicts with the current state",
+    413: "The request body is larger than the configured cap",
     422: "The request is malformed or breaks a rule",
     429: "Too many requests; see Retry-After",
     503: "A dependency is unavailable",

@@ -28,7 +28,7 @@ def send(
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         report = run_alerts(
             conn,
-            provider=make_sms_provider(settings.sms),
+            provider=make_sms_provider(settings),
             policy=RetryPolicy.of(settings.sms),
             now=datetime.now(UTC),
             options=settings.alerts,

@@ -81,7 +81,7 @@ def _scan_once(
         with psycopg.connect(settings.dsn, autocommit=True) as conn:
             sent = run_alerts(
                 conn,
-                provider=make_sms_provider(settings.sms),
+                provider=make_sms_provider(settings),
                 policy=RetryPolicy.of(settings.sms),
                 now=as_of or datetime.now(UTC),
                 options=settings.alerts,

@@ -77,16 +77,10 @@ def api(
     """Serve the HTTP API (and the web pages) with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
+    from api.serve import uvicorn_config
 
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api.host,
-        port=port or settings.api.port,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.Server(uvicorn_config(settings, host=host, port=port)).run()
 
 
 @app.command()

@@ -82,7 +82,7 @@ def remind(
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         sms = notifications.drain(
             conn,
-            provider=make_sms_provider(settings.sms),
+            provider=make_sms_provider(settings),
             policy=RetryPolicy.of(settings.sms),
             now=datetime.now(UTC),
         )

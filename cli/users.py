@@ -62,15 +62,24 @@ def create_admin(
     language: Annotated[Language, typer.Option(help="Language of SMS and pages.")] = Language.EN,
 ) -> None:
     """Create an active admin account (the first one, typically)."""
-    from accounts.passwords import MAX_LENGTH, MIN_LENGTH
+    from accounts.passwords import MAX_LENGTH, MIN_LENGTH, weakness
 
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         typer.echo(f"the password must have {MIN_LENGTH} to {MAX_LENGTH} characters", err=True)
         raise typer.Exit(2)
+    settings = get_settings()
+    reason = weakness(
+        password,
+        min_score=settings.auth.password_min_score,
+        user_inputs=(phone, first_name, last_name),
+    )
+    if reason is not None:
+        typer.echo(reason, err=True)
+        raise typer.Exit(2)
     try:
         user_id = asyncio.run(
             _create_admin(
-                get_settings(),
+                settings,
                 phone=phone,
                 password=password,
                 first_name=first_name,

@@ -6,6 +6,7 @@ place to read and document; nested fields are set as ``WATERBILL_<GROUP>__<FIELD
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from enum import StrEnum
 from functools import lru_cache
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.config_auth import AuthSettings
 from core.config_billing import AccountingSettings, BillingSettings, PaymentsSettings
 from core.config_ingest import IngestSettings
 from core.config_jobs import JobsSettings
@@ -54,6 +56,26 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, description="Port the API listens on.")
     ready_timeout_s: float = Field(2.0, description="Per-dependency time limit of /health/ready.")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies (comma-separated addresses or networks, or `*`) whose"
+        " X-Forwarded-For names the client; empty: none, the peer is the client.",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        """uvicorn reads a malformed entry as a literal host name that never matches: refuse it."""
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips: {entry!r} is neither an IP address, a network nor *"
+                ) from None
+        return value
 
 
 class RollupSettings(BaseModel):
@@ -80,37 +102,6 @@ class TelemetrySettings(BaseModel):
     )
 
 
-class PhoneValidation(StrEnum):
-    """How strictly phone numbers are checked (see core.phone)."""
-
-    STRICT = "strict"
-    LENIENT = "lenient"
-
-
-class AuthSettings(BaseModel):
-    access_token_minutes: int = Field(15, ge=1, description="Lifetime of an access token.")
-    refresh_token_days: int = Field(7, ge=1, description="Lifetime of a refresh token.")
-    phone_validation: PhoneValidation = Field(
-        PhoneValidation.STRICT,
-        description="`strict`: a valid mobile number for its country; `lenient`: 9-15 digits.",
-    )
-    code_ttl_s: int = Field(600, ge=30, description="How long an SMS code stays valid.")
-    code_max_attempts: int = Field(5, ge=1, description="Wrong tries before an SMS code dies.")
-    code_cooldown_s: int = Field(60, ge=0, description="Shortest time between two SMS to a number.")
-    code_daily_quota: int = Field(5, ge=1, description="SMS codes sent to one number per day.")
-    throttle_window_s: int = Field(60, ge=1, description="Window of the auth rate limits.")
-    throttle_login: int = Field(15, ge=1, description="Logins per window, per IP and per phone.")
-    throttle_register: int = Field(10, ge=1, description="Sign-ups per window, per IP and phone.")
-    throttle_activate: int = Field(20, ge=1, description="Activations per window, per IP/phone.")
-    throttle_resend: int = Field(5, ge=1, description="Code resends per window, per IP and phone.")
-    throttle_other: int = Field(
-        30, ge=1, description="Other auth calls (refresh, logout, reset) per window."
-    )
-    redis_url: str | None = Field(
-        None, description="Redis for rate limits shared by several API processes; none: memory."
-    )
-
-
 class SmsProviderName(StrEnum):
     TWILIO = "twilio"
     CONSOLE = "console"
@@ -118,7 +109,9 @@ class SmsProviderName(StrEnum):
 
 class SmsSettings(BaseModel):
     provider: SmsProviderName = Field(
-        SmsProviderName.CONSOLE, description="`twilio`, or `console` (logs messages; the demo)."
+        SmsProviderName.CONSOLE,
+        description="`twilio`, or `console` (the demo and tests: sends nothing; logs the text in"
+        " development only; refused in production).",
     )
     twilio_account_sid: str = Field("", description="Twilio account SID.")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token.")
@@ -247,6 +240,19 @@ class FieldSettings(BaseModel):
     round_limit: int = Field(500, ge=1, description="Most meters one round lists.")
 
 
+class MeterImportSettings(BaseModel):
+    max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest meter CSV file `POST /meters/import` reads (413 beyond it).",
+    )
+    max_rows: int = Field(
+        5000,
+        ge=1,
+        description="Most meter lines one CSV file may hold (422 beyond it): split bigger fleets.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WATERBILL_",
@@ -294,6 +300,7 @@ class Settings(BaseSettings):
     vee: VeeSettings = Field(default_factory=VeeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     field: FieldSettings = Field(default_factory=FieldSettings)
+    meter_import: MeterImportSettings = Field(default_factory=MeterImportSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
@@ -313,7 +320,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _real_secret_in_production(self) -> Settings:
+    def _real_secrets_in_production(self) -> Settings:
         if self.environment is not Environment.PRODUCTION:
             return self
         secret = self.secret_key.get_secret_value()
@@ -324,6 +331,23 @@ class Settings(BaseSettings):
                 f"WATERBILL_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
                 " (e.g. `openssl rand -hex 32`)"
             )
+        sms = self.sms
+        if sms.provider is SmsProviderName.CONSOLE:
+            # The console provider sends nothing and would leave codes in memory and logs.
+            raise ValueError(
+                "WATERBILL_SMS__PROVIDER=console sends no SMS: production needs `twilio`"
+            )
+        missing = [
+            f"WATERBILL_SMS__{name.upper()}"
+            for name, value in (
+                ("twilio_account_sid", sms.twilio_account_sid),
+                ("twilio_auth_token", sms.twilio_auth_token.get_secret_value()),
+                ("from_number", sms.from_number),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} must be set in production")
         return self
 
     @property

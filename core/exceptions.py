@@ -6,6 +6,7 @@ Tree::
     ├── NotFound (404)
     ├── Conflict (409)
     ├── InvalidInput (422)
+    ├── PayloadTooLarge (413)
     ├── PermissionDenied (403)
     ├── NotAuthenticated (401)
     ├── TooManyRequests (429, with Retry-After)
@@ -44,6 +45,10 @@ class Conflict(AppError):
 
 class InvalidInput(AppError):
     status_code = 422
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
 
 
 class PermissionDenied(AppError):

@@ -13,7 +13,7 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-from core.config import PhoneValidation
+from core.config_auth import PhoneValidation
 from core.exceptions import InvalidInput
 
 # Separators people type between digit groups; anything else left over is an error.
@@ -76,3 +76,10 @@ def _strict(digits: str, *, international: bool, default_country: str) -> str:
             " SMS codes need one"
         )
     return phonenumbers.format_number(found, PhoneNumberFormat.E164)
+
+
+def mask_phone(phone: str) -> str:
+    """``+675****1234``: enough to tell numbers apart in a log, not to call or identify them."""
+    if len(phone) < 10:
+        return phone[:2] + "****"
+    return f"{phone[:4]}****{phone[-4:]}"

@@ -4,7 +4,7 @@ Domains never call a provider: they queue messages in the outbox (``core.notific
 whose ``drain`` is the one caller of ``SmsProvider.send``::
 
     text = render_message(MessageKind.ACTIVATION_CODE, Language.FR, code="123456", minutes=10)
-    provider = make_sms_provider(settings.sms)
+    provider = make_sms_provider(settings)
 
 Templates are keyed by message kind and language and stay within the GSM-7 alphabet (no curly
 quotes, no circumflex), so one message is one 160-character segment, not a 70-character UCS-2 one.
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from core.config import SmsProviderName, SmsSettings
+from core.config import Environment, Settings, SmsProviderName, SmsSettings
 from core.countries import Language
 from core.exceptions import Unavailable
+from core.phone import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +91,21 @@ class SentSms:
 
 
 class ConsoleSmsProvider:
-    """Logs messages instead of sending them; keeps the latest ones for the demo's outbox."""
+    """Logs messages instead of sending them; keeps the latest ones for the demo's outbox.
 
-    def __init__(self, keep: int = 1000) -> None:
+    Their text (codes included) reaches the log only with ``log_text``: in development.
+    """
+
+    def __init__(self, keep: int = 1000, *, log_text: bool = False) -> None:
         self.outbox: deque[SentSms] = deque(maxlen=keep)
+        self._log_text = log_text
 
     def send(self, to_e164: str, text: str) -> str:
         self.outbox.append(SentSms(to=to_e164, text=text))
-        logger.info("SMS to %s: %s", to_e164, text)
+        if self._log_text:
+            logger.info("SMS to %s: %s", to_e164, text)
+        else:
+            logger.info("SMS to %s (%d characters)", mask_phone(to_e164), len(text))
         return f"console-{len(self.outbox)}"
 
 
@@ -131,12 +139,14 @@ class TwilioSmsProvider:
         try:
             message = self._client.messages.create(to=to_e164, from_=self._from, body=text)
         except (TwilioException, OSError) as exc:
-            logger.warning("Twilio refused an SMS to %s: %s", to_e164, exc)
+            # Twilio's messages may quote the number: mask it there too.
+            reason = str(exc).replace(to_e164, mask_phone(to_e164))
+            logger.warning("Twilio refused an SMS to %s: %s", mask_phone(to_e164), reason)
             raise SmsDeliveryFailed("the SMS could not be sent; try again later") from exc
         return str(message.sid)
 
 
-def make_sms_provider(settings: SmsSettings) -> SmsProvider:
-    if settings.provider is SmsProviderName.TWILIO:
-        return TwilioSmsProvider(settings)
-    return ConsoleSmsProvider()
+def make_sms_provider(settings: Settings) -> SmsProvider:
+    if settings.sms.provider is SmsProviderName.TWILIO:
+        return TwilioSmsProvider(settings.sms)
+    return ConsoleSmsProvider(log_text=settings.environment is Environment.DEVELOPMENT)

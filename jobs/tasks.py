@@ -131,7 +131,7 @@ def send_alerts(timestamp: int) -> None:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         report = run_alerts(
             conn,
-            provider=make_sms_provider(settings.sms),
+            provider=make_sms_provider(settings),
             policy=RetryPolicy.of(settings.sms),
             now=datetime.now(UTC),
             options=settings.alerts,
@@ -179,7 +179,7 @@ def _drain_outbox() -> DrainReport:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         return notifications.drain(
             conn,
-            provider=make_sms_provider(settings.sms),
+            provider=make_sms_provider(settings),
             policy=RetryPolicy.of(settings.sms),
             now=datetime.now(UTC),
         )

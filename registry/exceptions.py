@@ -9,7 +9,7 @@ Tree::
     Conflict (409)
     └── MeterAlreadyRemoved     a removed meter cannot be replaced or reassigned
     InvalidInput (422)
-    └── InvalidMeterFile        one message per bad line of an operator's CSV
+    └── InvalidMeterFile        one message per bad line of an operator's CSV, or too many lines
     Unavailable (503)
     └── BrokerAuthUnavailable   meter credentials cannot reach the broker's password file
 """

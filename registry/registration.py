@@ -67,14 +67,17 @@ METER_CSV_COLUMNS = (
 REQUIRED_CSV_COLUMNS = {"serial", "kind"}
 
 
-def parse_meter_csv(text: str, *, now: datetime | None = None) -> list[MeterRegistration]:
+def parse_meter_csv(
+    text: str, *, max_rows: int | None = None, now: datetime | None = None
+) -> list[MeterRegistration]:
     """Read an operator's meter file; every bad line is reported with its number.
 
     Columns (header required): serial, kind, and optionally installed_at (RFC 3339, default now),
     unit, register_digits, dwelling_id, initial_index_l, reporting_interval_s.
 
     Raises:
-        InvalidMeterFile: with one message per bad line.
+        InvalidMeterFile: with one message per bad line, or when it has more than ``max_rows``
+            lines (read no further than that; None: the operator's own file on the command line).
     """
     reader = csv.DictReader(io.StringIO(text))
     header = set(reader.fieldnames or [])
@@ -93,6 +96,10 @@ def parse_meter_csv(text: str, *, now: datetime | None = None) -> list[MeterRegi
     errors: list[str] = []
     seen: dict[str, int] = {}
     for line_no, row in enumerate(reader, start=2):
+        if max_rows is not None and line_no - 1 > max_rows:
+            raise InvalidMeterFile(
+                f"the file has more than {max_rows} meter lines; split it into smaller files"
+            )
         try:
             meter = _meter_from_row(row, now)
         except (ValueError, KeyError) as exc:

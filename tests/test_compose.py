@@ -20,7 +20,13 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 OURS = {name for name, service in SERVICES.items() if service.get("build") == "."}
 # What an operator writes into .env before the first start (docs/deploy.md).
-DOTENV = {"POSTGRES_PASSWORD": "0a1b2c3d4e5f60718293a4b5", "WATERBILL_SECRET_KEY": "f" * 64}
+DOTENV = {
+    "POSTGRES_PASSWORD": "0a1b2c3d4e5f60718293a4b5",
+    "WATERBILL_SECRET_KEY": "f" * 64,
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "0" * 32,
+    "SMS_FROM_NUMBER": "+15005550006",
+}
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; $$ is a literal $.
 # Ref: https://docs.docker.com/reference/compose-file/interpolation/
 VARIABLE = re.compile(

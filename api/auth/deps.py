@@ -4,12 +4,14 @@ request phone numbers in E.164 form."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from accounts import passwords
 from accounts.exceptions import InvalidToken
 from accounts.models import User
 from accounts.tokens import TokenType, decode_token
@@ -60,3 +62,17 @@ def parse_phone(raw: str, *, settings: Settings, field: str = "phone") -> str:
         raise RequestValidationError(
             [{"loc": ("body", field), "msg": exc.message, "type": "value_error", "input": raw}]
         ) from None
+
+
+def check_password(
+    password: str, *, settings: Settings, user_inputs: Sequence[str], field: str = "password"
+) -> str:
+    """A new password that is too easy to guess is a 422 on that field, saying why."""
+    reason = passwords.weakness(
+        password, min_score=settings.auth.password_min_score, user_inputs=user_inputs
+    )
+    if reason is not None:
+        raise RequestValidationError(
+            [{"loc": ("body", field), "msg": reason, "type": "value_error", "input": None}]
+        )
+    return password

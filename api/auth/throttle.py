@@ -1,19 +1,27 @@
 """Rate limits on the auth endpoints, per client IP and per phone number.
 
-Fixed windows (``Settings.auth.throttle_window_s``): a counter per key and window, in memory for
-one process, in Redis (``INCR`` + ``EXPIRE``) when ``auth.redis_url`` is set so that every API
-process shares the counts. Answered with 429 and Retry-After (the seconds left in the window).
+Sliding windows through the ``limits`` library's moving-window strategy: a call is refused while
+``limit`` calls were accepted in the last ``throttle_window_s`` seconds, whatever the clock's
+minute says (a fixed window lets twice the limit through across its edge). The counts live in
+this process, or in Redis when ``auth.redis_url`` is set so that every API process shares them.
+Refused calls are not counted, so hammering does not push the wait further out. Answered with 429
+and Retry-After (the seconds until the oldest counted call leaves the window).
+
+Ref: https://limits.readthedocs.io/en/stable/strategies.html#moving-window
 """
 
 from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Protocol
 
-from redis.exceptions import RedisError
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
 
-from core.config import AuthSettings
+from core.config_auth import AuthSettings
 from core.exceptions import TooManyRequests, Unavailable
 
 
@@ -36,68 +44,45 @@ def limit_of(settings: AuthSettings, endpoint: AuthEndpoint) -> int:
     return limits[endpoint]
 
 
-class RateLimiter(Protocol):
-    async def hit(self, key: str, *, limit: int, window_s: int) -> float | None:
-        """Count one hit; the seconds to wait when over the limit, else None."""
-        ...
+class RateLimiter:
+    """A moving-window limiter over one storage (memory or Redis)."""
 
-    async def close(self) -> None: ...
-
-
-class MemoryRateLimiter:
-    """Counters in this process; enough for a single API process."""
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, int], int] = {}
+    def __init__(self, storage: Storage, pool: ConnectionPool | None = None) -> None:
+        self._storage = storage
+        self._pool = pool
+        self._strategy = MovingWindowRateLimiter(storage)
 
     async def hit(self, key: str, *, limit: int, window_s: int) -> float | None:
-        now = time.time()
-        window = int(now // window_s)
-        if len(self._counts) > 100_000:
-            # Drop finished windows now and then so memory stays bounded.
-            self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
-        count = self._counts.get((key, window), 0) + 1
-        self._counts[(key, window)] = count
-        if count > limit:
-            return (window + 1) * window_s - now
-        return None
-
-    async def close(self) -> None:
-        self._counts.clear()
-
-
-class RedisRateLimiter:
-    """Counters in Redis, shared by every API process that points at it."""
-
-    def __init__(self, url: str) -> None:
-        import redis.asyncio
-
-        self._redis = redis.asyncio.Redis.from_url(url)
-
-    async def hit(self, key: str, *, limit: int, window_s: int) -> float | None:
-        now = time.time()
-        window = int(now // window_s)
-        redis_key = f"waterbill:throttle:{key}:{window}"
+        """Count one call; the seconds to wait when ``limit`` calls already fill the window."""
+        item: RateLimitItem = RateLimitItemPerSecond(limit, window_s)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(redis_key)
-                pipe.expire(redis_key, window_s + 1)
-                count, _ = await pipe.execute()
-        except RedisError as exc:
+            if await self._strategy.hit(item, "waterbill", key):
+                return None
+            stats = await self._strategy.get_window_stats(item, "waterbill", key)
+        except StorageError as exc:
             # Refuse rather than let sign-in go unthrottled while the shared counter is away.
             raise Unavailable("the rate limiter is unavailable; try again shortly") from exc
-        if int(count) > limit:
-            return (window + 1) * window_s - now
-        return None
+        return max(stats.reset_time - time.time(), 1.0)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        """Let go of the Redis connections; the shared counts stay for the other processes."""
+        if self._pool is not None:
+            await self._pool.disconnect()
 
 
 def make_rate_limiter(settings: AuthSettings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url)
-    return MemoryRateLimiter()
+        # Our own pool, to close it with the app; redis-py is a dependency already (coredis, the
+        # library's default client, is not).
+        pool = ConnectionPool.from_url(settings.redis_url)
+        storage = RedisStorage(
+            f"async+{settings.redis_url}",
+            implementation="redispy",
+            wrap_exceptions=True,
+            connection_pool=pool,  # type: ignore[arg-type]
+        )
+        return RateLimiter(storage, pool)
+    return RateLimiter(MemoryStorage())
 
 
 async def enforce(

@@ -152,7 +152,7 @@ async def resolve_anomaly(
     responses=error_responses(404, 422),
 )
 async def meter_forecast(
-    meter: Annotated[Meter, meter_in_reach(Permission.READINGS_READ, Permission.INVOICES_READ)],
+    meter: Annotated[Meter, meter_in_reach(Permission.CONSUMPTION_READ, Permission.INVOICES_READ)],
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,

@@ -26,7 +26,7 @@ from accounts.schemas import (
     ResendCodeIn,
     TokenOut,
 )
-from api.auth.deps import ClientIp, client_ip, parse_phone
+from api.auth.deps import ClientIp, check_password, client_ip, parse_phone
 from api.auth.throttle import AuthEndpoint, RateLimiter, enforce
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
@@ -105,6 +105,9 @@ async def register(
     """Create an inactive account and send its activation code by SMS."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.REGISTER, phone)
+    check_password(
+        body.password, settings=settings, user_inputs=(phone, body.first_name, body.last_name)
+    )
     queued = await auth_service.register(
         session,
         settings=settings,
@@ -149,13 +152,14 @@ async def resend_code(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    ip: ClientIp,
     background: BackgroundTasks,
 ) -> AcceptedOut:
-    """Send a new activation or password-reset code (60 s apart, 5 a day per number)."""
+    """Send a new activation or password-reset code (limits: docs/security.md, "SMS codes")."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
     queued = await auth_service.resend_code(
-        session, settings=settings, phone=phone, purpose=body.purpose
+        session, settings=settings, phone=phone, purpose=body.purpose, ip=ip
     )
     await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)
@@ -220,13 +224,18 @@ async def request_password_reset(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    ip: ClientIp,
     background: BackgroundTasks,
 ) -> AcceptedOut:
     """Send a password-reset code to an active account's phone."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.RESEND, phone)
     queued = await auth_service.resend_code(
-        session, settings=settings, phone=phone, purpose=CodePurpose.PASSWORD_RESET
+        session,
+        settings=settings,
+        phone=phone,
+        purpose=CodePurpose.PASSWORD_RESET,
+        ip=ip,
     )
     await _send_after_commit(session, background, request, queued)
     return AcceptedOut(detail=CODE_SENT)
@@ -249,6 +258,7 @@ async def confirm_password_reset(
     """Set a new password with the SMS code; signs out every session."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.OTHER, phone)
+    check_password(body.new_password, settings=settings, user_inputs=(phone,), field="new_password")
     async with _keeping_failures(session):
         await auth_service.reset_password(
             session,

@@ -9,11 +9,17 @@ from fastapi import APIRouter, Path, Query
 from accounts.permissions import Permission
 from api.auth.guards import require
 from api.deps import SessionDep
+from api.errors import error_responses
 from core.exceptions import NotFound
 from jobs.repository import JobRepository
 from jobs.schemas import Job, JobDetail, JobFailure, JobPage, JobStatus
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[require(Permission.JOBS_READ)])
+router = APIRouter(
+    prefix="/jobs",
+    tags=["jobs"],
+    dependencies=[require(Permission.JOBS_READ)],
+    responses=error_responses(401, 403),
+)
 
 # procrastinate's job ids are bigserial.
 MAX_JOB_ID = 2**63 - 1

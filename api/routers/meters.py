@@ -14,7 +14,7 @@ from api.auth.guards import meter_in_reach, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset, PathId
-from core.exceptions import InvalidInput
+from core.exceptions import InvalidInput, PayloadTooLarge
 from registry import credentials as registry_credentials
 from registry import service as registry_service
 from registry.credentials import MeterCredentials
@@ -23,8 +23,6 @@ from registry.registration import MeterRegistration, parse_meter_csv
 from registry.schemas import ImportOut, MeterIn, MeterOut, MeterPatch, MeterReplaceIn
 
 router = APIRouter(prefix="/meters", tags=["meters"], responses=error_responses(401, 403))
-
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 @router.get("", response_model=list[MeterOut])
@@ -63,19 +61,25 @@ async def create_meter(
     )
 
 
-@router.post("/import", response_model=ImportOut, responses=error_responses(404, 422))
+@router.post("/import", response_model=ImportOut, responses=error_responses(404, 413, 422))
 async def import_meters(
-    file: UploadFile, session: SessionDep, _: Annotated[User, require(Permission.METERS_WRITE)]
+    file: UploadFile,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Annotated[User, require(Permission.METERS_WRITE)],
 ) -> ImportOut:
-    """Register meters from a CSV file; every bad line is reported with its number."""
-    raw = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise InvalidInput(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    """Register meters from a CSV file (size and line caps: settings `METER_IMPORT__*`)."""
+    caps = settings.meter_import
+    raw = await file.read(caps.max_bytes + 1)
+    if len(raw) > caps.max_bytes:
+        raise PayloadTooLarge(
+            f"the file is larger than {caps.max_bytes} bytes; split it into smaller files"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text") from None
-    meters = parse_meter_csv(text, now=datetime.now(UTC))
+    meters = parse_meter_csv(text, max_rows=caps.max_rows, now=datetime.now(UTC))
     result = await registry_service.import_meters(session, meters=meters)
     return ImportOut(created=result.created, existing=result.existing)
 

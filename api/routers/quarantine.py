@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.permissions import Permission
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
 from api.params import Limit, Offset
 from core.telemetry import QuarantineStatus
 from ingest.decoder import Reason
@@ -25,6 +26,7 @@ router = APIRouter(
     prefix="/quarantine",
     tags=["quarantine"],
     dependencies=[require(Permission.QUARANTINE_MANAGE)],
+    responses=error_responses(401, 403),
 )
 
 MAX_IDS = 10_000

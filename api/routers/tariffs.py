@@ -12,6 +12,7 @@ from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
 from api.deps import SessionDep
+from api.errors import error_responses
 from billing.tariffs import service as tariff_service
 from billing.tariffs.exceptions import (
     InvalidTariff,
@@ -26,7 +27,10 @@ from core import audit
 from core.orm import MAX_ID
 
 router = APIRouter(
-    prefix="/tariffs", tags=["tariffs"], dependencies=[require(Permission.TARIFFS_READ)]
+    prefix="/tariffs",
+    tags=["tariffs"],
+    dependencies=[require(Permission.TARIFFS_READ)],
+    responses=error_responses(401, 403),
 )
 
 TariffId = Annotated[int, Path(ge=1, le=MAX_ID)]

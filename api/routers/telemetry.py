@@ -20,10 +20,11 @@ from analytics.telemetry.schemas import (
 )
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
 from api.params import Limit, Offset, PathId
 from core.telemetry import ReadingSource
 
-router = APIRouter(tags=["telemetry"])
+router = APIRouter(tags=["telemetry"], responses=error_responses(401, 403))
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "MeterNotFound: no meter with this id."},
@@ -34,7 +35,11 @@ Start = Annotated[datetime | None, Query(description="Inclusive start, RFC 3339 
 End = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339 with an offset.")]
 
 
-@router.get("/meters/{meter_id}/readings", response_model=MeterReadings, responses=_ERRORS)
+@router.get(
+    "/meters/{meter_id}/readings",
+    response_model=MeterReadings,
+    responses=_ERRORS,
+)
 async def meter_readings(
     meter_id: PathId,
     session: SessionDep,
@@ -45,7 +50,7 @@ async def meter_readings(
     source: Annotated[ReadingSource | None, Query(description="Only this source.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> MeterReadings:
-    """A meter's raw readings in a time range, newest first (of the time the caller held it)."""
+    """A meter's raw readings in a time range, newest first (staff; customers see volumes)."""
     await scope.ensure_meter(session, user=user, meter_id=meter_id)
     windows = await scope.meter_windows(session, user=user, meter_id=meter_id)
     return await telemetry.meter_readings(
@@ -65,7 +70,7 @@ async def meter_volumes(
     meter_id: PathId,
     session: SessionDep,
     settings: SettingsDep,
-    user: Annotated[User, require(Permission.READINGS_READ)],
+    user: Annotated[User, require(Permission.CONSUMPTION_READ)],
     granularity: Granularity = Granularity.HOUR,
     start: Start = None,
     end: End = None,

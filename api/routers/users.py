@@ -13,7 +13,7 @@ from accounts import service as accounts_service
 from accounts.models import Role, User
 from accounts.permissions import Permission, has_permission
 from accounts.schemas import ErasureIn, ProfilePatch, UserIn, UserOut, UserPatch
-from api.auth.deps import ClientIp, parse_phone
+from api.auth.deps import ClientIp, check_password, parse_phone
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
@@ -112,9 +112,13 @@ async def create_user(
     """Create an active account; managers may create customers only (then link them)."""
     if body.role is not Role.CUSTOMER and not has_permission(actor, Permission.ROLES_WRITE):
         raise PermissionDenied(f"role {actor.role.value} may create customers only")
+    phone = parse_phone(body.phone, settings=settings)
+    check_password(
+        body.password, settings=settings, user_inputs=(phone, body.first_name, body.last_name)
+    )
     return await accounts_service.create_user(
         session,
-        phone=parse_phone(body.phone, settings=settings),
+        phone=phone,
         first_name=body.first_name,
         last_name=body.last_name,
         password=body.password,

@@ -363,7 +363,7 @@ class NoticeRun:
 def _drain(settings, now: datetime) -> notifications.DrainReport:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         return notifications.drain(
-            conn, provider=make_sms_provider(settings.sms), policy=RetryPolicy(), now=now
+            conn, provider=make_sms_provider(settings), policy=RetryPolicy(), now=now
         )
 
 

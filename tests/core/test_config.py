@@ -3,9 +3,23 @@ from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.config import MIN_SECRET_BYTES, Environment, Settings, get_settings, settings_reference
+from core.config import (
+    MIN_SECRET_BYTES,
+    Environment,
+    Settings,
+    SmsProviderName,
+    SmsSettings,
+    get_settings,
+    settings_reference,
+)
 
 REAL_SECRET = SecretStr("s" * MIN_SECRET_BYTES)
+TWILIO = SmsSettings(
+    provider=SmsProviderName.TWILIO,
+    twilio_account_sid="AC" + "0" * 32,
+    twilio_auth_token=SecretStr("t" * 32),
+    from_number="+15005550006",
+)
 
 
 class TestDatabaseUrl:
@@ -44,12 +58,26 @@ class TestSecrets:
 
     def test_short_secret_is_counted_in_bytes_not_characters(self):
         # 16 characters of 2 bytes each in UTF-8: 32 bytes, enough.
-        settings = Settings(environment=Environment.PRODUCTION, secret_key=SecretStr("é" * 16))
+        settings = Settings(
+            environment=Environment.PRODUCTION, secret_key=SecretStr("é" * 16), sms=TWILIO
+        )
         assert settings.environment is Environment.PRODUCTION
 
     def test_production_accepts_a_real_secret(self):
-        settings = Settings(environment=Environment.PRODUCTION, secret_key=REAL_SECRET)
+        settings = Settings(environment=Environment.PRODUCTION, secret_key=REAL_SECRET, sms=TWILIO)
         assert settings.environment is Environment.PRODUCTION
+
+    def test_production_refuses_the_console_sms_provider(self):
+        with pytest.raises(ValidationError, match="WATERBILL_SMS__PROVIDER=console sends no SMS"):
+            Settings(environment=Environment.PRODUCTION, secret_key=REAL_SECRET)
+
+    def test_production_names_the_missing_twilio_settings(self):
+        bare = SmsSettings(provider=SmsProviderName.TWILIO, twilio_account_sid="AC1")
+        with pytest.raises(ValidationError) as refused:
+            Settings(environment=Environment.PRODUCTION, secret_key=REAL_SECRET, sms=bare)
+        message = str(refused.value)
+        assert "WATERBILL_SMS__TWILIO_AUTH_TOKEN, WATERBILL_SMS__FROM_NUMBER must be set" in message
+        assert "ACCOUNT_SID" not in message
 
     @pytest.mark.parametrize("environment", [Environment.DEVELOPMENT, Environment.TEST])
     def test_other_environments_accept_a_short_secret(self, environment):

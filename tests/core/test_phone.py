@@ -1,7 +1,7 @@
 import pytest
 
-from core.config import PhoneValidation
-from core.phone import InvalidPhoneNumber, normalise_phone
+from core.config_auth import PhoneValidation
+from core.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 
 
 def strict(raw: str, country: str = "CM") -> str:
@@ -64,3 +64,12 @@ class TestLenient:
     def test_digit_count_outside_9_to_15_is_refused(self, raw):
         with pytest.raises(InvalidPhoneNumber, match="9 to 15 digits"):
             lenient(raw)
+
+
+class TestMaskPhone:
+    def test_country_code_and_last_four_digits_remain(self):
+        assert mask_phone("+67571234567") == "+675****4567"
+        assert mask_phone("+237658552294") == "+237****2294"
+
+    def test_a_short_string_keeps_almost_nothing(self):
+        assert mask_phone("+12345") == "+1****"

@@ -29,7 +29,8 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from accounts.passwords import hash_password
-from core.config import AuthSettings, Settings
+from core.config import Settings
+from core.config_auth import AuthSettings
 from core.sms import ConsoleSmsProvider
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -149,10 +150,14 @@ async def context(browser: Browser, live_server: LiveServer) -> AsyncIterator[Br
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(context: BrowserContext) -> AsyncIterator[Page]:
-    """A page that fails the test on any script error."""
+    """A page that fails the test on any script error or anything the CSP refuses."""
     errors: list[str] = []
     tab = await context.new_page()
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield tab
     assert errors == [], f"script errors on the page: {errors}"
 

@@ -65,7 +65,7 @@ MESSAGES = {
 
 def _body(t: Translator) -> str:
     return f"""
-<form id="pick" class="row" onsubmit="return false">
+<form id="pick" class="row">
 <div class="field"><label for="building">{t("manager.building")}</label>
 <select id="building" name="building"></select></div>
 <div class="field"><label for="month">{t("manager.month")}</label>

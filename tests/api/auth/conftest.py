@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from accounts.passwords import hash_password
-from core.config import AuthSettings, Settings
+from core.config import Settings
+from core.config_auth import AuthSettings
 from core.sms import ConsoleSmsProvider
 
 PASSWORD = "correct horse battery"

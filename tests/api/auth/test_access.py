@@ -124,6 +124,8 @@ SCOPED_ALL = same("ok/404", "ok/404", "ok/404", "ok/ok")
 MANAGED = same("403/403", "ok/404", "403/403", "ok/ok")
 MANAGER_SCOPE = same("403/403", "ok/404", "ok/404", "ok/ok")
 EVERYONE = same("ok", "ok", "ok", "ok")
+# The matrix: meter readings - customer none, manager read, technician write, admin all.
+STAFF_SCOPED = same("403/403", "ok/404", "ok/404", "ok/ok")
 INVOICE_READERS = same("ok/404", "ok/404", "403/403", "ok/ok")
 DWELLING_TYPES = ("apartment", "house", "commercial", "communal")
 
@@ -201,7 +203,7 @@ TABLE: dict[str, Case] = {
         ADMIN_ONLY,
         body=lambda _: {"serial": serial(), "kind": "iot", "at": "2026-06-01T00:00Z"},
     ),
-    "GET /meters/{meter_id}/readings": Case(SCOPED_ALL),
+    "GET /meters/{meter_id}/readings": Case(STAFF_SCOPED),
     "GET /meters/{meter_id}/volumes": Case(SCOPED_ALL),
     "GET /ingest/status": Case(ADMIN_ONLY_LIST),
     "GET /quarantine": Case(ADMIN_ONLY_LIST),

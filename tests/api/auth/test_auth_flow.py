@@ -2,7 +2,7 @@ import jwt
 import pytest
 
 from accounts.tokens import signing_key
-from core.config import PhoneValidation
+from core.config_auth import PhoneValidation
 from tests.api.auth.conftest import PASSWORD, last_code, next_phone
 
 pytestmark = pytest.mark.services
@@ -151,7 +151,7 @@ class TestResendLimits:
         db.execute("UPDATE sms_send_log SET sent_at = sent_at - interval '2 minutes'")
         answer = await api.post("/auth/resend-code", json={"phone": "+237658552294"})
         assert answer.status_code == 429
-        assert "all its codes for today" in answer.json()["detail"]
+        assert "all the codes it can get from here today" in answer.json()["detail"]
         assert len([s for s in outbox.outbox if s.to == "+237658552294"]) == 5
 
 

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from core.config import AuthSettings
+from core.config_auth import AuthSettings
 from core.local_redis import REDIS_BIN, LocalRedis
 from tests.api.auth.conftest import PASSWORD, RAISED, next_phone
 

@@ -147,4 +147,6 @@ async function start() {
   guarded(collection, { quiet: true });
 }
 
+// Enter in the picker must not reload the page (no inline handler: the CSP forbids them).
+$("#pick").addEventListener("submit", (event) => event.preventDefault());
 if (user) start();

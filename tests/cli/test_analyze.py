@@ -18,8 +18,9 @@ def run(database_url, monkeypatch):
 class TestAnalyzeCommand:
     def test_scans_and_reports_counts(self, run, db):
         db.execute(
-            "INSERT INTO meter (serial, kind, installed_at) VALUES ('WB-000001', 'iot', now())"
-            ", ('WB-000002', 'iot', now() - interval '2 days')"
+            "INSERT INTO meter (serial, kind, installed_at, created_at)"
+            " VALUES ('WB-000001', 'iot', now(), now())"
+            ", ('WB-000002', 'iot', now() - interval '2 days', now() - interval '2 days')"
         )
         result = run()
         assert result.exit_code == 0, result.output
@@ -41,8 +42,8 @@ class TestAnalyzeCommand:
 
     def test_as_of_replays_the_scan_at_a_past_instant(self, run, db):
         db.execute(
-            "INSERT INTO meter (serial, kind, installed_at)"
-            " VALUES ('WB-000003', 'iot', '2026-03-01T00:00Z')"
+            "INSERT INTO meter (serial, kind, installed_at, created_at)"
+            " VALUES ('WB-000003', 'iot', '2026-03-01T00:00Z', '2026-02-20T00:00Z')"
         )
         early = run("--as-of", "2026-03-01T02:00Z")
         assert early.exit_code == 0, early.output

@@ -98,6 +98,13 @@ class TestEveryRouteHasARule:
             assert answer.headers["WWW-Authenticate"] == "Bearer"
 
 
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:
+    """Meter logins are written to a password file of this test's own (no broker to reload)."""
+    mqtt = settings.mqtt.model_copy(update={"password_file": str(tmp_path / "passwd")})
+    return settings.model_copy(update={"mqtt": mqtt})
+
+
 def serial() -> str:
     return f"WB-T{next(_serials):06d}"
 
@@ -203,6 +210,7 @@ TABLE: dict[str, Case] = {
         ADMIN_ONLY,
         body=lambda _: {"serial": serial(), "kind": "iot", "at": "2026-06-01T00:00Z"},
     ),
+    "POST /meters/{meter_id}/credentials": Case(ADMIN_ONLY),
     "GET /meters/{meter_id}/readings": Case(STAFF_SCOPED),
     "GET /meters/{meter_id}/volumes": Case(SCOPED_ALL),
     "GET /ingest/status": Case(ADMIN_ONLY_LIST),

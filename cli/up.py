@@ -40,6 +40,8 @@ console = Console()
 FALLBACK_PG_ROOT = Path("/var/lib/waterbill")
 STATUS_EVERY_S = 5.0
 READY_TIMEOUT_S = 60.0
+# Ctrl-C: the services get this long together to finish what they are doing, then are killed.
+STOP_TIMEOUT_S = 20.0
 
 
 def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -198,11 +200,14 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
         for child in reversed(children.values()):
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
+        # One deadline for all of them (they stop side by side), not one per child in turn.
+        deadline = time.monotonic() + STOP_TIMEOUT_S
         for child in reversed(children.values()):
             try:
-                child.wait(timeout=15)
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
         try:
             broker.stop()
         except ServiceError as exc:  # it crashed: say so, and still stop the database

@@ -124,6 +124,28 @@ class InvoiceOut(BaseModel):
         )
 
 
+class InvoiceListOut(InvoiceOut):
+    """An invoice as lists show it: with the period and dwelling a reader knows it by."""
+
+    period_label: str = Field(description="YYYY-MM for a monthly period.")
+    period_start: date
+    period_end: date
+    dwelling_reference: str
+
+    @classmethod
+    def listed(
+        cls, invoice: Invoice, *, period: tuple[str, date, date], dwelling_reference: str
+    ) -> InvoiceListOut:
+        label, start, end = period
+        return cls(
+            **InvoiceOut.of(invoice).model_dump(),
+            period_label=label,
+            period_start=start,
+            period_end=end,
+            dwelling_reference=dwelling_reference,
+        )
+
+
 class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
     meters: list[InvoiceMeterOut]

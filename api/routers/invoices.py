@@ -28,7 +28,7 @@ from billing.invoices.models import Invoice, InvoiceStatus
 from billing.invoices.pdf import render_invoice
 from billing.invoices.schemas import InvoiceDetailOut, InvoiceListOut, InvoiceOut, VoidIn
 from billing.payments import service as payments_service
-from billing.payments.models import Payment
+from billing.payments.models import LatePenalty, Payment, PenaltyStatus
 from billing.payments.schemas import BalanceOut
 from core import audit
 from core.audit import AuditAction
@@ -76,8 +76,8 @@ async def list_invoices(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[InvoiceListOut]:
-    """Invoices in the user's reach, newest first, with their period and dwelling reference;
-    filter by status, period, dwelling."""
+    """Invoices in the user's reach, newest first, with their period, dwelling reference and any
+    approved late penalty; filter by status, period, dwelling."""
     statement = (
         select(
             Invoice,
@@ -85,9 +85,14 @@ async def list_invoices(
             BillingPeriod.start_date,
             BillingPeriod.end_date,
             Dwelling.reference,
+            LatePenalty.amount_minor,
         )
         .join(BillingPeriod, BillingPeriod.id == Invoice.period_id)
         .join(Dwelling, Dwelling.id == Invoice.dwelling_id)
+        .outerjoin(
+            LatePenalty,
+            (LatePenalty.invoice_id == Invoice.id) & (LatePenalty.status == PenaltyStatus.APPROVED),
+        )
         .where(*_visible(user))
     )
     if status is not None:
@@ -98,8 +103,13 @@ async def list_invoices(
         statement = statement.where(BillingPeriod.label == period)
     rows = await session.execute(statement.order_by(Invoice.id.desc()).limit(limit).offset(offset))
     return [
-        InvoiceListOut.listed(invoice, period=(label, start, end), dwelling_reference=reference)
-        for invoice, label, start, end, reference in rows
+        InvoiceListOut.listed(
+            invoice,
+            period=(label, start, end),
+            dwelling_reference=reference,
+            penalty_minor=penalty or 0,
+        )
+        for invoice, label, start, end, reference, penalty in rows
     ]
 
 

@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.tokens import TokenType, encode_token
 from core.config import Settings
 from tests import clock
-from tests.billing.ledger_world import Ledger, arrange
+from tests.billing.ledger_world import Ledger, arrange, settle
 
 pytestmark = pytest.mark.services
 
@@ -122,11 +122,17 @@ class TestBalance:
 
 
 class TestInvoiceList:
-    async def test_each_invoice_names_its_period_and_dwelling(
-        self, admin_client, ledger, session, settings
+    async def test_each_invoice_names_its_period_dwelling_and_what_it_owes(
+        self, admin_client, ledger, session, settings, db
     ):
         ledger.invoice("A1", net=1_000, period="2026-09")
-        ledger.invoice("A2", net=2_000, period="2026-10")
+        settle(db, ledger.invoice("A2", net=2_000, period="2026-09"))
+        late = ledger.invoice("A2", net=3_000, period="2026-10", status="overdue")
+        db.execute(
+            "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status)"
+            " VALUES (%s, 3000, 400, 'XAF', 'approved')",
+            [late],
+        )
         answer = await admin_client.get(
             "/invoices", **await as_user(session, settings, ledger.users["A2"])
         )
@@ -134,4 +140,12 @@ class TestInvoiceList:
         assert [
             (i["period_label"], i["period_start"], i["period_end"], i["dwelling_reference"])
             for i in answer.json()
-        ] == [("2026-10", str(date(2026, 10, 1)), str(date(2026, 10, 31)), "A2")]
+        ] == [
+            ("2026-10", str(date(2026, 10, 1)), str(date(2026, 10, 31)), "A2"),
+            ("2026-09", str(date(2026, 9, 1)), str(date(2026, 9, 30)), "A2"),
+        ]
+        # What is left includes the approved penalty; a paid invoice owes nothing.
+        assert [(i["penalty_minor"], i["owed_minor"]) for i in answer.json()] == [
+            (400, 3_400),
+            (0, 0),
+        ]

@@ -216,6 +216,12 @@ class TestInvoices:
             headers=api_token(live_server, make_user("admin")),
         )
         assert paid.status_code == 201, paid.text
+        # A late fee approved on the invoice the payment did not cover is owed with it.
+        db.execute(
+            "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status)"
+            " SELECT id, 7750, 500, 'XAF', 'approved' FROM invoice WHERE number = %s",
+            ["CM-2026-000102"],
+        )
 
         await sign_in(page, customer, expect_path="/portal")
         await page.get_by_role("link", name="Invoices and payments").click()
@@ -224,16 +230,18 @@ class TestInvoices:
         # Newest first, each with its period (the month before the issue) and dwelling.
         await expect(rows.locator("td:first-child")).to_have_text(["February 2026", "January 2026"])
         await expect(rows.locator("td:nth-child(2)")).to_have_text(["A1", "A1"])
-        # 27,750 billed, 20,000 paid: 7,750 left on one invoice, no credit, no estimate (no
-        # readings to forecast from).
+        # 27,750 billed and a 500 fee, 20,000 paid: 8,250 left on one invoice, no credit, no
+        # estimate (no readings to forecast from).
         await expect(page.locator("#summary li")).to_have_count(1)
         await expect(page.locator("#summary")).to_contain_text("To pay")
-        await expect(page.locator("#summary")).to_contain_text("FCFA\u00a07,750")
+        await expect(page.locator("#summary")).to_contain_text("FCFA\u00a08,250")
         await expect(page.locator("#summary")).to_contain_text("Unpaid invoices: 1")
         await expect(page.locator("#estimate-section")).to_be_hidden()
         stored = db.execute(
-            "SELECT number, status::text, total_minor - paid_minor FROM invoice"
-            " WHERE customer_id = %s ORDER BY issue_date DESC",
+            "SELECT i.number, i.status::text,"
+            " i.total_minor + coalesce(lp.amount_minor, 0) - i.paid_minor FROM invoice i"
+            " LEFT JOIN late_penalty lp ON lp.invoice_id = i.id"
+            " WHERE i.customer_id = %s ORDER BY i.issue_date DESC",
             [customer.id],
         ).fetchall()
         status_text = {"paid": "Paid", "partially_paid": "Partly paid", "issued": "To pay"}
@@ -242,6 +250,7 @@ class TestInvoices:
             await expect(row).to_contain_text(status_text[status])
             if left:
                 await expect(row).to_contain_text(f"Left to pay: FCFA\u00a0{left:,}")
+        await expect(rows.first).to_contain_text("Late fee: FCFA\u00a0500")
         await expect(page.locator("#invoices")).not_to_contain_text("CM-2026-000999")
         payment = page.locator("#payments tbody tr")
         await expect(payment).to_have_count(1)

@@ -147,6 +147,9 @@ INVOICES = {
     "portal.balance": Msg(
         "Left to pay: {amount}", "Reste à payer : {amount}", "Hamas yu mas pe yet: {amount}"
     ),
+    "portal.penalty": Msg(
+        "Late fee: {amount}", "Pénalité de retard : {amount}", "Peim bilong pe let: {amount}"
+    ),
     "portal.payments": Msg("Payments", "Paiements", "Ol peimen"),
     "portal.account": Msg("My account", "Mon compte", "Akaun bilong mi"),
     "portal.to_pay": Msg("To pay", "À payer", "Yu mas pe"),

@@ -125,15 +125,14 @@ async function invoices() {
         [t("portal.amount"), (i) => fmt.money(i.total_minor, i.currency), "num"],
         [
           t("portal.status"),
-          (i) => {
-            const left = i.total_minor - (i.paid_minor ?? 0);
-            return el(
+          (i) =>
+            el(
               "span",
               {},
               badge(t(`portal.invoice.${i.status}`), INVOICE_TONE[i.status] ?? ""),
-              left > 0 && i.status !== "void" ? el("div", { class: "hint" }, t("portal.balance", { amount: fmt.money(left, i.currency) })) : null,
-            );
-          },
+              i.penalty_minor > 0 ? el("div", { class: "hint" }, t("portal.penalty", { amount: fmt.money(i.penalty_minor, i.currency) })) : null,
+              i.owed_minor > 0 ? el("div", { class: "hint" }, t("portal.balance", { amount: fmt.money(i.owed_minor, i.currency) })) : null,
+            ),
         ],
         [t("portal.due"), (i) => fmt.date(i.due_date)],
         [t("portal.volume"), (i) => fmt.m3(i.volume_l, 1), "num"],

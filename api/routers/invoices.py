@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from accounts import scope
 from accounts.models import Role, User
@@ -26,9 +26,13 @@ from billing.invoices.document import invoice_document
 from billing.invoices.exceptions import InvoiceNotFound
 from billing.invoices.models import Invoice, InvoiceStatus
 from billing.invoices.pdf import render_invoice
-from billing.invoices.schemas import InvoiceDetailOut, InvoiceOut, VoidIn
+from billing.invoices.schemas import InvoiceDetailOut, InvoiceListOut, InvoiceOut, VoidIn
+from billing.payments import service as payments_service
+from billing.payments.models import LatePenalty, Payment, PenaltyStatus
+from billing.payments.schemas import BalanceOut
 from core import audit
 from core.audit import AuditAction
+from registry.models import Dwelling
 
 router = APIRouter(prefix="/invoices", tags=["invoices"], responses=error_responses(401, 403))
 
@@ -62,7 +66,7 @@ async def _invoice_in_reach(session: SessionDep, user: User, invoice_id: int) ->
     return found
 
 
-@router.get("", response_model=list[InvoiceOut])
+@router.get("", response_model=list[InvoiceListOut])
 async def list_invoices(
     session: SessionDep,
     user: Annotated[User, require(Permission.INVOICES_READ)],
@@ -71,19 +75,58 @@ async def list_invoices(
     dwelling_id: FilterId = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[InvoiceOut]:
-    """Invoices in the user's reach, newest first; filter by status, period, dwelling."""
-    statement = select(Invoice).where(*_visible(user))
+) -> list[InvoiceListOut]:
+    """Invoices in the user's reach, newest first, with their period, dwelling reference and any
+    approved late penalty; filter by status, period, dwelling."""
+    statement = (
+        select(
+            Invoice,
+            BillingPeriod.label,
+            BillingPeriod.start_date,
+            BillingPeriod.end_date,
+            Dwelling.reference,
+            LatePenalty.amount_minor,
+        )
+        .join(BillingPeriod, BillingPeriod.id == Invoice.period_id)
+        .join(Dwelling, Dwelling.id == Invoice.dwelling_id)
+        .outerjoin(
+            LatePenalty,
+            (LatePenalty.invoice_id == Invoice.id) & (LatePenalty.status == PenaltyStatus.APPROVED),
+        )
+        .where(*_visible(user))
+    )
     if status is not None:
         statement = statement.where(Invoice.status == status)
     if dwelling_id is not None:
         statement = statement.where(Invoice.dwelling_id == dwelling_id)
     if period is not None:
-        statement = statement.join(BillingPeriod, BillingPeriod.id == Invoice.period_id).where(
-            BillingPeriod.label == period
+        statement = statement.where(BillingPeriod.label == period)
+    rows = await session.execute(statement.order_by(Invoice.id.desc()).limit(limit).offset(offset))
+    return [
+        InvoiceListOut.listed(
+            invoice,
+            period=(label, start, end),
+            dwelling_reference=reference,
+            penalty_minor=penalty or 0,
         )
-    rows = await session.scalars(statement.order_by(Invoice.id.desc()).limit(limit).offset(offset))
-    return [InvoiceOut.of(invoice) for invoice in rows]
+        for invoice, label, start, end, reference, penalty in rows
+    ]
+
+
+@router.get("/balance", response_model=list[BalanceOut])
+async def balance(
+    session: SessionDep, user: Annotated[User, require(Permission.INVOICES_READ)]
+) -> list[BalanceOut]:
+    """Per currency, what the open invoices in the user's reach still owe (penalties included)
+    and the credit: the unallocated rest of the payments in their reach (customers: made while
+    they held the dwelling), which pays the account's next invoices as they are issued."""
+    made_at = func.coalesce(Payment.received_at, Payment.created_at)
+    found = await payments_service.balances(
+        session,
+        invoice_reach=_visible(user),
+        payment_reach=scope.dwelling_held_at(user, Payment.dwelling_id, made_at),
+    )
+    return [BalanceOut.of(b) for b in found]
 
 
 @router.get("/{invoice_id}", response_model=InvoiceDetailOut, responses=error_responses(404))

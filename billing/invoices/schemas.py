@@ -124,6 +124,40 @@ class InvoiceOut(BaseModel):
         )
 
 
+class InvoiceListOut(InvoiceOut):
+    """An invoice as lists show it: with the period and dwelling a reader knows it by."""
+
+    period_label: str = Field(description="YYYY-MM for a monthly period.")
+    period_start: date
+    period_end: date
+    dwelling_reference: str
+    penalty_minor: int = Field(description="An approved late penalty, owed with the total.")
+    owed_minor: int = Field(description="Still to pay: total plus penalty, less what is paid.")
+
+    @classmethod
+    def listed(
+        cls,
+        invoice: Invoice,
+        *,
+        period: tuple[str, date, date],
+        dwelling_reference: str,
+        penalty_minor: int,
+    ) -> InvoiceListOut:
+        label, start, end = period
+        settled = invoice.status in (InvoiceStatus.VOID, InvoiceStatus.DRAFT)
+        return cls(
+            **InvoiceOut.of(invoice).model_dump(),
+            period_label=label,
+            period_start=start,
+            period_end=end,
+            dwelling_reference=dwelling_reference,
+            penalty_minor=penalty_minor,
+            owed_minor=0
+            if settled
+            else max(0, invoice.total_minor + penalty_minor - invoice.paid_minor),
+        )
+
+
 class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
     meters: list[InvoiceMeterOut]

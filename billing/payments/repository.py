@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.payments.models import Payment, PaymentEvent
+from billing.invoices.models import Invoice, InvoiceStatus
+from billing.payments.models import LatePenalty, Payment, PaymentEvent, PenaltyStatus
 from billing.payments.providers import PaymentMethod, PaymentStatus, ProviderEvent
 
 # First key of the advisory locks that serialise allocation per account (dwelling id second):
@@ -35,6 +36,11 @@ OWED = (
 PENALTY_JOIN = "LEFT JOIN late_penalty lp ON lp.invoice_id = i.id AND lp.status = 'approved'"
 OWED_JOINED = "(i.total_minor + COALESCE(lp.amount_minor, 0))"
 OPEN_STATUSES = "('issued', 'partially_paid', 'overdue')"
+OPEN_INVOICE_STATUSES = (
+    InvoiceStatus.ISSUED,
+    InvoiceStatus.PARTIALLY_PAID,
+    InvoiceStatus.OVERDUE,
+)
 
 # Its own statement, before the allocation: a READ COMMITTED statement sees what was committed
 # when it started, so the allocation must start after the lock is held, not wait inside it.
@@ -110,6 +116,15 @@ class Allocated:
     invoice_id: int
     status: str
     amount_minor: int
+
+
+@dataclass(frozen=True)
+class Owed:
+    """What open invoices of one currency still owe, and how many they are."""
+
+    currency: str
+    owed_minor: int
+    open_invoices: int
 
 
 class PaymentRepository:
@@ -209,6 +224,42 @@ class PaymentRepository:
             {"d": dwelling_id},
         )
         return int(found or 0)
+
+    async def owed_by_currency(self, reach: Sequence[ColumnElement[bool]]) -> list[Owed]:
+        """Open invoices matching ``reach`` (conditions on ``Invoice``), per currency: what they
+        still owe (an approved penalty included) and how many they are."""
+        owed = Invoice.total_minor + func.coalesce(LatePenalty.amount_minor, 0) - Invoice.paid_minor
+        rows = await self.session.execute(
+            select(Invoice.currency, func.sum(owed), func.count())
+            .outerjoin(
+                LatePenalty,
+                and_(
+                    LatePenalty.invoice_id == Invoice.id,
+                    LatePenalty.status == PenaltyStatus.APPROVED,
+                ),
+            )
+            .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), *reach)
+            .group_by(Invoice.currency)
+            .order_by(Invoice.currency)
+        )
+        return [Owed(currency=c, owed_minor=int(o), open_invoices=n) for c, o, n in rows]
+
+    async def credit_by_currency(self, reach: ColumnElement[bool] | None) -> dict[str, int]:
+        """Unallocated rests of the succeeded payments matching ``reach`` (a condition on
+        ``Payment``; None: every payment), per currency; currencies without credit are absent.
+        Reads only payments with a rest (``ix_payment_unallocated``)."""
+        statement = (
+            select(Payment.currency, func.sum(Payment.amount_minor - Payment.allocated_minor))
+            .where(
+                Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.allocated_minor < Payment.amount_minor,
+            )
+            .group_by(Payment.currency)
+        )
+        if reach is not None:
+            statement = statement.where(reach)
+        rows = await self.session.execute(statement)
+        return {currency: int(credit) for currency, credit in rows}
 
     async def pending_to_poll(
         self, *, methods: Sequence[PaymentMethod], older_than: datetime, limit: int

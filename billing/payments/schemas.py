@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from billing.payments.models import LatePenalty, Payment, PenaltyStatus
 from billing.payments.providers import PaymentMethod, PaymentStatus
+from billing.payments.service import Balance
 from core.money import Money, get_currency
 from core.orm import MAX_ID
 
@@ -105,3 +106,25 @@ class PenaltyOut(BaseModel):
 
 class ProposedOut(BaseModel):
     proposed: int
+
+
+class BalanceOut(BaseModel):
+    currency: str
+    owed: Decimal = Field(description="What the open invoices still owe, penalties included.")
+    owed_minor: int
+    open_invoices: int
+    credit: Decimal = Field(
+        description="Paid and not yet taken by any invoice: it pays the next ones when issued."
+    )
+    credit_minor: int
+
+    @classmethod
+    def of(cls, balance: Balance) -> BalanceOut:
+        return cls(
+            currency=balance.currency,
+            owed=_major(balance.owed_minor, balance.currency),
+            owed_minor=balance.owed_minor,
+            open_invoices=balance.open_invoices,
+            credit=_major(balance.credit_minor, balance.currency),
+            credit_minor=balance.credit_minor,
+        )

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from billing.payments.exceptions import (
@@ -183,6 +184,39 @@ async def apply_credit(
     if dwelling_ids is None:
         dwelling_ids = await repo.accounts_with_credit_and_debt()
     return await repo.allocate(dwelling_ids, at=at)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Where someone stands in one currency: what their open invoices still owe, and the credit
+    (paid, not yet taken by any invoice) that will pay the next ones."""
+
+    currency: str
+    owed_minor: int
+    open_invoices: int
+    credit_minor: int
+
+
+async def balances(
+    session: AsyncSession,
+    *,
+    invoice_reach: Sequence[ColumnElement[bool]],
+    payment_reach: ColumnElement[bool] | None,
+) -> list[Balance]:
+    """Per currency, what the invoices in ``invoice_reach`` owe and the credit left by the
+    payments in ``payment_reach``; currencies with neither are absent."""
+    repo = PaymentRepository(session)
+    owed = {o.currency: o for o in await repo.owed_by_currency(invoice_reach)}
+    credit = await repo.credit_by_currency(payment_reach)
+    return [
+        Balance(
+            currency=currency,
+            owed_minor=owed[currency].owed_minor if currency in owed else 0,
+            open_invoices=owed[currency].open_invoices if currency in owed else 0,
+            credit_minor=credit.get(currency, 0),
+        )
+        for currency in sorted(owed.keys() | credit.keys())
+    ]
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from billing.invoices.pdf_text import MONTHS
+from core.countries import Language
+from core.money import Money, format_amount, get_currency
 from tests import clock
-from tests.web.conftest import Estate, LiveServer, api_token, screenshots, sign_in
+from tests.web.conftest import Estate, LiveServer, Person, api_token, screenshots, sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -29,6 +32,35 @@ def two_years_of_readings(estate: Estate, meter_id: int) -> None:
         )
         index += daily_use(day)
     estate.readings(meter_id, rows)
+
+
+def fcfa(minor: int, language: str = "en") -> str:
+    """An XAF amount as the server writes it in ``language`` (what the page must show)."""
+    xaf = get_currency("XAF")
+    return format_amount(Money.from_minor(minor, xaf).amount, xaf, language)
+
+
+def add_tariff(live_server: LiveServer, admin: Person) -> None:
+    """Cameroon's tariff in force since January, through the API (it prices the estimate)."""
+    answer = httpx.post(
+        f"{live_server.url}/tariffs",
+        json={
+            "country_code": "CM",
+            "effective_from": f"{clock.today().year}-01-01",
+            "allow_backdated": True,
+            "blocks": [
+                {"upper_m3": "10", "price_per_m3": "365"},
+                {"upper_m3": None, "price_per_m3": "550"},
+            ],
+            "subscriptions": dict.fromkeys(
+                ("apartment", "house", "commercial", "communal"), "1000"
+            ),
+            "service_fee": "500",
+            "vat_pct": "19.25",
+        },
+        headers=api_token(live_server, admin),
+    )
+    assert answer.status_code == 201, answer.text
 
 
 def m3(litres: int) -> str:
@@ -184,14 +216,32 @@ class TestInvoices:
             headers=api_token(live_server, make_user("admin")),
         )
         assert paid.status_code == 201, paid.text
+        # A late fee approved on the invoice the payment did not cover is owed with it.
+        db.execute(
+            "INSERT INTO late_penalty (invoice_id, overdue_minor, amount_minor, currency, status)"
+            " SELECT id, 7750, 500, 'XAF', 'approved' FROM invoice WHERE number = %s",
+            ["CM-2026-000102"],
+        )
 
         await sign_in(page, customer, expect_path="/portal")
         await page.get_by_role("link", name="Invoices and payments").click()
         rows = page.locator("#invoices tbody tr")
         await expect(rows).to_have_count(2)
+        # Newest first, each with its period (the month before the issue) and dwelling.
+        await expect(rows.locator("td:first-child")).to_have_text(["February 2026", "January 2026"])
+        await expect(rows.locator("td:nth-child(2)")).to_have_text(["A1", "A1"])
+        # 27,750 billed and a 500 fee, 20,000 paid: 8,250 left on one invoice, no credit, no
+        # estimate (no readings to forecast from).
+        await expect(page.locator("#summary li")).to_have_count(1)
+        await expect(page.locator("#summary")).to_contain_text("To pay")
+        await expect(page.locator("#summary")).to_contain_text("FCFA\u00a08,250")
+        await expect(page.locator("#summary")).to_contain_text("Unpaid invoices: 1")
+        await expect(page.locator("#estimate-section")).to_be_hidden()
         stored = db.execute(
-            "SELECT number, status::text, total_minor - paid_minor FROM invoice"
-            " WHERE customer_id = %s ORDER BY issue_date DESC",
+            "SELECT i.number, i.status::text,"
+            " i.total_minor + coalesce(lp.amount_minor, 0) - i.paid_minor FROM invoice i"
+            " LEFT JOIN late_penalty lp ON lp.invoice_id = i.id"
+            " WHERE i.customer_id = %s ORDER BY i.issue_date DESC",
             [customer.id],
         ).fetchall()
         status_text = {"paid": "Paid", "partially_paid": "Partly paid", "issued": "To pay"}
@@ -200,6 +250,7 @@ class TestInvoices:
             await expect(row).to_contain_text(status_text[status])
             if left:
                 await expect(row).to_contain_text(f"Left to pay: FCFA\u00a0{left:,}")
+        await expect(rows.first).to_contain_text("Late fee: FCFA\u00a0500")
         await expect(page.locator("#invoices")).not_to_contain_text("CM-2026-000999")
         payment = page.locator("#payments tbody tr")
         await expect(payment).to_have_count(1)
@@ -212,3 +263,82 @@ class TestInvoices:
         download = await info.value
         assert download.suggested_filename == "CM-2026-000102.pdf"
         assert (await download.path()).read_bytes().startswith(b"%PDF")
+
+    async def test_credit_and_the_estimated_next_bill_in_tok_pisin_and_french(
+        self, page: Page, make_user, estate, live_server: LiveServer
+    ):
+        customer = make_user("customer", language="tpi")
+        home = estate.home(customer, reference="B-12")
+        two_years_of_readings(estate, home.meter_id)
+        admin = make_user("admin")
+        add_tariff(live_server, admin)
+        today = clock.today()
+        estate.invoice(
+            home,
+            customer,
+            number="CM-2026-000201",
+            total_minor=10_000,
+            issue_date=date(2026, 11, 2),
+            due_date=date(2026, 11, 30),
+        )
+        # 3,000 more than the invoice: the rest is credit for the next one.
+        paid = httpx.post(
+            f"{live_server.url}/payments",
+            json={"dwelling_id": home.dwelling_id, "method": "cash", "amount": "13000"},
+            headers=api_token(live_server, admin),
+        )
+        assert paid.status_code == 201, paid.text
+        forecast = httpx.get(
+            f"{live_server.url}/meters/{home.meter_id}/forecast",
+            headers=api_token(live_server, customer),
+        )
+        assert forecast.status_code == 200, forecast.text
+        estimate = forecast.json()["invoice"]
+        assert estimate["low_total_minor"] <= estimate["total_minor"]
+        assert estimate["total_minor"] <= estimate["high_total_minor"]
+
+        await sign_in(page, customer, expect_path="/portal")
+        await page.context.add_cookies(
+            [{"name": "wb_lang", "value": "tpi", "url": live_server.url}]
+        )
+        await page.goto("/portal/invoices")
+        await expect(page.locator("html")).to_have_attribute("lang", "tpi")
+        summary = page.locator("#summary li")
+        await expect(summary).to_have_count(2)
+        await expect(summary.first).to_have_text(
+            "Yu mas pe" + fcfa(0, "tpi") + "Yu pe pinis olgeta bil."
+        )
+        await expect(summary.nth(1)).to_have_text(
+            "Moni i stap yet"
+            + fcfa(3_000, "tpi")
+            + "Yu pe pastaim: em bai peim nekis bil bilong yu."
+        )
+        row = page.locator("#invoices tbody tr")
+        await expect(row).to_have_count(1)
+        await expect(row.locator("td").first).to_have_text("Oktoba 2026")
+        await expect(row).to_contain_text("Pe pinis")
+        await expect(row).to_contain_text("B-12")
+        card = page.locator("#estimate li")
+        await expect(card).to_have_count(1)
+        month = MONTHS[Language.TPI][today.month - 1]
+        await expect(card).to_contain_text(f"Tingting long {month} {today.year} · B-12")
+        await expect(card).to_contain_text(f"≈\u00a0{fcfa(estimate['total_minor'], 'tpi')}")
+        low, high = (fcfa(estimate[k], "tpi") for k in ("low_total_minor", "high_total_minor"))
+        await expect(card).to_contain_text(f"Ating namel long {low} na {high}.")
+        await expect(page.locator("#estimate")).to_contain_text("Em i tingting tasol, i no bil")
+        await screenshots(page, "portal-invoices-tpi")
+
+        await page.context.add_cookies([{"name": "wb_lang", "value": "fr", "url": live_server.url}])
+        await page.reload()
+        await expect(page.locator("#invoices tbody td").first).to_have_text("octobre 2026")
+        await expect(page.locator("#summary")).to_contain_text("Toutes vos factures sont réglées.")
+        await expect(page.locator("#summary")).to_contain_text(f"Avoir{fcfa(3_000, 'fr')}")
+        month = MONTHS[Language.FR][today.month - 1]
+        await expect(page.locator("#estimate li")).to_contain_text(
+            f"Estimation pour {month} {today.year} · B-12"
+        )
+        await expect(page.locator("#estimate li")).to_contain_text(
+            f"Probablement entre {fcfa(estimate['low_total_minor'], 'fr')}"
+        )
+        await expect(page.locator("#estimate-section h2")).to_have_text("Prochaine facture estimée")
+        await screenshots(page, "portal-invoices-fr")

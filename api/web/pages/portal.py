@@ -12,17 +12,22 @@ router = APIRouter(include_in_schema=False)
 
 CUSTOMER = (Role.CUSTOMER,)
 
-MESSAGES = {
+# Each view is sent only its own messages (with the shared ones): the first visit of a phone on a
+# slow network pays for the home page's, not the invoices' (tests/web/test_quality.py budget).
+SHARED = {
     "portal.home": Msg("My water", "Mon eau", "Wara bilong mi"),
     "portal.invoices": Msg("Invoices and payments", "Factures et paiements", "Bil na peimen"),
     "portal.profile": Msg("My profile", "Mon profil", "Profail bilong mi"),
+    "portal.dwelling": Msg("Dwelling", "Logement", "Haus"),
+}
+
+HOME = {
     "portal.dwellings": Msg("My dwellings", "Mes logements", "Ol haus bilong mi"),
     "portal.no_dwelling": Msg(
         "No dwelling is linked to your account yet. Ask your property manager.",
         "Aucun logement n'est encore lié à votre compte. Demandez à votre syndic.",
         "I no gat haus i join long akaun bilong yu yet. Askim manija bilong haus.",
     ),
-    "portal.dwelling": Msg("Dwelling", "Logement", "Haus"),
     "portal.meters": Msg("Meters", "Compteurs", "Mita"),
     "portal.dwelling_type.apartment": Msg("Apartment", "Appartement", "Apatmen"),
     "portal.dwelling_type.house": Msg("House", "Maison", "Haus"),
@@ -117,6 +122,9 @@ MESSAGES = {
         "Notre équipe s'en occupe. Appelez le service client pour toute question.",
         "Ol wokman bilong mipela i lukim. Singautim kastoma sevis sapos yu gat askim.",
     ),
+}
+
+INVOICES = {
     "portal.invoice_list": Msg("Invoices", "Factures", "Ol bil"),
     "portal.number": Msg("Number", "Numéro", "Namba"),
     "portal.issued": Msg("Issued", "Émise le", "De bilong bil"),
@@ -139,7 +147,65 @@ MESSAGES = {
     "portal.balance": Msg(
         "Left to pay: {amount}", "Reste à payer : {amount}", "Hamas yu mas pe yet: {amount}"
     ),
+    "portal.penalty": Msg(
+        "Late fee: {amount}", "Pénalité de retard : {amount}", "Peim bilong pe let: {amount}"
+    ),
     "portal.payments": Msg("Payments", "Paiements", "Ol peimen"),
+    "portal.account": Msg("My account", "Mon compte", "Akaun bilong mi"),
+    "portal.to_pay": Msg("To pay", "À payer", "Yu mas pe"),
+    "portal.nothing_to_pay": Msg("Nothing to pay", "Rien à payer", "Nogat samting yu mas pe"),
+    "portal.open_invoices": Msg(
+        "Unpaid invoices: {count}", "Factures à régler : {count}", "Ol bil yu no pe yet: {count}"
+    ),
+    "portal.all_paid": Msg(
+        "All your invoices are paid.",
+        "Toutes vos factures sont réglées.",
+        "Yu pe pinis olgeta bil.",
+    ),
+    "portal.credit": Msg("Credit", "Avoir", "Moni i stap yet"),
+    "portal.credit_hint": Msg(
+        "Paid in advance: it will pay your next invoice.",
+        "Payé d'avance : il réglera votre prochaine facture.",
+        "Yu pe pastaim: em bai peim nekis bil bilong yu.",
+    ),
+    "portal.estimate": Msg(
+        "Estimated next bill", "Prochaine facture estimée", "Nekis bil: tingting tasol"
+    ),
+    "portal.estimate_for": Msg(
+        "Estimate for {period}", "Estimation pour {period}", "Tingting long {period}"
+    ),
+    "portal.estimate_range": Msg(
+        "Probably between {low} and {high}.",
+        "Probablement entre {low} et {high}.",
+        "Ating namel long {low} na {high}.",
+    ),
+    "portal.estimate_used": Msg(
+        "{volume} used so far this month.",
+        "{volume} consommés depuis le début du mois.",
+        "{volume} yu yusim pinis long dispela mun.",
+    ),
+    "portal.estimate_note": Msg(
+        "An estimate, not an invoice: your use so far this month plus the use expected until its"
+        " end. Your invoice will follow your meter.",
+        "Une estimation, pas une facture : votre consommation depuis le début du mois plus celle"
+        " attendue jusqu'à sa fin. Votre facture suivra votre compteur.",
+        "Em i tingting tasol, i no bil: wara yu yusim pinis long dispela mun na wara yu ken yusim"
+        " inap mun i pinis. Bil bai bihainim mita bilong yu.",
+    ),
+    "portal.meter_serial": Msg("Meter {serial}", "Compteur {serial}", "Mita {serial}"),
+    "portal.period": Msg("Period", "Période", "Taim"),
+    "portal.month.1": Msg("January", "janvier", "Janueri"),
+    "portal.month.2": Msg("February", "février", "Februeri"),
+    "portal.month.3": Msg("March", "mars", "Mas"),
+    "portal.month.4": Msg("April", "avril", "Epril"),
+    "portal.month.5": Msg("May", "mai", "Me"),
+    "portal.month.6": Msg("June", "juin", "Jun"),
+    "portal.month.7": Msg("July", "juillet", "Julai"),
+    "portal.month.8": Msg("August", "août", "Ogas"),
+    "portal.month.9": Msg("September", "septembre", "Septemba"),
+    "portal.month.10": Msg("October", "octobre", "Oktoba"),
+    "portal.month.11": Msg("November", "novembre", "Novemba"),
+    "portal.month.12": Msg("December", "décembre", "Desemba"),
     "portal.date": Msg("Date", "Date", "De"),
     "portal.method": Msg("Method", "Moyen", "Rot"),
     "portal.reference": Msg("Reference", "Référence", "Namba bilong peimen"),
@@ -151,6 +217,9 @@ MESSAGES = {
     "portal.payment.pending": Msg("Pending", "En attente", "Wetim"),
     "portal.payment.succeeded": Msg("Received", "Reçu", "Kisim pinis"),
     "portal.payment.failed": Msg("Failed", "Échoué", "I no wok"),
+}
+
+PROFILE = {
     "portal.first_name": Msg("First name", "Prénom", "Nem"),
     "portal.last_name": Msg("Last name", "Nom", "Nem bilong famili"),
     "portal.phone": Msg("Phone", "Téléphone", "Fon"),
@@ -189,6 +258,10 @@ def _home(t: Translator) -> str:
 
 def _invoices(t: Translator) -> str:
     return f"""
+<section aria-labelledby="acct-h"><h2 id="acct-h">{t("portal.account")}</h2>
+<ul class="cards wide" id="summary"></ul></section>
+<section aria-labelledby="est-h" id="estimate-section" hidden>
+<h2 id="est-h">{t("portal.estimate")}</h2><div id="estimate"></div></section>
 <section aria-labelledby="inv-h"><h2 id="inv-h">{t("portal.invoice_list")}</h2>
 <div id="invoices"></div></section>
 <section aria-labelledby="pay-h"><h2 id="pay-h">{t("portal.payments")}</h2>
@@ -217,14 +290,27 @@ def _profile(t: Translator) -> str:
 </section>"""
 
 
-for path, title, body, name in (
-    ("/portal", "portal.home", _home, "portal_page"),
-    ("/portal/invoices", "portal.invoices", _invoices, "portal_invoices_page"),
-    ("/portal/profile", "portal.profile", _profile, "portal_profile_page"),
+for path, title, body, script, messages, name in (
+    ("/portal", "portal.home", _home, "portal", HOME, "portal_page"),
+    (
+        "/portal/invoices",
+        "portal.invoices",
+        _invoices,
+        "portal-invoices",
+        INVOICES,
+        "portal_invoices_page",
+    ),
+    ("/portal/profile", "portal.profile", _profile, "portal", PROFILE, "portal_profile_page"),
 ):
     add_page(
         router,
         path,
-        Page(title=title, body=body, script="portal", roles=CUSTOMER, messages=MESSAGES),
+        Page(
+            title=title,
+            body=body,
+            script=script,
+            roles=CUSTOMER,
+            messages={**SHARED, **messages},
+        ),
         name=name,
     )

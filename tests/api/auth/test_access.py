@@ -265,6 +265,7 @@ TABLE: dict[str, Case] = {
     "GET /faults": Case(ADMIN_ONLY_LIST),
     "POST /faults/resolve": Case(ADMIN_ONLY_LIST, body=lambda _: {"ids": [1]}),
     "GET /invoices": Case(same("ok", "ok", "403", "ok")),
+    "GET /invoices/balance": Case(same("ok", "ok", "403", "ok")),
     "GET /invoices/{invoice_id}": Case(INVOICE_READERS),
     "GET /invoices/{invoice_id}/pdf": Case(INVOICE_READERS),
     "POST /invoices/{invoice_id}/void": Case(ADMIN_ONLY, body=lambda _: {"reason": "wrong meter"}),

@@ -1,6 +1,6 @@
-// The customer portal: dwellings, this year vs last year, alerts, invoices, payments, profile.
+// The customer portal: dwellings, this year vs last year, alerts, profile (invoices: portal-invoices.js).
 import { drawChart, tickDigits } from "./chart.js";
-import { $, api, ApiError, busy, download, el, fmt, guarded, showFieldErrors, startShell, status, t, table } from "./core.js";
+import { $, api, ApiError, busy, download, el, fmt, guarded, showFieldErrors, startShell, status, t } from "./core.js";
 
 const user = startShell();
 
@@ -118,84 +118,6 @@ async function consumption(meters) {
   });
 }
 
-// ---- invoices and payments ----------------------------------------------------------------
-
-function badge(text, kind) {
-  return el("span", { class: `badge ${kind}` }, text);
-}
-
-const INVOICE_TONE = { paid: "ok", overdue: "bad", issued: "warn", partially_paid: "warn" };
-
-async function invoices() {
-  const box = $("#invoices");
-  const data = await optional("/invoices");
-  if (data === null) return box.replaceChildren(unavailable());
-  const rows = items(data).filter((i) => i.status !== "draft");
-  if (!rows.length) return box.replaceChildren(el("p", {}, t("app.none")));
-  box.replaceChildren(
-    table(
-      [
-        [t("portal.number"), (i) => i.number ?? "–"],
-        [t("portal.issued"), (i) => fmt.date(i.issue_date)],
-        [t("portal.volume"), (i) => fmt.m3(i.volume_l, 1), "num"],
-        [t("portal.amount"), (i) => fmt.money(i.total_minor, i.currency), "num"],
-        [t("portal.due"), (i) => fmt.date(i.due_date)],
-        [
-          t("portal.status"),
-          (i) => {
-            const left = i.total_minor - (i.paid_minor ?? 0);
-            return el(
-              "span",
-              {},
-              badge(t(`portal.invoice.${i.status}`), INVOICE_TONE[i.status] ?? ""),
-              left > 0 && i.status !== "void" ? el("div", { class: "hint" }, t("portal.balance", { amount: fmt.money(left, i.currency) })) : null,
-            );
-          },
-        ],
-        [
-          t("portal.pdf"),
-          (i) =>
-            el(
-              "button",
-              {
-                type: "button",
-                class: "link",
-                "aria-label": t("portal.download_invoice", { number: i.number ?? i.id }),
-                onclick: () => guarded(() => download(`/invoices/${i.id}/pdf`, `${i.number ?? `invoice-${i.id}`}.pdf`), { quiet: true }),
-              },
-              t("portal.pdf"),
-            ),
-        ],
-      ],
-      rows,
-      { caption: t("portal.invoice_list") },
-    ),
-  );
-}
-
-const PAYMENT_TONE = { succeeded: "ok", failed: "bad", pending: "warn" };
-
-async function payments() {
-  const box = $("#payments");
-  const data = await optional("/payments");
-  if (data === null) return box.replaceChildren(unavailable());
-  const rows = items(data);
-  if (!rows.length) return box.replaceChildren(el("p", {}, t("app.none")));
-  box.replaceChildren(
-    table(
-      [
-        [t("portal.date"), (p) => fmt.date(p.received_at ?? p.created_at)],
-        [t("portal.method"), (p) => t(`portal.method.${p.method}`)],
-        [t("portal.reference"), (p) => p.reference],
-        [t("portal.amount"), (p) => fmt.money(p.amount_minor, p.currency), "num"],
-        [t("portal.status"), (p) => badge(t(`portal.payment.${p.status}`), PAYMENT_TONE[p.status] ?? "")],
-      ],
-      rows,
-      { caption: t("portal.payments") },
-    ),
-  );
-}
-
 // ---- profile --------------------------------------------------------------------------------
 
 async function profile() {
@@ -231,6 +153,6 @@ async function profile() {
 }
 
 if (user?.role === "customer") {
-  const views = { "/portal": home, "/portal/invoices": () => Promise.all([invoices(), payments()]), "/portal/profile": profile };
+  const views = { "/portal": home, "/portal/profile": profile };
   guarded(views[location.pathname]);
 }

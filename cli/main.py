@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import alerts as alerts_cli
-from cli import bill, rollup, users
+from cli import bill, db, rollup, users
 from cli import meters as meters_cli
 from cli.analyze import analyze
 from cli.simulate import simulate
@@ -29,6 +29,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(meters_cli.app, name="meters")
 app.add_typer(alerts_cli.app, name="alerts")
 app.add_typer(bill.app, name="bill")
+app.add_typer(db.app, name="db")
 
 
 @app.callback()
@@ -61,12 +62,15 @@ def show_settings(
 def migrate(
     revision: Annotated[str, typer.Option(help="Alembic revision to reach.")] = "head",
 ) -> None:
-    """Create the database if needed and apply the schema migrations (a no-op when current)."""
+    """Create the database if needed and apply the schema migrations (a no-op when current).
+
+    Runs as the owner: WATERBILL_MIGRATION_DATABASE_URL, else WATERBILL_DATABASE_URL.
+    """
     from core import migrate as migrations
 
     settings = get_settings()
     migrations.upgrade(settings, revision)
-    console.print(f"schema at {migrations.current_revision(settings.dsn)}")
+    console.print(f"schema at {migrations.current_revision(settings.migration_dsn)}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from core.local_services import (
     free_port,
     reachable_by,
 )
+from core.runtime_role import ensure_runtime_login, runtime_url
 
 console = Console()
 
@@ -39,6 +41,8 @@ console = Console()
 # under /root, whose mode is 0700): one directory per state directory, so data is kept.
 FALLBACK_PG_ROOT = Path("/var/lib/waterbill")
 STATUS_EVERY_S = 5.0
+# The login role the services run as (rows only, like a deployment's); the owner migrates.
+RUNTIME_ROLE = "waterbill_runtime"
 READY_TIMEOUT_S = 60.0
 # Ctrl-C: the services get this long together to finish what they are doing, then are killed.
 STOP_TIMEOUT_S = 20.0
@@ -136,15 +140,19 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             pg.start()
             broker.start()
         database_url = pg.url("waterbill")
+        owner = SecretStr(database_url)
+        migrate.upgrade(Settings(database_url=owner, migration_database_url=owner))
+        # A new password each start (the local server trusts loopback, a copied setup may not).
+        password = secrets.token_hex(16)
+        ensure_runtime_login(database_url, RUNTIME_ROLE, password)
         env = {
-            **os.environ,
-            "WATERBILL_DATABASE_URL": database_url,
+            **{k: v for k, v in os.environ.items() if k != "WATERBILL_MIGRATION_DATABASE_URL"},
+            "WATERBILL_DATABASE_URL": runtime_url(database_url, RUNTIME_ROLE, password),
             "WATERBILL_MQTT__HOST": "127.0.0.1",
             "WATERBILL_MQTT__PORT": str(broker.port),
             "WATERBILL_API__PORT": str(api_port),
             **_broker_login(broker, INGEST_ACCOUNT),
         }
-        migrate.upgrade(Settings(database_url=SecretStr(database_url)))
         ingest_log = logs / "ingest.log"
         ingest_log.unlink(missing_ok=True)
         children["ingest"] = _child(["ingest"], env, ingest_log)
@@ -171,7 +179,8 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             f"  sign-in      http://127.0.0.1:{api_port}/signin\n"
             f"  API docs     http://127.0.0.1:{api_port}/docs\n"
             f"  health       http://127.0.0.1:{api_port}/health/ready\n"
-            f"  database     {database_url}\n"
+            f"  database     {database_url}  (owner: migrations, admin commands;"
+            f" the services run as {RUNTIME_ROLE})\n"
             f"  data         {pg_root}\n"
             f"  MQTT broker  mqtt://127.0.0.1:{broker.port}\n"
             f"  logs         {logs}\n"
@@ -180,14 +189,14 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             " --phone '+237 6 58 55 22 94'\n"
             "Ctrl-C stops everything."
         )
-        before, since = _counters(database_url).received, time.monotonic()
+        before, since = _counters(env["WATERBILL_DATABASE_URL"]).received, time.monotonic()
         while not stopping:
             time.sleep(STATUS_EVERY_S)
             for name, child in children.items():
                 if child.poll() is not None:
                     console.print(f"[red]{name} exited ({child.returncode}); see {logs}")
                     return 1
-            counters, now = _counters(database_url), time.monotonic()
+            counters, now = _counters(env["WATERBILL_DATABASE_URL"]), time.monotonic()
             rate = (counters.received - before) / (now - since)
             console.print(
                 f"readings received: {counters.received:,}  (+{rate:,.0f}/s);"

@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.config_auth import AuthSettings
@@ -266,7 +266,13 @@ class Settings(BaseSettings):
     )
     database_url: SecretStr = Field(
         SecretStr("postgresql://postgres@127.0.0.1:5432/waterbill"),
-        description="PostgreSQL/TimescaleDB URL (a secret: it may carry the password).",
+        description="PostgreSQL/TimescaleDB URL the services connect with: in a deployment a"
+        " login role in waterbill_app (a secret: it may carry the password).",
+    )
+    migration_database_url: SecretStr | None = Field(
+        None,
+        description="The database owner's URL, for `waterbill migrate` and `waterbill db`"
+        " only; default: WATERBILL_DATABASE_URL.",
     )
     db_pool_size: int = Field(10, ge=1, description="Connections per process pool.")
     db_pool_min: int = Field(
@@ -306,17 +312,21 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _plain_postgres_scheme(cls, value: SecretStr) -> SecretStr:
+    def _plain_postgres_scheme(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
         """Accept any PostgreSQL scheme (SQLAlchemy or libpq style) and keep the libpq one."""
+        if value is None:
+            return None
         url = value.get_secret_value()
         for prefix in ("postgresql+psycopg://", "postgres://"):
             if url.startswith(prefix):
                 return SecretStr("postgresql://" + url[len(prefix) :])
         if not url.startswith("postgresql://"):
             # The URL itself stays out of the message: it may hold the password.
-            raise ValueError("database_url must be a postgresql:// URL")
+            raise ValueError(f"{info.field_name} must be a postgresql:// URL")
         return value
 
     @model_validator(mode="after")
@@ -354,6 +364,13 @@ class Settings(BaseSettings):
     def dsn(self) -> str:
         """The database URL in clear, for the drivers only (never log it)."""
         return self.database_url.get_secret_value()
+
+    @property
+    def migration_dsn(self) -> str:
+        """The owner's URL in clear (the runtime one when no separate owner URL is set)."""
+        if self.migration_database_url is None:
+            return self.dsn
+        return self.migration_database_url.get_secret_value()
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -40,8 +40,9 @@ def ensure_database(database_url: str) -> bool:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    ensure_database(settings.dsn)
-    command.upgrade(alembic_config(settings.dsn), revision)
+    """Migrate as the owner (``migration_dsn``): the runtime role may not change the schema."""
+    ensure_database(settings.migration_dsn)
+    command.upgrade(alembic_config(settings.migration_dsn), revision)
 
 
 def current_revision(database_url: str) -> str | None:

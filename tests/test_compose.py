@@ -22,6 +22,7 @@ OURS = {name for name, service in SERVICES.items() if service.get("build") == ".
 # What an operator writes into .env before the first start (docs/deploy.md).
 DOTENV = {
     "POSTGRES_PASSWORD": "0a1b2c3d4e5f60718293a4b5",
+    "RUNTIME_DB_PASSWORD": "5b4a3e2d1c0b9a8f7e6d5c4b",
     "WATERBILL_SECRET_KEY": "f" * 64,
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "0" * 32,
@@ -32,6 +33,11 @@ DOTENV = {
 VARIABLE = re.compile(
     r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
 )
+
+
+RUNTIME_PASSWORD = DOTENV["RUNTIME_DB_PASSWORD"]
+# The one-shot services that connect as the database owner.
+OWNER_CHORES = {"migrate", "runtime-role"}
 
 
 class MissingVariable(Exception):
@@ -73,6 +79,7 @@ class TestServices:
             "timescaledb",
             "mosquitto",
             "migrate",
+            "runtime-role",
             "ingest",
             "worker",
             "api",
@@ -98,7 +105,7 @@ class TestServices:
         ] == []
 
     def test_our_services_share_one_image(self):
-        assert OURS == {"migrate", "ingest", "worker", "api", "simulator"}
+        assert OURS == {"migrate", "runtime-role", "ingest", "worker", "api", "simulator"}
         assert {SERVICES[name]["image"] for name in OURS} == {"waterbill:latest"}
 
     @pytest.mark.parametrize("name", ["timescaledb", "mosquitto", "api"])
@@ -124,7 +131,7 @@ class TestCommands:
     def test_a_worker_runs_the_schedule_after_the_migrations(self):
         worker = SERVICES["worker"]
         assert worker["command"] == ["worker"]
-        assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert worker["depends_on"]["runtime-role"]["condition"] == "service_completed_successfully"
         # Replicas would collide on a published port; a worker needs none.
         assert "ports" not in worker
         # Running jobs finish on SIGTERM: Compose's default 10 s would cut a long scan short.
@@ -177,12 +184,29 @@ class TestSecrets:
         settings = Settings()
         assert settings.environment is Environment.PRODUCTION
         assert settings.secret_key.get_secret_value() == DOTENV["WATERBILL_SECRET_KEY"]
-        assert DOTENV["POSTGRES_PASSWORD"] in settings.dsn
+        assert settings.dsn.startswith(f"postgresql://waterbill_runtime:{RUNTIME_PASSWORD}@")
+        # Only the owner's chores get the owner's URL.
+        owner = name in OWNER_CHORES
+        assert (f"postgres:{DOTENV['POSTGRES_PASSWORD']}@" in settings.migration_dsn) is owner
 
     def test_database_password_is_the_one_the_database_gets(self):
         resolved = interpolate(COMPOSE, DOTENV)["services"]
-        url = resolved["api"]["environment"]["WATERBILL_DATABASE_URL"]
+        url = resolved["migrate"]["environment"]["WATERBILL_MIGRATION_DATABASE_URL"]
         assert f":{resolved['timescaledb']['environment']['POSTGRES_PASSWORD']}@" in url
+
+    def test_the_runtime_role_is_made_before_the_services_with_their_password(self):
+        role = SERVICES["runtime-role"]
+        assert role["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        command = role["command"]
+        name = command[command.index("--name") + 1]
+        secret = command[command.index("--password-file") + 1]
+        assert secret == f"/run/secrets/{role['secrets'][0]}"
+        assert COMPOSE["secrets"][role["secrets"][0]] == {"environment": "RUNTIME_DB_PASSWORD"}
+        for service in OURS - OWNER_CHORES:
+            after = SERVICES[service]["depends_on"]["runtime-role"]["condition"]
+            assert after == "service_completed_successfully"
+            url = service_environment(service, DOTENV)["WATERBILL_DATABASE_URL"]
+            assert url.startswith(f"postgresql://{name}:{RUNTIME_PASSWORD}@")
 
     def test_dollar_dollar_stays_a_literal_dollar(self):
         broker = interpolate(COMPOSE, DOTENV)["services"]["mosquitto"]

@@ -306,8 +306,7 @@ class RollupRepository:
         return None if row is None else row[0]
 
     def drop_reading_chunks(self, older_than: datetime) -> list[str]:
-        """``drop_chunks`` of raw readings: whole chunks that end before ``older_than``."""
-        rows = self.conn.execute(
-            "SELECT drop_chunks('reading', older_than => %s)", [older_than]
-        ).fetchall()
+        """``drop_chunks`` of raw readings: whole chunks that end before ``older_than``, through
+        the owner's function (migration 0023): the runtime role does not own ``reading``."""
+        rows = self.conn.execute("SELECT drop_reading_chunks(%s)", [older_than]).fetchall()
         return [str(row[0]) for row in rows]

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
 
 from cli.up import FALLBACK_PG_ROOT, Counters, _counters, postgres_root
@@ -72,6 +73,18 @@ class TestUp:
             dashboard = httpx.get(f"http://127.0.0.1:{api_port}/operator", timeout=5)
             assert dashboard.status_code == 200
             assert "text/html" in dashboard.headers["content-type"]
+            # The printed URL is the owner's; ingest, the worker and the API run as the
+            # runtime role (rows only), and that is who stored the readings above (the status
+            # line reads as it too).
+            owner = re.search(r"database\s+(postgresql://\S+)", output)
+            assert owner is not None, output
+            with psycopg.connect(owner.group(1)) as conn:
+                users = conn.execute(
+                    "SELECT DISTINCT usename FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'"
+                ).fetchall()
+            assert users == [("waterbill_runtime",)]
         finally:
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=60)

@@ -3,6 +3,7 @@ no chunk goes while it holds readings the rollups have not taken in."""
 
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from analytics.rollups.service import drop_old_readings
@@ -50,3 +51,34 @@ class TestDropOldReadings:
             dropped = drop_old_readings(db, older_than=JAN + 4 * DAY)
         assert len(dropped) == 2
         assert raw_days(db, meter)[0] == 3
+
+
+class TestTheDatabaseKeepsWhatRetentionMayNotDrop:
+    """``drop_reading_chunks`` (migration 0023) is the runtime role's only way to drop chunks:
+    its own limits hold whatever the application asks."""
+
+    def test_the_runtime_role_drops_chunks_only_through_the_function(self, db, fleet):
+        meter = arrange(fleet)
+        fleet.refresh()
+        with db.transaction():
+            db.execute("SET LOCAL ROLE waterbill_app")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
+                db.execute("SELECT drop_chunks('reading', older_than => %s)", [JAN + 4 * DAY])
+            dropped = drop_old_readings(db, older_than=JAN + 4 * DAY)
+        assert len(dropped) == 4
+        assert raw_days(db, meter)[0] == 5
+
+    def test_the_last_day_is_kept_even_when_asked(self, db, fleet):
+        meter = fleet.meter(installed_at=JAN)
+        recent = db.execute("SELECT now() - interval '1 hour'").fetchone()[0]
+        fleet.readings(meter, [(recent, 1)])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="last day"):
+            db.execute("SELECT drop_reading_chunks(now())")
+        assert db.execute("SELECT count(*) FROM reading").fetchone() == (1,)
+
+    def test_unrolled_readings_are_kept_even_when_asked(self, db, fleet):
+        meter = arrange(fleet)
+        # Nothing rolled up yet: the function drops no chunk, whatever the age asked.
+        rows = db.execute("SELECT drop_reading_chunks(%s)", [JAN + 8 * DAY]).fetchall()
+        assert rows == []
+        assert raw_days(db, meter)[0] == 1

@@ -43,7 +43,8 @@ from analytics.anomalies import service as anomalies
 from analytics.rollups.service import refresh_pending
 from analytics.vee import service as vee
 from bench.ingest import IngestProcess
-from core.config import AnalyticsSettings, MqttSettings, Settings, VeeSettings
+from core.config import MqttSettings, Settings
+from core.config_analytics import AnalyticsSettings, VeeSettings
 from core.local_services import LocalMosquitto, LocalPostgres
 from core.migrate import upgrade
 from simulators.anomalies import NEGATIVE_KINDS, Injection, Label, plan_evaluation

@@ -25,7 +25,7 @@ async def _create_admin(
     last_name: str,
     language: Language,
 ) -> int:
-    from accounts import service as accounts_service
+    from accounts import staff
     from core.db import make_async_engine
     from core.phone import normalise_phone
 
@@ -35,7 +35,7 @@ async def _create_admin(
     engine = make_async_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            user = await accounts_service.create_user(
+            user = await staff.create_user(
                 session,
                 phone=e164,
                 first_name=first_name,

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import passwords
 from accounts.models import User
-from accounts.service import ensure_not_last_admin, revoke_all
+from accounts.service import revoke_all
+from accounts.staff import ensure_not_last_admin
 from core import audit
 from core.audit import AuditAction
 from core.exceptions import PermissionDenied

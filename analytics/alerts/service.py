@@ -41,7 +41,7 @@ from analytics.alerts.repository import (
 from analytics.incidents.models import IncidentStatus, Severity
 from analytics.incidents.repository import IncidentRow
 from core import audit
-from core.config import AlertSettings
+from core.config_analytics import AlertSettings
 from core.exceptions import InvalidInput
 from core.notifications import service as notifications
 from core.notifications.repository import NewSms

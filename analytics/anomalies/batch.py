@@ -21,7 +21,7 @@ from analytics.anomalies.features import (
 from analytics.anomalies.repository import MeterContext, ReadingRow, ScanRepository
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import IncidentBatchRepository
-from core.config import AnalyticsSettings
+from core.config_analytics import AnalyticsSettings
 
 
 @dataclass(frozen=True)

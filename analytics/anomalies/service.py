@@ -42,7 +42,7 @@ from analytics.anomalies.repository import (
 from analytics.arrays import FloatArray
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import FindingRow, IncidentBatchRepository, Scope
-from core.config import AnalyticsSettings
+from core.config_analytics import AnalyticsSettings
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from psycopg.pq import TransactionStatus
 
 from analytics.vee.estimate_repository import EstimateRepository
 from analytics.vee.repository import VeeRepository
-from core.config import VeeSettings
+from core.config_analytics import VeeSettings
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from accounts import scope
-from accounts import service as accounts_service
+from accounts import scope, staff
 from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
@@ -91,7 +90,7 @@ async def add_manager(
     ip: ClientIp,
 ) -> None:
     """Make a manager responsible for the building."""
-    await accounts_service.add_building_manager(session, building_id=building_id, user_id=user_id)
+    await staff.add_building_manager(session, building_id=building_id, user_id=user_id)
     await audit.record(
         session,
         action=AuditAction.LINK_CHANGED,

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
-from accounts import scope
-from accounts import service as accounts_service
+from accounts import scope, staff
 from accounts.models import Role, User
 from accounts.permissions import Permission, has_permission
 from accounts.schemas import ErasureIn, ProfilePatch, UserIn, UserOut, UserPatch
@@ -41,9 +40,7 @@ async def update_me(
 ) -> User:
     """Change one's names or language."""
     changes = body.model_dump(exclude_none=True)
-    return await accounts_service.update_user(
-        session, user=user, changes=changes, actor=user, ip=ip
-    )
+    return await staff.update_user(session, user=user, changes=changes, actor=user, ip=ip)
 
 
 @router.get(
@@ -85,7 +82,7 @@ async def list_users(
     offset: Offset = 0,
 ) -> list[User]:
     """Users in reach: managers see the occupants of their buildings, admins everyone."""
-    return await accounts_service.list_users(session, user=user, limit=limit, offset=offset)
+    return await staff.list_users(session, user=user, limit=limit, offset=offset)
 
 
 @router.get("/{user_id}", response_model=UserOut, responses=error_responses(404))
@@ -116,7 +113,7 @@ async def create_user(
     check_password(
         body.password, settings=settings, user_inputs=(phone, body.first_name, body.last_name)
     )
-    return await accounts_service.create_user(
+    return await staff.create_user(
         session,
         phone=phone,
         first_name=body.first_name,
@@ -142,9 +139,7 @@ async def update_user(
     changes = body.model_dump(exclude_none=True)
     if {"role", "is_active"} & set(changes) and not has_permission(actor, Permission.ROLES_WRITE):
         raise PermissionDenied(f"role {actor.role.value} may not change roles or activation")
-    return await accounts_service.update_user(
-        session, user=target, changes=changes, actor=actor, ip=ip
-    )
+    return await staff.update_user(session, user=target, changes=changes, actor=actor, ip=ip)
 
 
 @router.post(
@@ -177,6 +172,6 @@ async def assign_round(
     actor: Annotated[User, require(Permission.ASSIGNMENTS_WRITE)],
 ) -> TechnicianAssignment:
     """Put a building or a meter on a technician's round."""
-    return await accounts_service.assign_round(
+    return await staff.assign_round(
         session, actor=actor, user_id=user_id, building_id=body.building_id, meter_id=body.meter_id
     )

@@ -19,7 +19,8 @@ from analytics.alerts.service import (
     run_alerts,
 )
 from analytics.incidents.models import IncidentKind
-from core.config import AlertSettings, SmsProviderName, SmsSettings
+from core.config import SmsProviderName, SmsSettings
+from core.config_analytics import AlertSettings
 from core.countries import Language
 from core.notifications.service import RetryPolicy
 from core.sms import TwilioSmsProvider, is_gsm7

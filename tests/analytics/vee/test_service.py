@@ -4,7 +4,7 @@ import pytest
 
 from analytics.vee import service as vee
 from analytics.vee.repository import VeeRepository
-from core.config import VeeSettings
+from core.config_analytics import VeeSettings
 from tests import clock
 from tests.analytics.arrange import NOW, local_midnight_utc
 from wire.alarms import Alarm

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -38,6 +39,13 @@ CHECKS = (
     response_schema_conformance,
     response_headers_conformance,
 )
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:
+    """Meter logins go to a password file of this test's own (no broker to reload)."""
+    mqtt = settings.mqtt.model_copy(update={"password_file": str(tmp_path / "passwd")})
+    return settings.model_copy(update={"mqtt": mqtt})
 
 
 @pytest.fixture
@@ -92,7 +100,7 @@ schema = schemathesis.from_pytest_fixture("api_schema").include(path_regex=FUZZE
 
 
 @schema.parametrize()
-@settings(
+@hypothesis_settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -134,7 +134,10 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C too, explicitly: a process started from a background shell job inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt (seen: up ran on for 75 s after it).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request_stop)
     try:
         with console.status("starting PostgreSQL/TimescaleDB and Mosquitto"):
             pg.start()
@@ -203,8 +206,6 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
                 f" estimates in place: {counters.estimates:,}"
             )
             before, since = counters.received, now
-    except KeyboardInterrupt:
-        pass
     finally:
         for child in reversed(children.values()):
             if child.poll() is None:

@@ -96,6 +96,8 @@ class TestUp:
                 process.kill()
                 process.wait()
                 pump.join(timeout=10)
+                assert process.stdout is not None
+                process.stdout.close()
                 rest = "".join(lines.get_nowait() for _ in range(lines.qsize()))
                 pytest.fail(f"up did not stop in {STOP_WAIT_S} s:\n{''.join(seen)}{rest}")
             pump.join(timeout=10)

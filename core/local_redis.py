@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from dataclasses import dataclass, field
@@ -49,8 +50,15 @@ class LocalRedis(LocalServer):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            # libfaketime (scripts/test-clock) hangs Redis as it starts (its allocator's
+            # clock_gettime recursion): Redis keeps the real clock, which only times key expiry.
+            env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"},
         )
-        wait_for(lambda: _port_open(self.port), "Redis", 15, self._process)
+        try:
+            wait_for(lambda: _port_open(self.port), "Redis", 15, self._process)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -89,8 +89,22 @@ class JobsSettings(BaseModel):
         description="Keep raw readings this many days (whole chunks go, and only those the"
         " rollups cover); 0 keeps them forever.",
     )
+    heartbeat_s: float = Field(
+        10.0, gt=0, le=300, description="How often a worker tells the database it is alive."
+    )
+    stalled_after_s: int = Field(
+        120,
+        ge=2,
+        description="A worker silent this long counts as dead (SIGKILL, lost machine): its"
+        " running jobs are queued again. Generous: a job that blocks its worker's event loop"
+        " stops the beat too, and a job retried while it still runs would run twice.",
+    )
+    stalled_cron: str = Field(
+        "* * * * *", description="Look for the jobs of dead workers (`stalled_after_s`)."
+    )
 
     @field_validator(
+        "stalled_cron",
         "late_data_cron",
         "retention_cron",
         "rollup_cron",

@@ -31,9 +31,6 @@ logger = logging.getLogger(__name__)
 # fetcher and the status writes. Sync tasks open their own connection besides.
 POOL_OVERHEAD = 3
 
-# How often the jobs of dead workers are looked for.
-STALLED_CRON = "* * * * *"
-
 Periodic = Callable[[int], Any]
 
 
@@ -77,7 +74,7 @@ def make_app(settings: Settings) -> procrastinate.App:
     stalled = app.task(name="retry_stalled", pass_context=True, queueing_lock="retry_stalled")(
         tasks.retry_stalled
     )
-    app.periodic(cron=STALLED_CRON)(stalled)
+    app.periodic(cron=settings.jobs.stalled_cron)(stalled)
     return app
 
 
@@ -111,5 +108,6 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
             concurrency=concurrency or settings.jobs.concurrency,
             worker_middleware=[metrics.measure, record_failures],
             # A starting worker forgets workers silent this long (their jobs count as stalled).
-            stalled_worker_timeout=tasks.STALLED_AFTER_S,
+            stalled_worker_timeout=settings.jobs.stalled_after_s,
+            update_heartbeat_interval=settings.jobs.heartbeat_s,
         )

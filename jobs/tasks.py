@@ -42,10 +42,6 @@ logger = logging.getLogger(__name__)
 
 # Pending payments asked about per run, as `waterbill payments poll` does by default.
 POLL_LIMIT = 500
-# A worker beats every 10 s; silent this long, it is taken for dead and its running jobs are
-# queued again. Generous, because a job that blocks the event loop also stops the beat, and
-# a job retried while it still runs would run twice.
-STALLED_AFTER_S = 120
 
 
 def scheduled_at(timestamp: int) -> datetime:
@@ -219,15 +215,16 @@ async def retry_stalled(context: JobContext, timestamp: int) -> None:
     failed instead: the waiting one does the same work, and both cannot wait at once.
     """
     at = scheduled_at(timestamp)
+    after_s = get_settings().jobs.stalled_after_s
     manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after_s):
         assert job.id is not None
         await repository.record_failure(
             context.app.connector,
             job_id=job.id,
             attempt=job.attempts + 1,
             error_type="WorkerLost",
-            error=f"its worker stopped beating for {STALLED_AFTER_S} s mid-job",
+            error=f"its worker stopped beating for {after_s} s mid-job",
         )
         try:
             await manager.retry_job(job)

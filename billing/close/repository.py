@@ -63,9 +63,17 @@ class CloseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_period(self, *, label: str, start: date, end: date) -> int:
-        """The period's id, its row locked until the transaction ends: closes and issues of
-        one period run one at a time, so running twice at once gives one set of invoices."""
+    async def lock_period(
+        self, *, label: str, start: date, end: date, zone_ids: Sequence[int] | None = None
+    ) -> int:
+        """The period's id, locked until the transaction ends, so that running twice at once
+        gives one set of invoices.
+
+        Without zones (a whole-period close, an issue) the row is locked exclusively. A close
+        of some zones only shares the row (``FOR KEY SHARE``: an issue still waits for it) and
+        takes one advisory lock per zone, so closes of different zones run side by side on
+        several workers and two closes of one zone run one after the other.
+        """
         await self.session.execute(
             text(
                 "INSERT INTO billing_period (label, start_date, end_date)"
@@ -73,14 +81,22 @@ class CloseRepository:
             ),
             {"label": label, "start": start, "end": end},
         )
+        mode = "FOR UPDATE" if zone_ids is None else "FOR KEY SHARE"
         period_id = await self.session.scalar(
             text(
-                "SELECT id FROM billing_period WHERE start_date = :start AND end_date = :end"
-                " FOR UPDATE"
+                "SELECT id FROM billing_period WHERE start_date = :start AND end_date = :end "
+                + mode
             ),
             {"start": start, "end": end},
         )
         assert period_id is not None
+        if zone_ids is not None:
+            # In zone order: two closes of overlapping zone sets cannot deadlock.
+            for zone_id in sorted(set(zone_ids)):
+                await self.session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"billing_close:{period_id}:{zone_id}"},
+                )
         return int(period_id)
 
     async def mark_closed(self, period_id: int) -> None:

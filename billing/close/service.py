@@ -21,8 +21,9 @@ Rules:
   issued invoice's figures change (late data, a corrected read) a *regularisation* draft is
   written with the difference lines, for two administrators to approve
   (``billing.invoices.service``).
-- **Idempotent**: drafts are upserted on (dwelling, period) and the period row is locked for
-  the run, so closing twice, or twice at once, leaves one set of invoices.
+- **Idempotent**: drafts are upserted on (dwelling, period) and the run holds the period's
+  lock (a zone's, when closing some zones: zones close side by side on several workers), so
+  closing twice, or twice at once, leaves one set of invoices.
 
 The tariff is the zone's version in force on the period's last day. Holds are reviewed here
 too: an administrator releases a tamper hold once the register was checked.
@@ -83,7 +84,9 @@ async def close_period(
     """
     repo = CloseRepository(session)
     await check_zones(session, zone_ids)
-    period_id = await repo.lock_period(label=period.label, start=period.start, end=period.end)
+    period_id = await repo.lock_period(
+        label=period.label, start=period.start, end=period.end, zone_ids=zone_ids
+    )
     meters = await repo.meters(start=period.start, end=period.end, zone_ids=zone_ids)
     released = await repo.released_tamper(period_id)
     tariffs = await tariff_service.tariffs_in_force_by_zone(session, on=period.end)

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -39,25 +39,47 @@ REALTIME_INTERVAL_S = 300
 
 
 async def _register(
-    settings: Settings, fleet: Fleet, country: str
+    settings: Settings, fleet: Fleet, country: str, first: float
 ) -> tuple[str, Mapping[str, str]]:
+    """Register the fleet, installed at the local midnight opening its first simulated day, and
+    give the demo zone its country's demo tariff from that day, so its months can be billed."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from core.db import make_async_engine
+    from simulators.demand import ANCHOR_DATE, SECONDS_PER_DAY
+    from simulators.demo_tariffs import ensure_demo_tariff
     from simulators.registration import register_fleet
 
+    installed_day = int((first - fleet.anchor_epoch()) // SECONDS_PER_DAY)
+    offset = timedelta(seconds=fleet.config.utc_offset_s)
     engine = make_async_engine(settings)
     try:
         async with AsyncSession(engine) as session, session.begin():
             done = await register_fleet(
-                session, fleet=fleet, country_code=country, mqtt=settings.mqtt
+                session,
+                fleet=fleet,
+                country_code=country,
+                installed_day=installed_day,
+                mqtt=settings.mqtt,
+            )
+            tariff = await ensure_demo_tariff(
+                session,
+                country_code=country,
+                zone_id=done.zone_id,
+                effective_from=ANCHOR_DATE + timedelta(days=installed_day),
+                today=(datetime.now(UTC) + offset).date(),
+            )
+            priced = (
+                f"; demo tariff {tariff.currency} from {tariff.effective_from} added"
+                if tariff is not None
+                else ""
             )
     finally:
         await engine.dispose()
     return (
         f"registered: {done.meters_created} meters created, {done.meters_existing} existing;"
         f" {done.dwellings_created} dwellings and {done.buildings_created} buildings created;"
-        f" {len(done.credentials)} broker logins issued"
+        f" {len(done.credentials)} broker logins issued{priced}"
     ), done.credentials
 
 
@@ -204,7 +226,9 @@ def simulate(
         console.print(f"{len(records)} anomaly labels written to {labels}")
     credentials: Mapping[str, str] = {}
     if register:
-        message, credentials = asyncio.run(_register(settings, Fleet(config), country_code))
+        message, credentials = asyncio.run(
+            _register(settings, Fleet(config), country_code, plans[0].start)
+        )
         console.print(message)
 
     jobs = [

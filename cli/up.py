@@ -15,13 +15,17 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 from pydantic import SecretStr
 from rich.console import Console
 
+from cli.simulate import COUNTRY_TIMEZONES
 from core import migrate
 from core.broker_auth import API_ACCOUNT, INGEST_ACCOUNT
 from core.config import Settings
@@ -109,6 +113,31 @@ def _wait_until_ready(api_port: int, children: dict[str, subprocess.Popen[bytes]
     return False
 
 
+def demo_span(country_code: str, now: datetime) -> tuple[datetime, datetime]:
+    """Local midnights opening last month's first day and today: the history the demo fleet
+    replays before going live, so that a whole month can be billed from the first minute."""
+    zone = ZoneInfo(COUNTRY_TIMEZONES.get(country_code, "UTC"))
+    today = now.astimezone(zone).date()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, clock_time(0), tzinfo=zone)
+
+    return midnight(last_month), midnight(today)
+
+
+def _write_env(path: Path, database_url: str, broker: LocalMosquitto, api_port: int) -> None:
+    """What points the other `waterbill` commands at this stack (they default to the
+    machine's own ports): `. .waterbill/env` in another shell."""
+    path.write_text(
+        f"export WATERBILL_DATABASE_URL='{database_url}'\n"
+        f"export WATERBILL_MQTT__HOST=127.0.0.1\n"
+        f"export WATERBILL_MQTT__PORT={broker.port}\n"
+        f"export WATERBILL_API__PORT={api_port}\n"
+    )
+    path.chmod(0o600)
+
+
 def postgres_root(state_dir: Path) -> Path:
     """The cluster's directory: inside the state directory unless the server user can't reach it."""
     wanted = state_dir / "postgres"
@@ -144,7 +173,8 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             broker.start()
         database_url = pg.url("waterbill")
         owner = SecretStr(database_url)
-        migrate.upgrade(Settings(database_url=owner, migration_database_url=owner))
+        settings = Settings(database_url=owner, migration_database_url=owner)
+        migrate.upgrade(settings)
         # A new password each start (the local server trusts loopback, a copied setup may not).
         password = secrets.token_hex(16)
         ensure_runtime_login(database_url, RUNTIME_ROLE, password)
@@ -167,9 +197,13 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             ready = _wait_until_subscribed(ingest_log, children["ingest"]) and _wait_until_ready(
                 api_port, children
             )
+        first, today = demo_span(settings.default_country, datetime.now(UTC))
+        history_days = (today.date() - first.date()).days
+        fleet = ["simulate", "--meters", str(meters), "--register"]
         if ready:
-            children["simulator"] = _child(
-                ["simulate", "--meters", str(meters), "--register", "--realtime"],
+            children["history"] = _child(
+                [*fleet, "--start", first.isoformat(), "--days", str(history_days)]
+                + ["--interval", "3600", "--batch", "24"],
                 env,
                 logs / "simulator.log",
             )
@@ -187,16 +221,27 @@ def run_stack(*, meters: int, state_dir: str, api_port: int) -> int:
             f"  data         {pg_root}\n"
             f"  MQTT broker  mqtt://127.0.0.1:{broker.port}\n"
             f"  logs         {logs}\n"
-            "The first admin, from another shell:\n"
-            f"  WATERBILL_DATABASE_URL='{database_url}' .venv/bin/waterbill users create-admin"
-            " --phone '+237 6 58 55 22 94'\n"
+            f"The fleet replays {first:%Y-%m-%d} to {today:%Y-%m-%d} (a month to bill), then"
+            " reports live.\n"
+            "Other waterbill commands against this stack, from another shell:\n"
+            f"  . {root / 'env'}\n"
+            "  .venv/bin/waterbill users create-admin --phone '+237 6 58 55 22 94'\n"
             "Ctrl-C stops everything."
         )
+        _write_env(root / "env", database_url, broker, api_port)
         before, since = _counters(env["WATERBILL_DATABASE_URL"]).received, time.monotonic()
         while not stopping:
             time.sleep(STATUS_EVERY_S)
+            if children["history"].poll() == 0 and "simulator" not in children:
+                console.print(f"history to {today:%Y-%m-%d} published; the fleet goes live")
+                children["simulator"] = _child(
+                    [*fleet, "--realtime", "--start", today.isoformat(), "--speed", "3600"],
+                    env,
+                    logs / "simulator.log",
+                )
             for name, child in children.items():
-                if child.poll() is not None:
+                code = child.poll()
+                if code is not None and not (name == "history" and code == 0):
                     console.print(f"[red]{name} exited ({child.returncode}); see {logs}")
                     return 1
             counters, now = _counters(env["WATERBILL_DATABASE_URL"]), time.monotonic()

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime
+from datetime import datetime, time
 
 import pytest
 from typer.testing import CliRunner
@@ -26,16 +26,30 @@ class TestSimulateRegister:
         assert "25 meters created, 0 existing" in " ".join(first.output.split())
         assert "0 meters created, 25 existing" in " ".join(second.output.split())
         meters = db.execute(
-            "SELECT m.serial, d.occupants, m.initial_index_l, m.reporting_interval_s"
-            " FROM meter m JOIN dwelling d ON d.id = m.dwelling_id ORDER BY m.serial"
+            "SELECT m.serial, d.occupants, m.initial_index_l, m.reporting_interval_s,"
+            " m.installed_at FROM meter m JOIN dwelling d ON d.id = m.dwelling_id"
+            " ORDER BY m.serial"
         ).fetchall()
         fleet = Fleet(FleetConfig(meters=25, seed=4))
-        assert meters == [
-            (serial, int(occupants), int(index), 3600)
-            for serial, occupants, index in zip(
-                fleet.serials, fleet.occupants, fleet.initial_index_l, strict=True
+        # Installed at the local midnight opening the first simulated day, with the index the
+        # meter shows then; the demo zone priced from that day in its country's currency.
+        installed = meters[0][4]
+        assert {m[4] for m in meters} == {installed}
+        assert [m[:4] for m in meters] == [
+            (serial, int(occupants), fleet.index_at(number, installed), 3600)
+            for number, serial, occupants in zip(
+                fleet.meter_numbers, fleet.serials, fleet.occupants, strict=True
             )
         ]
+        local = db.execute(
+            "SELECT DISTINCT (m.installed_at AT TIME ZONE c.timezone)::time,"
+            " t.currency = c.currency,"
+            " t.effective_from = (m.installed_at AT TIME ZONE c.timezone)::date, t.zone_id = z.id"
+            " FROM meter m JOIN dwelling d ON d.id = m.dwelling_id"
+            " JOIN building b ON b.id = d.building_id JOIN zone z ON z.id = b.zone_id"
+            " JOIN country c ON c.code = z.country_code CROSS JOIN tariff t"
+        ).fetchall()
+        assert local == [(time(0), True, True, True)]
         assert db.execute("SELECT count(*) FROM building").fetchone() == (2,)
         assert db.execute("SELECT count(*) FROM zone WHERE code = 'SIM-DEMO'").fetchone() == (1,)
         # Six hourly slots of history for 25 meters, published by each run.

@@ -10,12 +10,13 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from cli.up import FALLBACK_PG_ROOT, Counters, _counters, postgres_root
+from cli.up import FALLBACK_PG_ROOT, Counters, _counters, demo_span, postgres_root
 from core.local_services import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -40,6 +41,12 @@ def _lines(process: subprocess.Popen[str]) -> tuple[queue.Queue[str], threading.
     return lines, thread
 
 
+def _exports(path: Path) -> dict[str, str]:
+    """The variables of the env file `up` writes (`export NAME='value'` lines)."""
+    found = re.findall(r"^export (\w+)='?([^'\n]*)'?$", path.read_text(), flags=re.M)
+    return dict(found)
+
+
 class TestUp:
     def test_brings_the_stack_up_shows_readings_and_stops_cleanly(self, tmp_path):
         api_port = free_port()
@@ -55,9 +62,10 @@ class TestUp:
         lines, pump = _lines(process)
         seen: list[str] = []
         stored = 0
-        deadline = time.monotonic() + 120
+        live = False
+        deadline = time.monotonic() + 180
         try:
-            while stored == 0 and time.monotonic() < deadline:
+            while not (stored and live) and time.monotonic() < deadline:
                 try:
                     line = lines.get(timeout=1)
                 except queue.Empty:
@@ -67,8 +75,10 @@ class TestUp:
                 match = re.search(r"readings received: ([\d,]+)", line)
                 if match:
                     stored = int(match.group(1).replace(",", ""))
+                live = live or "the fleet goes live" in line
             output = "".join(seen)
             assert stored > 0, output
+            assert live, output
             assert f"http://127.0.0.1:{api_port}/docs" in output
             ready = httpx.get(f"http://127.0.0.1:{api_port}/health/ready", timeout=5)
             assert ready.status_code == 200
@@ -88,6 +98,21 @@ class TestUp:
                     " AND backend_type = 'client backend'"
                 ).fetchall()
             assert users == [("waterbill_runtime",)]
+            # A newcomer bills last month from the README: the fleet replayed it, and the env
+            # file points the other commands at this stack.
+            month = re.search(r"The fleet replays (\d{4}-\d{2})-01 to", output)
+            assert month is not None, output
+            cli_env = {**env, **_exports(tmp_path / "state" / "env")}
+            for args in (["rollup"], ["bill", "close", "--period", month.group(1)]):
+                done = subprocess.run(
+                    [sys.executable, "-m", "cli", *args],
+                    env=cli_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                assert done.returncode == 0, done.stdout + done.stderr
+            assert "20 dwellings, 20 drafts (0 subscription-only), 0 held" in done.stdout
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -137,3 +162,23 @@ class TestCounters:
         db.execute("UPDATE meter_state SET readings_total = readings_total + 1")
         db.execute("DELETE FROM reading WHERE source = 'estimated' AND time = %s", [T0 + HOUR])
         assert _counters(database_url) == Counters(received=2, estimates=1)
+
+
+class TestDemoSpan:
+    @pytest.mark.parametrize(
+        ("country", "now", "first", "today"),
+        [
+            # 00:30 on New Year's Day in Douala (UTC+1) is still 31 December in UTC.
+            ("CM", datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "2026-12-01", "2027-01-01"),
+            # 23:00 on 1 March in Port Moresby (UTC+10).
+            ("PG", datetime(2026, 3, 1, 13, tzinfo=UTC), "2026-02-01", "2026-03-01"),
+            ("PG", datetime(2026, 3, 1, 14, 30, tzinfo=UTC), "2026-02-01", "2026-03-02"),
+        ],
+    )
+    def test_the_demo_replays_last_month_and_this_one_in_local_days(
+        self, country, now, first, today
+    ):
+        start, end = demo_span(country, now)
+        assert (start.isoformat()[:10], end.isoformat()[:10]) == (first, today)
+        assert (start.hour, start.minute, end.hour, end.minute) == (0, 0, 0, 0)
+        assert start.utcoffset() == end.utcoffset() == timedelta(hours=1 if country == "CM" else 10)

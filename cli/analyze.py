@@ -1,14 +1,11 @@
 """``waterbill analyze``: validate and estimate new readings (VEE), then run the incremental
-anomaly scan (once, or following what ingest writes), optionally followed by the customer SMS
-alerts."""
+anomaly scan once, optionally followed by the customer SMS alerts (the worker's `scan` and
+`alerts` jobs run them on a schedule)."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Annotated
 
 import psycopg
@@ -20,9 +17,6 @@ from core.exceptions import AppError
 
 console = Console()
 logger = logging.getLogger(__name__)
-
-# After a lost database connection, wait this long before reconnecting (avoids a busy loop).
-RECONNECT_DELAY_S = 2.0
 
 
 def _aware(value: str | None) -> datetime | None:
@@ -108,44 +102,14 @@ def analyze(
             " default: now."
         ),
     ] = None,
-    follow: Annotated[
-        bool,
-        typer.Option(help="Keep scanning what ingest writes, every --interval s, until stopped."),
-    ] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between scans with --follow.")] = 60.0,
 ) -> None:
     """Validate new readings, estimate gaps, then detect anomalies and open, update or resolve
     incidents."""
     since_at, as_of_at = _aware(since), _aware(as_of)
-    if follow and (since_at or meter or as_of_at):
-        raise typer.BadParameter(
-            "--follow scans what ingest touched, now: drop --since, --meter and --as-of"
+    try:
+        console.print(
+            _scan_once(get_settings(), meter=meter, since=since_at, alerts=alerts, as_of=as_of_at)
         )
-    if interval <= 0:
-        raise typer.BadParameter("--interval must be positive")
-    settings = get_settings()
-    if not follow:
-        try:
-            console.print(
-                _scan_once(settings, meter=meter, since=since_at, alerts=alerts, as_of=as_of_at)
-            )
-        except AppError as exc:
-            console.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1) from exc
-        return
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: stopping after the current scan", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    while not stop.is_set():
-        try:
-            logger.info(_scan_once(settings, meter=None, since=None, alerts=alerts))
-        except psycopg.OperationalError as exc:
-            logger.warning("database unavailable (%s): retrying in %.0f s", exc, RECONNECT_DELAY_S)
-            stop.wait(RECONNECT_DELAY_S)
-            continue
-        stop.wait(interval)
+    except AppError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc

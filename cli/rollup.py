@@ -1,4 +1,5 @@
-"""``waterbill rollup``: drain the rollup queue once, or keep draining it until stopped."""
+"""``waterbill rollup``: drain the rollup queue once (the worker's `rollups` job runs on a
+schedule)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ from analytics.rollups.service import RefreshResult, refresh_pending
 from core.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-# After a lost database connection, wait this long before reconnecting (avoids a busy loop).
-RECONNECT_DELAY_S = 2.0
 
 
 def drain(
@@ -47,20 +45,14 @@ def drain(
 
 
 def rollup(
-    follow: Annotated[
-        bool, typer.Option(help="Keep polling the queue until SIGINT/SIGTERM.")
-    ] = False,
-    interval: Annotated[
-        float | None, typer.Option(help="Seconds between polls of an empty queue.")
-    ] = None,
     limit: Annotated[int | None, typer.Option(help="Meters per refresh transaction.")] = None,
 ) -> None:
-    """Refresh the hourly and daily volumes of every meter with new readings."""
+    """Refresh the hourly and daily volumes of every meter with new readings, once (the
+    worker's `rollups` job does it every minute); SIGINT/SIGTERM stop it after the batch."""
     settings = get_settings()
-    interval = settings.rollup.interval_s if interval is None else interval
     limit = settings.rollup.batch_meters if limit is None else limit
-    if limit < 1 or interval <= 0:
-        raise typer.BadParameter("--limit must be at least 1 and --interval positive")
+    if limit < 1:
+        raise typer.BadParameter("--limit must be at least 1")
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -69,19 +61,6 @@ def rollup(
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    refreshed = 0
-    while not stop.is_set():
-        try:
-            with psycopg.connect(settings.dsn) as conn:
-                while not stop.is_set():
-                    refreshed += drain(conn, limit=limit, settings=settings, stop=stop)
-                    if not follow:
-                        stop.set()
-                    else:
-                        stop.wait(interval)
-        except psycopg.OperationalError as exc:
-            if not follow:
-                raise
-            logger.warning("database unavailable (%s): retrying in %.0f s", exc, RECONNECT_DELAY_S)
-            stop.wait(RECONNECT_DELAY_S)
-    logger.info("rollup stopped: %d meter refreshes", refreshed)
+    with psycopg.connect(settings.dsn) as conn:
+        refreshed = drain(conn, limit=limit, settings=settings, stop=stop)
+    logger.info("rollup done: %d meter refreshes", refreshed)

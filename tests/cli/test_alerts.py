@@ -1,8 +1,8 @@
-"""``waterbill analyze --alerts``, ``--follow`` and ``waterbill alerts send`` as real processes:
-the scan opens an incident, the alert texts the occupant through the fake Twilio."""
+"""``waterbill analyze --alerts``, ``waterbill alerts send`` and the worker's scheduled scan and
+alerts as real processes: the scan opens an incident, the alert texts the occupant through the
+fake Twilio."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -10,6 +10,7 @@ import time
 import psycopg
 import pytest
 
+from tests.jobs.workers import CRONS, NEVER
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
@@ -91,35 +92,21 @@ class TestAnalyzeWithAlerts:
         assert db.execute("SELECT status::text FROM alert_delivery").fetchall() == [("sent",)]
 
 
-class TestAnalyzeFollow:
-    def test_keeps_scanning_what_ingest_touches_until_sigterm(self, db, env, fake_twilio):
-        process = subprocess.Popen(
-            waterbill("analyze", "--follow", "--interval", "0.2", "--alerts"),
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            time.sleep(1)
-            # Registered while the follower runs: the next scan finds it silent.
-            silent_meter(db, "WB-SILENT2", "+237658552295")
-            deadline = time.monotonic() + 30
-            while not fake_twilio.requests and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert len(fake_twilio.requests) == 1
-        finally:
-            process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=30)
-        assert process.returncode == 0, stderr
-        assert "scanned" in stderr
-
-    def test_refuses_since_with_follow(self, env):
-        done = subprocess.run(
-            waterbill("analyze", "--follow", "--since", "2026-11-24T00:00Z"),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 2
-        assert "--follow" in done.stderr
+class TestScheduledAlerts:
+    def test_the_worker_scans_and_texts_without_a_command_running(
+        self, db, env, fake_twilio, start_worker
+    ):
+        """What `analyze --follow --alerts` did by hand: the scan and alert jobs, on a schedule."""
+        never = {f"WATERBILL_JOBS__{name.upper()}": NEVER for name in CRONS}
+        every_second = {
+            "WATERBILL_JOBS__SCAN_CRON": "* * * * * *",
+            "WATERBILL_JOBS__ALERTS_CRON": "* * * * * *",
+            "WATERBILL_JOBS__CATCH_UP_S": "10",
+        }
+        start_worker({**env, **never, **every_second})
+        silent_meter(db, "WB-SILENT2", "+237658552295")
+        deadline = time.monotonic() + 60
+        while not fake_twilio.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(fake_twilio.requests) == 1
+        assert fake_twilio.requests[0].form["To"] == "+237658552295"

@@ -1,8 +1,6 @@
 import os
-import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,29 +56,3 @@ class TestRollupOnce:
         )
         assert done.returncode == 2
         assert "--limit" in done.stderr
-
-
-class TestRollupFollow:
-    def test_keeps_refreshing_new_readings_until_sigterm(self, db, database_url):
-        fleet = Fleet(db)
-        meter = fleet.meter(installed_at=T0)
-        process = subprocess.Popen(
-            waterbill("rollup", "--follow", "--interval", "0.1"),
-            env=run_env(database_url),
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            fleet.readings(meter, [(T0 + timedelta(hours=1), 70)])
-            deadline = time.monotonic() + 30
-            while daily_total(db, meter) != 70 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            fleet.readings(meter, [(T0 + timedelta(hours=2), 100)])
-            while daily_total(db, meter) != 100 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert daily_total(db, meter) == 100
-        finally:
-            process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=30)
-        assert process.returncode == 0, stderr
-        assert "received SIGTERM" in stderr

@@ -87,3 +87,72 @@ class TestJobs:
         response = await client.get("/jobs", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 403
         assert (await client.get("/jobs")).status_code == 401
+
+
+def insert_job(db, status: str, *, lock: str = "scan", timestamp: int = 1_700_000_000):
+    """A scan tick in ``status``, as a worker would have left it."""
+    (job_id,) = db.execute(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args, status,"
+        " attempts) VALUES ('default', 'scan', %s, %s, %s, %s, 1) RETURNING id",
+        [lock, lock, f'{{"timestamp": {timestamp}}}', status],
+    ).fetchone()
+    return job_id
+
+
+def job_row(db, job_id: int):
+    return db.execute(
+        "SELECT status::text, attempts, args, queueing_lock FROM procrastinate_jobs WHERE id = %s",
+        [job_id],
+    ).fetchone()
+
+
+class TestRetry:
+    async def test_a_failed_job_waits_again_with_one_more_attempt_and_is_audited(
+        self, admin_client, db
+    ):
+        job_id = insert_job(db, "failed")
+        answer = await admin_client.post(f"/jobs/{job_id}/retry")
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"job_id": job_id, "retried_id": job_id}
+        assert job_row(db, job_id) == ("todo", 2, {"timestamp": 1_700_000_000}, "scan")
+        audit = db.execute(
+            "SELECT action, target_type, target_id FROM audit_log WHERE action = 'job.retried'"
+        ).fetchall()
+        assert audit == [("job.retried", "job", str(job_id))]
+
+    async def test_a_cancelled_job_is_deferred_again_with_its_arguments_and_locks(
+        self, admin_client, db
+    ):
+        job_id = insert_job(db, "cancelled")
+        answer = await admin_client.post(f"/jobs/{job_id}/retry")
+        assert answer.status_code == 202, answer.text
+        new_id = answer.json()["job_id"]
+        assert new_id != job_id
+        assert job_row(db, new_id) == ("todo", 0, {"timestamp": 1_700_000_000}, "scan")
+        assert job_row(db, job_id)[0] == "cancelled"
+
+    @pytest.mark.parametrize("status", ["todo", "doing", "succeeded"])
+    async def test_a_job_that_did_not_fail_is_a_409(self, admin_client, db, status):
+        job_id = insert_job(db, status)
+        answer = await admin_client.post(f"/jobs/{job_id}/retry")
+        assert answer.status_code == 409
+        assert answer.json() == {
+            "error": "JobNotRetryable",
+            "detail": f"job {job_id} is {status}: only a failed or cancelled job can be retried",
+        }
+        assert job_row(db, job_id)[0] == status
+
+    async def test_a_failed_job_whose_work_already_waits_is_a_409(self, admin_client, db):
+        failed = insert_job(db, "failed")
+        insert_job(db, "todo", timestamp=1_700_000_060)
+        answer = await admin_client.post(f"/jobs/{failed}/retry")
+        assert answer.status_code == 409
+        assert answer.json()["detail"] == (
+            f"job {failed} cannot be queued again:"
+            " the same work already waits in the queue (lock scan)"
+        )
+        assert job_row(db, failed)[0] == "failed"
+
+    async def test_an_unknown_job_is_a_404(self, admin_client):
+        answer = await admin_client.post("/jobs/999999/retry")
+        assert (answer.status_code, answer.json()["error"]) == (404, "JobNotFound")

@@ -301,6 +301,8 @@ TABLE: dict[str, Case] = {
     ),
     "GET /jobs": Case(ADMIN_ONLY_LIST),
     "GET /jobs/{job_id}": Case(ADMIN_ONLY),
+    # The arranged job waits (todo): only a failed one can be retried.
+    "POST /jobs/{job_id}/retry": Case(same("403/403", "403/403", "403/403", "409/409")),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from jobs.repository import FailureRow, JobRow
-from jobs.service import QueuedZoneJob, Retried
+from jobs.service import QueuedZoneJob, Retried, ScheduledTask
 
 
 class JobStatus(StrEnum):
@@ -133,3 +133,13 @@ class RetryOut(BaseModel):
     @classmethod
     def of(cls, retried: Retried) -> RetryOut:
         return cls(job_id=retried.job_id, retried_id=retried.retried_id)
+
+
+class ScheduledOut(BaseModel):
+    task: str
+    cron: str = Field(description="When it runs (UTC): minute hour day-of-month month weekday.")
+    next_at: datetime = Field(description="Its next run.")
+
+    @classmethod
+    def of(cls, scheduled: ScheduledTask) -> ScheduledOut:
+        return cls(task=scheduled.task, cron=scheduled.cron, next_at=scheduled.next_at)

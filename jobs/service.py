@@ -14,11 +14,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import procrastinate
+from croniter import croniter
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.close import service as close_service
 from billing.close.period import Period
+from core.config_jobs import JobsSettings
+from jobs.app import STALLED_CRON, schedule
 from jobs.exceptions import JobNotFound, JobNotRetryable
 from jobs.repository import JobRepository
 
@@ -43,6 +46,29 @@ class QueuedZoneJob:
 class Retried:
     job_id: int  # the job now waiting: the same one (failed), or a new one (cancelled)
     retried_id: int
+
+
+@dataclass(frozen=True)
+class ScheduledTask:
+    task: str
+    cron: str
+    next_at: datetime
+
+
+def schedule_ahead(jobs: JobsSettings, *, now: datetime) -> list[ScheduledTask]:
+    """Each periodic task with its cron and next run after ``now``, soonest first (UTC, as
+    procrastinate's periodic deferrer reads the crons)."""
+    crons = {name: cron for name, (_, cron) in schedule(jobs).items()}
+    crons["retry_stalled"] = STALLED_CRON
+    ahead = [
+        ScheduledTask(
+            task=name,
+            cron=cron,
+            next_at=datetime.fromtimestamp(croniter(cron, now).get_next(float), UTC),
+        )
+        for name, cron in crons.items()
+    ]
+    return sorted(ahead, key=lambda s: (s.next_at, s.task))
 
 
 def zone_lock(task: str, period: Period, zone_id: int) -> str:

@@ -3,6 +3,7 @@ failed job queued again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -11,14 +12,14 @@ from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.deps import ClientIp
 from api.auth.guards import require
-from api.deps import JobsDep, SessionDep
+from api.deps import JobsDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from core import audit
 from core.audit import AuditAction
 from core.exceptions import NotFound
 from jobs import service as job_service
 from jobs.repository import JobRepository
-from jobs.schemas import Job, JobDetail, JobFailure, JobPage, JobStatus, RetryOut
+from jobs.schemas import Job, JobDetail, JobFailure, JobPage, JobStatus, RetryOut, ScheduledOut
 
 router = APIRouter(
     prefix="/jobs",
@@ -48,6 +49,13 @@ async def list_jobs(
         items=[Job.of(row) for row in rows],
         next_before_id=rows[-1].id if len(rows) == limit else None,
     )
+
+
+@router.get("/schedule", response_model=list[ScheduledOut])
+async def schedule(settings: SettingsDep) -> list[ScheduledOut]:
+    """The periodic tasks with their cron and next run, soonest first."""
+    ahead = job_service.schedule_ahead(settings.jobs, now=datetime.now(UTC))
+    return [ScheduledOut.of(s) for s in ahead]
 
 
 @router.get("/{job_id}", response_model=JobDetail)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from accounts.models import Role, User
 from accounts.passwords import hash_password
 from accounts.tokens import TokenType, encode_token
+from core.config_jobs import JobsSettings
 from core.countries import Language
 from jobs import repository
-from jobs.app import make_app
+from jobs import service as job_service
+from jobs.app import make_app, schedule
 
 pytestmark = pytest.mark.services
 
@@ -28,6 +32,24 @@ async def defer(settings, *calls: tuple[str, int]) -> list[int]:
             app.connector, job_id=ids[0], attempt=2, error_type="TimeoutError", error="slow"
         )
     return ids
+
+
+class TestSchedule:
+    def test_each_periodic_task_with_its_next_run_soonest_first(self):
+        now = datetime(2026, 12, 7, 21, 30, 15, tzinfo=UTC)
+        ahead = job_service.schedule_ahead(JobsSettings(scan_cron="0 3 * * *"), now=now)
+        assert {s.task for s in ahead} == set(schedule(JobsSettings())) | {"retry_stalled"}
+        assert ahead[0].next_at == datetime(2026, 12, 7, 21, 31, tzinfo=UTC)
+        assert [s.next_at for s in ahead] == sorted(s.next_at for s in ahead)
+        (scan,) = [s for s in ahead if s.task == "scan"]
+        assert (scan.cron, scan.next_at) == ("0 3 * * *", datetime(2026, 12, 8, 3, tzinfo=UTC))
+
+    async def test_the_api_lists_the_schedule(self, admin_client):
+        answer = await admin_client.get("/jobs/schedule")
+        assert answer.status_code == 200, answer.text
+        tasks = [item["task"] for item in answer.json()]
+        assert "retry_stalled" in tasks
+        assert "scan" in tasks
 
 
 class TestJobs:

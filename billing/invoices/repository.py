@@ -55,7 +55,7 @@ class InvoiceRepository:
             text(f"SELECT i.country_code, count(*) {_DRAFTS} GROUP BY 1 ORDER BY 1"),
             {"period_id": period_id, "zones": zone_ids},
         )
-        return {str(country): int(count) for country, count in rows.tuples()}
+        return {str(country): int(count) for country, count in rows}
 
     async def number_drafts(
         self,

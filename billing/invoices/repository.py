@@ -52,10 +52,10 @@ class InvoiceRepository:
     async def draft_counts(self, *, period_id: int, zone_ids: list[int] | None) -> dict[str, int]:
         """The drafts to issue in the period (and zones), per country, in country order."""
         rows = await self.session.execute(
-            text(f"SELECT i.country_code, count(*) {_DRAFTS} GROUP BY 1 ORDER BY 1"),
+            text(f"SELECT i.country_code, count(*) AS drafts {_DRAFTS} GROUP BY 1 ORDER BY 1"),
             {"period_id": period_id, "zones": zone_ids},
         )
-        return {str(country): int(count) for country, count in rows}
+        return {str(row.country_code): int(row.drafts) for row in rows}
 
     async def number_drafts(
         self,

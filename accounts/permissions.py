@@ -44,6 +44,7 @@ class Permission(StrEnum):
     INCIDENTS_READ = "incidents:read"  # anomalies of the meters in reach, with their evidence
     INCIDENTS_MANAGE = "incidents:manage"  # acknowledge and close them
     JOBS_READ = "jobs:read"  # the job queue: scheduled, running, failed
+    JOBS_RUN = "jobs:run"  # queue a failed job again
 
 
 # Tariffs are public prices: every signed-in user may read them and get a quote. Incidents and

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.close.period import Period
+from billing.close.service import Progress
 from billing.invoices import service as invoice_service
 from billing.invoices.service import IssueSummary
 from billing.payments import service as payment_service
@@ -33,6 +34,7 @@ async def issue_period(
     payment_days: int,
     zone_ids: Sequence[int] | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> IssueSummary:
     """Issue the period's drafts (``billing.invoices.service.issue_period``); account credit pays
     them at once. Then, after the commit, ``queue_issue_notices``."""
@@ -45,6 +47,7 @@ async def issue_period(
         payment_days=payment_days,
         zone_ids=zone_ids,
         force=force,
+        progress=progress,
     )
     await payment_service.apply_credit(session)
     return summary

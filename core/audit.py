@@ -57,6 +57,7 @@ class AuditAction(StrEnum):
     DATA_EXPORTED = "gdpr.exported"
     DATA_ERASED = "gdpr.erased"
     LINK_CHANGED = "access.link_changed"
+    JOB_RETRIED = "job.retried"
 
 
 async def record(

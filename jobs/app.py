@@ -23,7 +23,7 @@ from prometheus_client import start_http_server
 
 from core.config import Settings
 from core.config_jobs import JobsSettings
-from jobs import metrics, repository, tasks
+from jobs import metrics, repository, requested, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ def make_app(settings: Settings) -> procrastinate.App:
     for name, (function, cron) in schedule(settings.jobs).items():
         task = app.task(name=name, retry=retry, lock=name, queueing_lock=name)(function)
         app.periodic(cron=cron)(task)
-    # Deferred on request (jobs.service), with locks per period and zone.
-    app.task(name="close_zone", pass_context=True, retry=retry)(tasks.close_zone)
+    # Deferred on request (jobs.service); the close and the issue with locks per period and zone.
+    app.task(name="close_zone", pass_context=True, retry=retry)(requested.close_zone)
+    app.task(name="issue_zone", pass_context=True, retry=retry)(requested.issue_zone)
+    app.task(name="import_meters", pass_context=True, retry=retry)(requested.import_meters)
     # No lock: a lock held by a dead worker's run of this very task would keep it from ever
     # running again. Two at once are harmless (a job is queued again once).
     stalled = app.task(name="retry_stalled", pass_context=True, queueing_lock="retry_stalled")(

@@ -8,8 +8,10 @@ row here per failed attempt so that ``GET /jobs/{id}`` can say what went wrong.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base
@@ -38,7 +40,8 @@ class JobFailure(Base):
 
 class JobProgress(Base):
     """How far a long job got (a close: dwellings priced of the total), written by the task on
-    its own connection so that it shows while the job's transaction is still open."""
+    its own connection so that it shows while the job's transaction is still open, and what it
+    answered at the end."""
 
     __tablename__ = "job_progress"
 
@@ -46,4 +49,6 @@ class JobProgress(Base):
     job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     done: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
+    # What the job answered once done (an issue's numbers, an import's counts), for GET /jobs/{id}.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from procrastinate.connector import BaseConnector
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +29,7 @@ SELECT j.id, j.task_name, j.queue_name, j.status::text AS status, j.attempts, j.
          AS finished_at,
        (SELECT f.error_type || ': ' || f.error FROM job_failure f
          WHERE f.job_id = j.id ORDER BY f.attempt DESC, f.id DESC LIMIT 1) AS last_error,
-       p.done AS progress_done, p.total AS progress_total
+       p.done AS progress_done, p.total AS progress_total, p.result
 FROM procrastinate_jobs j
 LEFT JOIN job_progress p ON p.job_id = j.id
 """
@@ -37,6 +38,13 @@ _WRITE_PROGRESS = """
 INSERT INTO job_progress (job_id, done, total) VALUES (%(job_id)s, %(done)s, %(total)s)
 ON CONFLICT (job_id) DO UPDATE
 SET done = EXCLUDED.done, total = EXCLUDED.total, updated_at = now()
+"""
+
+_WRITE_RESULT = """
+INSERT INTO job_progress (job_id, done, total, result)
+VALUES (%(job_id)s, %(done)s, %(total)s, %(result)s)
+ON CONFLICT (job_id) DO UPDATE
+SET done = EXCLUDED.done, total = EXCLUDED.total, result = EXCLUDED.result, updated_at = now()
 """
 
 _RECORD_FAILURE = """
@@ -63,6 +71,20 @@ class JobRow:
     last_error: str | None
     progress_done: int | None
     progress_total: int | None
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RetryTarget:
+    """What queueing a job again needs: its state, and its task, arguments and locks."""
+
+    id: int
+    status: str
+    task_name: str
+    queue_name: str
+    args: dict[str, Any]
+    lock: str | None
+    queueing_lock: str | None
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,17 @@ class JobRepository:
         result = await self.session.execute(text(_JOBS + " WHERE j.id = :id"), {"id": job_id})
         row = result.mappings().one_or_none()
         return None if row is None else JobRow(**row)
+
+    async def retry_target(self, job_id: int) -> RetryTarget | None:
+        result = await self.session.execute(
+            text(
+                "SELECT id, status::text AS status, task_name, queue_name, args, lock,"
+                " queueing_lock FROM procrastinate_jobs WHERE id = :id"
+            ),
+            {"id": job_id},
+        )
+        row = result.mappings().one_or_none()
+        return None if row is None else RetryTarget(**row)
 
     async def queue_depth(self) -> list[tuple[str, str, int]]:
         """(task, status, jobs) of the jobs waiting (``todo``) or running (``doing``): the
@@ -157,3 +190,17 @@ async def write_progress(
 ) -> None:
     """How far job ``job_id`` got, on an autocommit connection (visible while the job runs)."""
     await conn.execute(_WRITE_PROGRESS, {"job_id": job_id, "done": done, "total": total})
+
+
+async def write_result(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    job_id: int,
+    done: int,
+    total: int,
+    result: dict[str, Any],
+) -> None:
+    """What job ``job_id`` answered, with its last progress, on an autocommit connection."""
+    await conn.execute(
+        _WRITE_RESULT, {"job_id": job_id, "done": done, "total": total, "result": Jsonb(result)}
+    )

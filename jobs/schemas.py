@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from jobs.repository import FailureRow, JobRow
-from jobs.service import QueuedClose
+from jobs.service import QueuedZoneJob, Retried, ScheduledTask
 
 
 class JobStatus(StrEnum):
@@ -40,7 +40,13 @@ class Job(BaseModel):
     finished_at: datetime | None
     args: dict[str, Any]
     error: str | None = Field(description="The latest failed attempt's error, if any.")
-    progress: Progress | None = Field(description="For long jobs that tell it (`close_zone`).")
+    progress: Progress | None = Field(
+        description="For long jobs that tell it (`close_zone`, `issue_zone`, `import_meters`)."
+    )
+    result: dict[str, Any] | None = Field(
+        description="What the job answered once done: an issue's `issued` and `numbers`, an"
+        " import's `created` and `existing`."
+    )
 
     @classmethod
     def of(cls, row: JobRow) -> Job:
@@ -59,6 +65,7 @@ class Job(BaseModel):
             progress=None
             if row.progress_total is None or row.progress_done is None
             else Progress(done=row.progress_done, total=row.progress_total),
+            result=row.result,
         )
 
 
@@ -89,13 +96,13 @@ class JobPage(BaseModel):
     )
 
 
-class CloseJob(BaseModel):
+class ZoneJob(BaseModel):
     zone_id: int
     job_id: int = Field(description="Follow it at `GET /jobs/{id}`.")
-    already_queued: bool = Field(description="The zone's close was waiting already: that job.")
+    already_queued: bool = Field(description="The zone's run was waiting already: that job.")
 
     @classmethod
-    def of(cls, queued: QueuedClose) -> CloseJob:
+    def of(cls, queued: QueuedZoneJob) -> ZoneJob:
         return cls(
             zone_id=queued.zone_id, job_id=queued.job_id, already_queued=queued.already_queued
         )
@@ -103,4 +110,36 @@ class CloseJob(BaseModel):
 
 class CloseQueued(BaseModel):
     period: str
-    jobs: list[CloseJob] = Field(description="One close job per zone.")
+    jobs: list[ZoneJob] = Field(description="One close job per zone.")
+
+
+class IssueQueued(BaseModel):
+    period: str
+    jobs: list[ZoneJob] = Field(
+        description="One issue job per zone; each job's `result` gives its `issued` count and"
+        " `numbers` (per country, the first and last number given)."
+    )
+
+
+class ImportQueued(BaseModel):
+    job_id: int = Field(description="Follow it at `GET /jobs/{id}`; its `result` gives the counts.")
+    meters: int = Field(description="Meter lines in the file, all checked.")
+
+
+class RetryOut(BaseModel):
+    job_id: int = Field(description="The job now waiting: the same one, or a new one.")
+    retried_id: int = Field(description="The job asked for.")
+
+    @classmethod
+    def of(cls, retried: Retried) -> RetryOut:
+        return cls(job_id=retried.job_id, retried_id=retried.retried_id)
+
+
+class ScheduledOut(BaseModel):
+    task: str
+    cron: str = Field(description="When it runs (UTC): minute hour day-of-month month weekday.")
+    next_at: datetime = Field(description="Its next run.")
+
+    @classmethod
+    def of(cls, scheduled: ScheduledTask) -> ScheduledOut:
+        return cls(task=scheduled.task, cron=scheduled.cron, next_at=scheduled.next_at)

@@ -25,8 +25,6 @@ from analytics.anomalies import service as anomalies
 from analytics.rollups.service import drop_old_readings, refresh_pending, rolled_up_before
 from analytics.vee import service as vee
 from billing.close import late
-from billing.close import service as close_service
-from billing.close.period import parse_period
 from billing.close.service import CloseSummary
 from billing.invoices import service as invoice_service
 from billing.payments.providers import make_provider_clients
@@ -52,8 +50,8 @@ def scheduled_at(timestamp: int) -> datetime:
 
 
 @asynccontextmanager
-async def _engine() -> AsyncIterator[AsyncEngine]:
-
+async def open_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine for one job run, disposed after it."""
     engine = make_async_engine(get_settings())
     try:
         yield engine
@@ -139,7 +137,7 @@ async def mark_overdue(timestamp: int) -> None:
     """Mark issued invoices past their due date overdue, as of the scheduled day."""
 
     day = scheduled_at(timestamp).date()
-    async with _engine() as engine, AsyncSession(engine) as session, session.begin():
+    async with open_engine() as engine, AsyncSession(engine) as session, session.begin():
         count = await invoice_service.mark_overdue(session, today=day)
     logger.info("overdue (%s): %d invoices overdue", day.isoformat(), count)
 
@@ -149,7 +147,7 @@ async def remind(timestamp: int) -> None:
     the same transaction, then the SMS outbox is drained."""
     day = scheduled_at(timestamp).date()
     settings = get_settings()
-    async with _engine() as engine, AsyncSession(engine) as session, session.begin():
+    async with open_engine() as engine, AsyncSession(engine) as session, session.begin():
         run = await daily_reminders(
             session,
             today=day,
@@ -158,7 +156,7 @@ async def remind(timestamp: int) -> None:
             billing=settings.billing,
         )
     # The drain is sync psycopg: off the event loop, which keeps the worker's heartbeat going.
-    sms = await asyncio.to_thread(_drain_outbox)
+    sms = await asyncio.to_thread(drain_outbox)
     logger.info(
         "remind (%s): %d invoices paid from credit, %d penalties proposed;"
         " SMS: %s, %d without a phone number",
@@ -170,7 +168,8 @@ async def remind(timestamp: int) -> None:
     )
 
 
-def _drain_outbox() -> DrainReport:
+def drain_outbox(ids: list[int] | None = None) -> DrainReport:
+    """Send the queued SMS that are due (only ``ids`` if given); sync psycopg."""
     settings = get_settings()
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         return notifications.drain(
@@ -178,6 +177,7 @@ def _drain_outbox() -> DrainReport:
             provider=make_sms_provider(settings),
             policy=RetryPolicy.of(settings.sms),
             now=datetime.now(UTC),
+            ids=ids,
         )
 
 
@@ -186,7 +186,7 @@ async def poll_payments(timestamp: int) -> None:
 
     at = scheduled_at(timestamp)
     settings = get_settings()
-    async with _engine() as engine:
+    async with open_engine() as engine:
         result = await poll_pending(
             engine,
             clients=make_provider_clients(settings.payments),
@@ -242,40 +242,10 @@ async def retry_stalled(context: JobContext, timestamp: int) -> None:
             )
 
 
-def close_zone(context: JobContext, period: str, zone_id: int) -> None:
-    """Draft one zone's invoices of ``period`` (``POST /billing/close`` defers one job per zone),
-    telling its progress as it goes.
-
-    Sync, so procrastinate runs it in a thread: the pricing keeps the worker's loop (and its
-    heartbeat) free.
-    """
-    job_id = context.job.id
-    assert job_id is not None
-    summary = asyncio.run(_close_zone(job_id, period=period, zone_id=zone_id))
-    logger.info("close %s zone %d (job %d): %s", period, zone_id, job_id, summary)
-
-
-async def _close_zone(job_id: int, *, period: str, zone_id: int) -> CloseSummary:
-    settings = get_settings()
-    async with (
-        await psycopg.AsyncConnection.connect(settings.dsn, autocommit=True) as side,
-        _engine() as engine,
-        AsyncSession(engine) as session,
-        session.begin(),
-    ):
-
-        async def progress(done: int, total: int) -> None:
-            await repository.write_progress(side, job_id=job_id, done=done, total=total)
-
-        return await close_service.close_period(
-            session, period=parse_period(period), zone_ids=[zone_id], progress=progress
-        )
-
-
 def late_data(timestamp: int) -> None:
     """Re-close the zones of issued months that received readings after their invoices were
     computed: changed figures become regularisations for two administrators
-    (``billing.close.late``). Sync, in a thread, like ``close_zone``."""
+    (``billing.close.late``). Sync, so procrastinate runs it in a thread."""
     at = scheduled_at(timestamp)
     jobs = get_settings().jobs
     until = datetime.now(UTC) - timedelta(seconds=jobs.late_data_settle_s)
@@ -302,7 +272,7 @@ def late_data(timestamp: int) -> None:
 
 async def _late_data(*, until: datetime, oldest: date, margin_days: int) -> list[CloseSummary]:
     summaries = []
-    async with _engine() as engine:
+    async with open_engine() as engine:
         async with AsyncSession(engine) as session, session.begin():
             months = await late.late_months(
                 session, until=until, oldest=oldest, margin_days=margin_days

@@ -5,7 +5,8 @@ Tree::
     NotFound (404)
     ├── MeterNotFound
     ├── BuildingNotFound
-    └── DwellingNotFound
+    ├── DwellingNotFound
+    └── MeterImportNotFound     a meter file's import job finds it gone (done already)
     Conflict (409)
     └── MeterAlreadyRemoved     a removed meter cannot be replaced or reassigned
     InvalidInput (422)
@@ -40,4 +41,8 @@ class DwellingNotFound(NotFound):
 
 
 class BrokerAuthUnavailable(Unavailable):
+    pass
+
+
+class MeterImportNotFound(NotFound):
     pass

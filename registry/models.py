@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base, pg_enum
@@ -161,3 +163,15 @@ class TechnicianAssignment(Base):
     technician_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
     meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+
+
+class MeterImport(Base):
+    """A checked meter file waiting for its import job (``POST /meters/import``); the job
+    deletes it once every meter is registered."""
+
+    __tablename__ = "meter_import"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    # The registrations as ``registry.registration.to_json`` writes them.
+    meters: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

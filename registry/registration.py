@@ -9,6 +9,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from registry.exceptions import InvalidMeterFile
 from registry.models import MeterKind, MeterUnit
@@ -46,6 +47,31 @@ class MeterRegistration:
         if self.installed_at.tzinfo is None:
             found.append("installed_at must carry a time zone offset")
         return found
+
+
+def to_json(meter: MeterRegistration) -> dict[str, Any]:
+    """A registration as JSON (kept in ``meter_import`` until its job registers it)."""
+    return {
+        "serial": meter.serial,
+        "kind": meter.kind.value,
+        "installed_at": meter.installed_at.isoformat(),
+        "unit": meter.unit.value,
+        "register_digits": meter.register_digits,
+        "dwelling_id": meter.dwelling_id,
+        "initial_index_l": meter.initial_index_l,
+        "reporting_interval_s": meter.reporting_interval_s,
+    }
+
+
+def from_json(data: dict[str, Any]) -> MeterRegistration:
+    return MeterRegistration(
+        **data
+        | {
+            "kind": MeterKind(data["kind"]),
+            "unit": MeterUnit(data["unit"]),
+            "installed_at": datetime.fromisoformat(data["installed_at"]),
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.countries import Country
 from core.telemetry import RollupPending
-from registry.models import Building, BuildingManager, Dwelling, DwellingOccupant, Meter, Zone
+from registry.models import (
+    Building,
+    BuildingManager,
+    Dwelling,
+    DwellingOccupant,
+    Meter,
+    MeterImport,
+    Zone,
+)
 
 # Accounts build on the registry, so the registry names the user table without importing its model.
 # Ref: https://docs.sqlalchemy.org/en/20/core/selectable.html#sqlalchemy.sql.expression.table
@@ -67,6 +75,20 @@ class RegistryRepository:
             await self.session.scalars(select(Dwelling.id).where(Dwelling.id.in_(dwelling_ids)))
         )
         return sorted(dwelling_ids - known)
+
+    async def add_import(self, meters: list[dict[str, Any]]) -> int:
+        row = MeterImport(meters=meters)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def import_meters(self, import_id: int) -> list[dict[str, Any]] | None:
+        return await self.session.scalar(
+            select(MeterImport.meters).where(MeterImport.id == import_id)
+        )
+
+    async def drop_import(self, import_id: int) -> None:
+        await self.session.execute(delete(MeterImport).where(MeterImport.id == import_id))
 
     async def dwelling_reference_taken(
         self, *, building_id: int, reference: str, dwelling_id: int | None

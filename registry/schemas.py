@@ -138,11 +138,6 @@ class MeterOut(OrmOut):
     reporting_interval_s: int
 
 
-class ImportOut(BaseModel):
-    created: int
-    existing: int
-
-
 class AssignmentIn(BaseModel):
     building_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = None
     meter_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = None

@@ -352,15 +352,3 @@ async def create_meter(session: AsyncSession, *, registration: MeterRegistration
     if result.created != 1:
         raise Conflict(f"serial {registration.serial!r} is already registered")
     return await get_meter_by_serial(session, serial=registration.serial)
-
-
-async def import_meters(
-    session: AsyncSession, *, meters: Sequence[MeterRegistration]
-) -> RegistrationResult:
-    """Register an operator's file of meters, refusing it whole if it names unknown dwellings."""
-    dwelling_ids = {m.dwelling_id for m in meters if m.dwelling_id is not None}
-    if dwelling_ids:
-        unknown = await RegistryRepository(session).unknown_dwellings(dwelling_ids)
-        if unknown:
-            raise InvalidInput(f"dwellings {unknown} do not exist")
-    return await register_meters(session, meters=meters)

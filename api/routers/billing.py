@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Path, status
 
 from accounts.models import User
 from accounts.permissions import Permission
@@ -15,18 +14,16 @@ from api.auth.deps import ClientIp
 from api.auth.guards import require
 from api.deps import JobsDep, SessionDep, SettingsDep
 from api.errors import error_responses
-from api.sms import queue_and_drain_after
-from billing import service as billing_service
 from billing.close import service as close_service
 from billing.close.period import parse_period
 from billing.close.schemas import CloseIn, HoldOut
 from billing.invoices import service as invoice_service
-from billing.invoices.schemas import InvoiceOut, IssueIn, IssueOut, OverdueIn, OverdueOut
+from billing.invoices.schemas import InvoiceOut, IssueIn, OverdueIn, OverdueOut
 from core import audit
 from core.audit import AuditAction
 from core.orm import MAX_ID
 from jobs import service as job_service
-from jobs.schemas import CloseJob, CloseQueued
+from jobs.schemas import CloseQueued, IssueQueued, ZoneJob
 
 router = APIRouter(prefix="/billing", tags=["billing"], responses=error_responses(401, 403))
 
@@ -57,50 +54,44 @@ async def close(
     `GET /jobs/{id}`. Safe to ask twice: a zone's close that still waits is not queued again."""
     period = parse_period(body.period)
     queued = await job_service.queue_closes(session, jobs, period=period, zone_ids=body.zone_ids)
-    out = CloseQueued(period=period.label, jobs=[CloseJob.of(q) for q in queued])
+    out = CloseQueued(period=period.label, jobs=[ZoneJob.of(q) for q in queued])
     await _audit(session, user, ip, event="close_queued", **out.model_dump())
     return out
 
 
-@router.post("/issue", response_model=IssueOut, responses=error_responses(404, 409, 422))
+@router.post(
+    "/issue",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IssueQueued,
+    responses=error_responses(404, 409, 422),
+)
 async def issue(
     body: IssueIn,
     session: SessionDep,
     settings: SettingsDep,
+    jobs: JobsDep,
     user: Admin,
     ip: ClientIp,
-    request: Request,
-    background: BackgroundTasks,
-) -> IssueOut:
-    """Issue a month's drafts with gapless numbers per country and year."""
-    summary = await billing_service.issue_period(
-        session,
-        period=parse_period(body.period),
-        today=_today(),
-        issued_by=user.id,
-        grace_days=settings.billing.grace_days,
-        payment_days=settings.billing.payment_days,
-        zone_ids=body.zone_ids,
-        force=body.force,
+) -> IssueQueued:
+    """Queue the issue of a month's drafts, one job per zone (gapless numbers per country and
+    year; the new-invoice SMS go out once issued): follow each at `GET /jobs/{id}`. A zone's
+    issue that still waits is not queued again."""
+    period = parse_period(body.period)
+    today = _today()
+    invoice_service.check_grace(
+        period, today=today, grace_days=settings.billing.grace_days, force=body.force
     )
-    out = IssueOut.of(summary)
-    await _audit(session, user, ip, event="issue", period=body.period, **out.model_dump())
-    # Committed here, not by the session dependency: the SMS job reads the new invoices on its
-    # own connection, and FastAPI may run background tasks before dependencies exit.
-    await session.commit()
-
-    async def queue(session: AsyncSession) -> list[int]:
-        now = datetime.now(UTC)
-        result = await billing_service.queue_issue_notices(
-            session,
-            today=now.date(),
-            reminder_days=settings.payments.reminder_days,
-            now=now,
-            billing=settings.billing,
-        )
-        return result.outbox_ids
-
-    queue_and_drain_after(background, request, queue)
+    queued = await job_service.queue_issues(
+        session,
+        jobs,
+        period=period,
+        zone_ids=body.zone_ids,
+        today=today,
+        force=body.force,
+        issued_by=user.id,
+    )
+    out = IssueQueued(period=period.label, jobs=[ZoneJob.of(q) for q in queued])
+    await _audit(session, user, ip, event="issue_queued", **out.model_dump())
     return out
 
 

@@ -11,16 +11,19 @@ from accounts import scope
 from accounts.models import User
 from accounts.permissions import Permission
 from api.auth.guards import meter_in_reach, require
-from api.deps import SessionDep, SettingsDep
+from api.deps import JobsDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset, PathId
 from core.exceptions import InvalidInput, PayloadTooLarge
+from jobs import service as job_service
+from jobs.schemas import ImportQueued
 from registry import credentials as registry_credentials
+from registry import imports
 from registry import service as registry_service
 from registry.credentials import MeterCredentials
 from registry.models import Meter
 from registry.registration import MeterRegistration, parse_meter_csv
-from registry.schemas import ImportOut, MeterIn, MeterOut, MeterPatch, MeterReplaceIn
+from registry.schemas import MeterIn, MeterOut, MeterPatch, MeterReplaceIn
 
 router = APIRouter(prefix="/meters", tags=["meters"], responses=error_responses(401, 403))
 
@@ -61,14 +64,21 @@ async def create_meter(
     )
 
 
-@router.post("/import", response_model=ImportOut, responses=error_responses(404, 413, 422))
+@router.post(
+    "/import",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImportQueued,
+    responses=error_responses(413, 422),
+)
 async def import_meters(
     file: UploadFile,
     session: SessionDep,
     settings: SettingsDep,
+    jobs: JobsDep,
     _: Annotated[User, require(Permission.METERS_WRITE)],
-) -> ImportOut:
-    """Register meters from a CSV file (size and line caps: settings `METER_IMPORT__*`)."""
+) -> ImportQueued:
+    """Check a meter CSV file (size and line caps: settings `METER_IMPORT__*`; every bad line
+    is a 422 at once), then queue the job that registers it: follow it at `GET /jobs/{id}`."""
     caps = settings.meter_import
     raw = await file.read(caps.max_bytes + 1)
     if len(raw) > caps.max_bytes:
@@ -80,8 +90,11 @@ async def import_meters(
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text") from None
     meters = parse_meter_csv(text, max_rows=caps.max_rows, now=datetime.now(UTC))
-    result = await registry_service.import_meters(session, meters=meters)
-    return ImportOut(created=result.created, existing=result.existing)
+    import_id = await imports.store_import(session, meters=meters)
+    # The file must be committed before a worker looks for it.
+    await session.commit()
+    job_id = await job_service.queue_meter_import(jobs, import_id=import_id)
+    return ImportQueued(job_id=job_id, meters=len(meters))
 
 
 @router.patch("/{meter_id}", response_model=MeterOut, responses=error_responses(404, 409))

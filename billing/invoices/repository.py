@@ -49,13 +49,13 @@ class InvoiceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def draft_countries(self, *, period_id: int, zone_ids: list[int] | None) -> list[str]:
-        """The countries with drafts to issue in the period (and zones), in order."""
-        rows = await self.session.scalars(
-            text(f"SELECT DISTINCT i.country_code {_DRAFTS} ORDER BY 1"),
+    async def draft_counts(self, *, period_id: int, zone_ids: list[int] | None) -> dict[str, int]:
+        """The drafts to issue in the period (and zones), per country, in country order."""
+        rows = await self.session.execute(
+            text(f"SELECT i.country_code, count(*) AS drafts {_DRAFTS} GROUP BY 1 ORDER BY 1"),
             {"period_id": period_id, "zones": zone_ids},
         )
-        return list(rows.all())
+        return {str(row.country_code): int(row.drafts) for row in rows}
 
     async def number_drafts(
         self,

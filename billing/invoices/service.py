@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.close.period import Period
 from billing.close.repository import CloseRepository
-from billing.close.service import check_zones
+from billing.close.service import Progress, check_zones
 from billing.invoices.exceptions import (
     DuplicateApproval,
     GraceNotOver,
@@ -62,18 +62,15 @@ async def issue_period(
     payment_days: int,
     zone_ids: Sequence[int] | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> IssueSummary:
-    """Issue every draft periodic / subscription-only invoice of ``period``.
+    """Issue every draft periodic / subscription-only invoice of ``period``; ``progress`` hears
+    (0, drafts) before and (issued, drafts) after.
 
     Raises:
         GraceNotOver: the grace after the period's end is not over (and not ``force``).
     """
-    ready_on = period.end + timedelta(days=grace_days + 1)
-    if today < ready_on and not force:
-        raise GraceNotOver(
-            f"period {period.label} is in its grace for late readings until {ready_on}"
-            f" (billing.grace_days={grace_days}); issue then, or force"
-        )
+    check_grace(period, today=today, grace_days=grace_days, force=force)
     await check_zones(session, zone_ids)
     period_id = await CloseRepository(session).lock_period(
         label=period.label, start=period.start, end=period.end
@@ -81,8 +78,12 @@ async def issue_period(
     repo = InvoiceRepository(session)
     zones = None if zone_ids is None else list(zone_ids)
     starts: dict[str, int] = {}
-    for country in await repo.draft_countries(period_id=period_id, zone_ids=zones):
+    drafts = await repo.draft_counts(period_id=period_id, zone_ids=zones)
+    for country in drafts:
         starts[country] = await repo.lock_sequence(country=country, year=today.year)
+    total = sum(drafts.values())
+    if progress:
+        await progress(0, total)
     if not starts:
         return IssueSummary(issued=0, numbers={})
     counts = await repo.number_drafts(
@@ -100,7 +101,20 @@ async def issue_period(
             format_number(country, today.year, first),
             format_number(country, today.year, last),
         )
-    return IssueSummary(issued=sum(counts.values()), numbers=numbers)
+    issued = sum(counts.values())
+    if progress:
+        await progress(issued, total)
+    return IssueSummary(issued=issued, numbers=numbers)
+
+
+def check_grace(period: Period, *, today: date, grace_days: int, force: bool) -> None:
+    """Raises GraceNotOver while the period's grace for late readings runs (unless ``force``)."""
+    ready_on = period.end + timedelta(days=grace_days + 1)
+    if today < ready_on and not force:
+        raise GraceNotOver(
+            f"period {period.label} is in its grace for late readings until {ready_on}"
+            f" (billing.grace_days={grace_days}); issue then, or force"
+        )
 
 
 def format_number(country: str, year: int, n: int) -> str:

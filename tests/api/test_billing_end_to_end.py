@@ -24,7 +24,7 @@ from core.config_billing import (
     UtilityIdentity,
 )
 from tests.billing.arrange import P0, P1, World
-from tests.jobs.workers import close_and_wait
+from tests.jobs.workers import close_and_wait, issue_and_wait, quiet_worker_env, read_logs
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
@@ -70,10 +70,23 @@ def settings(settings, fake_twilio):
     )
 
 
-@pytest.mark.usefixtures("job_worker")
+def sms_env(settings) -> dict[str, str]:
+    """The test's SMS provider and utilities for the worker process, which sends the SMS."""
+    sms = settings.sms
+    return {
+        "WATERBILL_SMS__PROVIDER": sms.provider.value,
+        "WATERBILL_SMS__TWILIO_ACCOUNT_SID": sms.twilio_account_sid,
+        "WATERBILL_SMS__TWILIO_AUTH_TOKEN": sms.twilio_auth_token.get_secret_value(),
+        "WATERBILL_SMS__FROM_NUMBER": sms.from_number,
+        "WATERBILL_SMS__TWILIO_BASE_URL": sms.twilio_base_url or "",
+        "WATERBILL_BILLING": settings.billing.model_dump_json(),
+    }
+
+
 async def test_from_rollups_to_a_paid_invoice_in_the_report(
-    admin_client, db, fake_twilio, tmp_path
+    admin_client, db, fake_twilio, tmp_path, settings, database_url, start_worker
 ):
+    start_worker(quiet_worker_env(database_url) | sms_env(settings))
     world = World(db)
     dwelling = world.dwelling()
     world.customer(dwelling, language="fr", phone=PHONE)
@@ -84,8 +97,10 @@ async def test_from_rollups_to_a_paid_invoice_in_the_report(
     )
 
     await close_and_wait(admin_client, period="2026-10")
-    issued = await admin_client.post("/billing/issue", json={"period": "2026-10", "force": True})
-    assert issued.status_code == 200, issued.text
+    (issued,) = await issue_and_wait(
+        admin_client, read_logs(tmp_path), period="2026-10", force=True
+    )
+    assert (issued["result"]["issued"], issued["result"]["sms_queued"]) == (1, 1)
     (invoice,) = (await admin_client.get("/invoices")).json()
     assert (invoice["status"], invoice["volume_l"]) == ("issued", 11_160)
     total = invoice["total_minor"]

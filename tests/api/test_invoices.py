@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tests.billing.arrange import P0, P1, World
-from tests.jobs.workers import close_and_wait
+from tests.jobs.workers import close_and_wait, issue_and_wait
 
 pytestmark = pytest.mark.services
 
@@ -26,9 +26,8 @@ def pdf_text(content: bytes) -> str:
 
 async def close_and_issue(admin_client):
     closed = await close_and_wait(admin_client, period="2026-10")
-    issued = await admin_client.post("/billing/issue", json={"period": "2026-10", "force": True})
-    assert issued.status_code == 200, issued.text
-    return {"close": closed, "issue": issued.json()}
+    issued = await issue_and_wait(admin_client, period="2026-10", force=True)
+    return {"close": closed, "issue": issued}
 
 
 @pytest.mark.usefixtures("job_worker")
@@ -41,7 +40,9 @@ class TestBillingRun:
         listed = (await admin_client.get("/invoices", params={"period": "2026-10"})).json()
         # Numbered in the year of issue (today's, whatever the clock says).
         number = f"CM-{listed[0]['issue_date'][:4]}-000001"
-        assert runs["issue"] == {"issued": 1, "numbers": {"CM": [number] * 2}}
+        (issue,) = runs["issue"]
+        assert (issue["task"], issue["progress"]) == ("issue_zone", {"done": 1, "total": 1})
+        assert issue["result"] == {"issued": 1, "numbers": {"CM": [number] * 2}, "sms_queued": 0}
         assert [(i["number"], i["status"], i["volume_l"]) for i in listed] == [
             (number, "issued", 20 * int((P1 - P0) / H))
         ]

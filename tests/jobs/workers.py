@@ -97,14 +97,10 @@ def _no_logs() -> str:
     return "(the worker logs are in the test's tmp_path)"
 
 
-async def close_and_wait(
-    client: httpx.AsyncClient, logs: Callable[[], str] = _no_logs, **body: Any
+async def wait_for_jobs(
+    client: httpx.AsyncClient, ids: list[int], logs: Callable[[], str] = _no_logs
 ) -> list[dict[str, Any]]:
-    """``POST /billing/close`` as ``body`` says, then poll each queued job to its success (a
-    worker must run); returns the jobs as ``GET /jobs/{id}`` gives them."""
-    answer = await client.post("/billing/close", json=body)
-    assert answer.status_code == 202, answer.text
-    ids = [job["job_id"] for job in answer.json()["jobs"]]
+    """Poll each job to its success (a worker must run); returns them as ``GET /jobs/{id}``."""
     jobs: list[dict[str, Any]] = []
 
     async def done() -> bool:
@@ -112,5 +108,23 @@ async def close_and_wait(
         assert not [job for job in jobs if job["status"] == "failed"], jobs
         return all(job["status"] == "succeeded" for job in jobs)
 
-    await wait_for_async(done, "the close jobs to succeed", logs)
+    await wait_for_async(done, f"jobs {ids} to succeed", logs)
     return jobs
+
+
+async def close_and_wait(
+    client: httpx.AsyncClient, logs: Callable[[], str] = _no_logs, **body: Any
+) -> list[dict[str, Any]]:
+    """``POST /billing/close`` as ``body`` says, then poll each queued job to its success."""
+    answer = await client.post("/billing/close", json=body)
+    assert answer.status_code == 202, answer.text
+    return await wait_for_jobs(client, [job["job_id"] for job in answer.json()["jobs"]], logs)
+
+
+async def issue_and_wait(
+    client: httpx.AsyncClient, logs: Callable[[], str] = _no_logs, **body: Any
+) -> list[dict[str, Any]]:
+    """``POST /billing/issue`` as ``body`` says, then poll each queued job to its success."""
+    answer = await client.post("/billing/issue", json=body)
+    assert answer.status_code == 202, answer.text
+    return await wait_for_jobs(client, [job["job_id"] for job in answer.json()["jobs"]], logs)

@@ -1,5 +1,6 @@
-"""The administrator's view: tariff versions (list, create), the billing run (close a period,
-approve regularisations) and users with their roles (static/js/admin.js).
+"""The administrator's view: tariff versions (list, create), the billing run (close and issue a
+period, approve regularisations), the jobs (running, failed with a retry, scheduled) and users
+with their roles (static/js/admin.js).
 
 The billing run calls the billing API; where this server does not have it yet, the section says
 so instead of failing.
@@ -52,6 +53,55 @@ MESSAGES = {
         " leur avancement.",
         "{period}: pinisim mun i stat, {count} wok ({ids}).",
     ),
+    "admin.issue": Msg("Issue the invoices", "Émettre les factures", "Salim ol bil"),
+    "admin.issue_queued": Msg(
+        "{period}: issue queued, {count} zone jobs ({ids}); the jobs list shows their progress.",
+        "{period} : émission lancée, {count} tâches par zone ({ids}) ; la liste des tâches suit"
+        " leur avancement.",
+        "{period}: salim bil i stat, {count} wok ({ids}).",
+    ),
+    "admin.jobs": Msg("Jobs", "Tâches", "Ol wok"),
+    "admin.jobs_running": Msg(
+        "Running and waiting", "En cours et en attente", "Ol wok i ran na i wet"
+    ),
+    "admin.jobs_failed": Msg("Failed", "En échec", "Ol wok i bagarap"),
+    "admin.jobs_scheduled": Msg("Scheduled", "Planifiées", "Ol wok i gat taim"),
+    "admin.no_jobs": Msg(
+        "No job running or waiting.",
+        "Aucune tâche en cours ni en attente.",
+        "Nogat wok i ran o i wet.",
+    ),
+    "admin.no_failed": Msg("No failed job.", "Aucune tâche en échec.", "Nogat wok i bagarap."),
+    "admin.job": Msg("Job", "Tâche", "Wok"),
+    "admin.job_status": Msg("Status", "État", "Olsem wanem"),
+    "admin.job_progress": Msg("Progress", "Avancement", "Hamas i pinis"),
+    "admin.job_started": Msg("Started", "Démarrée", "Stat"),
+    "admin.job_failed_at": Msg("Failed", "Échec", "Bagarap"),
+    "admin.job_error": Msg("Error", "Erreur", "Popaia"),
+    "admin.job_result": Msg("Result", "Résultat", "Wanem i kamap"),
+    "admin.job_cron": Msg("Schedule (cron, UTC)", "Calendrier (cron, UTC)", "Taim (cron, UTC)"),
+    "admin.job_next": Msg("Next run", "Prochaine exécution", "Neks taim"),
+    "admin.job_of": Msg("{done} of {total}", "{done} sur {total}", "{done} long {total}"),
+    "admin.retry": Msg("Retry", "Relancer", "Traim gen"),
+    "admin.retried": Msg(
+        "Job #{id} queued again.", "Tâche n°{id} relancée.", "Wok #{id} i stat gen."
+    ),
+    "admin.jobs_updated": Msg(
+        "Updated at {time}, every {seconds} s.",
+        "Mis à jour à {time}, toutes les {seconds} s.",
+        "Nupela long {time}, olgeta {seconds} sekon.",
+    ),
+    "job.todo": Msg("waiting", "en attente", "i wet"),
+    "job.doing": Msg("running", "en cours", "i ran"),
+    "job.succeeded": Msg("done", "terminée", "pinis"),
+    "job.failed": Msg("failed", "en échec", "i bagarap"),
+    "job.cancelled": Msg("cancelled", "annulée", "katim"),
+    "job.aborted": Msg("aborted", "interrompue", "stopim"),
+    "jobres.issued": Msg("issued", "émises", "i salim"),
+    "jobres.numbers": Msg("numbers", "numéros", "ol namba"),
+    "jobres.sms_queued": Msg("SMS", "SMS", "SMS"),
+    "jobres.created": Msg("created", "créés", "i kamap nupela"),
+    "jobres.existing": Msg("already registered", "déjà enregistrés", "i stap pinis"),
     "admin.regularisations": Msg(
         "Regularisations awaiting approval",
         "Régularisations à approuver",
@@ -149,10 +199,17 @@ def _body(t: Translator) -> str:
 <form id="close-form" class="row" novalidate>
 <div class="field"><label for="period">{t("admin.period")}</label>
 <input type="month" id="period" name="period" required></div>
-<button class="primary" type="submit">{t("admin.close")}</button></form>
+<button class="primary" type="submit">{t("admin.close")}</button>
+<button class="secondary" type="button" id="issue">{t("admin.issue")}</button></form>
 <p id="close-result" role="status"></p>
 <h3>{t("admin.regularisations")}</h3>
 <div id="regularisations"></div>
+</section>
+<section aria-labelledby="h-jobs"><h2 id="h-jobs">{t("admin.jobs")}</h2>
+<p id="jobs-updated" class="muted"></p>
+<h3>{t("admin.jobs_running")}</h3><div id="jobs-running"></div>
+<h3>{t("admin.jobs_failed")}</h3><div id="jobs-failed"></div>
+<h3>{t("admin.jobs_scheduled")}</h3><div id="jobs-scheduled"></div>
 </section>
 <section aria-labelledby="h-users"><h2 id="h-users">{t("admin.users")}</h2>
 <div id="users"></div></section>

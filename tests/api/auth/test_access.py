@@ -300,7 +300,10 @@ TABLE: dict[str, Case] = {
         ADMIN_ONLY_LIST, query=lambda _: {"start": "2026-01-01", "end": "2026-12-31"}
     ),
     "GET /jobs": Case(ADMIN_ONLY_LIST),
+    "GET /jobs/schedule": Case(ADMIN_ONLY_LIST),
     "GET /jobs/{job_id}": Case(ADMIN_ONLY),
+    # The arranged job waits (todo): only a failed one can be retried.
+    "POST /jobs/{job_id}/retry": Case(same("403/403", "403/403", "403/403", "409/409")),
 }
 
 

@@ -23,11 +23,15 @@ async def upload(api, admin, text: str):
 
 
 class TestCaps:
-    async def test_a_file_at_the_line_cap_is_imported(self, api, make_account):
+    async def test_a_file_at_the_line_cap_is_queued_for_import(self, api, make_account, db):
         admin = await make_account("admin")
         answer = await upload(api, admin, meter_file(50))
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["created"] == 50
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["meters"] == 50
+        job = db.execute(
+            "SELECT task_name FROM procrastinate_jobs WHERE id = %s", [answer.json()["job_id"]]
+        ).fetchone()
+        assert job == ("import_meters",)
 
     async def test_one_line_more_is_a_clear_422_and_nothing_is_stored(self, api, make_account, db):
         admin = await make_account("admin")

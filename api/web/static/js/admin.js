@@ -1,4 +1,5 @@
-// Administrator: tariff versions, the billing run (close, approve regularisations), users and roles.
+// Administrator: tariff versions, the billing run (close, issue, approve regularisations), the jobs
+// (running with progress, failed with a retry, scheduled), users and roles.
 import { $, api, ApiError, busy, el, fmt, guarded, startShell, status, t, table } from "./core.js";
 
 const user = startShell();
@@ -123,23 +124,153 @@ async function regularisations() {
   );
 }
 
+/** The zone jobs a close or an issue queued: followed in the jobs panel, summed up here. */
+function queuedJobs(message, queued) {
+  if (queued === null) return $("#close-result").replaceChildren(unavailable());
+  for (const job of queued.jobs) followed.add(job.job_id);
+  $("#close-result").replaceChildren(
+    t(message, { period: queued.period, count: queued.jobs.length, ids: queued.jobs.map((job) => `#${job.job_id}`).join(", ") }),
+  );
+  return guarded(jobs, { quiet: true });
+}
+
 $("#close-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   busy(form, async () => {
     try {
       const queued = await optional("/billing/close", { method: "POST", body: { period: $("#period").value } });
-      $("#close-result").replaceChildren(
-        queued === null
-          ? unavailable()
-          : t("admin.closed", { period: queued.period, count: queued.jobs.length, ids: queued.jobs.map((job) => `#${job.job_id}`).join(", ") }),
-      );
+      await queuedJobs("admin.closed", queued);
       await regularisations();
     } catch (error) {
       status(explain(error), "error");
     }
   });
 });
+
+$("#issue").addEventListener("click", () => {
+  busy($("#close-form"), async () => {
+    try {
+      const queued = await optional("/billing/issue", { method: "POST", body: { period: $("#period").value } });
+      await queuedJobs("admin.issue_queued", queued);
+    } catch (error) {
+      status(explain(error), "error");
+    }
+  });
+});
+
+// ---- jobs --------------------------------------------------------------------------------------
+
+const JOBS_REFRESH_S = 3;
+// Jobs started from this page (a close, an issue, a retry): listed until done, and after.
+const followed = new Set();
+const BADGE = { doing: "warn", succeeded: "ok", failed: "bad", aborted: "bad" };
+
+function jobLabel(job) {
+  const args = job.args ?? {};
+  const parts = [job.task];
+  if (args.period) parts.push(args.period);
+  if (args.zone_id !== undefined) parts.push(`${t("admin.zone")} #${args.zone_id}`);
+  return `#${job.id} ${parts.join(" · ")}`;
+}
+
+const jobStatus = (job) => el("span", { class: `badge ${BADGE[job.status] ?? ""}`, dataset: { status: job.status } }, t(`job.${job.status}`));
+
+function jobProgress(job) {
+  const p = job.progress;
+  if (!p) return "–";
+  const label = t("admin.job_of", { done: fmt.number(p.done), total: fmt.number(p.total) });
+  // An empty run (nothing to do) is complete, not stuck at 0 of 0.
+  const bar = el("progress", { max: String(Math.max(p.total, 1)), value: String(p.total ? p.done : 1), "aria-label": `${jobLabel(job)}: ${label}` });
+  return el("span", { class: "job-progress" }, bar, " ", label);
+}
+
+const resultValue = (value) =>
+  Array.isArray(value)
+    ? value.join(" – ")
+    : value && typeof value === "object"
+      ? Object.entries(value).map(([key, item]) => `${key} ${resultValue(item)}`).join("; ")
+      : fmt.number(value);
+
+const jobResult = (job) =>
+  job.result ? Object.entries(job.result).map(([key, value]) => `${t(`jobres.${key}`)}: ${resultValue(value)}`).join(", ") : job.error ?? "";
+
+function retryButton(job) {
+  return el(
+    "button",
+    {
+      class: "secondary",
+      type: "button",
+      "aria-label": `${t("admin.retry")} ${jobLabel(job)}`,
+      onclick: async (event) => {
+        event.currentTarget.disabled = true;
+        try {
+          const retried = await api(`/jobs/${job.id}/retry`, { method: "POST" });
+          followed.add(retried.job_id);
+          status(t("admin.retried", { id: retried.job_id }), "ok");
+        } catch (error) {
+          status(explain(error), "error");
+        }
+        await guarded(jobs, { quiet: true });
+      },
+    },
+    t("admin.retry"),
+  );
+}
+
+async function jobs() {
+  const [doing, todo, failed, scheduled] = await Promise.all([
+    api("/jobs", { query: { status: "doing", limit: 50 } }),
+    api("/jobs", { query: { status: "todo", limit: 50 } }),
+    api("/jobs", { query: { status: "failed", limit: 20 } }),
+    api("/jobs/schedule"),
+  ]);
+  const shown = new Map([...doing.items, ...todo.items].map((job) => [job.id, job]));
+  const others = [...followed].filter((id) => !shown.has(id));
+  for (const job of await Promise.all(others.map((id) => api(`/jobs/${id}`)))) shown.set(job.id, job);
+  const running = [...shown.values()].sort((a, b) => b.id - a.id);
+  $("#jobs-running").replaceChildren(
+    running.length
+      ? table(
+          [
+            [t("admin.job"), jobLabel],
+            [t("admin.job_status"), jobStatus],
+            [t("admin.job_progress"), jobProgress],
+            [t("admin.job_started"), (job) => (job.started_at ? fmt.dateTime(job.started_at) : "–")],
+            [t("admin.job_result"), jobResult],
+          ],
+          running,
+          { caption: t("admin.jobs_running") },
+        )
+      : el("p", {}, t("admin.no_jobs")),
+  );
+  $("#jobs-failed").replaceChildren(
+    failed.items.length
+      ? table(
+          [
+            [t("admin.job"), jobLabel],
+            [t("admin.job_failed_at"), (job) => (job.finished_at ? fmt.dateTime(job.finished_at) : "–")],
+            [t("admin.job_error"), (job) => el("span", { class: "job-error" }, job.error ?? "–")],
+            ["", retryButton],
+          ],
+          failed.items,
+          { caption: t("admin.jobs_failed") },
+        )
+      : el("p", {}, t("admin.no_failed")),
+  );
+  $("#jobs-scheduled").replaceChildren(
+    table(
+      [
+        [t("admin.job"), (s) => s.task],
+        [t("admin.job_cron"), (s) => el("code", {}, s.cron)],
+        [t("admin.job_next"), (s) => fmt.dateTime(s.next_at)],
+      ],
+      scheduled,
+      { caption: t("admin.jobs_scheduled") },
+    ),
+  );
+  $("#jobs-updated").textContent = t("admin.jobs_updated", { time: fmt.part(Date.now(), { timeStyle: "medium" }), seconds: JOBS_REFRESH_S });
+}
 
 // ---- users and roles ---------------------------------------------------------------------------
 
@@ -182,7 +313,10 @@ async function start() {
   const now = new Date();
   const previous = new Date(now.getFullYear(), now.getMonth() - 1, 1);
   $("#period").value = `${previous.getFullYear()}-${String(previous.getMonth() + 1).padStart(2, "0")}`;
-  await guarded(() => Promise.all([tariffs(), regularisations(), users()]));
+  await guarded(() => Promise.all([tariffs(), regularisations(), users(), jobs()]));
+  setInterval(() => {
+    if (document.visibilityState === "visible") guarded(jobs, { quiet: true });
+  }, JOBS_REFRESH_S * 1000);
 }
 
 if (user) start();

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.close import service as close_service
 from billing.close.period import Period
 from core.config_jobs import JobsSettings
-from jobs.app import STALLED_CRON, schedule
+from jobs.app import schedule
 from jobs.exceptions import JobNotFound, JobNotRetryable
 from jobs.repository import JobRepository
 
@@ -59,7 +59,7 @@ def schedule_ahead(jobs: JobsSettings, *, now: datetime) -> list[ScheduledTask]:
     """Each periodic task with its cron and next run after ``now``, soonest first (UTC, as
     procrastinate's periodic deferrer reads the crons)."""
     crons = {name: cron for name, (_, cron) in schedule(jobs).items()}
-    crons["retry_stalled"] = STALLED_CRON
+    crons["retry_stalled"] = jobs.stalled_cron
     ahead = [
         ScheduledTask(
             task=name,

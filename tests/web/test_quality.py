@@ -18,6 +18,7 @@ from tests.web.conftest import (
     Estate,
     LiveServer,
     Person,
+    refresh_cookie,
     sign_in,
 )
 
@@ -63,13 +64,11 @@ async def first_visit_bytes(
     the page, its assets and, signed in as ``person``, the API calls that fill it."""
     context = await browser.new_context(base_url=live_server.url, viewport=PHONE)
     if person is not None:
+        # Signed in earlier: the browser holds the refresh cookie, as sign-in leaves it.
         pair = httpx.post(
             f"{live_server.url}/auth/login", json={"phone": person.phone, "password": PASSWORD}
         ).json()
-        await context.add_init_script(
-            f"localStorage.setItem('wb.access', {json.dumps(pair['access_token'])});"
-            f"localStorage.setItem('wb.refresh', {json.dumps(pair['refresh_token'])});"
-        )
+        await context.add_cookies([refresh_cookie(live_server, pair["refresh_token"])])
     page = await context.new_page()
     responses = []
     page.on("requestfinished", lambda request: responses.append(request))

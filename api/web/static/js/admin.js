@@ -1,7 +1,7 @@
 // Administrator: tariff versions, the billing run (close, approve regularisations), users and roles.
 import { $, api, ApiError, busy, el, fmt, guarded, startShell, status, t, table } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const ROLES = ["customer", "manager", "technician", "admin"];
 const DWELLING_TYPES = ["apartment", "house", "commercial", "communal"];

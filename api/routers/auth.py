@@ -42,6 +42,7 @@ from api.auth.throttle import AuthEndpoint, RateLimiter, enforce
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_response, error_responses
 from api.sms import drain_after_commit
+from core.config import Settings
 from core.exceptions import AppError
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(429))
@@ -95,7 +96,7 @@ async def _send_after_commit(
 
 
 def _tokens(
-    pair: auth_service.TokenPair, response: Response, *, settings: SettingsDep, mode: str | None
+    pair: auth_service.TokenPair, response: Response, *, settings: Settings, mode: str | None
 ) -> TokenOut:
     """The pair as JSON; in the web app's flow the refresh token goes to the cookie instead."""
     if mode == "cookie":
@@ -108,7 +109,7 @@ def _tokens(
 
 
 async def _failed_by_cookie(
-    session: AsyncSession, exc: AppError, *, settings: SettingsDep
+    session: AsyncSession, exc: AppError, *, settings: Settings
 ) -> JSONResponse:
     """A refused cookie is of no further use: answer the error and clear it."""
     await session.rollback()

@@ -335,6 +335,13 @@ export async function guarded(load, { quiet = false } = {}) {
 
 // ---- the shell: nav, language, guard ---------------------------------------------------------
 
+// A page's script takes its forms over once the session is restored; a submit before that must
+// not fall through to the browser, which would GET the page with the fields in the URL. Forms with
+// an action of their own (the language switcher) still work without script.
+document.addEventListener("submit", (event) => {
+  if (!event.target.hasAttribute("action")) event.preventDefault();
+});
+
 function setLanguageCookie(value) {
   document.cookie = `wb_lang=${value}; path=/; max-age=31536000; samesite=lax`;
 }
@@ -346,7 +353,16 @@ export async function startShell() {
   document.documentElement.classList.add("js");
   const allowed = boot.roles; // null: public page
   // A public page asks only when someone signed in here before: no refresh for every visitor.
-  if (allowed !== null || remembered()) await restoreSession();
+  const restored = allowed !== null || remembered() ? restoreSession() : Promise.resolve();
+  // The switcher works at once; saving the choice to the profile waits for the session.
+  const select = document.getElementById("lang-select");
+  select.addEventListener("change", async () => {
+    setLanguageCookie(select.value);
+    await restored;
+    if (auth.user()) await api("/users/me", { method: "PATCH", body: { language: select.value } }).catch(() => {});
+    location.reload();
+  });
+  await restored;
   const user = auth.user();
   if (allowed !== null && !user) {
     toSignIn();
@@ -366,12 +382,6 @@ export async function startShell() {
     signout.hidden = false;
     signout.addEventListener("click", () => auth.signOut());
   }
-  const select = document.getElementById("lang-select");
-  select.addEventListener("change", async () => {
-    setLanguageCookie(select.value);
-    if (auth.user()) await api("/users/me", { method: "PATCH", body: { language: select.value } }).catch(() => {});
-    location.reload();
-  });
   return user;
 }
 

@@ -24,8 +24,11 @@ from tests.web.conftest import (
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-# Bytes on the wire (compressed) for a first visit, every asset included.
-BUDGET = 40_000
+# Bytes on the wire (compressed) for a first visit, every asset included. 42 KB, was 40 KB: each
+# signed-in page load now trades the refresh cookie for an access token (POST /auth/refresh,
+# about 1.5 KB with headers), the price of keeping no token in storage. (core.js is fetched twice,
+# with and without its version query, about 6.5 KB: the saving to make before raising this again.)
+BUDGET = 42_000
 
 UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
  'input:not([type=hidden]), select, textarea, button, a[href]')]

@@ -7,7 +7,8 @@ Tree::
     ├── InvalidToken            forged, expired or wrong type
     └── RefreshTokenRejected    revoked, reused or unknown refresh token
     PermissionDenied (403)
-    └── AccountInactive         right password, account not activated yet
+    ├── AccountInactive         right password, account not activated yet
+    └── CsrfRejected            a cookie refresh or logout not sent by the web app's own pages
     AppError (400)
     └── CodeRejected            SMS code wrong, used, expired or out of attempts
     Conflict (409)
@@ -39,6 +40,10 @@ class RefreshTokenRejected(NotAuthenticated, AuthFailure):
 
 
 class AccountInactive(PermissionDenied, AuthFailure):
+    pass
+
+
+class CsrfRejected(PermissionDenied):
     pass
 
 

@@ -118,6 +118,19 @@ class AccountsRepository:
     async def refresh_token_for_update(self, jti: UUID) -> RefreshToken | None:
         return await self.session.get(RefreshToken, jti, with_for_update=True)
 
+    async def family_is_live(self, family: UUID, *, now: datetime) -> bool:
+        """Whether the family still holds an unrevoked, unexpired token (its latest)."""
+        live = await self.session.scalar(
+            select(RefreshToken.jti)
+            .where(
+                RefreshToken.family == family,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .limit(1)
+        )
+        return live is not None
+
     async def revoke_family(self, family: UUID, *, at: datetime) -> None:
         await self.session.execute(
             update(RefreshToken)

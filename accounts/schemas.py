@@ -64,7 +64,10 @@ class PasswordResetConfirmIn(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        description="The refresh token for API clients; null in the web app's flow"
+        " (`X-WaterBill-Session: cookie`), where it travels only in the HttpOnly cookie."
+    )
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds the access token lives.")
 

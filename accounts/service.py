@@ -8,7 +8,7 @@ code requests answer the same for every number, and a failed login never says wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,27 +226,46 @@ async def _refresh_row(session: AsyncSession, *, settings: Settings, token: str)
 
 
 async def refresh(
-    session: AsyncSession, *, settings: Settings, token: str, ip: str | None
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    token: str,
+    ip: str | None,
+    grace_s: int = 0,
 ) -> TokenPair:
     """Rotate: a new pair, the old refresh token revoked. Reusing a revoked one revokes its
-    whole family, since the token or its successor is in someone else's hands."""
+    whole family, since the token or its successor is in someone else's hands.
+
+    Args:
+        grace_s: a token rotated at most this long ago, whose family still has a live token,
+            is honoured once more instead: two browser tabs, or a page left while its refresh
+            was in flight, present the same cookie (the web app's flow; 0 for API clients).
+    """
     row = await _refresh_row(session, settings=settings, token=token)
     now = datetime.now(UTC)
+    repository = AccountsRepository(session)
     if row.revoked_at is not None:
-        await AccountsRepository(session).revoke_family(row.family, at=now)
-        await AccountsRepository(session).bump_token_version(row.user_id)
-        await audit.record(
-            session,
-            action=AuditAction.TOKEN_REUSED,
-            actor_id=row.user_id,
-            ip=ip,
-            detail={"family": str(row.family)},
+        raced = (
+            grace_s > 0
+            and now - row.revoked_at <= timedelta(seconds=grace_s)
+            and await repository.family_is_live(row.family, now=now)
         )
-        raise RefreshTokenRejected("this refresh token was already used; sign in again")
+        if not raced:
+            await repository.revoke_family(row.family, at=now)
+            await repository.bump_token_version(row.user_id)
+            await audit.record(
+                session,
+                action=AuditAction.TOKEN_REUSED,
+                actor_id=row.user_id,
+                ip=ip,
+                detail={"family": str(row.family)},
+            )
+            raise RefreshTokenRejected("this refresh token was already used; sign in again")
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active or user.erased_at is not None:
         raise RefreshTokenRejected("the account of this token is no longer active")
-    row.revoked_at = now
+    if row.revoked_at is None:
+        row.revoked_at = now
     await audit.record(session, action=AuditAction.TOKEN_REFRESHED, actor_id=user.id, ip=ip)
     return await _issue_pair(session, settings=settings, user=user, family=row.family)
 

@@ -24,6 +24,11 @@ class TextWithNul(InvalidInput):
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+def error_response(exc: AppError) -> JSONResponse:
+    """The answer to ``exc``, for a route that must add to it (a cleared cookie)."""
     return JSONResponse(
         status_code=exc.status_code,
         content={"error": type(exc).__name__, "detail": exc.message},

@@ -257,6 +257,10 @@ class Settings(BaseSettings):
                 f"WATERBILL_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
                 " (e.g. `openssl rand -hex 32`)"
             )
+        if not self.auth.cookie_secure:
+            raise ValueError(
+                "WATERBILL_AUTH__COOKIE_SECURE=false would send the refresh cookie over plain http"
+            )
         sms = self.sms
         if sms.provider is SmsProviderName.CONSOLE:
             # The console provider sends nothing and would leave codes in memory and logs.

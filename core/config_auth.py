@@ -18,6 +18,17 @@ class PhoneValidation(StrEnum):
 class AuthSettings(BaseModel):
     access_token_minutes: int = Field(15, ge=1, description="Lifetime of an access token.")
     refresh_token_days: int = Field(7, ge=1, description="Lifetime of a refresh token.")
+    cookie_secure: bool = Field(
+        True,
+        description="Mark the web app's refresh-token cookie `Secure` (sent over HTTPS only);"
+        " false only for plain-http development and tests (refused in production).",
+    )
+    refresh_reuse_grace_s: int = Field(
+        10,
+        ge=0,
+        description="A refresh cookie rotated less than this long ago is honoured once more"
+        " (two tabs, or a page left mid-refresh, race for it); 0: any reuse revokes the family.",
+    )
     phone_validation: PhoneValidation = Field(
         PhoneValidation.STRICT,
         description="`strict`: a valid mobile number for its country; `lenient`: 9-15 digits.",

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as auth_service
@@ -26,11 +27,23 @@ from accounts.schemas import (
     ResendCodeIn,
     TokenOut,
 )
+from api.auth.cookie import (
+    CLEAR_COOKIE_DOC,
+    COOKIE,
+    SET_COOKIE_DOC,
+    RefreshCookie,
+    SessionMode,
+    clear_refresh_cookie,
+    refresh_token_of,
+    set_refresh_cookie,
+)
 from api.auth.deps import ClientIp, check_password, client_ip, parse_phone
 from api.auth.throttle import AuthEndpoint, RateLimiter, enforce
 from api.deps import SessionDep, SettingsDep
-from api.errors import error_responses
+from api.errors import error_response, error_responses
 from api.sms import drain_after_commit
+from core.config import Settings
+from core.exceptions import AppError
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(429))
 
@@ -82,10 +95,30 @@ async def _send_after_commit(
     drain_after_commit(background, request, [] if queued is None else [queued])
 
 
-def _tokens(pair: auth_service.TokenPair) -> TokenOut:
+def _tokens(
+    pair: auth_service.TokenPair, response: Response, *, settings: Settings, mode: str | None
+) -> TokenOut:
+    """The pair as JSON; in the web app's flow the refresh token goes to the cookie instead."""
+    if mode == "cookie":
+        set_refresh_cookie(response, pair.refresh_token, settings=settings)
     return TokenOut(
-        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+        access_token=pair.access_token,
+        refresh_token=None if mode == "cookie" else pair.refresh_token,
+        expires_in=pair.expires_in,
     )
+
+
+async def _failed_by_cookie(
+    session: AsyncSession, exc: AppError, *, settings: Settings
+) -> JSONResponse:
+    """A refused cookie is of no further use: answer the error and clear it."""
+    await session.rollback()
+    answer = error_response(exc)
+    clear_refresh_cookie(answer, settings=settings)
+    return answer
+
+
+_SETS_COOKIE: dict[int | str, dict[str, Any]] = {200: {"headers": SET_COOKIE_DOC}}
 
 
 @router.post(
@@ -126,10 +159,16 @@ async def register(
     "/activate",
     response_model=TokenOut,
     dependencies=[Depends(Throttle(AuthEndpoint.ACTIVATE))],
-    responses=error_responses(400),
+    responses={**error_responses(400), **_SETS_COOKIE},
 )
 async def activate(
-    body: ActivateIn, request: Request, session: SessionDep, settings: SettingsDep, ip: ClientIp
+    body: ActivateIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIp,
+    mode: SessionMode = None,
 ) -> TokenOut:
     """Activate the account with the SMS code; signs in."""
     phone = parse_phone(body.phone, settings=settings)
@@ -138,7 +177,7 @@ async def activate(
         pair = await auth_service.activate(
             session, settings=settings, phone=phone, code=body.code, ip=ip
         )
-    return _tokens(pair)
+    return _tokens(pair, response, settings=settings, mode=mode)
 
 
 @router.post(
@@ -169,10 +208,16 @@ async def resend_code(
     "/login",
     response_model=TokenOut,
     dependencies=[Depends(Throttle(AuthEndpoint.LOGIN))],
-    responses=error_responses(401, 403),
+    responses={**error_responses(401, 403), **_SETS_COOKIE},
 )
 async def login(
-    body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep, ip: ClientIp
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIp,
+    mode: SessionMode = None,
 ) -> TokenOut:
     """Sign in with phone and password: an access token (15 min) and a refresh token (7 days)."""
     phone = parse_phone(body.phone, settings=settings)
@@ -181,24 +226,42 @@ async def login(
         pair = await auth_service.login(
             session, settings=settings, phone=phone, password=body.password, ip=ip
         )
-    return _tokens(pair)
+    return _tokens(pair, response, settings=settings, mode=mode)
 
 
 @router.post(
     "/refresh",
     response_model=TokenOut,
     dependencies=[Depends(Throttle(AuthEndpoint.OTHER))],
-    responses=error_responses(401),
+    responses={**error_responses(401, 403), **_SETS_COOKIE},
 )
 async def refresh(
-    body: RefreshIn, session: SessionDep, settings: SettingsDep, ip: ClientIp
-) -> TokenOut:
-    """Trade a refresh token for a new pair; the old one stops working."""
-    async with _keeping_failures(session):
-        pair = await auth_service.refresh(
-            session, settings=settings, token=body.refresh_token, ip=ip
-        )
-    return _tokens(pair)
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIp,
+    body: Annotated[RefreshIn | None, Body()] = None,
+    cookie: RefreshCookie = None,
+    mode: SessionMode = None,
+) -> TokenOut | JSONResponse:
+    """Trade a refresh token (JSON body, or the web app's cookie) for a new pair; the old one
+    stops working."""
+    token, by_cookie = refresh_token_of(request, body, cookie, mode)
+    try:
+        async with _keeping_failures(session):
+            pair = await auth_service.refresh(
+                session,
+                settings=settings,
+                token=token,
+                ip=ip,
+                grace_s=settings.auth.refresh_reuse_grace_s if by_cookie else 0,
+            )
+    except AppError as exc:
+        if not by_cookie:
+            raise
+        return await _failed_by_cookie(session, exc, settings=settings)
+    return _tokens(pair, response, settings=settings, mode="cookie" if by_cookie else mode)
 
 
 @router.post(
@@ -206,11 +269,29 @@ async def refresh(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     dependencies=[Depends(Throttle(AuthEndpoint.OTHER))],
-    responses=error_responses(401),
+    responses={**error_responses(401, 403), 204: {"headers": CLEAR_COOKIE_DOC}},
 )
-async def logout(body: RefreshIn, session: SessionDep, settings: SettingsDep, ip: ClientIp) -> None:
-    """Revoke a refresh token."""
-    await auth_service.logout(session, settings=settings, token=body.refresh_token, ip=ip)
+async def logout(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIp,
+    body: Annotated[RefreshIn | None, Body()] = None,
+    cookie: RefreshCookie = None,
+    mode: SessionMode = None,
+) -> Response:
+    """Revoke a refresh token (JSON body, or the web app's cookie, which is cleared)."""
+    token, by_cookie = refresh_token_of(request, body, cookie, mode)
+    try:
+        await auth_service.logout(session, settings=settings, token=token, ip=ip)
+    except AppError as exc:
+        if not by_cookie:
+            raise
+        return await _failed_by_cookie(session, exc, settings=settings)
+    answer = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if cookie:
+        clear_refresh_cookie(answer, settings=settings)
+    return answer
 
 
 @router.post(
@@ -246,7 +327,7 @@ async def request_password_reset(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     dependencies=[Depends(Throttle(AuthEndpoint.OTHER))],
-    responses=error_responses(400),
+    responses={**error_responses(400), 204: {"headers": CLEAR_COOKIE_DOC}},
 )
 async def confirm_password_reset(
     body: PasswordResetConfirmIn,
@@ -254,8 +335,9 @@ async def confirm_password_reset(
     session: SessionDep,
     settings: SettingsDep,
     ip: ClientIp,
-) -> None:
-    """Set a new password with the SMS code; signs out every session."""
+) -> Response:
+    """Set a new password with the SMS code; signs out every session (and clears the web app's
+    refresh cookie, which it revoked)."""
     phone = parse_phone(body.phone, settings=settings)
     await _throttle_phone(request, settings, AuthEndpoint.OTHER, phone)
     check_password(body.new_password, settings=settings, user_inputs=(phone,), field="new_password")
@@ -268,3 +350,7 @@ async def confirm_password_reset(
             new_password=body.new_password,
             ip=ip,
         )
+    answer = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if COOKIE in request.cookies:
+        clear_refresh_cookie(answer, settings=settings)
+    return answer

@@ -12,6 +12,7 @@ from core.config import (
     get_settings,
     settings_reference,
 )
+from core.config_auth import AuthSettings
 
 REAL_SECRET = SecretStr("s" * MIN_SECRET_BYTES)
 TWILIO = SmsSettings(
@@ -70,6 +71,13 @@ class TestSecrets:
     def test_production_refuses_the_console_sms_provider(self):
         with pytest.raises(ValidationError, match="WATERBILL_SMS__PROVIDER=console sends no SMS"):
             Settings(environment=Environment.PRODUCTION, secret_key=REAL_SECRET)
+
+    def test_production_refuses_a_refresh_cookie_without_secure(self):
+        plain = AuthSettings(cookie_secure=False)
+        with pytest.raises(ValidationError, match="WATERBILL_AUTH__COOKIE_SECURE=false"):
+            Settings(
+                environment=Environment.PRODUCTION, secret_key=REAL_SECRET, sms=TWILIO, auth=plain
+            )
 
     def test_production_names_the_missing_twilio_settings(self):
         bare = SmsSettings(provider=SmsProviderName.TWILIO, twilio_account_sid="AC1")

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -368,6 +369,20 @@ class Estate:
 @pytest.fixture
 def estate(db: psycopg.Connection) -> Estate:
     return Estate(db)
+
+
+def refresh_cookie(live_server: LiveServer, token: str) -> Any:
+    """The web app's refresh cookie holding ``token``, as sign-in sets it (api/auth/cookie.py)."""
+    settings = live_server.app.state.settings
+    return {
+        "name": "wb_refresh",
+        "value": token,
+        "domain": "127.0.0.1",
+        "path": "/auth",
+        "httpOnly": True,
+        "secure": settings.auth.cookie_secure,
+        "sameSite": "Strict",
+    }
 
 
 def api_token(live_server: LiveServer, person: Person) -> dict[str, str]:

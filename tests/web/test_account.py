@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import BrowserContext, Page, expect
 
 from tests.web.conftest import PASSWORD, LiveServer, next_phone, screenshots, sign_in
+
+JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -29,11 +34,57 @@ class TestSignIn:
         await page.get_by_role("button", name="Sign in").click()
         await page.wait_for_url("**/portal/profile")
 
-    async def test_sign_out_forgets_the_tokens(self, page: Page, make_user):
+
+# Every value of both storages: no token may be among them.
+STORAGES = """() => [localStorage, sessionStorage].flatMap(
+  (s) => Object.keys(s).map((k) => [k, s.getItem(k)]))"""
+
+
+def refresh_cookies(cookies: list[Any]) -> list[Any]:
+    return [c for c in cookies if c["name"] == "wb_refresh"]
+
+
+class TestSession:
+    """The refresh token in an HttpOnly cookie, the access token in the page's memory."""
+
+    async def test_no_token_in_storage_and_the_cookie_is_out_of_scripts_reach(
+        self, page: Page, context: BrowserContext, make_user
+    ):
+        await sign_in(page, make_user("customer"), expect_path="/portal")
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        stored = await page.evaluate(STORAGES)
+        assert not [kv for kv in stored if JWT.search(kv[1] or "")], stored
+        assert "wb_refresh" not in await page.evaluate("document.cookie")
+        [cookie] = refresh_cookies(await context.cookies())
+        assert JWT.fullmatch(cookie["value"])
+        assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/auth")
+
+    async def test_a_reload_and_other_pages_keep_you_signed_in(self, page: Page, make_user):
+        await sign_in(page, make_user("customer"), expect_path="/portal")
+        await page.reload()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        await page.goto("/portal/profile")
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        assert page.url.endswith("/portal/profile")
+        await screenshots(page, "session-after-reload")
+
+    async def test_sign_out_ends_the_session(self, page: Page, context: BrowserContext, make_user):
         await sign_in(page, make_user("customer"), expect_path="/portal")
         await page.get_by_role("button", name="Sign out").click()
         await page.wait_for_url("**/signin")
-        assert await page.evaluate("localStorage.getItem('wb.access')") is None
+        assert refresh_cookies(await context.cookies()) == []
+        assert await page.evaluate(STORAGES) == []
+        await page.goto("/portal")
+        await page.wait_for_url("**/signin?next=*")
+
+    async def test_a_revoked_cookie_sends_back_to_sign_in(
+        self, page: Page, context: BrowserContext, make_user, db
+    ):
+        await sign_in(page, make_user("customer"), expect_path="/portal")
+        db.execute("UPDATE refresh_token SET revoked_at = now() - interval '1 hour'")
+        await page.reload()
+        await page.wait_for_url("**/signin?next=*")
+        assert refresh_cookies(await context.cookies()) == []
 
 
 class TestSignUp:

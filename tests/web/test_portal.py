@@ -142,6 +142,8 @@ class TestProfile:
         customer = make_user("customer", first_name="Export")
         await sign_in(page, customer, expect_path="/portal")
         await page.goto("/portal/profile")
+        # The button works once the page has its session (from the cookie) and the profile.
+        await expect(page.locator("#profile-form [name=first_name]")).to_have_value("Export")
         async with page.expect_download() as info:
             await page.get_by_role("button", name="Download my data").click()
         download = await info.value

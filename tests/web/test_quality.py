@@ -18,13 +18,17 @@ from tests.web.conftest import (
     Estate,
     LiveServer,
     Person,
+    refresh_cookie,
     sign_in,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-# Bytes on the wire (compressed) for a first visit, every asset included.
-BUDGET = 40_000
+# Bytes on the wire (compressed) for a first visit, every asset included. 42 KB, was 40 KB: each
+# signed-in page load now trades the refresh cookie for an access token (POST /auth/refresh,
+# about 1.5 KB with headers), the price of keeping no token in storage. (core.js is fetched twice,
+# with and without its version query, about 6.5 KB: the saving to make before raising this again.)
+BUDGET = 42_000
 
 UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
  'input:not([type=hidden]), select, textarea, button, a[href]')]
@@ -63,13 +67,11 @@ async def first_visit_bytes(
     the page, its assets and, signed in as ``person``, the API calls that fill it."""
     context = await browser.new_context(base_url=live_server.url, viewport=PHONE)
     if person is not None:
+        # Signed in earlier: the browser holds the refresh cookie, as sign-in leaves it.
         pair = httpx.post(
             f"{live_server.url}/auth/login", json={"phone": person.phone, "password": PASSWORD}
         ).json()
-        await context.add_init_script(
-            f"localStorage.setItem('wb.access', {json.dumps(pair['access_token'])});"
-            f"localStorage.setItem('wb.refresh', {json.dumps(pair['refresh_token'])});"
-        )
+        await context.add_cookies([refresh_cookie(live_server, pair["refresh_token"])])
     page = await context.new_page()
     responses = []
     page.on("requestfinished", lambda request: responses.append(request))

@@ -113,6 +113,11 @@ REPLAY_OUTBOX = """async () => {
     const r = db.transaction("outbox").objectStore("outbox").getAll();
     r.onsuccess = () => ok(r.result);
   });
+  // A token of the page's own session, from its refresh cookie as the page gets one.
+  const refreshed = await fetch("/auth/refresh", {
+    method: "POST", headers: { "X-WaterBill-Session": "cookie" },
+  });
+  const token = (await refreshed.json()).access_token;
   const answers = [];
   for (const item of items.filter((i) => i.kind === "reading")) {
     const form = new FormData();
@@ -122,7 +127,7 @@ REPLAY_OUTBOX = """async () => {
       method: "POST", body: form,
       headers: {
         "Idempotency-Key": item.key,
-        Authorization: `Bearer ${localStorage.getItem("wb.access")}`,
+        Authorization: `Bearer ${token}`,
       },
     });
     answers.push([response.status, response.headers.get("Idempotent-Replayed")]);

@@ -2,7 +2,7 @@
 // (running with progress, failed with a retry, scheduled), users and roles.
 import { $, api, ApiError, busy, el, fmt, guarded, startShell, status, t, table } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const ROLES = ["customer", "manager", "technician", "admin"];
 const DWELLING_TYPES = ["apartment", "house", "commercial", "communal"];

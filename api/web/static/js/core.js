@@ -109,9 +109,17 @@ export function toDate(value) {
 }
 
 // ---- the signed-in user ---------------------------------------------------------------------
+//
+// The access token lives in this module only and dies with the page. The refresh token is in an
+// HttpOnly cookie no script can read, sent only to /auth: each page load trades it for an access
+// token (POST /auth/refresh with the X-WaterBill-Session header, docs/security.md "Sessions").
+// localStorage keeps who signed in (id and role, no token), so the technician's offline copy
+// still knows whose outbox to show when the refresh cannot reach the server.
 
-const ACCESS = "wb.access";
-const REFRESH = "wb.refresh";
+const SESSION = { "X-WaterBill-Session": "cookie" };
+const WHO = "wb.user";
+let accessToken = null;
+let claims = null;
 
 function claimsOf(token) {
   try {
@@ -128,30 +136,37 @@ function claimsOf(token) {
   }
 }
 
+function remembered() {
+  try {
+    return JSON.parse(localStorage.getItem(WHO) ?? "null");
+  } catch {
+    return null;
+  }
+}
+
 export const auth = {
-  /** The access token's claims (user_id, role, names...), or null when signed out. */
+  /** The signed-in user's claims (user_id, role, names...), or null when signed out. */
   user() {
-    const token = localStorage.getItem(ACCESS);
-    return token ? claimsOf(token) : null;
+    return claims;
+  },
+  /** The access token, for the few calls that cannot go through `api` (uploads); or null. */
+  token() {
+    return accessToken;
   },
   save(pair) {
-    localStorage.setItem(ACCESS, pair.access_token);
-    localStorage.setItem(REFRESH, pair.refresh_token);
+    accessToken = pair.access_token;
+    claims = claimsOf(accessToken);
+    if (claims) localStorage.setItem(WHO, JSON.stringify({ user_id: claims.user_id, role: claims.role }));
   },
   clear() {
-    localStorage.removeItem(ACCESS);
-    localStorage.removeItem(REFRESH);
+    accessToken = null;
+    claims = null;
+    localStorage.removeItem(WHO);
   },
   async signOut() {
-    const refresh = localStorage.getItem(REFRESH);
+    // The server revokes the cookie's token and clears the cookie.
+    await fetch("/auth/logout", { method: "POST", headers: SESSION }).catch(() => {});
     auth.clear();
-    if (refresh) {
-      await fetch("/auth/logout", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: refresh }),
-      }).catch(() => {});
-    }
     location.assign("/signin");
   },
   /** Where a role lands after sign-in. */
@@ -160,27 +175,38 @@ export const auth = {
   },
 };
 
-// One refresh at a time: parallel calls that all got 401 wait for the same new pair.
+// One refresh at a time: parallel calls that all got 401 wait for the same new token, and tabs
+// take turns (a Web Lock), so each presents the cookie the previous one left.
 let refreshing = null;
 
-async function refreshTokens() {
-  const refresh = localStorage.getItem(REFRESH);
-  if (!refresh) return false;
-  refreshing ??= fetch("/auth/refresh", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ refresh_token: refresh }),
-  })
-    .then(async (r) => {
-      if (!r.ok) return false;
-      auth.save(await r.json());
-      return true;
-    })
-    .catch(() => false)
-    .finally(() => {
-      refreshing = null;
-    });
+/** Trade the cookie for an access token: "ok", "refused" (signed out) or "offline". */
+function refreshTokens() {
+  const work = async () => {
+    try {
+      const response = await fetch("/auth/refresh", { method: "POST", headers: SESSION });
+      if (response.ok) {
+        auth.save(await response.json());
+        return "ok";
+      }
+      if (response.status === 401 || response.status === 403) {
+        auth.clear();
+        return "refused";
+      }
+      return "offline";
+    } catch {
+      return "offline";
+    }
+  };
+  refreshing ??= (navigator.locks ? navigator.locks.request("wb-refresh", work) : work()).finally(() => {
+    refreshing = null;
+  });
   return refreshing;
+}
+
+/** On page load: an access token from the cookie; with no network, who was signed in. */
+async function restoreSession() {
+  const who = remembered();
+  if ((await refreshTokens()) === "offline" && who) claims = who;
 }
 
 export class ApiError extends Error {
@@ -210,13 +236,12 @@ export async function api(path, { method = "GET", body, query, raw = false, sign
   }
   const send = () => {
     const headers = {};
-    const token = localStorage.getItem(ACCESS);
-    if (token) headers.Authorization = `Bearer ${token}`;
+    if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     return fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
   };
   let response = await send();
-  if (response.status === 401 && (await refreshTokens())) response = await send();
+  if (response.status === 401 && (await refreshTokens()) === "ok") response = await send();
   if (response.status === 401) {
     toSignIn();
     throw new ApiError(401, null);
@@ -310,16 +335,35 @@ export async function guarded(load, { quiet = false } = {}) {
 
 // ---- the shell: nav, language, guard ---------------------------------------------------------
 
+// A page's script takes its forms over once the session is restored; a submit before that must
+// not fall through to the browser, which would GET the page with the fields in the URL. Forms with
+// an action of their own (the language switcher) still work without script.
+document.addEventListener("submit", (event) => {
+  if (!event.target.hasAttribute("action")) event.preventDefault();
+});
+
 function setLanguageCookie(value) {
   document.cookie = `wb_lang=${value}; path=/; max-age=31536000; samesite=lax`;
 }
 
-/** Show the header for this user, switch language in place, and keep others off the page.
- * Returns the user's claims (null on public pages when signed out). */
-export function startShell() {
+/** Sign the page in from the cookie, show the header for this user, switch language in place,
+ * and keep others off the page. Resolves to the user's claims (null on public pages when signed
+ * out). */
+export async function startShell() {
   document.documentElement.classList.add("js");
-  const user = auth.user();
   const allowed = boot.roles; // null: public page
+  // A public page asks only when someone signed in here before: no refresh for every visitor.
+  const restored = allowed !== null || remembered() ? restoreSession() : Promise.resolve();
+  // The switcher works at once; saving the choice to the profile waits for the session.
+  const select = document.getElementById("lang-select");
+  select.addEventListener("change", async () => {
+    setLanguageCookie(select.value);
+    await restored;
+    if (auth.user()) await api("/users/me", { method: "PATCH", body: { language: select.value } }).catch(() => {});
+    location.reload();
+  });
+  await restored;
+  const user = auth.user();
   if (allowed !== null && !user) {
     toSignIn();
     return null;
@@ -338,12 +382,6 @@ export function startShell() {
     signout.hidden = false;
     signout.addEventListener("click", () => auth.signOut());
   }
-  const select = document.getElementById("lang-select");
-  select.addEventListener("change", async () => {
-    setLanguageCookie(select.value);
-    if (auth.user()) await api("/users/me", { method: "PATCH", body: { language: select.value } }).catch(() => {});
-    location.reload();
-  });
   return user;
 }
 
@@ -357,11 +395,12 @@ export async function afterSignIn(pair, next) {
   location.assign(target);
 }
 
-/** POST to a public endpoint (sign-in, sign-up): no token, no refresh on 401. */
+/** POST to a public endpoint (sign-in, sign-up): no token, no refresh on 401. A token pair comes
+ * back as the access token only, the refresh token going to the cookie. */
 export async function publicPost(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...SESSION },
     body: JSON.stringify(body),
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);

@@ -1,7 +1,7 @@
 // Property manager: buildings, dwellings and tenants, monthly report, unpaid follow-up, anomalies.
 import { $, api, ApiError, el, fmt, guarded, startShell, t, table } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 
 /** The API answer, or null when this server has no such route yet (not "not in reach"). */
 async function optional(path, query) {

@@ -3,7 +3,7 @@
 import { drawChart } from "./chart.js";
 import { $, api, ApiError, el, fmt, guarded, params, startShell, status, t, table } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 const meterId = Number(params.meter_id);
 const DAY = 86_400_000;
 

@@ -7,7 +7,7 @@ const REFRESH_S = 10;
 // Rate samples kept for the sparkline: an hour at one poll every 10 s.
 const HISTORY = 360;
 
-const user = startShell();
+const user = await startShell();
 const rates = [];
 
 function card(label, value, { tone = "", id } = {}) {

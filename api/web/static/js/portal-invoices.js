@@ -3,7 +3,7 @@
 // stays within its first-visit budget on slow networks.
 import { $, api, ApiError, download, el, fmt, guarded, startShell, t, table } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 
 /** A list from an API that may page ({items: [...]}) or not ([...]). */
 const items = (data) => (Array.isArray(data) ? data : data?.items ?? []);

@@ -2,7 +2,7 @@
 import { drawChart, tickDigits } from "./chart.js";
 import { $, api, ApiError, busy, download, el, fmt, guarded, showFieldErrors, startShell, status, t } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 
 /** A list from an API that may page ({items: [...]}) or not ([...]). */
 const items = (data) => (Array.isArray(data) ? data : data?.items ?? []);

@@ -1,7 +1,7 @@
 // Sign-in by phone number and password.
 import { afterSignIn, ApiError, busy, publicPost, showFieldErrors, startShell, status, t } from "./core.js";
 
-startShell();
+startShell(); // not awaited: the form works at once, signed in or not
 const form = document.getElementById("signin-form");
 const next = new URLSearchParams(location.search).get("next");
 

@@ -1,7 +1,7 @@
 // Sign-up: details (an SMS code is sent), then the code activates the account and signs in.
 import { afterSignIn, ApiError, busy, lang, publicPost, showFieldErrors, startShell, status, t } from "./core.js";
 
-startShell();
+startShell(); // not awaited: the form works at once, signed in or not
 const details = document.getElementById("signup-form");
 const codeForm = document.getElementById("code-form");
 details.elements.language.value = lang;

@@ -5,9 +5,9 @@
 // 30 s), and the server's answer is kept with the item: synced, synced with a warning, or refused
 // with the server's reason. Sending an item twice is harmless: the key makes the server answer the
 // first result again. A service worker (/technician/sw.js) keeps the page and the last round.
-import { ApiError, api, el, fmt, startShell, status, t } from "./core.js";
+import { ApiError, api, auth, el, fmt, startShell, status, t } from "./core.js";
 
-const user = startShell();
+const user = await startShell();
 const DB_NAME = "wb-field";
 const STORE = "outbox";
 const RETRY_MS = 30_000;
@@ -54,11 +54,17 @@ function formOf(item) {
   return form;
 }
 
+/** The access token as a header; none while the page opened offline (the first 401 refreshes). */
+function bearer() {
+  const token = auth.token();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 async function post(item) {
   const send = () =>
     fetch(item.url, {
       method: "POST",
-      headers: { Authorization: `Bearer ${localStorage.getItem("wb.access")}`, "Idempotency-Key": item.key },
+      headers: { ...bearer(), "Idempotency-Key": item.key },
       body: formOf(item),
     });
   let response = await send();
@@ -162,7 +168,7 @@ async function loadRound({ quiet = false } = {}) {
   if (!quiet) status(t("app.loading"));
   try {
     const response = await fetch("/rounds/today", {
-      headers: { Authorization: `Bearer ${localStorage.getItem("wb.access")}` },
+      headers: bearer(),
     });
     if (response.status === 401) {
       await api("/users/me");

@@ -25,9 +25,9 @@ from rich.console import Console
 from core import migrate
 from core.broker_auth import API_ACCOUNT, INGEST_ACCOUNT
 from core.config import Settings
+from core.local_mosquitto import LocalMosquitto
 from core.local_services import (
     PG_SYSTEM_USER,
-    LocalMosquitto,
     LocalPostgres,
     ServiceError,
     free_port,

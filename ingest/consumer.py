@@ -165,6 +165,11 @@ class Worker:
                     MqttSubscriber(watch, self.unserved.on_publish)
                 )
                 await watcher.subscribe([catch_all(prefix)], qos=0)
+                logger.info(
+                    "ingest worker %s counts messages on topics no shard covers (%s)",
+                    self.client_id,
+                    catch_all(prefix),
+                )
                 closed.append(watcher.closed)
             logger.info(
                 "ingest worker %s subscribed to shards %s", self.client_id, shard_label(self.shards)

@@ -204,6 +204,11 @@ class MqttSubscriber:
             )
         except ssl.SSLError as exc:
             raise TlsRefused(f"TLS handshake with {where} failed: {_tls_reason(exc)}") from exc
+        except ConnectionResetError as exc:
+            # A plain listener reads our ClientHello as a malformed CONNECT and drops us: say
+            # so, but retry (a reset can also be the network's).
+            hint = " during the TLS handshake (is this port a TLS listener?)" if options.ssl else ""
+            raise MqttError(f"cannot reach {where}{hint}: {exc}") from exc
         except (OSError, TimeoutError) as exc:
             raise MqttError(f"cannot reach {where}: {exc}") from exc
         self._protocol = protocol
@@ -215,10 +220,15 @@ class MqttSubscriber:
             raise MqttError(f"no CONNACK within {options.timeout_s} s") from exc
         except MqttError as exc:
             # With TLS 1.3 the broker checks our certificate after the handshake: its refusal
-            # arrives as an alert in place of the CONNACK.
+            # arrives as an alert in place of the CONNACK (the connection may not be closed yet).
+            with contextlib.suppress(MqttError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(protocol.closed), 1)
             if isinstance(protocol.lost_to, ssl.SSLError):
                 reason = _tls_reason(protocol.lost_to)
                 raise TlsRefused(f"broker at {where} ended the TLS session: {reason}") from exc
+            if options.ssl is None:
+                hint = "a TLS listener? see WATERBILL_MQTT__TLS"
+                raise MqttError(f"{exc} before CONNACK ({hint})") from exc
             raise
         except BaseException:
             protocol._fail(MqttError("connect aborted"))
@@ -307,5 +317,5 @@ class MqttSubscriber:
 
 def _tls_reason(exc: ssl.SSLError) -> str:
     """OpenSSL's own words (``verify_message`` says which check failed: CA, host name, date)."""
-    detail = getattr(exc, "verify_message", None) or exc.reason or str(exc)
-    return str(detail)
+    verify = getattr(exc, "verify_message", None)
+    return f"{exc.reason}: {verify}" if verify else str(exc.reason or exc)

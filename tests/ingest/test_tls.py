@@ -13,7 +13,7 @@ import pytest
 from core.broker_auth import INGEST_ACCOUNT, TEST_ACCOUNT
 from core.config_mqtt import MqttSettings, client_ssl_context
 from ingest.consumer import EXIT_CONFIG, EXIT_REFUSED
-from ingest.mqtt import MqttSubscriber, TlsRefused
+from ingest.mqtt import MqttError, MqttSubscriber, TlsRefused
 from ingest.mqtt_packets import ConnectOptions
 from simulators.publisher import Publisher
 from tests.ingest.conftest import register, wait_for_rows
@@ -117,7 +117,7 @@ class TestTlsRefusals:
         assert time.monotonic() - started < 15
         log = worker.log.read_text()
         assert "TLS handshake with 127.0.0.1" in log
-        assert "unable to get local issuer certificate" in log
+        assert "CERTIFICATE_VERIFY_FAILED" in log
         assert "3 times in a row" in log
         assert "Check WATERBILL_MQTT__TLS_CA_FILE" in log
 
@@ -138,7 +138,7 @@ class TestTlsRefusals:
             tls_check_hostname=False,
             tls_ca_file=str(tls_broker.pki.wrong_ca),
         )
-        with pytest.raises(TlsRefused, match="unable to get local issuer certificate"):
+        with pytest.raises(TlsRefused, match="CERTIFICATE_VERIFY_FAILED"):
             await connect(wrong_ca)
 
     async def test_a_listener_requiring_a_client_certificate_refuses_a_client_without(
@@ -147,10 +147,16 @@ class TestTlsRefusals:
         with pytest.raises(TlsRefused, match="certificate"):
             await connect(tls_broker.settings(TEST_ACCOUNT, tls_broker.client_cert))
 
-    async def test_tls_against_a_plain_listener_is_refused(self, tls_broker: TlsBroker):
+    async def test_tls_against_a_plain_listener_says_so(self, tls_broker: TlsBroker):
         plain = tls_broker.settings(TEST_ACCOUNT, tls_broker.server_auth)
         plain = plain.model_copy(update={"port": tls_broker.broker.port})
-        with pytest.raises(TlsRefused, match="TLS handshake"):
+        with pytest.raises(MqttError, match="is this port a TLS listener"):
+            await connect(plain)
+
+    async def test_plain_mqtt_against_a_tls_listener_says_so(self, tls_broker: TlsBroker):
+        tls = tls_broker.settings(TEST_ACCOUNT, tls_broker.server_auth)
+        plain = tls.model_copy(update={"tls": False, "tls_ca_file": None})
+        with pytest.raises(MqttError, match="a TLS listener"):
             await connect(plain)
 
     def test_an_unreadable_ca_file_stops_the_worker_at_start(

@@ -71,6 +71,19 @@ class MqttSettings(BaseModel):
         return self
 
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when its handshake fails: paho 2.2 (the simulator's client, and aiomqtt's
+    under the health probe) leaves the socket of a refused handshake open until the garbage
+    collector finds it (``_ssl_wrap_socket`` in paho/mqtt/client.py), one per attempt."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
 class TlsConfigError(Exception):
     """A TLS file named in the settings cannot be read or is not what it should be."""
 
@@ -96,4 +109,5 @@ def client_ssl_context(settings: MqttSettings) -> ssl.SSLContext | None:
         named = ", ".join(name for name in files if name)
         raise TlsConfigError(f"cannot load the MQTT TLS files ({named}): {exc}") from exc
     context.check_hostname = settings.tls_check_hostname
+    context.sslsocket_class = _ClosingSSLSocket  # used by paho's sockets; asyncio has its own
     return context

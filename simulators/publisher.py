@@ -100,8 +100,7 @@ class Publisher:
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else None
             client.username_pw_set(settings.username, password)
-        tls = client_ssl_context(settings)
-        if tls is not None:
+        if (tls := client_ssl_context(settings)) is not None:
             client.tls_set_context(tls)
         client.max_inflight_messages_set(max_inflight)
         client.max_queued_messages_set(0)

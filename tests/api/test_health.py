@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from api.app import create_app
@@ -40,7 +42,7 @@ class TestReady:
         assert body["checks"]["broker"].startswith("error:")
 
 
-async def ready(settings) -> tuple[int, dict]:
+async def ready(settings) -> tuple[int, dict[str, Any]]:
     import httpx
 
     app = create_app(settings)

@@ -4,7 +4,6 @@ service account and a meter let in, and the TLS variant serving TLS only."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import socket
@@ -21,7 +20,7 @@ from core.config import MqttSettings
 from core.config_mqtt import client_ssl_context
 from core.local_mosquitto import MOSQUITTO_BIN
 from core.local_services import free_port
-from ingest.mqtt import ConnectRefused, MqttSubscriber
+from ingest.mqtt import ConnectRefused, MqttError, MqttSubscriber
 from ingest.mqtt_packets import ConnectOptions
 from tests.tls import make_pki
 
@@ -73,7 +72,7 @@ def shipped(tmp_path: Path) -> Iterator[int]:
     process.wait(timeout=15)
 
 
-def connect(
+async def connect(
     port: int, username: str, ssl_settings: MqttSettings | None = None, password: str = ""
 ) -> None:
     options = ConnectOptions(
@@ -86,12 +85,8 @@ def connect(
         ssl=client_ssl_context(ssl_settings) if ssl_settings else None,
         timeout_s=5,
     )
-
-    async def once() -> None:
-        async with MqttSubscriber(options, lambda _: None):
-            pass
-
-    asyncio.run(once())
+    async with MqttSubscriber(options, lambda _: None):
+        pass
 
 
 class TestShippedConfig:
@@ -102,13 +97,13 @@ class TestShippedConfig:
         assert connack[:1] == b"\x20"
         assert connack[3] == 5  # MQTT 3.1.1: not authorized
 
-    def test_the_service_account_and_a_meter_log_in(self, shipped):
-        connect(shipped, INGEST_ACCOUNT)
-        connect(shipped, "WB-CONF-1")
+    async def test_the_service_account_and_a_meter_log_in(self, shipped):
+        await connect(shipped, INGEST_ACCOUNT)
+        await connect(shipped, "WB-CONF-1")
 
-    def test_a_wrong_password_is_refused_for_good(self, shipped):
+    async def test_a_wrong_password_is_refused_for_good(self, shipped):
         with pytest.raises(ConnectRefused):
-            connect(shipped, "WB-CONF-1", password="not the meter's")
+            await connect(shipped, "WB-CONF-1", password="not the meter's")
 
     def test_limits_and_persistence_are_set(self):
         text = (ROOT / "docker" / "mosquitto.conf").read_text().splitlines()
@@ -118,16 +113,16 @@ class TestShippedConfig:
 
 
 class TestShippedTlsConfig:
-    def test_meters_and_services_connect_over_tls_only(self, tmp_path):
+    async def test_meters_and_services_connect_over_tls_only(self, tmp_path):
         pki = make_pki(tmp_path / "certs")
         port = free_port()
         process = start(ROOT / "docker" / "mosquitto-tls.conf", tmp_path, port, tmp_path / "certs")
         try:
             settings = MqttSettings(tls=True, tls_ca_file=str(pki.ca))
-            connect(port, INGEST_ACCOUNT, settings)
-            connect(port, "WB-CONF-1", settings)
-            with pytest.raises(Exception, match="TLS listener"):
-                connect(port, INGEST_ACCOUNT)
+            await connect(port, INGEST_ACCOUNT, settings)
+            await connect(port, "WB-CONF-1", settings)
+            with pytest.raises(MqttError, match="TLS listener"):
+                await connect(port, INGEST_ACCOUNT)
         finally:
             process.terminate()
             process.wait(timeout=15)

@@ -45,7 +45,8 @@ from analytics.vee import service as vee
 from bench.ingest import IngestProcess
 from core.config import MqttSettings, Settings
 from core.config_analytics import AnalyticsSettings, VeeSettings
-from core.local_services import LocalMosquitto, LocalPostgres
+from core.local_mosquitto import LocalMosquitto
+from core.local_services import LocalPostgres
 from core.migrate import upgrade
 from simulators.anomalies import NEGATIVE_KINDS, Injection, Label, plan_evaluation
 from simulators.demand import ANCHOR_DATE, SECONDS_PER_DAY, local_day_start

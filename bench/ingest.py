@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import Settings  # noqa: E402
-from core.local_services import LocalMosquitto, LocalPostgres  # noqa: E402
+from core.local_mosquitto import LocalMosquitto  # noqa: E402
+from core.local_services import LocalPostgres  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from wire.topics import uplink_topic  # noqa: E402
 

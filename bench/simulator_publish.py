@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.config import MqttSettings
-from core.local_services import LocalMosquitto
+from core.local_mosquitto import LocalMosquitto
 from simulators.fleet import Fleet, FleetConfig
 from simulators.publisher import LOAD_CONTEXT, PublisherJob, StreamPlan, run_load, run_stream
 

@@ -25,7 +25,8 @@ def ingest(
     ] = None,
 ) -> None:
     """Consume meter uplinks from MQTT into the database until SIGINT/SIGTERM."""
-    from ingest.consumer import parse_shards, run
+    from ingest.consumer import run
+    from ingest.shards import parse_shards
 
     settings = get_settings()
     try:

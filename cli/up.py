@@ -29,9 +29,9 @@ from cli.simulate import COUNTRY_TIMEZONES
 from core import migrate
 from core.broker_auth import API_ACCOUNT, INGEST_ACCOUNT
 from core.config import Settings
+from core.local_mosquitto import LocalMosquitto
 from core.local_services import (
     PG_SYSTEM_USER,
-    LocalMosquitto,
     LocalPostgres,
     ServiceError,
     free_port,

@@ -19,6 +19,7 @@ from core.config_auth import AuthSettings
 from core.config_billing import AccountingSettings, BillingSettings, PaymentsSettings
 from core.config_ingest import IngestSettings
 from core.config_jobs import JobsSettings
+from core.config_mqtt import MqttSettings as MqttSettings
 
 DEV_SECRET = "changethis"
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518 section 3.2).
@@ -29,27 +30,6 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
-
-
-class MqttSettings(BaseModel):
-    host: str = Field("127.0.0.1", description="MQTT broker host.")
-    port: int = Field(1883, description="MQTT broker port.")
-    username: str | None = Field(None, description="MQTT user name, if the broker wants one.")
-    password: SecretStr | None = Field(None, description="MQTT password.")
-    password_file: str | None = Field(
-        None,
-        description="Mosquitto password file where meters' credentials are issued"
-        " (`waterbill meters credentials`); the broker's copy is the only one.",
-    )
-    broker_pid_file: str | None = Field(
-        None,
-        description="Broker's pid file: SIGHUP after issuing credentials makes Mosquitto re-read"
-        " its password file. Unset: reload the broker yourself.",
-    )
-    topic_prefix: str = Field("wb", description="First topic level: `<prefix>/<shard>/meters/...`.")
-    shards: int = Field(
-        16, ge=1, le=1024, description="Number of topic shards meters are spread over."
-    )
 
 
 class ApiSettings(BaseModel):

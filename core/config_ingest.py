@@ -93,3 +93,9 @@ class IngestSettings(BaseModel):
         description="Quarantined messages are logged as one line per reason per interval, with"
         " their count and the latest detail, not one line per message.",
     )
+    count_unserved: bool = Field(
+        True,
+        description="The worker that consumes shard 0 also subscribes to `<prefix>/#` (QoS 0, on a"
+        " second connection without session) and counts and logs messages on topics no shard"
+        " covers (`waterbill_ingest_unserved_messages`), which the broker would drop unseen.",
+    )

@@ -22,10 +22,12 @@ from typing import Any
 import psycopg
 
 from core.config import Settings
+from core.config_mqtt import TlsConfigError, client_ssl_context
 from ingest import metrics
 from ingest.decoder import Reason, Rejection
 from ingest.inbox import Inbox
-from ingest.mqtt import ConnectOptions, ConnectRefused, MqttError, MqttSubscriber
+from ingest.mqtt import ConnectRefused, MqttError, MqttSubscriber, TlsRefused
+from ingest.mqtt_packets import ConnectOptions
 from ingest.quarantine_log import QuarantineLog
 from ingest.repository import IngestRepository
 from ingest.service import (
@@ -36,58 +38,30 @@ from ingest.service import (
     quarantine_row,
     record_messages,
 )
+from ingest.shards import client_id, shard_label
+from ingest.unserved import UnservedTopics, catch_all
 from wire.topics import subscription_topic
 
 logger = logging.getLogger(__name__)
 
 # First wait after a failed connection; doubled up to ingest.reconnect_max_s, plus jitter.
 INITIAL_BACKOFF_S = 0.2
-# Exit status when the broker keeps refusing our CONNECT (sysexits' EX_NOPERM).
+# Exit status when the broker keeps refusing our CONNECT or TLS handshake (sysexits' EX_NOPERM).
 EXIT_REFUSED = 77
+# Exit status when the TLS files in the settings cannot be loaded (sysexits' EX_CONFIG).
+EXIT_CONFIG = 78
 
 
 class BrokerRefused(Exception):
     """The broker refused the worker's CONNECT ``ingest.connect_refusals_max`` times in a row."""
 
+    def __init__(self, message: str, *, tls: bool) -> None:
+        super().__init__(message)
+        self.tls = tls
+
 
 # Allocations between two young-generation collections (the default is 700).
 GC_THRESHOLD = 50_000
-
-
-def parse_shards(spec: str, total: int) -> list[int]:
-    """``all`` or a list of shards and ranges (``0-7,9``) -> sorted shard numbers."""
-    if spec.strip() == "all":
-        return list(range(total))
-    shards: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise ValueError(f"shard list {spec!r}: {part!r} is not a number or a range a-b")
-        first, last = int(low), int(high or low)
-        if first > last or last >= total:
-            raise ValueError(f"shard list {spec!r}: {part!r} is outside 0-{total - 1}")
-        shards.update(range(first, last + 1))
-    return sorted(shards)
-
-
-def shard_label(shards: list[int]) -> str:
-    """Compact ranges (``0-7,9``): the part of the client id that names the shard set."""
-    parts: list[str] = []
-    start = previous = shards[0]
-    for shard in [*shards[1:], None]:
-        if shard is not None and shard == previous + 1:
-            previous = shard
-            continue
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-        if shard is not None:
-            start = previous = shard
-    return ",".join(parts)
-
-
-def client_id(base: str, shards: list[int]) -> str:
-    """One persistent session per shard set: two workers never share (and steal) a session."""
-    return f"{base}-{shard_label(shards)}"
 
 
 class Worker:
@@ -101,6 +75,17 @@ class Worker:
         self.meters = MeterDirectory()
         self.topics: dict[bytes, tuple[str, str]] = {}
         self.quarantine_log = QuarantineLog(settings.ingest.quarantine_log_interval_s)
+        self.ssl = client_ssl_context(settings.mqtt)
+        # Whether the broker has held a session of ours since this process started: a reconnect
+        # that finds none means the broker lost it, and whatever it had queued for us.
+        self.had_session = False
+        # The worker of shard 0 watches the topic root for messages no shard covers.
+        self.unserved: UnservedTopics | None = None
+        if 0 in shards and settings.ingest.count_unserved:
+            mqtt = settings.mqtt
+            self.unserved = UnservedTopics(
+                mqtt.topic_prefix, mqtt.shards, settings.ingest.quarantine_log_interval_s
+            )
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -116,7 +101,8 @@ class Worker:
                 except ConnectRefused as exc:
                     refusals += 1
                     if refusals >= self.settings.ingest.connect_refusals_max:
-                        raise BrokerRefused(f"{exc}, {refusals} times in a row") from exc
+                        message = f"{exc}, {refusals} times in a row"
+                        raise BrokerRefused(message, tls=isinstance(exc, TlsRefused)) from exc
                     logger.warning("%s; retrying in %.1f s", exc, backoff)
                     await _sleep_unless(stop, backoff)
                     backoff = self._next_backoff(backoff)
@@ -127,6 +113,8 @@ class Worker:
                     backoff = self._next_backoff(backoff)
         finally:
             self.quarantine_log.flush()
+            if self.unserved is not None:
+                self.unserved.flush()
             if self._conn is not None:
                 await self._conn.close()
         logger.info("ingest worker %s stopped", self.client_id)
@@ -136,18 +124,19 @@ class Worker:
         database do not all come back in step."""
         return min(backoff * 2, self.settings.ingest.reconnect_max_s) * random.uniform(0.5, 1)
 
-    def _options(self) -> ConnectOptions:
+    def _options(self, client_id: str, session_expiry_s: int) -> ConnectOptions:
         mqtt = self.settings.mqtt
         return ConnectOptions(
             host=mqtt.host,
             port=mqtt.port,
-            client_id=self.client_id,
+            client_id=client_id,
             username=mqtt.username,
             password=mqtt.password.get_secret_value() if mqtt.password else None,
             keepalive_s=30,
-            session_expiry_s=self.settings.ingest.session_expiry_s,
+            session_expiry_s=session_expiry_s,
             receive_maximum=self.settings.ingest.receive_maximum,
             maximum_packet_size=self.settings.ingest.max_packet_bytes,
+            ssl=self.ssl,
         )
 
     async def _session(self, stop: asyncio.Event) -> None:
@@ -160,35 +149,72 @@ class Worker:
             max_pending_messages=ingest.max_pending_messages,
             max_pending_bytes=ingest.max_pending_bytes,
         )
-        async with MqttSubscriber(self._options(), inbox.on_publish) as subscriber:
+        options = self._options(self.client_id, ingest.session_expiry_s)
+        async with contextlib.AsyncExitStack() as stack:
+            subscriber = await stack.enter_async_context(MqttSubscriber(options, inbox.on_publish))
+            self._check_session(subscriber.session_present)
             inbox.pause, inbox.resume = subscriber.pause_reading, subscriber.resume_reading
             prefix = self.settings.mqtt.topic_prefix
             await subscriber.subscribe([subscription_topic(prefix, s) for s in self.shards])
+            self.had_session = True
+            closed = [subscriber.closed]
+            if self.unserved is not None:
+                # No session (expiry 0) and QoS 0: the broker keeps nothing for this watcher.
+                watch = self._options(f"{self.client_id}-unserved", 0)
+                watcher = await stack.enter_async_context(
+                    MqttSubscriber(watch, self.unserved.on_publish)
+                )
+                await watcher.subscribe([catch_all(prefix)], qos=0)
+                logger.info(
+                    "ingest worker %s counts messages on topics no shard covers (%s)",
+                    self.client_id,
+                    catch_all(prefix),
+                )
+                closed.append(watcher.closed)
             logger.info(
                 "ingest worker %s subscribed to shards %s", self.client_id, shard_label(self.shards)
             )
             try:
-                await self._consume(subscriber, inbox, stop)
+                await self._consume(subscriber, inbox, stop, closed)
             finally:
                 inbox.open = False
 
-    async def _consume(self, subscriber: MqttSubscriber, inbox: Inbox, stop: asyncio.Event) -> None:
+    def _check_session(self, session_present: bool) -> None:
+        """Say loudly when the broker comes back without our session (CONNACK Session Present
+        = 0 after we had one): what it had queued for us while we were away is gone."""
+        if session_present or not self.had_session:
+            return
+        metrics.SESSIONS_LOST.inc()
+        logger.error(
+            "the MQTT broker lost the session of %s (CONNACK Session Present = 0 on reconnect):"
+            " readings it had queued for this worker while it was away are lost. Check the"
+            " broker's persistence and restarts; the meters' own stores may resend them.",
+            self.client_id,
+        )
+
+    async def _consume(
+        self,
+        subscriber: MqttSubscriber,
+        inbox: Inbox,
+        stop: asyncio.Event,
+        closed: list[asyncio.Future[None]],
+    ) -> None:
         stopping = asyncio.create_task(stop.wait())
-        closed = subscriber.closed
         interval = self.settings.ingest.batch_interval_ms / 1000
         try:
             while True:
                 full_wait = asyncio.create_task(inbox.full.wait())
-                waiters: list[asyncio.Future[Any]] = [closed, stopping, full_wait]
+                waiters: list[asyncio.Future[Any]] = [*closed, stopping, full_wait]
                 await asyncio.wait(
                     waiters,
                     timeout=interval,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 full_wait.cancel()
-                if closed.done():
-                    # Connection lost: what is pending was never acked and will come again.
-                    closed.result()
+                for connection in closed:
+                    if connection.done():
+                        # Connection lost: what is pending was never acked and will come again.
+                        connection.result()
                 if stop.is_set():
                     inbox.open = False
                     while inbox.pending:
@@ -197,6 +223,8 @@ class Worker:
                 metrics.QUEUE_DEPTH.set(len(inbox.pending))
                 await self._flush(subscriber, inbox, stop)
                 self.quarantine_log.tick()
+                if self.unserved is not None:
+                    self.unserved.tick()
         finally:
             stopping.cancel()
 
@@ -326,11 +354,20 @@ async def run(settings: Settings, *, shards: list[int]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Worker(settings, shards=shards).run(stop)
+        worker = Worker(settings, shards=shards)
+    except TlsConfigError as exc:
+        logger.error("ingest worker cannot start: %s", exc)
+        raise SystemExit(EXIT_CONFIG) from None
+    try:
+        await worker.run(stop)
     except BrokerRefused as exc:
-        logger.error(
-            "ingest worker stopping: %s. Check WATERBILL_MQTT__USERNAME / WATERBILL_MQTT__PASSWORD"
-            " and the broker's ACL for this client id.",
-            exc,
+        hint = (
+            "Check WATERBILL_MQTT__TLS_CA_FILE (the CA that signed the broker's certificate),"
+            " WATERBILL_MQTT__HOST (a name the certificate carries), WATERBILL_MQTT__PORT (the"
+            " broker's TLS listener) and the client certificate if the broker requires one."
+            if exc.tls
+            else "Check WATERBILL_MQTT__USERNAME / WATERBILL_MQTT__PASSWORD and the broker's ACL"
+            " for this client id."
         )
+        logger.error("ingest worker stopping: %s. %s", exc, hint)
         raise SystemExit(EXIT_REFUSED) from None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from ingest.decoder import Reason, Rejection, decode, kept
-from ingest.mqtt import Publish
+from ingest.mqtt_packets import Publish
 from ingest.service import Limits, Message
 from wire.topics import serial_from_topic
 

@@ -30,3 +30,12 @@ QUEUE_DEPTH = Gauge(
     "waterbill_ingest_queue_depth", "Messages received and not yet committed (in this worker)."
 )
 DB_ERRORS = Counter("waterbill_ingest_db_errors", "Batches that failed and were retried.")
+SESSIONS_LOST = Counter(
+    "waterbill_ingest_sessions_lost",
+    "Reconnects on which the broker had lost the worker's session (CONNACK Session Present = 0),"
+    " and with it the readings it had queued.",
+)
+UNSERVED = Counter(
+    "waterbill_ingest_unserved_messages",
+    "Messages seen on the topic root's catch-all whose topic no worker's shard covers.",
+)

@@ -4,9 +4,11 @@ paho (under aiomqtt) builds a message object, a properties object, a topic match
 callback chain per PUBLISH, and writes one socket packet per PUBACK: most of the worker's CPU at
 tens of thousands of messages a second (py-spy, bench/ingest.py). This client does only:
 
+- TCP or TLS (an ``ssl.SSLContext`` from the settings: CA, client certificate, hostname check);
 - CONNECT with ``clean_start=False``, a session expiry interval and a Receive Maximum, so the
   broker keeps our session (and its queued readings) while we are away, and a Maximum Packet
-  Size, so it never sends us a message larger than we will hold in memory;
+  Size, so it never sends us a message larger than we will hold in memory; CONNACK's Session
+  Present flag is kept for the caller, who alone knows whether a session was expected;
 - SUBSCRIBE at QoS 1 (checked against the SUBACK);
 - PUBLISH decoded straight from the receive buffer into ``(topic, payload, packet id)`` tuples
   handed to a callback in the order received;
@@ -23,32 +25,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
+import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-# Fixed header first bytes (packet type << 4 | flags).
-_CONNECT = 0x10
-_CONNACK = 0x20
-_PUBLISH = 0x30
-_PUBACK = 0x40
-_SUBSCRIBE = 0x82
-_SUBACK = 0x90
-_PINGREQ = b"\xc0\x00"
-_PINGRESP = 0xD0
-_DISCONNECT = 0xE0
-_DISCONNECT_NORMAL = b"\xe0\x00"
-
-# MQTT v5 property identifiers we send.
-_SESSION_EXPIRY_INTERVAL = 0x11
-_RECEIVE_MAXIMUM = 0x21
-_MAXIMUM_PACKET_SIZE = 0x27
-
-_U16 = struct.Struct("!H")
-_PUBACK_PACKET = struct.Struct("!BBH")
-
-# (topic, payload, packet id: 0 for QoS 0)
-Publish = tuple[bytes, bytes, int]
+from ingest.mqtt_packets import (
+    CONNACK,
+    DISCONNECT,
+    DISCONNECT_NORMAL,
+    PINGREQ,
+    PINGRESP,
+    PUBLISH,
+    REFUSED_FOR_GOOD,
+    SUBACK,
+    Connack,
+    ConnectOptions,
+    Publish,
+    connect_packet,
+    puback_packets,
+    suback_refused,
+    subscribe_packet,
+)
 
 
 class MqttError(Exception):
@@ -60,85 +56,9 @@ class ConnectRefused(MqttError):
     id, protocol version, authorisation)."""
 
 
-# CONNACK reason codes that say so: 0x84 protocol version, 0x85 client id, 0x86 user name or
-# password, 0x87 not authorized, 0x8A banned, 0x8C bad authentication method.
-_REFUSED_FOR_GOOD = {0x84: "unsupported protocol version", 0x85: "client id not valid"} | {
-    0x86: "bad user name or password",
-    0x87: "not authorized",
-    0x8A: "banned",
-    0x8C: "bad authentication method",
-}
-
-
-@dataclass(frozen=True)
-class ConnectOptions:
-    host: str
-    port: int
-    client_id: str
-    username: str | None = None
-    password: str | None = None
-    keepalive_s: int = 30
-    session_expiry_s: int = 7 * 24 * 3600
-    receive_maximum: int = 20_000
-    maximum_packet_size: int | None = None
-    timeout_s: float = 10.0
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
-
-
-def _string(value: str | bytes) -> bytes:
-    raw = value.encode() if isinstance(value, str) else value
-    return _U16.pack(len(raw)) + raw
-
-
-def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _varint(len(body)) + body
-
-
-def connect_packet(options: ConnectOptions) -> bytes:
-    flags = 0  # clean start off: resume the session the broker keeps for our client id
-    payload = _string(options.client_id)
-    if options.username is not None:
-        flags |= 0x80
-    if options.password is not None:
-        flags |= 0x40
-    if options.username is not None:
-        payload += _string(options.username)
-    if options.password is not None:
-        payload += _string(options.password)
-    properties = (
-        bytes([_SESSION_EXPIRY_INTERVAL])
-        + struct.pack("!I", options.session_expiry_s)
-        + bytes([_RECEIVE_MAXIMUM])
-        + _U16.pack(options.receive_maximum)
-    )
-    if options.maximum_packet_size is not None:
-        properties += bytes([_MAXIMUM_PACKET_SIZE]) + struct.pack("!I", options.maximum_packet_size)
-    variable = (
-        _string("MQTT") + bytes([5, flags]) + _U16.pack(options.keepalive_s)
-        + _varint(len(properties)) + properties
-    )  # fmt: skip
-    return _packet(_CONNECT, variable + payload)
-
-
-def subscribe_packet(packet_id: int, topics: Sequence[str], qos: int = 1) -> bytes:
-    body = _U16.pack(packet_id) + b"\x00"  # no properties
-    for topic in topics:
-        body += _string(topic) + bytes([qos])
-    return _packet(_SUBSCRIBE, body)
-
-
-def puback_packets(packet_ids: Sequence[int]) -> bytes:
-    """PUBACKs (Success, so the v5 reason code is left out) for these ids, back to back."""
-    pack = _PUBACK_PACKET.pack
-    return b"".join([pack(_PUBACK, 2, packet_id) for packet_id in packet_ids])
+class TlsRefused(ConnectRefused):
+    """The TLS handshake failed: an unknown CA, a certificate for another host name, a client
+    certificate the broker wants and did not get, or TLS against a plain listener."""
 
 
 class _Protocol(asyncio.Protocol):
@@ -153,12 +73,14 @@ class _Protocol(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.heard = True  # anything received since the last keepalive tick
         self.paused = False  # not reading: the broker's silence is then ours
+        self.lost_to: Exception | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost_to = exc
         self._fail(MqttError(f"connection lost: {exc}" if exc else "connection closed"))
 
     def _fail(self, error: MqttError) -> None:
@@ -203,7 +125,7 @@ class _Protocol(asyncio.Protocol):
                 end = cursor + length
                 if end > size:
                     break
-                if first & 0xF0 == _PUBLISH:
+                if first & 0xF0 == PUBLISH:
                     topic_end = cursor + 2 + (buffer[cursor] << 8 | buffer[cursor + 1])
                     topic = buffer[cursor + 2 : topic_end]
                     qos = (first >> 1) & 3
@@ -245,13 +167,13 @@ class _Protocol(asyncio.Protocol):
 
     def _control(self, first: int, body: bytes) -> None:
         kind = first & 0xF0
-        if kind == _CONNACK and not self.connack.done():
+        if kind == CONNACK and not self.connack.done():
             self.connack.set_result(body)
-        elif kind == _SUBACK and not self.suback.done():
+        elif kind == SUBACK and not self.suback.done():
             self.suback.set_result(body)
-        elif kind == _PINGRESP:
+        elif kind == PINGRESP:
             pass
-        elif kind == _DISCONNECT:
+        elif kind == DISCONNECT:
             reason = body[0] if body else 0
             raise MqttError(f"broker sent DISCONNECT (reason 0x{reason:02x})")
         else:
@@ -266,38 +188,60 @@ class MqttSubscriber:
         self.on_publish = on_publish
         self._protocol: _Protocol | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        # CONNACK's flag: the broker still had our session (and what it queued for us).
+        self.session_present = False
 
     async def __aenter__(self) -> MqttSubscriber:
         loop = asyncio.get_running_loop()
         options = self.options
+        where = f"{options.host}:{options.port}"
         try:
             _, protocol = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Protocol(self.on_publish), options.host, options.port
+                    lambda: _Protocol(self.on_publish), options.host, options.port, ssl=options.ssl
                 ),
                 options.timeout_s,
             )
+        except ssl.SSLError as exc:
+            raise TlsRefused(f"TLS handshake with {where} failed: {_tls_reason(exc)}") from exc
+        except ConnectionResetError as exc:
+            # A plain listener reads our ClientHello as a malformed CONNECT and drops us: say
+            # so, but retry (a reset can also be the network's).
+            hint = " during the TLS handshake (is this port a TLS listener?)" if options.ssl else ""
+            raise MqttError(f"cannot reach {where}{hint}: {exc}") from exc
         except (OSError, TimeoutError) as exc:
-            raise MqttError(f"cannot reach {options.host}:{options.port}: {exc}") from exc
+            raise MqttError(f"cannot reach {where}: {exc}") from exc
         self._protocol = protocol
         try:
             self._write(connect_packet(options))
-            connack = await asyncio.wait_for(protocol.connack, options.timeout_s)
+            connack = Connack.parse(await asyncio.wait_for(protocol.connack, options.timeout_s))
         except TimeoutError as exc:
             protocol._fail(MqttError("no CONNACK"))
             raise MqttError(f"no CONNACK within {options.timeout_s} s") from exc
+        except MqttError as exc:
+            # With TLS 1.3 the broker checks our certificate after the handshake: its refusal
+            # arrives as an alert in place of the CONNACK (the connection may not be closed yet).
+            with contextlib.suppress(MqttError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(protocol.closed), 1)
+            if isinstance(protocol.lost_to, ssl.SSLError):
+                reason = _tls_reason(protocol.lost_to)
+                raise TlsRefused(f"broker at {where} ended the TLS session: {reason}") from exc
+            if options.ssl is None:
+                hint = "a TLS listener? see WATERBILL_MQTT__TLS"
+                raise MqttError(f"{exc} before CONNACK ({hint})") from exc
+            raise
         except BaseException:
             protocol._fail(MqttError("connect aborted"))
             raise
-        if len(connack) < 2 or connack[1] >= 0x80:
+        if connack.reason >= 0x80:
             protocol._fail(MqttError("refused"))
-            reason = connack[1] if len(connack) >= 2 else 0x80
-            if reason in _REFUSED_FOR_GOOD:
+            if connack.reason in REFUSED_FOR_GOOD:
                 raise ConnectRefused(
-                    f"broker at {options.host}:{options.port} refused client {options.client_id!r}:"
-                    f" {_REFUSED_FOR_GOOD[reason]} (reason 0x{reason:02x})"
+                    f"broker at {where} refused client {options.client_id!r}:"
+                    f" {REFUSED_FOR_GOOD[connack.reason]} (reason 0x{connack.reason:02x})"
                 )
-            raise MqttError(f"broker refused the connection (reason 0x{reason:02x})")
+            raise MqttError(f"broker refused the connection (reason 0x{connack.reason:02x})")
+        self.session_present = connack.session_present
         self._keepalive = asyncio.create_task(self._keep_alive())
         return self
 
@@ -309,7 +253,7 @@ class MqttSubscriber:
         protocol = self._protocol
         if protocol is not None and protocol.transport is not None:
             if not protocol.transport.is_closing():
-                protocol.transport.write(_DISCONNECT_NORMAL)
+                protocol.transport.write(DISCONNECT_NORMAL)
                 protocol.transport.close()
 
     @property
@@ -318,17 +262,15 @@ class MqttSubscriber:
         assert self._protocol is not None
         return self._protocol.closed
 
-    async def subscribe(self, topics: Sequence[str]) -> None:
+    async def subscribe(self, topics: Sequence[str], qos: int = 1) -> None:
         assert self._protocol is not None
-        self._write(subscribe_packet(1, topics))
+        self._write(subscribe_packet(1, topics, qos))
         try:
             suback = await asyncio.wait_for(self._protocol.suback, self.options.timeout_s)
         except TimeoutError as exc:
             raise MqttError(f"no SUBACK within {self.options.timeout_s} s") from exc
-        # Packet id (2), properties (length + body), then one reason code per topic.
-        properties = suback[2]
-        codes = suback[3 + properties :] if properties < 0x80 else b""
-        if len(codes) != len(topics) or any(code >= 0x80 for code in codes):
+        codes = suback_refused(suback, len(topics))
+        if codes is not None:
             raise MqttError(f"subscription refused (reason codes {codes.hex()})")
 
     def pause_reading(self) -> None:
@@ -370,4 +312,10 @@ class MqttSubscriber:
                 protocol._fail(MqttError("broker silent for a whole keepalive"))
                 return
             with contextlib.suppress(MqttError):
-                self._write(_PINGREQ)
+                self._write(PINGREQ)
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's own words (``verify_message`` says which check failed: CA, host name, date)."""
+    verify = getattr(exc, "verify_message", None)
+    return f"{exc.reason}: {verify}" if verify else str(exc.reason or exc)

@@ -28,6 +28,7 @@ from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 
 from core.config import MqttSettings
+from core.config_mqtt import client_ssl_context
 from simulators.anomalies import Injection
 from simulators.fleet import Fleet, FleetConfig, deliver
 from wire.topics import serial_from_topic
@@ -99,6 +100,8 @@ class Publisher:
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else None
             client.username_pw_set(settings.username, password)
+        if (tls := client_ssl_context(settings)) is not None:
+            client.tls_set_context(tls)
         client.max_inflight_messages_set(max_inflight)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(min_delay=1, max_delay=5)

@@ -14,7 +14,7 @@ from core.broker_auth import (
     default_accounts,
     new_password,
 )
-from core.local_services import LocalMosquitto
+from core.local_mosquitto import LocalMosquitto
 
 
 def suite_broker(**kwargs: Any) -> LocalMosquitto:

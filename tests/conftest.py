@@ -22,10 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.broker_auth import API_ACCOUNT
 from core.config import ApiSettings, Environment, FieldSettings, Settings
 from core.db import make_async_engine
-from core.local_services import PG_BIN, LocalMosquitto, LocalPostgres
+from core.local_mosquitto import LocalMosquitto
+from core.local_services import PG_BIN, LocalPostgres
 from core.migrate import upgrade
 from tests.broker import suite_broker
 from tests.jobs.workers import StartWorker, quiet_worker_env, workers
+from tests.tls import TlsBroker
+from tests.tls import tls_broker as make_tls_broker
 
 TEMPLATE_DB = "waterbill_template"
 
@@ -66,6 +69,14 @@ def own_broker(tmp_path: Path) -> Iterator[LocalMosquitto]:
     SIGHUPs it); a crash in it shows up at its stop, in this test."""
     _require_binaries()
     with suite_broker(root=tmp_path / "own-broker") as broker:
+        yield broker
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
+    """A throwaway broker with TLS listeners and the throwaway CA that signed them."""
+    _require_binaries()
+    with make_tls_broker(tmp_path / "tls") as broker:
         yield broker
 
 

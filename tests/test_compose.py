@@ -27,6 +27,8 @@ DOTENV = {
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "0" * 32,
     "SMS_FROM_NUMBER": "+15005550006",
+    "MQTT_INGEST_PASSWORD": "9c8b7a6f5e4d3c2b1a0f9e8d",
+    "MQTT_API_PASSWORD": "1f2e3d4c5b6a7f8e9d0c1b2a",
 }
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; $$ is a literal $.
 # Ref: https://docs.docker.com/reference/compose-file/interpolation/
@@ -210,7 +212,7 @@ class TestSecrets:
 
     def test_dollar_dollar_stays_a_literal_dollar(self):
         broker = interpolate(COMPOSE, DOTENV)["services"]["mosquitto"]
-        assert "$SYS/broker/uptime" in broker["healthcheck"]["test"]
+        assert "-t '$SYS/broker/uptime'" in broker["healthcheck"]["test"][1]
 
     @pytest.mark.skipif(
         shutil.which("docker") is None

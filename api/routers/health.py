@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import EngineDep, SettingsDep
+from core.config_mqtt import client_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ async def ready(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
             password=mqtt.password.get_secret_value() if mqtt.password else None,
             protocol=aiomqtt.ProtocolVersion.V5,
             timeout=timeout,
+            tls_context=client_ssl_context(mqtt),
         ):
             return "ok"
 

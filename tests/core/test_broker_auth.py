@@ -21,7 +21,7 @@ from core.broker_auth import (
     read_password_file,
     set_passwords,
 )
-from core.local_services import LocalMosquitto
+from core.local_mosquitto import LocalMosquitto
 
 NOT_AUTHORIZED = 0x87
 BAD_CREDENTIALS = 0x86

@@ -9,7 +9,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.broker_auth import TEST_ACCOUNT
-from core.local_services import LocalMosquitto, ServiceError
+from core.local_mosquitto import LocalMosquitto
+from core.local_services import ServiceError
 from tests.broker import login, suite_broker
 
 pytestmark = pytest.mark.services

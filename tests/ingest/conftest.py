@@ -20,7 +20,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.broker_auth import INGEST_ACCOUNT, TEST_ACCOUNT
-from core.local_services import LocalMosquitto
+from core.local_mosquitto import LocalMosquitto
 from tests.broker import login
 from wire.topics import uplink_topic
 

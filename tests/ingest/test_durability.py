@@ -19,7 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from core.config import Settings
-from core.local_services import LocalMosquitto, LocalPostgres
+from core.local_mosquitto import LocalMosquitto
+from core.local_services import LocalPostgres
 from core.migrate import upgrade
 from tests.broker import suite_broker
 from tests.ingest.conftest import Publisher, register, wait_all, wait_for_rows

@@ -11,15 +11,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.broker_auth import TEST_ACCOUNT
-from ingest.mqtt import (
-    ConnectOptions,
-    MqttError,
-    MqttSubscriber,
-    Publish,
-    _Protocol,
-    connect_packet,
-    puback_packets,
-)
+from ingest.mqtt import MqttError, MqttSubscriber, _Protocol
+from ingest.mqtt_packets import ConnectOptions, Publish, connect_packet, puback_packets
 from tests.broker import login as login_as
 
 

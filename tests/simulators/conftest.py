@@ -5,7 +5,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.local_services import LocalMosquitto
+from core.local_mosquitto import LocalMosquitto
 from tests.broker import login
 
 

@@ -22,6 +22,8 @@ NAMING_CONVENTION = {
 
 # Ids are PostgreSQL integers: inputs beyond this are refused before they reach a query.
 MAX_ID = 2**31 - 1
+# The same for the few bigint ids (quarantine, procrastinate's jobs).
+MAX_BIGINT_ID = 2**63 - 1
 
 
 class Base(DeclarativeBase):

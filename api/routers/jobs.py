@@ -11,6 +11,7 @@ from api.auth.guards import require
 from api.deps import SessionDep
 from api.errors import error_responses
 from core.exceptions import NotFound
+from core.orm import MAX_BIGINT_ID
 from jobs.repository import JobRepository
 from jobs.schemas import Job, JobDetail, JobFailure, JobPage, JobStatus
 
@@ -21,16 +22,13 @@ router = APIRouter(
     responses=error_responses(401, 403),
 )
 
-# procrastinate's job ids are bigserial.
-MAX_JOB_ID = 2**63 - 1
-
 
 @router.get("", response_model=JobPage)
 async def list_jobs(
     session: SessionDep,
     status: JobStatus | None = None,
     task: Annotated[str | None, Query(max_length=128, description="Task name.")] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_JOB_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobPage:
     """Jobs newest first: scheduled, running, done and failed."""
@@ -43,9 +41,9 @@ async def list_jobs(
     )
 
 
-@router.get("/{job_id}", response_model=JobDetail)
+@router.get("/{job_id}", response_model=JobDetail, responses=error_responses(404))
 async def get_job(
-    job_id: Annotated[int, Path(ge=1, le=MAX_JOB_ID)], session: SessionDep
+    job_id: Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)], session: SessionDep
 ) -> JobDetail:
     """One job, with the error of each failed attempt."""
     repository = JobRepository(session)

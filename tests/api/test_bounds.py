@@ -113,3 +113,37 @@ async def test_an_id_in_a_body_beyond_its_column_is_a_422(admin_client, path, bo
     answer = await admin_client.post(path, json=body)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == field
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    ("method", "path", "request_kwargs"),
+    [
+        ("GET", "/meters/1/volumes", {"params": {"end": "0001-01-01T00:00:00Z"}}),
+        ("GET", "/reports/revenue", {"params": {"start": "2026-01-01", "end": "9999-12-31"}}),
+        (
+            "POST",
+            "/readings/manual",
+            {
+                "data": {"meter_id": "1", "time": "0001-01-01T00:00:00+05:00", "index_l": "5"},
+                "headers": {"Idempotency-Key": "probe-0001"},
+            },
+        ),
+        (
+            "POST",
+            "/meters",
+            {
+                "json": {
+                    "serial": "WB-9",
+                    "kind": "iot",
+                    "installed_at": "0001-01-01T00:05:00+05:00",
+                }
+            },
+        ),
+    ],
+)
+async def test_a_date_beyond_the_years_allowed_is_a_422(admin_client, method, path, request_kwargs):
+    # Each was a 500: date arithmetic overflowed, or PostgreSQL refused year 1 BC.
+    answer = await admin_client.request(method, path, **request_kwargs)
+    assert answer.status_code == 422, answer.text
+    assert "the year must be from 1900 to 2999" in answer.text

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from api import fleet_metrics
 from api.auth.throttle import make_rate_limiter
-from api.errors import install_error_handlers
+from api.errors import UnexpectedErrors, install_error_handlers
 from api.headers import SecurityHeaders
 from api.routers import (
     alerts,
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_web(app)
     # Phones on slow networks: JSON and page assets shrink 3-5x; small bodies are not worth it.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(UnexpectedErrors)
     docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     app.add_middleware(SecurityHeaders, docs_paths=frozenset(p for p in docs if p))
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -9,8 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, RootModel
 from sqlalchemy.exc import DBAPIError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.exceptions import AppError, InvalidInput
+
+logger = logging.getLogger(__name__)
 
 _NUL_TEXT = "cannot contain NUL"
 
@@ -48,6 +52,42 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(DBAPIError, _data_error)
     app.add_exception_handler(psycopg.DataError, _data_error)
+
+
+class UnexpectedErrors:
+    """Answer an unexpected exception with a JSON 500 from inside the middleware stack.
+
+    Starlette's own 500 comes from ``ServerErrorMiddleware``, which wraps every user middleware,
+    so it left without the security headers; this one is added just inside ``SecurityHeaders``.
+    The traceback goes to the log, never to the client. An exception once the answer has started
+    (a streamed body) can only be re-raised: the server then drops the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            if started:
+                raise
+            logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            answer = JSONResponse(
+                status_code=500,
+                content={"error": "InternalError", "detail": "An unexpected error occurred"},
+            )
+            await answer(scope, receive, send)
 
 
 class ErrorOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from core.orm import InYears
 from registry.models import DwellingType, MeterKind, MeterUnit, Occupancy, OccupantRelation
 from wire.topics import SERIAL_PATTERN
 
@@ -101,7 +102,7 @@ class OccupantOut(OrmOut):
 class MeterIn(BaseModel):
     serial: Annotated[str, Field(pattern=SERIAL_PATTERN)]
     kind: MeterKind
-    installed_at: AwareDatetime
+    installed_at: Annotated[AwareDatetime, InYears]
     unit: MeterUnit = MeterUnit.CUBIC_METRE
     register_digits: Annotated[int, Field(ge=4, le=12)] = 9
     dwelling_id: Id | None = None

@@ -26,6 +26,7 @@ from api.errors import error_responses
 from api.params import Limit, Offset
 from core.config import Settings
 from core.exceptions import InvalidInput
+from core.orm import InYears
 from ingest.field import photos, service
 from ingest.field.decisions import Limits
 from ingest.field.models import FaultKind, FaultStatus, MeterFault
@@ -195,7 +196,9 @@ async def manual_reading(
     user: Annotated[User, require(Permission.READINGS_WRITE)],
     key: IdempotencyKey,
     meter_id: Annotated[Id, Form()],
-    time: Annotated[AwareDatetime, Form(description="When the register was read, with offset.")],
+    time: Annotated[
+        AwareDatetime, InYears, Form(description="When the register was read, with offset.")
+    ],
     index_l: Annotated[int, Form(ge=0, lt=10**12, description="Register index in litres.")],
     note: Note = "",
     photo: UploadFile | None = None,
@@ -234,7 +237,7 @@ async def report_fault(
     user: Annotated[User, require(Permission.FAULTS_REPORT)],
     kind: Annotated[FaultKind, Form()],
     note: Note = "",
-    observed_at: Annotated[AwareDatetime | None, Form(description="Default: now.")] = None,
+    observed_at: Annotated[AwareDatetime | None, InYears, Form(description="Default: now.")] = None,
     photo: UploadFile | None = None,
     key: Annotated[
         str | None,

@@ -17,6 +17,7 @@ from api.errors import error_responses
 from core import audit
 from core.audit import AuditAction
 from core.exceptions import NotFound
+from core.orm import MAX_BIGINT_ID
 from jobs import service as job_service
 from jobs.repository import JobRepository
 from jobs.schemas import Job, JobDetail, JobFailure, JobPage, JobStatus, RetryOut, ScheduledOut
@@ -29,8 +30,7 @@ router = APIRouter(
 )
 
 # procrastinate's job ids are bigserial.
-MAX_JOB_ID = 2**63 - 1
-JobId = Annotated[int, Path(ge=1, le=MAX_JOB_ID)]
+JobId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)]
 
 
 @router.get("", response_model=JobPage)
@@ -38,7 +38,7 @@ async def list_jobs(
     session: SessionDep,
     status: JobStatus | None = None,
     task: Annotated[str | None, Query(max_length=128, description="Task name.")] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_JOB_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobPage:
     """Jobs newest first: scheduled, running, done and failed."""
@@ -58,7 +58,7 @@ async def schedule(settings: SettingsDep) -> list[ScheduledOut]:
     return [ScheduledOut.of(s) for s in ahead]
 
 
-@router.get("/{job_id}", response_model=JobDetail)
+@router.get("/{job_id}", response_model=JobDetail, responses=error_responses(404))
 async def get_job(job_id: JobId, session: SessionDep) -> JobDetail:
     """One job, with the error of each failed attempt."""
     repository = JobRepository(session)

@@ -17,6 +17,7 @@ from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset
+from core.orm import MAX_BIGINT_ID
 from core.telemetry import QuarantineStatus
 from ingest.decoder import Reason
 from ingest.repository import IngestRepository, QuarantinedMessage
@@ -30,6 +31,7 @@ router = APIRouter(
 )
 
 MAX_IDS = 10_000
+QuarantineId = Annotated[int, Field(ge=1, le=MAX_BIGINT_ID)]
 
 
 class QuarantineItem(BaseModel):
@@ -66,7 +68,7 @@ class QuarantinePage(BaseModel):
 
 
 class ReprocessRequest(BaseModel):
-    ids: list[int] | None = Field(None, max_length=MAX_IDS, description="Quarantine ids.")
+    ids: list[QuarantineId] | None = Field(None, max_length=MAX_IDS, description="Quarantine ids.")
     reason: Reason | None = Field(None, description="Every open message with this reason.")
 
     @model_validator(mode="after")
@@ -82,7 +84,7 @@ class ReprocessResponse(BaseModel):
 
 
 class DiscardRequest(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=MAX_IDS)
+    ids: list[QuarantineId] = Field(min_length=1, max_length=MAX_IDS)
 
 
 class DiscardResponse(BaseModel):

@@ -23,6 +23,7 @@ from api.errors import error_responses
 from api.params import PathId
 from billing.reports import service as reports
 from billing.reports.schemas import Collection, DwellingMonth, LedgerLine, RevenueMonth
+from core.orm import InYears
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=error_responses(401, 403, 422))
 
@@ -78,7 +79,7 @@ def _today() -> date:
 )
 async def building_monthly(
     building_id: PathId,
-    month: Annotated[date, Query(description="Any day of the month (2026-10-01).")],
+    month: Annotated[date, InYears, Query(description="Any day of the month (2026-10-01).")],
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
     fmt: FormatQuery = Format.JSON,
@@ -93,8 +94,8 @@ async def building_monthly(
 async def collection(
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
-    start: Annotated[date, Query(description="Invoices issued from this day...")],
-    end: Annotated[date, Query(description="...to this day (included).")],
+    start: Annotated[date, InYears, Query(description="Invoices issued from this day...")],
+    end: Annotated[date, InYears, Query(description="...to this day (included).")],
     as_of: Annotated[date | None, Query(description="Paid by this day; default today.")] = None,
     fmt: FormatQuery = Format.JSON,
 ) -> Any:
@@ -113,8 +114,8 @@ async def collection(
 async def revenue(
     session: SessionDep,
     user: Annotated[User, require(Permission.REPORTS_BASIC)],
-    start: Annotated[date, Query(description="First month (any day of it).")],
-    end: Annotated[date, Query(description="Last month (any day of it).")],
+    start: Annotated[date, InYears, Query(description="First month (any day of it).")],
+    end: Annotated[date, InYears, Query(description="Last month (any day of it).")],
     fmt: FormatQuery = Format.JSON,
 ) -> Any:
     """Billed (net, VAT, total, penalties) and collected amounts per month and currency."""
@@ -129,8 +130,8 @@ async def accounting_export(
     session: SessionDep,
     settings: SettingsDep,
     _: Annotated[User, require(Permission.REPORTS_FULL)],
-    start: Annotated[date, Query(description="First day (included).")],
-    end: Annotated[date, Query(description="Last day (included).")],
+    start: Annotated[date, InYears, Query(description="First day (included).")],
+    end: Annotated[date, InYears, Query(description="Last day (included).")],
     fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
 ) -> Any:
     """Journal lines (one per invoice, approved penalty and payment) with account codes."""

@@ -22,6 +22,7 @@ from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset, PathId
+from core.orm import InYears
 from core.telemetry import ReadingSource
 
 router = APIRouter(tags=["telemetry"], responses=error_responses(401, 403))
@@ -31,8 +32,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "InvalidTimeRange: a reversed or too long time range."},
 }
 
-Start = Annotated[datetime | None, Query(description="Inclusive start, RFC 3339 with an offset.")]
-End = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339 with an offset.")]
+Start = Annotated[
+    datetime | None, InYears, Query(description="Inclusive start, RFC 3339 with an offset.")
+]
+End = Annotated[
+    datetime | None, InYears, Query(description="Exclusive end, RFC 3339 with an offset.")
+]
 
 
 @router.get(

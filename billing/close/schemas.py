@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from billing.close.models import BillingHold, HoldReason
+from core.orm import MAX_ID
 
 PERIOD = r"^\d{4}-\d{2}$"
 
 
 class CloseIn(BaseModel):
     period: str = Field(pattern=PERIOD, description="The month to close, YYYY-MM.")
-    zone_ids: list[int] | None = Field(
+    zone_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         None, max_length=1000, description="Only these zones; all when absent."
     )
 

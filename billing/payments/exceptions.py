@@ -10,7 +10,8 @@ Tree::
     │   └── PenaltyNotFound           no penalty proposal with this id
     ├── Conflict (409)
     │   ├── PaymentMismatch           a provider reports another amount or currency than asked
-    │   └── PenaltyAlreadyDecided     the proposal was approved or rejected already
+    │   ├── PenaltyAlreadyDecided     the proposal was approved or rejected already
+    │   └── PenaltyOnVoidInvoice      its invoice was voided: nothing is owed to add it to
     ├── InvalidInput (422)
     │   ├── InvalidPayment            a payment that cannot be recorded (amount, currency, method)
     │   └── InvalidWebhook            a verified webhook whose body we cannot read
@@ -42,6 +43,10 @@ class PaymentMismatch(Conflict):
 
 
 class PenaltyAlreadyDecided(Conflict):
+    pass
+
+
+class PenaltyOnVoidInvoice(Conflict):
     pass
 
 

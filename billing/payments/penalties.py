@@ -18,7 +18,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.invoices import service as invoice_service
-from billing.payments.exceptions import PenaltyAlreadyDecided, PenaltyNotFound
+from billing.invoices.models import Invoice, InvoiceStatus
+from billing.payments.exceptions import (
+    PenaltyAlreadyDecided,
+    PenaltyNotFound,
+    PenaltyOnVoidInvoice,
+)
 from billing.payments.models import LatePenalty, PenaltyStatus
 from billing.payments.repository import OPEN_STATUSES, OWED, PaymentRepository
 from billing.tariffs.models import TariffVersion
@@ -98,6 +103,7 @@ async def decide_penalty(
     Raises:
         PenaltyNotFound: no such proposal.
         PenaltyAlreadyDecided: it was approved or rejected before.
+        PenaltyOnVoidInvoice: approving one whose invoice was voided since (rejecting it is fine).
     """
     penalty = await session.scalar(
         select(LatePenalty).where(LatePenalty.id == penalty_id).with_for_update()
@@ -106,6 +112,14 @@ async def decide_penalty(
         raise PenaltyNotFound(f"penalty {penalty_id} does not exist")
     if penalty.status is not PenaltyStatus.PROPOSED:
         raise PenaltyAlreadyDecided(f"penalty {penalty_id} is {penalty.status.value} already")
+    if approve:
+        invoice_status = await session.scalar(
+            select(Invoice.status).where(Invoice.id == penalty.invoice_id).with_for_update()
+        )
+        if invoice_status == InvoiceStatus.VOID:
+            raise PenaltyOnVoidInvoice(
+                f"invoice {penalty.invoice_id} of penalty {penalty_id} is void: reject the penalty"
+            )
     penalty.status = PenaltyStatus.APPROVED if approve else PenaltyStatus.REJECTED
     penalty.decided_by = admin_id
     penalty.decided_at = now

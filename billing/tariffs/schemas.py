@@ -121,7 +121,7 @@ class TariffOut(BaseModel):
 
 
 class QuoteIn(BaseModel):
-    volume_l: int = Field(ge=0, description="Consumption over the period, in litres.")
+    volume_l: int = Field(ge=0, lt=10**12, description="Consumption over the period, in litres.")
     period_days: int = Field(30, ge=1, le=366, description="Period length in days.")
     dwelling_type: DwellingType
     vacant: bool = Field(False, description="The dwelling was vacant over the period.")

@@ -81,3 +81,24 @@ class TestPolicy:
             assert " onsubmit=" not in body, path
             assert " onclick=" not in body, path
             assert " style=" not in body, path
+
+
+class TestUnexpectedError:
+    """A bug that escapes every handler still answers with the headers, and tells nothing."""
+
+    async def test_a_500_carries_the_headers_and_a_json_body_without_the_traceback(
+        self, admin_client, monkeypatch, caplog
+    ):
+        from billing.tariffs import service as tariff_service
+
+        async def broken(*_args, **_kwargs):
+            raise RuntimeError("secret detail of the bug")
+
+        monkeypatch.setattr(tariff_service, "list_tariff_versions", broken)
+        answer = await admin_client.get("/tariffs", params={"country_code": "CM"})
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json() == {"error": "InternalError", "detail": "An unexpected error occurred"}
+        assert_secured(answer)
+        assert "secret detail" not in answer.text
+        assert "secret detail of the bug" in caplog.text

@@ -517,6 +517,23 @@ class TestPenalties:
         answer = await admin_client.post("/penalties/999/approve")
         assert answer.status_code == 404
 
+    async def test_a_penalty_on_an_invoice_voided_since_is_a_409_and_can_be_rejected(
+        self, admin_client, ledger
+    ):
+        # Found by the whole-API fuzz: the approval updated the void invoice, and the
+        # database's guard refused it with a 500.
+        invoice = ledger.invoice("A1", net=1_000, due_date=TODAY - timedelta(days=1))
+        await admin_client.post("/penalties/propose")
+        (penalty,) = (await admin_client.get("/penalties")).json()
+        voided = await admin_client.post(f"/invoices/{invoice}/void", json={"reason": "wrong"})
+        assert voided.status_code == 200, voided.text
+        approved = await admin_client.post(f"/penalties/{penalty['id']}/approve")
+        assert approved.status_code == 409, approved.text
+        assert approved.json()["error"] == "PenaltyOnVoidInvoice"
+        rejected = await admin_client.post(f"/penalties/{penalty['id']}/reject")
+        assert rejected.json()["status"] == "rejected"
+        assert ledger.invoice_row(invoice)[0] == "void"
+
 
 async def test_webhook_route_is_public(client: httpx.AsyncClient):
     answer = await client.post("/payments/webhooks/mtn_momo", content=b"{}")

@@ -4,6 +4,7 @@ console SMS provider, whose outbox the tests read codes from."""
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,11 +30,14 @@ RAISED = {
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """Meter logins go to a password file of this test's own (no broker to reload)."""
+    mqtt = settings.mqtt.model_copy(update={"password_file": str(tmp_path / "passwd")})
     return settings.model_copy(
         update={
             "default_country": "CM",
             "auth": AuthSettings.model_validate({**RAISED, "code_cooldown_s": 0}),
+            "mqtt": mqtt,
         }
     )
 

@@ -98,13 +98,6 @@ class TestEveryRouteHasARule:
             assert answer.headers["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.fixture
-def settings(settings: Settings, tmp_path) -> Settings:
-    """Meter logins are written to a password file of this test's own (no broker to reload)."""
-    mqtt = settings.mqtt.model_copy(update={"password_file": str(tmp_path / "passwd")})
-    return settings.model_copy(update={"mqtt": mqtt})
-
-
 def serial() -> str:
     return f"WB-T{next(_serials):06d}"
 

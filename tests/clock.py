@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 
 def now() -> datetime:
@@ -22,3 +23,8 @@ def today() -> date:
 
 def epoch() -> float:
     return time.time()
+
+
+def today_in(timezone: str) -> date:
+    """Today in a place: from 23:00 UTC it is already tomorrow in Douala (UTC+1)."""
+    return now().astimezone(ZoneInfo(timezone)).date()

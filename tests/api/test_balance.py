@@ -105,7 +105,7 @@ class TestBalance:
         db.execute(
             "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
             " VALUES (%s, %s, 'tenant', %s)",
-            [newcomer, ledger.dwellings["A1"], clock.today() + timedelta(days=1)],
+            [newcomer, ledger.dwellings["A1"], clock.today_in("Africa/Douala") + timedelta(days=1)],
         )
         assert await balance(newcomer) == []
 

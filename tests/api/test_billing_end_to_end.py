@@ -9,7 +9,7 @@ import io
 import json
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -154,9 +154,12 @@ async def test_from_rollups_to_a_paid_invoice_in_the_report(
         str(total),
         "0",
     )
+    next_day = (date.fromisoformat(invoice["issue_date"]) + timedelta(days=1)).isoformat()
     ledger = await admin_client.get(
         "/reports/accounting-export",
-        params={"start": invoice["issue_date"], "end": invoice["issue_date"], "format": "csv"},
+        # The invoice is dated by the UTC day of its issue, the payment by Douala's day (UTC+1):
+        # from 23:00 UTC the payment falls on the next local day.
+        params={"start": invoice["issue_date"], "end": next_day, "format": "csv"},
     )
     entries = sorted((r["entry"], r["amount"]) for r in csv.DictReader(io.StringIO(ledger.text)))
     assert entries == [("invoice", str(total)), ("payment", str(total))]

@@ -116,12 +116,14 @@ class TestMeterPage:
         await expect(page.locator("#meter-facts li").first).to_contain_text(
             f"{last_index / 1000:,.3f}\u00a0m³"
         )
-        # The default range: the last seven local days, hourly.
+        # The default range: the seven days to the browser's today (UTC here), as the meter's
+        # local days, hourly (from 23:00 UTC Douala's next day already has an hour: not shown).
         start = clock.today() - timedelta(days=6)
         hours, total = db.execute(
             "SELECT count(*), sum(volume_l) FROM meter_hourly WHERE meter_id = %s"
-            " AND hour_start >= (%s::date)::timestamp AT TIME ZONE 'Africa/Douala'",
-            [meter.meter_id, start],
+            " AND hour_start >= (%s::date)::timestamp AT TIME ZONE 'Africa/Douala'"
+            " AND hour_start < (%s::date)::timestamp AT TIME ZONE 'Africa/Douala'",
+            [meter.meter_id, start, start + timedelta(days=7)],
         ).fetchone()
         await expect(page.locator("svg.chart rect.bar")).to_have_count(hours)
         await expect(page.locator("#usage-total")).to_have_text(
@@ -140,8 +142,10 @@ class TestMeterPage:
         await page.get_by_label("Step").select_option("day")
         await page.get_by_role("button", name="Show").click()
         days = db.execute(
-            "SELECT day, volume_l FROM meter_daily WHERE meter_id = %s AND day >= %s ORDER BY day",
-            [meter.meter_id, today - timedelta(days=2)],
+            # Local days: from 23:00 UTC Douala's next day has rows too, outside the range asked.
+            "SELECT day, volume_l FROM meter_daily WHERE meter_id = %s AND day BETWEEN %s AND %s"
+            " ORDER BY day",
+            [meter.meter_id, today - timedelta(days=2), today],
         ).fetchall()
         await expect(page.locator("svg.chart rect.bar")).to_have_count(len(days))
         await page.get_by_text("Show the figures").click()

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -22,9 +21,6 @@ from registry.models import DwellingType
 from tests import clock
 
 pytestmark = pytest.mark.services
-
-NOW = clock.now()
-DOUALA_TODAY = NOW.astimezone(ZoneInfo("Africa/Douala")).date()
 
 
 def _id(cursor: psycopg.Cursor) -> int:
@@ -52,6 +48,7 @@ class Setting:
     incidents: dict[str, int]
     users: dict[str, int]
     headers: dict[str, dict[str, str]]
+    now: datetime
 
     def as_(self, role: str) -> dict[str, Any]:
         return {"headers": self.headers[role]}
@@ -119,8 +116,10 @@ async def setting(db, session, settings) -> Setting:
         [users["technician"], b.building],
     )
 
+    now = clock.now()
+
     def incident(meter: int, kind: str, status: str, start_days: int, end_days: int | None) -> int:
-        ended = None if end_days is None else NOW - timedelta(days=end_days)
+        ended = None if end_days is None else now - timedelta(days=end_days)
         return _id(
             db.execute(
                 "INSERT INTO incident (meter_id, kind, severity, status, started_at,"
@@ -130,8 +129,8 @@ async def setting(db, session, settings) -> Setting:
                     meter,
                     kind,
                     status,
-                    NOW - timedelta(days=start_days),
-                    ended or NOW,
+                    now - timedelta(days=start_days),
+                    ended or now,
                     ended,
                     psycopg.types.json.Jsonb({"night_min_lph": 14.0, "nights": 5}),
                 ],
@@ -143,7 +142,7 @@ async def setting(db, session, settings) -> Setting:
         "burst": incident(a.meter, "burst", "resolved", 10, 9),
         "stuck": incident(b.meter, "stuck", "open", 1, None),
     }
-    return Setting(db, zone, a, b, incidents, users, headers)
+    return Setting(db, zone, a, b, incidents, users, headers, now)
 
 
 async def ids(client: httpx.AsyncClient, setting: Setting, role: str, **params: Any) -> list[int]:
@@ -166,9 +165,9 @@ class TestList:
         assert await ids(client, setting, "admin", kind="burst") == [i["burst"]]
         assert await ids(client, setting, "admin", state="open") == [i["stuck"], i["leak"]]
         assert await ids(client, setting, "admin", state="closed") == [i["burst"]]
-        since = (NOW - timedelta(days=8)).isoformat()
+        since = (setting.now - timedelta(days=8)).isoformat()
         assert await ids(client, setting, "admin", since=since) == [i["stuck"], i["leak"]]
-        until = (NOW - timedelta(days=5)).isoformat()
+        until = (setting.now - timedelta(days=5)).isoformat()
         assert await ids(client, setting, "admin", until=until) == [i["burst"]]
 
     async def test_paging_counts_every_match(self, client, setting):
@@ -200,7 +199,10 @@ class TestList:
     async def test_a_reversed_time_range_is_422(self, client, setting):
         answer = await client.get(
             "/anomalies",
-            params={"since": NOW.isoformat(), "until": (NOW - timedelta(days=1)).isoformat()},
+            params={
+                "since": setting.now.isoformat(),
+                "until": (setting.now - timedelta(days=1)).isoformat(),
+            },
             **setting.as_("admin"),
         )
         assert answer.status_code == 422
@@ -308,7 +310,7 @@ class TestResolve:
         body = answer.json()
         assert body["status"] == "closed"
         # The end the scan saw is kept.
-        assert datetime.fromisoformat(body["ended_at"]) < NOW - timedelta(days=8)
+        assert datetime.fromisoformat(body["ended_at"]) < setting.now - timedelta(days=8)
 
     async def test_closed_is_final(self, client, setting):
         url = f"/anomalies/{setting.incidents['burst']}"
@@ -321,11 +323,12 @@ class TestResolve:
 
 
 def daily(setting: Setting, meter: int, days: int, litres: int = 400) -> None:
+    today = clock.today_in("Africa/Douala")
     setting.db.execute(
         "INSERT INTO meter_daily (meter_id, day, volume_l, start_index_l, end_index_l,"
         " reading_count) SELECT %s, d::date, %s, 0, 0, 24"
         " FROM generate_series(%s::date - %s, %s::date - 1, interval '1 day') d",
-        [meter, litres, DOUALA_TODAY, days, DOUALA_TODAY],
+        [meter, litres, today, days, today],
     )
 
 
@@ -354,6 +357,7 @@ async def add_tariff(client: httpx.AsyncClient, setting: Setting) -> int:
 
 class TestForecast:
     async def test_thirty_days_and_the_next_invoice(self, client, setting, session):
+        today = clock.today_in("Africa/Douala")
         daily(setting, setting.a.meter, 56)
         tariff_id = await add_tariff(client, setting)
         answer = await client.get(f"/meters/{setting.a.meter}/forecast", **setting.as_("customer"))
@@ -361,14 +365,14 @@ class TestForecast:
         body = answer.json()
         assert body["timezone"] == "Africa/Douala"
         assert len(body["days"]) == 30
-        assert body["days"][0]["day"] == DOUALA_TODAY.isoformat()
+        assert body["days"][0]["day"] == today.isoformat()
         assert {d["expected_l"] for d in body["days"]} == {400}
         assert all(d["lower_l"] <= d["expected_l"] <= d["upper_l"] for d in body["days"])
         assert body["total_l"] == 30 * 400
         invoice = body["invoice"]
-        start = DOUALA_TODAY.replace(day=1)
+        start = today.replace(day=1)
         assert invoice["period_start"] == start.isoformat()
-        assert invoice["consumed_l"] == 400 * (DOUALA_TODAY - start).days
+        assert invoice["consumed_l"] == 400 * (today - start).days
         assert invoice["tariff_id"] == tariff_id
         assert invoice["currency"] == "XAF"
         # Measured days plus the forecast to the month's end, priced by the billing engine.

@@ -34,7 +34,6 @@ from tests.twilio_fake import FakeTwilio
 pytestmark = pytest.mark.services
 
 SECRETS = {"card": "card-secret", "orange_money": "om-secret", "mtn_momo": "momo-secret"}
-TODAY = clock.now().date()
 
 
 @pytest.fixture
@@ -382,11 +381,12 @@ class TestNotices:
     async def test_a_new_invoice_is_announced_once_in_the_tenants_language(
         self, engine, settings, ledger, fake_twilio
     ):
-        due = TODAY + timedelta(days=20)
+        today = clock.today()
+        due = today + timedelta(days=20)
         ledger.invoice("A1", net=10_000, vat=1_925, due_date=due)
         ledger.invoice("B1", net=1_500, due_date=due)
-        first = await notices(engine, settings, TODAY)
-        second = await notices(engine, settings, TODAY)
+        first = await notices(engine, settings, today)
+        second = await notices(engine, settings, today)
         assert (first.sent, second.sent) == (2, 0)
         day = due.strftime("%d/%m/%Y")
         assert sms_to(fake_twilio, ledger.phones["A1"]) == [
@@ -402,9 +402,10 @@ class TestNotices:
     async def test_the_reminder_goes_seven_days_before_the_due_date_once(
         self, engine, settings, ledger, fake_twilio
     ):
-        due = TODAY + timedelta(days=10)
+        today = clock.today()
+        due = today + timedelta(days=10)
         ledger.invoice("A2", net=3_000, due_date=due)
-        await notices(engine, settings, TODAY)  # the new-invoice SMS
+        await notices(engine, settings, today)  # the new-invoice SMS
         assert (await notices(engine, settings, due - timedelta(days=8))).sent == 0
         assert (await notices(engine, settings, due - timedelta(days=7))).sent == 1
         assert (await notices(engine, settings, due - timedelta(days=6))).sent == 0
@@ -416,10 +417,11 @@ class TestNotices:
         )
 
     async def test_a_paid_invoice_gets_no_reminder(self, engine, settings, ledger, fake_twilio):
-        due = TODAY + timedelta(days=3)
+        today = clock.today()
+        due = today + timedelta(days=3)
         invoice = ledger.invoice("A2", net=3_000, due_date=due)
         settle(ledger.db, invoice)
-        await notices(engine, settings, TODAY)
+        await notices(engine, settings, today)
         announcement, receipt = sms_to(fake_twilio, ledger.phones["A2"])
         assert " is ready, due " in announcement
         assert receipt.startswith("WaterBill: payment of FCFA 3,000 received")
@@ -427,15 +429,16 @@ class TestNotices:
     async def test_a_failed_send_is_retried_by_a_later_run(
         self, engine, settings, ledger, fake_twilio
     ):
-        ledger.invoice("A1", net=1_000, due_date=TODAY + timedelta(days=20))
+        today = clock.today()
+        ledger.invoice("A1", net=1_000, due_date=today + timedelta(days=20))
         fake_twilio.fail_with = 400
         now = clock.now()
-        failed = await notices(engine, settings, TODAY, now=now)
+        failed = await notices(engine, settings, today, now=now)
         fake_twilio.fail_with = None
-        too_soon = await notices(engine, settings, TODAY, now=now)
+        too_soon = await notices(engine, settings, today, now=now)
         later = now + timedelta(seconds=RetryPolicy().retry_s)
-        retried = await notices(engine, settings, TODAY, now=later)
-        again = await notices(engine, settings, TODAY, now=later)
+        retried = await notices(engine, settings, today, now=later)
+        again = await notices(engine, settings, today, now=later)
         assert (failed.retrying, too_soon.sent, retried.sent, again.sent) == (1, 0, 1, 0)
         row = ledger.db.execute(
             "SELECT n.status::text, o.status::text, o.attempts"
@@ -447,16 +450,18 @@ class TestNotices:
     async def test_concurrent_runs_send_each_notice_once(
         self, engine, settings, ledger, fake_twilio
     ):
+        today = clock.today()
         for dwelling in ("A1", "A2", "B1"):
-            ledger.invoice(dwelling, net=1_000, due_date=TODAY + timedelta(days=20))
-        results = await asyncio.gather(*(notices(engine, settings, TODAY) for _ in range(3)))
+            ledger.invoice(dwelling, net=1_000, due_date=today + timedelta(days=20))
+        results = await asyncio.gather(*(notices(engine, settings, today) for _ in range(3)))
         assert sum(r.sent for r in results) == 3
         assert len(fake_twilio.requests) == 3
 
     async def test_no_phone_is_recorded_not_sent(self, engine, settings, ledger, fake_twilio):
-        ledger.invoice("A1", net=1_000, due_date=TODAY + timedelta(days=20))
+        today = clock.today()
+        ledger.invoice("A1", net=1_000, due_date=today + timedelta(days=20))
         ledger.db.execute("UPDATE app_user SET phone = NULL WHERE id = %s", [ledger.users["A1"]])
-        result = await notices(engine, settings, TODAY)
+        result = await notices(engine, settings, today)
         assert (result.no_recipient, result.sent) == (1, 0)
         assert fake_twilio.requests == []
 
@@ -472,11 +477,12 @@ class TestPenalties:
     async def test_a_penalty_is_proposed_by_rule_and_applied_on_approval(
         self, admin_client, engine, ledger
     ):
-        overdue = ledger.invoice("A1", net=10_000, vat=1_925, due_date=TODAY - timedelta(days=3))
-        ledger.invoice("A2", net=5_000, due_date=TODAY + timedelta(days=3))  # not due yet
+        today = clock.today()
+        overdue = ledger.invoice("A1", net=10_000, vat=1_925, due_date=today - timedelta(days=3))
+        ledger.invoice("A2", net=5_000, due_date=today + timedelta(days=3))  # not due yet
         await pending(admin_client, ledger, amount="1925", method="cash")
         async with AsyncSession(engine) as session, session.begin():
-            proposals = await propose_penalties(session, today=TODAY)
+            proposals = await propose_penalties(session, today=today)
         # 10 % of the 10,000 still owed, plus 100 fixed (the world's tariff).
         xaf = get_currency("XAF")
         async with AsyncSession(engine) as session:
@@ -502,7 +508,8 @@ class TestPenalties:
         assert again.json()["detail"] == f"penalty {listed[0]['id']} is approved already"
 
     async def test_proposing_twice_proposes_once_and_rejection_sticks(self, admin_client, ledger):
-        ledger.invoice("A1", net=1_000, due_date=TODAY - timedelta(days=1))
+        today = clock.today()
+        ledger.invoice("A1", net=1_000, due_date=today - timedelta(days=1))
         first = await admin_client.post("/penalties/propose")
         second = await admin_client.post("/penalties/propose")
         assert (first.json(), second.json()) == ({"proposed": 1}, {"proposed": 0})
@@ -522,7 +529,8 @@ class TestPenalties:
     ):
         # Found by the whole-API fuzz: the approval updated the void invoice, and the
         # database's guard refused it with a 500.
-        invoice = ledger.invoice("A1", net=1_000, due_date=TODAY - timedelta(days=1))
+        today = clock.today()
+        invoice = ledger.invoice("A1", net=1_000, due_date=today - timedelta(days=1))
         await admin_client.post("/penalties/propose")
         (penalty,) = (await admin_client.get("/penalties")).json()
         voided = await admin_client.post(f"/invoices/{invoice}/void", json={"reason": "wrong"})

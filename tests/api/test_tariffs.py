@@ -6,13 +6,16 @@ from tests import clock
 
 pytestmark = pytest.mark.services
 
-TOMORROW = (clock.now().date() + timedelta(days=1)).isoformat()
+
+def tomorrow() -> str:
+    """Read at use, not at collection: a run that crosses midnight would make it today."""
+    return (clock.today_in("Africa/Douala") + timedelta(days=1)).isoformat()
 
 
 def cameroon(**overrides):
     body = {
         "country_code": "CM",
-        "effective_from": TOMORROW,
+        "effective_from": tomorrow(),
         "blocks": [
             {"upper_m3": "10", "price_per_m3": "365"},
             {"upper_m3": "30", "price_per_m3": "550"},
@@ -84,7 +87,7 @@ class TestReadTariffs:
         await session.commit()
         created = (await admin_client.post("/tariffs", json=cameroon())).json()
         in_force = await admin_client.get(
-            "/tariffs/in-force", params={"zone_id": zone.id, "on": TOMORROW}
+            "/tariffs/in-force", params={"zone_id": zone.id, "on": tomorrow()}
         )
         assert in_force.json()["id"] == created["id"]
         today = await admin_client.get("/tariffs/in-force", params={"zone_id": zone.id})

@@ -15,8 +15,6 @@ from tests.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.services
 
-TODAY = clock.now().date()
-
 
 def run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -69,8 +67,9 @@ def test_poll_settles_a_pending_mobile_money_payment(db, database_url, providers
 
 
 def test_remind_proposes_penalties_and_sends_each_sms_once(db, database_url, fake_twilio):
+    today = clock.today()
     ledger = arrange(db)
-    ledger.invoice("A1", net=1_000, due_date=TODAY + timedelta(days=20))
+    ledger.invoice("A1", net=1_000, due_date=today + timedelta(days=20))
     late = ledger.invoice("A2", net=3_000, period="2026-09", due_date=date(2026, 10, 1))
     env = {
         "WATERBILL_SMS__PROVIDER": "twilio",
@@ -79,8 +78,8 @@ def test_remind_proposes_penalties_and_sends_each_sms_once(db, database_url, fak
         "WATERBILL_SMS__FROM_NUMBER": "+15005550006",
         "WATERBILL_SMS__TWILIO_BASE_URL": fake_twilio.base_url,
     }
-    first = run(database_url, "bill", "remind", "--today", TODAY.isoformat(), **env)
-    second = run(database_url, "bill", "remind", "--today", TODAY.isoformat(), **env)
+    first = run(database_url, "bill", "remind", "--today", today.isoformat(), **env)
+    second = run(database_url, "bill", "remind", "--today", today.isoformat(), **env)
     assert first.returncode == 0, first.stderr
     assert "1 penalties proposed; SMS: 1 sent" in first.stdout
     assert "0 penalties proposed; SMS: 0 sent" in second.stdout

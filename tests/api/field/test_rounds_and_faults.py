@@ -9,22 +9,21 @@ from tests.api.field.conftest import JPEG, post_reading
 
 pytestmark = pytest.mark.services
 
-NOW = clock.now()
-
 
 class TestTodaysRound:
     async def test_the_round_lists_what_needs_a_visit_and_why(self, client, field, db):
+        now = clock.now()
         never_read = field.meter()
         read_long_ago = field.meter()
-        field.reading(read_long_ago, NOW - timedelta(days=45), 100, "manual")
+        field.reading(read_long_ago, now - timedelta(days=45), 100, "manual")
         read_recently = field.meter()
-        field.reading(read_recently, NOW - timedelta(days=40), 90, "manual")
-        field.reading(read_recently, NOW - timedelta(days=3), 100, "manual")
+        field.reading(read_recently, now - timedelta(days=40), 90, "manual")
+        field.reading(read_recently, now - timedelta(days=3), 100, "manual")
         silent = field.meter(kind="iot")
         db.execute(
             "INSERT INTO meter_state (meter_id, last_time, last_index_l, last_received_at)"
             " VALUES (%s, %s, 5, %s)",
-            [silent, NOW - timedelta(days=2), NOW - timedelta(days=2)],
+            [silent, now - timedelta(days=2), now - timedelta(days=2)],
         )
         reporting = field.meter(kind="iot")
         db.execute(
@@ -43,7 +42,7 @@ class TestTodaysRound:
             " VALUES (%s, 'broken', %s, now() - interval '3 days', now() - interval '3 days')",
             [faulty, field.technician_id],
         )
-        removed = field.meter(removed_at=NOW - timedelta(days=1))
+        removed = field.meter(removed_at=now - timedelta(days=1))
         elsewhere = field.meter(building_id=field.other_building_id)
 
         answer = await client.get("/rounds/today", headers=field.headers)
@@ -65,6 +64,7 @@ class TestTodaysRound:
         assert by_id[never_read]["building_name"] == "Akwa"
 
     async def test_a_meter_read_today_stays_on_the_round_marked_done(self, client, field):
+        now = clock.now()
         meter = field.meter()
 
         stored = await post_reading(
@@ -72,7 +72,7 @@ class TestTodaysRound:
             field,
             key="key-round-1",
             meter_id=meter,
-            time=NOW - timedelta(minutes=1),
+            time=now - timedelta(minutes=1),
             index_l=42,
         )
         answer = await client.get("/rounds/today", headers=field.headers)
@@ -130,10 +130,11 @@ class TestFaults:
         assert (Path(settings.field.photo_dir) / digest[:2] / f"{digest}.jpg").exists()
 
     async def test_an_offline_report_replayed_with_its_key_is_stored_once(self, client, field):
+        now = clock.now()
         meter = field.meter()
         form = {
             "kind": (None, "illegible"),
-            "observed_at": (None, (NOW - timedelta(hours=2)).isoformat()),
+            "observed_at": (None, (now - timedelta(hours=2)).isoformat()),
         }
         headers = {**field.headers, "Idempotency-Key": "fault-key-1"}
 

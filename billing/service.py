@@ -28,7 +28,7 @@ async def issue_period(
     session: AsyncSession,
     *,
     period: Period,
-    today: date,
+    at: datetime,
     issued_by: int | None,
     grace_days: int,
     payment_days: int,
@@ -41,7 +41,7 @@ async def issue_period(
     summary = await invoice_service.issue_period(
         session,
         period=period,
-        today=today,
+        at=at,
         issued_by=issued_by,
         grace_days=grace_days,
         payment_days=payment_days,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -97,7 +97,7 @@ def issue(
         return await billing_service.issue_period(
             session,
             period=parse_period(period),
-            today=datetime.now(UTC).date(),
+            at=datetime.now(UTC),
             issued_by=None,
             grace_days=settings.billing.grace_days,
             payment_days=settings.billing.payment_days,
@@ -113,14 +113,17 @@ def issue(
 @app.command()
 def overdue(
     today: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Judge by this day.")
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Judge by this day (default: each country's)."),
     ] = None,
 ) -> None:
     """Mark issued invoices past their due date overdue (run daily)."""
     from billing.invoices import service as invoice_service
 
-    day: date = today.date() if today else datetime.now(UTC).date()
-    count = _run(lambda session: invoice_service.mark_overdue(session, today=day))
+    day = today.date() if today else None
+    count = _run(
+        lambda session: invoice_service.mark_overdue(session, at=datetime.now(UTC), today=day)
+    )
     typer.echo(f"{count} invoices overdue")
 
 

@@ -67,7 +67,7 @@ async def _register(
                 country_code=country,
                 zone_id=done.zone_id,
                 effective_from=ANCHOR_DATE + timedelta(days=installed_day),
-                today=(datetime.now(UTC) + offset).date(),
+                at=datetime.now(UTC) + offset,
             )
             priced = (
                 f"; demo tariff {tariff.currency} from {tariff.effective_from} added"

@@ -1,7 +1,11 @@
 """The ``jobs`` section of ``core.config.Settings``: the worker and the schedule of the daily work.
 
 Schedules are cron expressions (minute hour day-of-month month day-of-week, an optional sixth
-field for seconds), read in UTC: per-country time zones for the billing calendar come later.
+field for seconds), read in UTC. The calendar work judges each country's own day at the run's
+instant (an invoice is overdue from its country's midnight after the due date), so a job whose
+result depends on the day runs often enough to meet every country's midnight: `mark_overdue`
+hourly. `remind` still takes the UTC day of its 06:00 UTC run, which is the local day from UTC-6
+to UTC+17 (Cameroon, Papua New Guinea).
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ class JobsSettings(BaseModel):
         "*/5 * * * *", description="Text customers about confirmed incidents (`alerts send`)."
     )
     overdue_cron: str = Field(
-        "30 0 * * *", description="Mark invoices past their due date overdue (`bill overdue`)."
+        "5 * * * *",
+        description="Mark invoices overdue (`bill overdue`): hourly, so that each country's"
+        " midnight after the due date is met within the hour.",
     )
     remind_cron: str = Field(
         "0 6 * * *",

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -79,11 +79,11 @@ async def issue_zone(
     context: JobContext,
     period: str,
     zone_id: int,
-    today: str,
+    at: str,
     force: bool,
     issued_by: int | None,
 ) -> None:
-    """Issue one zone's drafts of ``period`` as of ``today`` (the request's day), then queue and
+    """Issue one zone's drafts of ``period`` as of ``at`` (the request's instant), then queue and
     send their new-invoice SMS through the outbox, once the issue is committed."""
     job_id = _job_id(context)
     settings = get_settings()
@@ -99,7 +99,7 @@ async def issue_zone(
             summary = await billing_service.issue_period(
                 session,
                 period=parse_period(period),
-                today=date.fromisoformat(today),
+                at=datetime.fromisoformat(at),
                 issued_by=issued_by,
                 grace_days=settings.billing.grace_days,
                 payment_days=settings.billing.payment_days,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
@@ -127,14 +127,15 @@ async def queue_issues(
     *,
     period: Period,
     zone_ids: Sequence[int] | None,
-    today: date,
+    at: datetime,
     force: bool,
     issued_by: int | None,
 ) -> list[QueuedZoneJob]:
     """One ``issue_zone`` job per zone (every zone when none), or the one waiting.
 
-    ``today`` goes with the job: a retry the next morning dates and numbers the invoices as the
-    request did, after the same grace check the caller made before queueing.
+    The request's instant ``at`` goes with the job: a retry the next morning dates and numbers
+    the invoices as the request did (each country's day at ``at``), after the same grace check
+    the caller made before queueing.
     """
     return await _queue_per_zone(
         session,
@@ -142,7 +143,7 @@ async def queue_issues(
         task_name="issue_zone",
         period=period,
         zone_ids=zone_ids,
-        today=today.isoformat(),
+        at=at.isoformat(),
         force=force,
         issued_by=issued_by,
     )

@@ -134,12 +134,12 @@ def send_alerts(timestamp: int) -> None:
 
 
 async def mark_overdue(timestamp: int) -> None:
-    """Mark issued invoices past their due date overdue, as of the scheduled day."""
-
-    day = scheduled_at(timestamp).date()
+    """Mark issued invoices overdue once their due date has passed in their country, as of the
+    scheduled instant (hourly by default: a country's day starts at its own midnight)."""
+    at = scheduled_at(timestamp)
     async with open_engine() as engine, AsyncSession(engine) as session, session.begin():
-        count = await invoice_service.mark_overdue(session, today=day)
-    logger.info("overdue (%s): %d invoices overdue", day.isoformat(), count)
+        count = await invoice_service.mark_overdue(session, at=at)
+    logger.info("overdue (%s): %d invoices overdue", at.isoformat(), count)
 
 
 async def remind(timestamp: int) -> None:

@@ -9,7 +9,7 @@ from the first simulated day; it is added only where the zone has none in force 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +65,7 @@ def _draft(country_code: str, zone_id: int, effective_from: date) -> tariff_serv
 
 
 async def ensure_demo_tariff(
-    session: AsyncSession, *, country_code: str, zone_id: int, effective_from: date, today: date
+    session: AsyncSession, *, country_code: str, zone_id: int, effective_from: date, at: datetime
 ) -> TariffVersion | None:
     """Add the demo zone's tariff unless one is in force on ``effective_from``; the new version,
     or None when one was there."""
@@ -76,7 +76,7 @@ async def ensure_demo_tariff(
             session,
             draft=_draft(country_code, zone_id, effective_from),
             created_by=None,
-            today=today,
+            at=at,
             allow_backdated=True,
         )
     return None

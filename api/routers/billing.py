@@ -31,8 +31,9 @@ Admin = Annotated[User, require(Permission.BILLING_RUN)]
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _today() -> Any:
-    return datetime.now(UTC).date()
+def _now() -> datetime:
+    """The request's instant: each country's calendar day follows from it (billing.invoices)."""
+    return datetime.now(UTC)
 
 
 async def _audit(session: SessionDep, user: User, ip: str | None, **detail: Any) -> None:
@@ -77,16 +78,21 @@ async def issue(
     year; the new-invoice SMS go out once issued): follow each at `GET /jobs/{id}`. A zone's
     issue that still waits is not queued again."""
     period = parse_period(body.period)
-    today = _today()
-    invoice_service.check_grace(
-        period, today=today, grace_days=settings.billing.grace_days, force=body.force
+    at = _now()
+    await invoice_service.check_issue_grace(
+        session,
+        period=period,
+        at=at,
+        zone_ids=body.zone_ids,
+        grace_days=settings.billing.grace_days,
+        force=body.force,
     )
     queued = await job_service.queue_issues(
         session,
         jobs,
         period=period,
         zone_ids=body.zone_ids,
-        today=today,
+        at=at,
         force=body.force,
         issued_by=user.id,
     )
@@ -98,7 +104,7 @@ async def issue(
 @router.post("/overdue", response_model=OverdueOut)
 async def overdue(body: OverdueIn, session: SessionDep, user: Admin, ip: ClientIp) -> OverdueOut:
     """Mark issued invoices past their due date overdue (the daily job does the same)."""
-    count = await invoice_service.mark_overdue(session, today=body.today or _today())
+    count = await invoice_service.mark_overdue(session, at=_now(), today=body.today)
     await _audit(session, user, ip, event="overdue", count=count)
     return OverdueOut(overdue=count)
 
@@ -144,7 +150,7 @@ async def approve(
         session,
         invoice_id=regularisation_id,
         admin_id=user.id,
-        today=_today(),
+        at=_now(),
         payment_days=settings.billing.payment_days,
     )
     await _audit(

@@ -59,7 +59,7 @@ async def create_tariff(
         session,
         draft=body.draft(),
         created_by=user.id,
-        today=datetime.now(UTC).date(),
+        at=datetime.now(UTC),
         allow_backdated=body.allow_backdated,
     )
     out = TariffOut.from_version(version)
@@ -100,9 +100,10 @@ async def list_tariffs(
 async def tariff_in_force(
     session: SessionDep, zone_id: ZoneId, on: date | None = None
 ) -> TariffOut:
-    """The version pricing a zone's consumption on a date (today by default)."""
+    """The version pricing a zone's consumption on a date (by default today, in the zone's
+    country)."""
     version = await tariff_service.tariff_in_force(
-        session, zone_id=zone_id, on=on or datetime.now(UTC).date()
+        session, zone_id=zone_id, on=on or datetime.now(UTC)
     )
     return TariffOut.from_version(version)
 

@@ -4,7 +4,7 @@ approvals, and reading or locking one invoice."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from psycopg import errors as pg_errors
 from sqlalchemy import select, text
@@ -29,7 +29,9 @@ _DRAFTS = """
 """
 
 _NUMBER_DRAFTS = f"""
-WITH numbered AS (
+WITH day AS (
+    SELECT * FROM unnest(CAST(:countries AS text[]), CAST(:days AS date[])) AS d(country_code, day)
+), numbered AS (
     SELECT i.id, i.country_code,
            row_number() OVER (PARTITION BY i.country_code ORDER BY i.id) AS n
     {_DRAFTS}
@@ -37,9 +39,11 @@ WITH numbered AS (
 UPDATE invoice i
 SET status = 'issued',
     number = n.country_code || '-' || s.year || '-' || lpad((s.last_number + n.n)::text, 6, '0'),
-    issue_date = :today, due_date = :due, issued_at = now(), issued_by = :by
+    issue_date = day.day, due_date = day.day + :payment_days, issued_at = now(), issued_by = :by
 FROM numbered n
-JOIN invoice_number_sequence s ON s.country_code = n.country_code AND s.year = :year
+JOIN day ON day.country_code = n.country_code
+JOIN invoice_number_sequence s
+  ON s.country_code = n.country_code AND s.year = extract(year FROM day.day)
 WHERE i.id = n.id
 RETURNING i.country_code
 """
@@ -62,27 +66,39 @@ class InvoiceRepository:
         *,
         period_id: int,
         zone_ids: list[int] | None,
-        today: date,
-        due: date,
+        days: dict[str, date],
+        payment_days: int,
         issued_by: int | None,
     ) -> dict[str, int]:
-        """Issue the drafts, numbered after each country's locked sequence of ``today``'s year;
-        returns how many per country (the caller advances the sequences by as many)."""
+        """Issue the drafts, dated by their country's day in ``days`` and numbered after that
+        country's locked sequence of the day's year; returns how many per country (the caller
+        advances the sequences by as many)."""
         rows = await self.session.execute(
             text(_NUMBER_DRAFTS),
             {
                 "period_id": period_id,
                 "zones": zone_ids,
-                "today": today,
-                "due": due,
+                "countries": list(days),
+                "days": list(days.values()),
+                "payment_days": payment_days,
                 "by": issued_by,
-                "year": today.year,
             },
         )
         counts: dict[str, int] = {}
         for row in rows:
             counts[row.country_code] = counts.get(row.country_code, 0) + 1
         return counts
+
+    async def zone_countries(self, zone_ids: list[int] | None) -> list[str]:
+        """The countries of the zones (of every zone when None)."""
+        rows = await self.session.scalars(
+            text(
+                "SELECT DISTINCT country_code FROM zone"
+                " WHERE CAST(:zones AS int[]) IS NULL OR id = ANY(CAST(:zones AS int[]))"
+            ),
+            {"zones": zone_ids},
+        )
+        return [str(code) for code in rows]
 
     async def lock_sequence(self, *, country: str, year: int) -> int:
         """The last number given in ``country`` and ``year``, its row locked until commit."""
@@ -112,13 +128,17 @@ class InvoiceRepository:
             {"c": country, "y": year, "n": by},
         )
 
-    async def mark_overdue(self, *, today: date) -> int:
+    async def mark_overdue(self, *, at: datetime | None, today: date | None) -> int:
+        """Overdue once the due date has passed in the invoice's country at ``at`` (``today``,
+        when given, is every country's day instead)."""
         result = await self.session.execute(
             text(
-                "UPDATE invoice SET status = 'overdue'"
-                " WHERE status IN ('issued', 'partially_paid') AND due_date < :today"
+                "UPDATE invoice i SET status = 'overdue' FROM country c"
+                " WHERE c.code = i.country_code AND i.status IN ('issued', 'partially_paid')"
+                " AND i.due_date < COALESCE(CAST(:today AS date),"
+                " (CAST(:at AS timestamptz) AT TIME ZONE c.timezone)::date)"
             ),
-            {"today": today},
+            {"at": at, "today": today},
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

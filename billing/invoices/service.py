@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,7 @@ from billing.invoices.exceptions import (
 from billing.invoices.models import Invoice, InvoiceStatus
 from billing.invoices.repository import InvoiceRepository
 from billing.tariffs.pricing import InvoiceKind
+from core.countries import country_days
 
 APPROVALS_NEEDED = 2
 VOIDABLE = (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE)
@@ -56,7 +57,7 @@ async def issue_period(
     session: AsyncSession,
     *,
     period: Period,
-    today: date,
+    at: datetime,
     issued_by: int | None,
     grace_days: int,
     payment_days: int,
@@ -64,23 +65,28 @@ async def issue_period(
     force: bool = False,
     progress: Progress | None = None,
 ) -> IssueSummary:
-    """Issue every draft periodic / subscription-only invoice of ``period``; ``progress`` hears
-    (0, drafts) before and (issued, drafts) after.
+    """Issue every draft periodic / subscription-only invoice of ``period`` at the instant
+    ``at``: each is dated by its country's calendar day then (from 14:00 UTC it is already
+    tomorrow in Port Moresby). ``progress`` hears (0, drafts) before and (issued, drafts) after.
 
     Raises:
-        GraceNotOver: the grace after the period's end is not over (and not ``force``).
+        GraceNotOver: the grace after the period's end is not over in a country with drafts
+            (and not ``force``).
     """
-    check_grace(period, today=today, grace_days=grace_days, force=force)
     await check_zones(session, zone_ids)
     period_id = await CloseRepository(session).lock_period(
         label=period.label, start=period.start, end=period.end
     )
     repo = InvoiceRepository(session)
     zones = None if zone_ids is None else list(zone_ids)
-    starts: dict[str, int] = {}
     drafts = await repo.draft_counts(period_id=period_id, zone_ids=zones)
-    for country in drafts:
-        starts[country] = await repo.lock_sequence(country=country, year=today.year)
+    days = await country_days(session, countries=drafts, at=at)
+    for day in days.values():
+        check_grace(period, today=day, grace_days=grace_days, force=force)
+    starts = {
+        country: await repo.lock_sequence(country=country, year=day.year)
+        for country, day in days.items()
+    }
     total = sum(drafts.values())
     if progress:
         await progress(0, total)
@@ -89,22 +95,40 @@ async def issue_period(
     counts = await repo.number_drafts(
         period_id=period_id,
         zone_ids=zones,
-        today=today,
-        due=today + timedelta(days=payment_days),
+        days=days,
+        payment_days=payment_days,
         issued_by=issued_by,
     )
     numbers: dict[str, tuple[str, str]] = {}
     for country, count in counts.items():
-        await repo.advance_sequence(country=country, year=today.year, by=count)
+        year = days[country].year
+        await repo.advance_sequence(country=country, year=year, by=count)
         first, last = starts[country] + 1, starts[country] + count
         numbers[country] = (
-            format_number(country, today.year, first),
-            format_number(country, today.year, last),
+            format_number(country, year, first),
+            format_number(country, year, last),
         )
     issued = sum(counts.values())
     if progress:
         await progress(issued, total)
     return IssueSummary(issued=issued, numbers=numbers)
+
+
+async def check_issue_grace(
+    session: AsyncSession,
+    *,
+    period: Period,
+    at: datetime,
+    zone_ids: Sequence[int] | None,
+    grace_days: int,
+    force: bool,
+) -> None:
+    """Raises GraceNotOver while the grace runs in a country of the zones (every zone when none)
+    at ``at``: the check a request makes before queueing the issue."""
+    repo = InvoiceRepository(session)
+    countries = await repo.zone_countries(None if zone_ids is None else list(zone_ids))
+    for day in (await country_days(session, countries=countries, at=at)).values():
+        check_grace(period, today=day, grace_days=grace_days, force=force)
 
 
 def check_grace(period: Period, *, today: date, grace_days: int, force: bool) -> None:
@@ -121,9 +145,14 @@ def format_number(country: str, year: int, n: int) -> str:
     return f"{country}-{year}-{n:06d}"
 
 
-async def mark_overdue(session: AsyncSession, *, today: date) -> int:
-    """Issued or partly paid invoices past their due date become overdue; returns how many."""
-    return await InvoiceRepository(session).mark_overdue(today=today)
+async def mark_overdue(
+    session: AsyncSession, *, at: datetime | None = None, today: date | None = None
+) -> int:
+    """Issued or partly paid invoices whose due date has passed in their country at ``at`` become
+    overdue (``today`` imposes one day on every country, for a replay); returns how many."""
+    if at is None and today is None:
+        raise ValueError("mark_overdue needs the instant `at` or a day `today`")
+    return await InvoiceRepository(session).mark_overdue(at=at, today=today)
 
 
 async def get_invoice(session: AsyncSession, *, invoice_id: int) -> Invoice:
@@ -169,9 +198,10 @@ async def approvals_of(session: AsyncSession, *, invoice_id: int) -> list[int]:
 
 
 async def approve_regularisation(
-    session: AsyncSession, *, invoice_id: int, admin_id: int, today: date, payment_days: int
+    session: AsyncSession, *, invoice_id: int, admin_id: int, at: datetime, payment_days: int
 ) -> Invoice:
-    """Record ``admin_id``'s approval; the second administrator's approval issues it.
+    """Record ``admin_id``'s approval; the second administrator's approval issues it, dated by
+    its country's day at ``at``.
 
     Raises:
         InvalidTransition: not a regularisation awaiting approval.
@@ -191,6 +221,8 @@ async def approve_regularisation(
         )
     approvers = await repo.approvals_of(invoice_id)
     if len(approvers) >= APPROVALS_NEEDED:
+        days = await country_days(session, countries=[invoice.country_code], at=at)
+        today = days[invoice.country_code]
         last = await repo.lock_sequence(country=invoice.country_code, year=today.year)
         await repo.advance_sequence(country=invoice.country_code, year=today.year, by=1)
         invoice.number = format_number(invoice.country_code, today.year, last + 1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from psycopg import errors as pg_errors
@@ -38,6 +38,7 @@ from billing.tariffs.exceptions import (
 from billing.tariffs.models import TariffBlock, TariffSubscription, TariffVersion
 from billing.tariffs.pricing import Block, Tariff
 from billing.tariffs.repository import TariffRepository
+from core.countries import country_days
 from core.money import Currency, Money, get_currency
 from registry.models import DwellingType
 
@@ -65,10 +66,10 @@ async def create_tariff_version(
     *,
     draft: TariffDraft,
     created_by: int | None,
-    today: date,
+    at: datetime,
     allow_backdated: bool = False,
 ) -> TariffVersion:
-    """Validate and add a tariff version.
+    """Validate and add a tariff version; "today" is the country's day at the instant ``at``.
 
     Raises:
         InvalidTariff: with every problem found (unknown country or zone, block rules, amounts,
@@ -80,6 +81,7 @@ async def create_tariff_version(
     if country is None:
         raise InvalidTariff(f"country {draft.country_code!r} does not exist")
     problems: list[str] = []
+    today = (await country_days(session, countries=[country.code], at=at))[country.code]
     if draft.zone_id is not None:
         zone = await repo.zone(draft.zone_id)
         if zone is None:
@@ -164,8 +166,11 @@ async def list_tariff_versions(
     return await TariffRepository(session).list(country_code=country_code, zone_id=zone_id)
 
 
-async def tariff_in_force(session: AsyncSession, *, zone_id: int, on: date) -> TariffVersion:
-    """The version that prices a zone's consumption on ``on`` (rules in the module docstring).
+async def tariff_in_force(
+    session: AsyncSession, *, zone_id: int, on: date | datetime
+) -> TariffVersion:
+    """The version that prices a zone's consumption on ``on`` (rules in the module docstring):
+    a day, or an instant, meaning the zone's country's day then.
 
     Raises:
         UnknownZone: no such zone.
@@ -175,6 +180,8 @@ async def tariff_in_force(session: AsyncSession, *, zone_id: int, on: date) -> T
     zone = await repo.zone(zone_id)
     if zone is None:
         raise UnknownZone(f"zone {zone_id} does not exist")
+    if isinstance(on, datetime):
+        on = (await country_days(session, countries=[zone.country_code], at=on))[zone.country_code]
     version = await repo.in_force_for_zone(zone_id=zone_id, on=on)
     if version is None:
         raise TariffMissing(

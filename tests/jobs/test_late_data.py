@@ -1,7 +1,7 @@
 """Late data finds its invoice: a reading that lands after a month was issued, and changes its
 volume, gets its regularisation proposed by the `late_data` job in a real worker, once."""
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -38,7 +38,7 @@ async def issued_month(world: World, session) -> tuple[int, int, int]:
     await invoicing.issue_period(
         session,
         period=OCTOBER,
-        today=date(2026, 11, 24),
+        at=datetime(2026, 11, 24, 8, tzinfo=UTC),
         issued_by=None,
         grace_days=5,
         payment_days=15,

@@ -1,5 +1,5 @@
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -20,6 +20,8 @@ OCTOBER = parse_period("2026-10")
 SEPTEMBER = parse_period("2026-09")
 H = timedelta(hours=1)
 TODAY = date(2026, 11, 24)
+# Morning in Douala, where the world's dwellings are: the issue is dated that day.
+AT = datetime(2026, 11, 24, 8, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -27,11 +29,11 @@ def world(db) -> World:
     return World(db)
 
 
-async def issue(session, period=OCTOBER, **kwargs):
+async def issue(session, period=OCTOBER, at=AT, **kwargs):
     summary = await invoicing.issue_period(
         session,
         period=period,
-        today=TODAY,
+        at=at,
         issued_by=None,
         grace_days=5,
         payment_days=15,
@@ -72,13 +74,23 @@ class TestIssue:
         ).fetchall() == [("issued", TODAY, TODAY + timedelta(days=15))]
         assert (await issue(session)).issued == 0
 
+    async def test_an_invoice_is_dated_by_its_countrys_day(self, db, world, session):
+        # 23:30 UTC on 31 December is already New Year's Day in Douala (UTC+1).
+        await closed(session, world, dwellings=1)
+        await issue(session, at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+        assert numbers(db) == ["CM-2027-000001"]
+        assert db.execute("SELECT issue_date, due_date FROM invoice").fetchone() == (
+            date(2027, 1, 1),
+            date(2027, 1, 16),
+        )
+
     async def test_during_the_grace_late_readings_may_still_come(self, world, session):
         await closed(session, world, dwellings=1)
         with pytest.raises(GraceNotOver, match="2026-11-06"):
             await invoicing.issue_period(
                 session,
                 period=OCTOBER,
-                today=date(2026, 11, 5),
+                at=datetime(2026, 11, 5, 8, tzinfo=UTC),
                 issued_by=None,
                 grace_days=5,
                 payment_days=15,
@@ -130,7 +142,7 @@ class TestIssue:
     async def test_a_rolled_back_issue_gives_its_numbers_back(self, db, world, session):
         await closed(session, world, dwellings=2)
         await invoicing.issue_period(
-            session, period=OCTOBER, today=TODAY, issued_by=None, grace_days=5, payment_days=15
+            session, period=OCTOBER, at=AT, issued_by=None, grace_days=5, payment_days=15
         )
         await session.rollback()
         await issue(session)
@@ -177,6 +189,13 @@ class TestOverdueAndVoid:
             "paid",
             "overdue",
         ]
+
+    async def test_overdue_starts_at_the_countrys_midnight(self, world, session):
+        await closed(session, world, dwellings=1)
+        await issue(session)  # due 9 December
+        evening = datetime(2026, 12, 9, 22, 59, tzinfo=UTC)  # 23:59 in Douala
+        assert await invoicing.mark_overdue(session, at=evening) == 0
+        assert await invoicing.mark_overdue(session, at=evening + timedelta(minutes=1)) == 1
 
     async def test_void_needs_an_issued_unpaid_invoice_and_keeps_the_number(
         self, db, world, session
@@ -240,17 +259,17 @@ class TestRegularisation:
 
         first, second = admin(db, "+237650000102"), admin(db, "+237650000103")
         approved = await invoicing.approve_regularisation(
-            session, invoice_id=pending.id, admin_id=first, today=TODAY, payment_days=15
+            session, invoice_id=pending.id, admin_id=first, at=AT, payment_days=15
         )
         await session.commit()
         assert approved.status is InvoiceStatus.DRAFT
         with pytest.raises(DuplicateApproval, match="different administrator"):
             await invoicing.approve_regularisation(
-                session, invoice_id=pending.id, admin_id=first, today=TODAY, payment_days=15
+                session, invoice_id=pending.id, admin_id=first, at=AT, payment_days=15
             )
         await session.rollback()
         issued = await invoicing.approve_regularisation(
-            session, invoice_id=pending_id, admin_id=second, today=TODAY, payment_days=15
+            session, invoice_id=pending_id, admin_id=second, at=AT, payment_days=15
         )
         await session.commit()
         assert (issued.status, issued.number) == (InvoiceStatus.ISSUED, "CM-2026-000002")

@@ -1,5 +1,5 @@
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -31,6 +31,7 @@ pytestmark = pytest.mark.services
 
 D = Decimal
 TODAY = date(2026, 11, 24)
+AT = datetime(2026, 11, 24, 8, tzinfo=UTC)  # that day in Douala
 XAF = get_currency("XAF")
 
 
@@ -51,15 +52,13 @@ def draft(**overrides) -> TariffDraft:
 
 
 async def add(session, **overrides):
-    return await create_tariff_version(
-        session, draft=draft(**overrides), created_by=None, today=TODAY
-    )
+    return await create_tariff_version(session, draft=draft(**overrides), created_by=None, at=AT)
 
 
 class TestCreateTariffVersion:
     async def test_stores_blocks_subscriptions_and_minor_units(self, session):
         version = await create_tariff_version(
-            session, draft=draft(note="2027 review"), created_by=42, today=TODAY
+            session, draft=draft(note="2027 review"), created_by=42, at=AT
         )
         await session.commit()
         session.expunge_all()
@@ -144,6 +143,14 @@ class TestCreateTariffVersion:
         with pytest.raises(InvalidTariff, match=message.replace("(", r"\(").replace(")", r"\)")):
             await add(session, **overrides)
 
+    async def test_today_is_the_countrys_day(self, session):
+        # 23:30 UTC on 24 November is already the 25th in Douala: the 24th is in the past.
+        late = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+        with pytest.raises(InvalidTariff, match=r"before today \(2026-11-25\)"):
+            await create_tariff_version(
+                session, draft=draft(effective_from=TODAY), created_by=None, at=late
+            )
+
     async def test_refuses_a_zone_of_another_country(self, session):
         zone = await create_zone(session, country_code="PG", code="POM-1", name="Port Moresby")
         with pytest.raises(InvalidTariff, match="is in PG, not CM"):
@@ -158,7 +165,7 @@ class TestCreateTariffVersion:
             session,
             draft=draft(effective_from=date(2026, 1, 1)),
             created_by=1,
-            today=TODAY,
+            at=AT,
             allow_backdated=True,
         )
         assert version.effective_from == date(2026, 1, 1)
@@ -207,6 +214,18 @@ class TestTariffInForce:
         await add(session)
         with pytest.raises(TariffMissing):
             await tariff_in_force(session, zone_id=zone.id, on=date(2027, 2, 1))
+
+    async def test_an_instant_means_the_zones_day(self, session):
+        zone = await create_zone(session, country_code="CM", code="DLA-1", name="Douala 1")
+        await add(session, effective_from=date(2027, 1, 1))
+        with pytest.raises(TariffMissing, match="on 2026-12-31"):
+            await tariff_in_force(
+                session, zone_id=zone.id, on=datetime(2026, 12, 31, 22, 59, tzinfo=UTC)
+            )
+        found = await tariff_in_force(
+            session, zone_id=zone.id, on=datetime(2026, 12, 31, 23, tzinfo=UTC)
+        )
+        assert found.effective_from == date(2027, 1, 1)
 
     async def test_unknown_zone(self, session):
         with pytest.raises(UnknownZone):

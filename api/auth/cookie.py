@@ -15,10 +15,11 @@ Ref: https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_P
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import Cookie, Header, Request, Response
+from fastapi import Body, Cookie, Depends, Header, Request, Response
 
 from accounts.exceptions import CsrfRejected
 from accounts.schemas import RefreshIn
@@ -101,18 +102,32 @@ def check_same_site(request: Request, mode: str | None) -> None:
         raise CsrfRejected(f"the {COOKIE} cookie is honoured only from this site's pages")
 
 
-def refresh_token_of(
-    request: Request, body: RefreshIn | None, cookie: str | None, mode: str | None
-) -> tuple[str, bool]:
-    """The refresh token of the call, and whether the cookie carried it.
+@dataclass(frozen=True)
+class PresentedRefresh:
+    """The refresh token a call presents, and how: refresh and logout read it the same way."""
 
-    The JSON body wins (an API client); else the cookie, from our own pages only.
-    """
+    token: str
+    by_cookie: bool  # the cookie carried it (a JSON body wins over a cookie)
+    cookie_sent: bool
+    mode: Literal["cookie"] | None
+
+
+def presented_refresh(
+    request: Request,
+    body: Annotated[RefreshIn | None, Body()] = None,
+    cookie: RefreshCookie = None,
+    mode: SessionMode = None,
+) -> PresentedRefresh:
+    """The refresh token of the call: the JSON body wins (an API client); else the cookie, from
+    our own pages only."""
     if body is not None:
-        return body.refresh_token, False
+        return PresentedRefresh(body.refresh_token, False, bool(cookie), mode)
     if cookie:
         check_same_site(request, mode)
-        return cookie, True
+        return PresentedRefresh(cookie, True, True, mode)
     raise NotAuthenticated(
         f"no refresh token: send it in the JSON body, or from the web app in the {COOKIE} cookie"
     )
+
+
+Presented = Annotated[PresentedRefresh, Depends(presented_refresh)]

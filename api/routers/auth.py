@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,6 @@ from accounts.schemas import (
     LoginIn,
     PasswordResetConfirmIn,
     PasswordResetRequestIn,
-    RefreshIn,
     RegisterIn,
     ResendCodeIn,
     TokenOut,
@@ -31,10 +30,9 @@ from api.auth.cookie import (
     CLEAR_COOKIE_DOC,
     COOKIE,
     SET_COOKIE_DOC,
-    RefreshCookie,
+    Presented,
     SessionMode,
     clear_refresh_cookie,
-    refresh_token_of,
     set_refresh_cookie,
 )
 from api.auth.deps import ClientIp, check_password, client_ip, parse_phone
@@ -236,24 +234,21 @@ async def login(
     responses={**error_responses(401, 403), **_SETS_COOKIE},
 )
 async def refresh(
-    request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
     ip: ClientIp,
-    body: Annotated[RefreshIn | None, Body()] = None,
-    cookie: RefreshCookie = None,
-    mode: SessionMode = None,
+    presented: Presented,
 ) -> TokenOut | JSONResponse:
     """Trade a refresh token (JSON body, or the web app's cookie) for a new pair; the old one
     stops working."""
-    token, by_cookie = refresh_token_of(request, body, cookie, mode)
+    by_cookie = presented.by_cookie
     try:
         async with _keeping_failures(session):
             pair = await auth_service.refresh(
                 session,
                 settings=settings,
-                token=token,
+                token=presented.token,
                 ip=ip,
                 grace_s=settings.auth.refresh_reuse_grace_s if by_cookie else 0,
             )
@@ -261,7 +256,8 @@ async def refresh(
         if not by_cookie:
             raise
         return await _failed_by_cookie(session, exc, settings=settings)
-    return _tokens(pair, response, settings=settings, mode="cookie" if by_cookie else mode)
+    mode = "cookie" if by_cookie else presented.mode
+    return _tokens(pair, response, settings=settings, mode=mode)
 
 
 @router.post(
@@ -272,24 +268,17 @@ async def refresh(
     responses={**error_responses(401, 403), 204: {"headers": CLEAR_COOKIE_DOC}},
 )
 async def logout(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    ip: ClientIp,
-    body: Annotated[RefreshIn | None, Body()] = None,
-    cookie: RefreshCookie = None,
-    mode: SessionMode = None,
+    session: SessionDep, settings: SettingsDep, ip: ClientIp, presented: Presented
 ) -> Response:
     """Revoke a refresh token (JSON body, or the web app's cookie, which is cleared)."""
-    token, by_cookie = refresh_token_of(request, body, cookie, mode)
     try:
-        await auth_service.logout(session, settings=settings, token=token, ip=ip)
+        await auth_service.logout(session, settings=settings, token=presented.token, ip=ip)
     except AppError as exc:
-        if not by_cookie:
+        if not presented.by_cookie:
             raise
         return await _failed_by_cookie(session, exc, settings=settings)
     answer = Response(status_code=status.HTTP_204_NO_CONTENT)
-    if cookie:
+    if presented.cookie_sent:
         clear_refresh_cookie(answer, settings=settings)
     return answer
 

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 
 from cli.up import FALLBACK_PG_ROOT, Counters, _counters, demo_span, postgres_root
 from core.local_services import free_port
+from core.money import get_currency
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -45,6 +47,35 @@ def _exports(path: Path) -> dict[str, str]:
     """The variables of the env file `up` writes (`export NAME='value'` lines)."""
     found = re.findall(r"^export (\w+)='?([^'\n]*)'?$", path.read_text(), flags=re.M)
     return dict(found)
+
+
+ADMIN_PHONE = "+237 6 58 55 22 94"
+ADMIN_PASSWORD = "tide pool lantern 47 quartz"
+
+
+def _pay_one_invoice(base: str) -> None:
+    """As the README's admin: the issued invoices are listed, one prints as a PDF, and a cash
+    payment of what it owes settles it."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        signed_in = http.post(
+            "/auth/login", json={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        http.headers["Authorization"] = f"Bearer {signed_in.json()['access_token']}"
+        invoices = http.get("/invoices").json()
+        assert len(invoices) == 20
+        assert {i["status"] for i in invoices} == {"issued"}
+        first = invoices[0]
+        pdf = http.get(f"/invoices/{first['id']}/pdf")
+        assert pdf.status_code == 200
+        assert pdf.content.startswith(b"%PDF")
+        owed = Decimal(first["owed_minor"]).scaleb(-get_currency(first["currency"]).minor_units)
+        paid = http.post(
+            "/payments",
+            json={"dwelling_id": first["dwelling_id"], "method": "cash", "amount": str(owed)},
+        )
+        assert paid.status_code == 201, paid.text
+        assert http.get(f"/invoices/{first['id']}").json()["status"] == "paid"
 
 
 class TestUp:
@@ -113,6 +144,22 @@ class TestUp:
                 )
                 assert done.returncode == 0, done.stdout + done.stderr
             assert "20 dwellings, 20 drafts (0 subscription-only), 0 held" in done.stdout
+            # ... issues it, and the invoices are there as PDFs, and payable.
+            for args in (
+                ["bill", "issue", "--period", month.group(1), "--force"],
+                ["users", "create-admin", "--phone", ADMIN_PHONE, "--password", ADMIN_PASSWORD],
+            ):
+                done = subprocess.run(
+                    [sys.executable, "-m", "cli", *args],
+                    env=cli_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                assert done.returncode == 0, done.stdout + done.stderr
+                if args[0] == "bill":
+                    assert done.stdout.startswith("20 invoices issued"), done.stdout
+            _pay_one_invoice(f"http://127.0.0.1:{api_port}")
         finally:
             process.send_signal(signal.SIGINT)
             try:

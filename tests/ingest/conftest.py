@@ -84,6 +84,21 @@ class Publisher:
         self.client.disconnect()
 
 
+class ManualClock:
+    """A monotonic clock the test moves by hand (``clock.now += 30``), for rate limits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
 @pytest.fixture
 def publisher(local_broker) -> Iterator[Publisher]:
     pub = Publisher(local_broker)

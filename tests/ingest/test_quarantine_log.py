@@ -10,19 +10,6 @@ from ingest.decoder import Reason, Rejection
 from ingest.quarantine_log import QuarantineLog
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "ingest.quarantine"]
 

@@ -9,19 +9,6 @@ import pytest
 from ingest.unserved import UnservedTopics
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 class TestIsServed:
     @pytest.mark.parametrize(
         "topic", ["wb/0/meters/WB-1/up", "wb/15/meters/WB-1/up", "wb/3/meters/not a serial!/up"]

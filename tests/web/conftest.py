@@ -144,7 +144,9 @@ async def context(browser: Browser, live_server: LiveServer) -> AsyncIterator[Br
     ctx = await browser.new_context(
         base_url=live_server.url, viewport=PHONE, locale="en-GB", timezone_id="Africa/Douala"
     )
-    ctx.set_default_timeout(10_000)
+    # Generous: a page loads in well under a second, but a loaded machine (two suites, a
+    # worker starting) has taken over 10 s to answer the first navigation.
+    ctx.set_default_timeout(30_000)
     yield ctx
     await ctx.close()
 

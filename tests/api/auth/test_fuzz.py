@@ -96,6 +96,9 @@ schema = schemathesis.from_pytest_fixture("api_schema")
 
 @schema.parametrize()
 @hypothesis_settings(FUZZ, max_examples=20)
+# One test item walks every operation: ~80 s on an idle machine, over the suite's 300 s under
+# the moved clock (libfaketime) on a loaded one.
+@pytest.mark.timeout(900)
 def test_as_admin(case, world, db):
     """Objects with ids 1 and 2 exist for every kind (the access-matrix world), so small ids
     reach real rows as well as 404s."""

@@ -55,15 +55,15 @@ def _scan_once(
                 meter_ids=meter or None,
                 options=settings.vee,
             )
-        with conn.transaction():
-            report = anomalies.scan(
-                conn,
-                now=now,
-                default_country=settings.default_country,
-                meter_ids=meter or None,
-                since=since,
-                options=settings.analytics,
-            )
+        # Its own short transactions, a batch of meters each, partition by partition.
+        report = anomalies.scan(
+            conn,
+            as_of=now,
+            default_country=settings.default_country,
+            meter_ids=meter or None,
+            since=since,
+            options=settings.analytics,
+        )
     line = (
         f"validated {checked.steps} readings of {checked.meters} meters:"
         f" {checked.flags} flags, {checked.estimates_written} estimates written,"
@@ -77,7 +77,7 @@ def _scan_once(
                 conn,
                 provider=make_sms_provider(settings),
                 policy=RetryPolicy.of(settings.sms),
-                now=as_of or datetime.now(UTC),
+                now=now,
                 options=settings.alerts,
             )
         line += f"; alerts: {sent}"

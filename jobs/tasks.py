@@ -94,13 +94,12 @@ def scan(timestamp: int) -> None:
             checked = vee.run(
                 conn, now=now, default_country=settings.default_country, options=settings.vee
             )
-        with conn.transaction():
-            report = anomalies.scan(
-                conn,
-                now=now,
-                default_country=settings.default_country,
-                options=settings.analytics,
-            )
+        report = anomalies.scan(
+            conn,
+            as_of=now,
+            default_country=settings.default_country,
+            options=settings.analytics,
+        )
     logger.info(
         "scan (%s): validated %d readings of %d meters (%d flags, %d estimates written);"
         " scanned %d meters: %d findings, %d opened, %d updated, %d resolved",

@@ -353,11 +353,13 @@ class ScanRepository:
         the oldest watermark of the detector under any other: nothing is skipped."""
         rows = self.conn.execute(
             """
-            SELECT detector,
+            SELECT * FROM (SELECT detector,
                    coalesce(max(watermark) FILTER (
                                 WHERE partitions = %(partitions)s AND partition = %(partition)s),
-                            min(watermark))
-            FROM analytics_watermark GROUP BY detector
+                            min(watermark) FILTER (WHERE partitions <> %(partitions)s))
+                       AS watermark
+            FROM analytics_watermark GROUP BY detector) w
+            WHERE watermark IS NOT NULL
             """,
             partition.params,
         ).fetchall()

@@ -37,35 +37,35 @@ def arrange(scan_fleet: ScanFleet) -> set[tuple[str, int, date]]:
         return household(DAYS, seed=seed)[:hours]
 
     clean, backflow, tamper, silent, leak, burst = (scan_fleet.meter() for _ in range(6))
-    scan_fleet.readings(clean, start=START, hourly_l=volumes(0))
+    scan_fleet.readings(clean, start=START, hourly_l=volumes(0).tolist())
 
     flows: list[float | None] = [None] * (hours + 1)
     flows[_hour(BACKFLOW_DAY, 14)] = -40.0
-    scan_fleet.readings(backflow, start=START, hourly_l=volumes(1), flows=flows)
+    scan_fleet.readings(backflow, start=START, hourly_l=volumes(1).tolist(), flows=flows)
 
     alarms = [0] * (hours + 1)
     alarms[_hour(TAMPER_DAY, 2) : _hour(TAMPER_DAY, 5)] = [Alarm.TAMPER] * 3
-    scan_fleet.readings(tamper, start=START, hourly_l=volumes(2), alarms=alarms)
+    scan_fleet.readings(tamper, start=START, hourly_l=volumes(2).tolist(), alarms=alarms)
 
     # No reading from 10:00 local on day 40 to 16:00 the next day (30 hours), then the meter
     # reports again: between two scans three days apart, or long before a backfill's scan.
     series = volumes(3)
     quiet_from, quiet_to = _hour(SILENCE_DAY, 10), _hour(SILENCE_DAY + 1, 16)
-    last = scan_fleet.readings(silent, start=START, hourly_l=series[:quiet_from])
+    last = scan_fleet.readings(silent, start=START, hourly_l=series[:quiet_from].tolist())
     scan_fleet.readings(
         silent,
         start=START + timedelta(hours=quiet_to),
-        hourly_l=series[quiet_to:],
+        hourly_l=series[quiet_to:].tolist(),
         start_index=last + int(series[quiet_from:quiet_to].sum()),
     )
 
     leaking = volumes(4)
     leaking[_hour(LEAK_DAY, 0) : _hour(LEAK_DAY + 7, 0)] += 14
-    scan_fleet.readings(leak, start=START, hourly_l=leaking)
+    scan_fleet.readings(leak, start=START, hourly_l=leaking.tolist())
 
     bursting = volumes(5)
     bursting[_hour(BURST_DAY, 10) : _hour(BURST_DAY, 13)] = 600
-    scan_fleet.readings(burst, start=START, hourly_l=bursting)
+    scan_fleet.readings(burst, start=START, hourly_l=bursting.tolist())
 
     def day(offset: int) -> date:
         return FIRST_DAY + timedelta(days=offset)

@@ -87,7 +87,9 @@ def _scan_once(
 def analyze(
     since: Annotated[
         str | None,
-        typer.Option(help="Scan meters with data after this instant (ISO 8601 with zone)."),
+        typer.Option(
+            help="Judge again from this instant (ISO 8601 with zone), not the watermarks."
+        ),
     ] = None,
     meter: Annotated[
         list[int] | None, typer.Option(help="Scan this meter id only (repeatable).")
@@ -98,8 +100,8 @@ def analyze(
     as_of: Annotated[
         str | None,
         typer.Option(
-            help="Run as of this instant (ISO 8601 with zone), e.g. to replay or backfill;"
-            " default: now."
+            help="Judge everything since the watermarks up to this instant (ISO 8601 with"
+            " zone), nothing after it, e.g. to replay or backfill; default: now."
         ),
     ] = None,
 ) -> None:

@@ -298,8 +298,7 @@ def _evaluate(
                 vee.run(db, now=cut, default_country=COUNTRY, options=VeeSettings())
             timings["vee"] += time.perf_counter() - started
             started = time.perf_counter()
-            with db.transaction():
-                anomalies.scan(db, now=cut, default_country=COUNTRY, options=options)
+            anomalies.scan(db, as_of=cut, default_country=COUNTRY, options=options)
             timings["scan"] += time.perf_counter() - started
             logger.info(
                 "%s: %d readings published; %s",
@@ -435,10 +434,9 @@ def scan_time(args: argparse.Namespace, pg: LocalPostgres) -> list[str]:
             vee_s = time.perf_counter() - started
             started = time.perf_counter()
             cpu = (time.process_time(), _backend_cpu_s(backend))
-            with db.transaction():
-                report = anomalies.scan(
-                    db, now=now, default_country=COUNTRY, meter_ids=ids.tolist(), options=options
-                )
+            report = anomalies.scan(
+                db, as_of=now, default_country=COUNTRY, meter_ids=ids.tolist(), options=options
+            )
             timings.append((vee_s, time.perf_counter() - started, report))
             logger.info(
                 "VEE %.1f s, scan %.1f s wall; scan CPU: %.1f s in Python, %.1f s in its"

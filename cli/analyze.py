@@ -55,15 +55,15 @@ def _scan_once(
                 meter_ids=meter or None,
                 options=settings.vee,
             )
-        with conn.transaction():
-            report = anomalies.scan(
-                conn,
-                now=now,
-                default_country=settings.default_country,
-                meter_ids=meter or None,
-                since=since,
-                options=settings.analytics,
-            )
+        # Its own short transactions, a batch of meters each, partition by partition.
+        report = anomalies.scan(
+            conn,
+            as_of=now,
+            default_country=settings.default_country,
+            meter_ids=meter or None,
+            since=since,
+            options=settings.analytics,
+        )
     line = (
         f"validated {checked.steps} readings of {checked.meters} meters:"
         f" {checked.flags} flags, {checked.estimates_written} estimates written,"
@@ -77,7 +77,7 @@ def _scan_once(
                 conn,
                 provider=make_sms_provider(settings),
                 policy=RetryPolicy.of(settings.sms),
-                now=as_of or datetime.now(UTC),
+                now=now,
                 options=settings.alerts,
             )
         line += f"; alerts: {sent}"
@@ -87,7 +87,9 @@ def _scan_once(
 def analyze(
     since: Annotated[
         str | None,
-        typer.Option(help="Scan meters with data after this instant (ISO 8601 with zone)."),
+        typer.Option(
+            help="Judge again from this instant (ISO 8601 with zone), not the watermarks."
+        ),
     ] = None,
     meter: Annotated[
         list[int] | None, typer.Option(help="Scan this meter id only (repeatable).")
@@ -98,8 +100,8 @@ def analyze(
     as_of: Annotated[
         str | None,
         typer.Option(
-            help="Run as of this instant (ISO 8601 with zone), e.g. to replay or backfill;"
-            " default: now."
+            help="Judge everything since the watermarks up to this instant (ISO 8601 with"
+            " zone), nothing after it, e.g. to replay or backfill; default: now."
         ),
     ] = None,
 ) -> None:

@@ -21,13 +21,29 @@ class AnalyticsSettings(BaseModel):
         "out of every baseline, so that coming home is never abnormal.",
     )
     reading_days: int = Field(
-        2, ge=1, description="Recent days of raw readings scanned for backflow and device alarms."
+        2,
+        ge=1,
+        description="Raw readings are re-read this far before the watermark (backflow, device "
+        "alarms): readings arriving up to this late are still judged.",
     )
     catch_up_days: int = Field(
-        35,
+        120,
         ge=1,
-        description="After missed scans, or on a first scan, raw readings are re-read back to "
-        "the last scan (minus reading_days), but never further back than this.",
+        description="A scan judges everything since each detector's watermark (a first scan: "
+        "since this many days), but never further back than this.",
+    )
+    catch_up_step_days: int = Field(
+        7,
+        ge=1,
+        description="After missed scans or on a first scan, the detectors' window slides over "
+        "the span in steps of at most this many days (each window detect_days plus a step).",
+    )
+    partitions: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Partitions of the meters (id hash) the scan runs as, each a job with its own "
+        "lock and watermarks: workers judge different partitions side by side.",
     )
     batch_meters: int = Field(
         500, ge=1, description="Meters read and analysed per batch (bounds memory)."

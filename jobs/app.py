@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 # fetcher and the status writes. Sync tasks open their own connection besides.
 POOL_OVERHEAD = 3
 
-Periodic = Callable[[int], Any]
+Periodic = Callable[..., Any]
+# Periodic tasks that defer others (their context carries the app).
+WITH_CONTEXT = {"scan"}
 
 
 def schedule(jobs: JobsSettings) -> dict[str, tuple[Periodic, str]]:
@@ -65,8 +67,16 @@ def make_app(settings: Settings) -> procrastinate.App:
         else False
     )
     for name, (function, cron) in schedule(settings.jobs).items():
-        task = app.task(name=name, retry=retry, lock=name, queueing_lock=name)(function)
+        task = (
+            app.task(name=name, retry=retry, lock=name, queueing_lock=name, pass_context=True)(
+                function
+            )
+            if name in WITH_CONTEXT
+            else app.task(name=name, retry=retry, lock=name, queueing_lock=name)(function)
+        )
         app.periodic(cron=cron)(task)
+    # Deferred by `scan`, one per partition, with a lock per partition (tasks.scan_lock).
+    app.task(name="scan_partition", retry=retry)(tasks.scan_partition)
     # Deferred on request (jobs.service); the close and the issue with locks per period and zone.
     app.task(name="close_zone", pass_context=True, retry=retry)(requested.close_zone)
     app.task(name="issue_zone", pass_context=True, retry=retry)(requested.issue_zone)

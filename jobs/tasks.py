@@ -3,7 +3,8 @@
 Periodic tasks (jobs/app.py registers them with their schedule) get ``timestamp`` from
 procrastinate: the scheduled instant, in Unix seconds. Calendar work (overdue, reminders) runs as
 of that instant's day, so a retry the next morning still judges the day it was meant for; work
-that follows the data (rollups, scan, alerts, polling) reads the clock when it runs.
+that follows the data (rollups, scan, alerts, polling) reads the clock when it runs, and hands
+it on: the scan's partition jobs judge as of their parent's instant, retried or not.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 
+import procrastinate
 import psycopg
-from procrastinate.exceptions import UniqueViolation
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Status
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -83,32 +85,79 @@ def _drain_rollups() -> int:
             meters += result.meters
 
 
-def scan(timestamp: int) -> None:
-    """VEE over what arrived since its watermark, then the incremental anomaly scan."""
-
+async def scan(context: JobContext, timestamp: int) -> None:
+    """VEE over what arrived since its watermark, then one anomaly-scan job per partition of
+    the meters (``scan_partition``), all as of this run's clock."""
     at = scheduled_at(timestamp)
     settings = get_settings()
-    now = datetime.now(UTC)
-    with psycopg.connect(settings.dsn) as conn:
-        with conn.transaction():
-            checked = vee.run(
-                conn, now=now, default_country=settings.default_country, options=settings.vee
-            )
-        with conn.transaction():
-            report = anomalies.scan(
-                conn,
-                now=now,
-                default_country=settings.default_country,
-                options=settings.analytics,
-            )
+    as_of = datetime.now(UTC)
+    # Sync psycopg, off the event loop (the worker's heartbeat goes on).
+    checked = await asyncio.to_thread(_vee, as_of)
+    queued = await defer_scan_partitions(
+        context.app, as_of=as_of, partitions=settings.analytics.partitions
+    )
     logger.info(
         "scan (%s): validated %d readings of %d meters (%d flags, %d estimates written);"
-        " scanned %d meters: %d findings, %d opened, %d updated, %d resolved",
+        " anomaly scan as of %s queued as jobs %s",
         at.isoformat(),
         checked.steps,
         checked.meters,
         checked.flags,
         checked.estimates_written,
+        as_of.isoformat(),
+        queued,
+    )
+
+
+def _vee(as_of: datetime) -> vee.VeeReport:
+    settings = get_settings()
+    with psycopg.connect(settings.dsn) as conn, conn.transaction():
+        return vee.run(
+            conn, now=as_of, default_country=settings.default_country, options=settings.vee
+        )
+
+
+def scan_lock(partition: int, partitions: int) -> str:
+    return f"scan_partition:{partition}/{partitions}"
+
+
+async def defer_scan_partitions(
+    app: procrastinate.App, *, as_of: datetime, partitions: int
+) -> list[int]:
+    """One ``scan_partition`` job per partition, each with its own lock (one run of a partition
+    at a time) and queueing lock (one more waiting at most): a partition whose job still waits
+    is left to it, and the next run judges on from wherever it got to."""
+    ids = []
+    for partition in range(partitions):
+        lock = scan_lock(partition, partitions)
+        try:
+            ids.append(
+                await app.configure_task(
+                    "scan_partition", lock=lock, queueing_lock=lock
+                ).defer_async(partition=partition, as_of=as_of.isoformat())
+            )
+        except AlreadyEnqueued:
+            logger.info("scan partition %s: a job already waits", lock)
+    return ids
+
+
+def scan_partition(partition: int, as_of: str) -> None:
+    """The anomaly scan of one partition of the meters, as of ``as_of`` (ISO 8601), in short
+    transactions: killed half-way, it is run again and judges on from its watermarks."""
+    settings = get_settings()
+    with psycopg.connect(settings.dsn) as conn:
+        report = anomalies.scan(
+            conn,
+            as_of=datetime.fromisoformat(as_of),
+            partition=partition,
+            default_country=settings.default_country,
+            options=settings.analytics,
+        )
+    logger.info(
+        "scan partition %d as of %s: scanned %d meters: %d findings, %d opened, %d updated,"
+        " %d resolved",
+        partition,
+        as_of,
         report.meters,
         report.findings,
         report.opened,

@@ -51,10 +51,11 @@ class AlertRepository:
         self.conn = conn
 
     def claim_unnotified(
-        self, *, severities: Sequence[str], opened_before: datetime, limit: int
+        self, *, severities: Sequence[str], opened_before: datetime, limit: int, now: datetime
     ) -> list[IncidentRow]:
         """Live incidents nobody was told about yet, opened before ``opened_before``, marked
-        notified in the same statement so that two alert jobs never send the same SMS."""
+        notified (at the run's ``now``) in the same statement so that two alert jobs never send
+        the same SMS."""
         with self.conn.cursor(row_factory=class_row(IncidentRow)) as cur:
             return cur.execute(
                 """
@@ -66,7 +67,7 @@ class AlertRepository:
                     LIMIT %(limit)s
                     FOR UPDATE SKIP LOCKED
                 )
-                UPDATE incident i SET notified_at = now()
+                UPDATE incident i SET notified_at = %(now)s
                 FROM due WHERE i.id = due.id
                 RETURNING i.id, i.meter_id, i.kind, i.severity::text, i.status::text,
                           i.started_at, i.last_seen_at, i.ended_at, i.evidence, i.updated_at
@@ -76,6 +77,7 @@ class AlertRepository:
                     "severities": list(severities),
                     "before": opened_before,
                     "limit": limit,
+                    "now": now,
                 },
             ).fetchall()
 

@@ -68,7 +68,10 @@ def claim_alerts(
     transaction, so a failed send rolls the claim back.
     """
     return AlertRepository(conn).claim_unnotified(
-        severities=[s.value for s in severities], opened_before=now - confirm_after, limit=limit
+        severities=[s.value for s in severities],
+        opened_before=now - confirm_after,
+        limit=limit,
+        now=now,
     )
 
 

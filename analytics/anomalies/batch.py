@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,6 @@ from analytics.anomalies.features import (
 from analytics.anomalies.repository import MeterContext, ReadingRow, ScanRepository
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import IncidentBatchRepository
-from core.config_analytics import AnalyticsSettings
 
 
 @dataclass(frozen=True)
@@ -40,45 +39,35 @@ def read_batch(
     incidents: IncidentBatchRepository,
     meter_ids: Sequence[int],
     *,
-    now: datetime,
+    hourly_since: datetime,
+    readings_since: datetime,
+    until: datetime,
     default_country: str,
-    options: AnalyticsSettings,
-    last_scan: datetime | None = None,
 ) -> Batch:
-    """``last_scan``: when the meters were last looked at (None: never). The raw readings are
-    read back to it, so that a backflow or an alarm that happened while no scan ran (a scheduler
-    outage, a first scan after a backfill) is still judged."""
+    """Hourly volumes over ``[hourly_since, until)`` (whole hours) and the raw readings over
+    ``[readings_since, until)`` of these meters."""
     contexts = repo.meter_contexts(meter_ids, default_country=default_country)
     if len(contexts) != len(set(meter_ids)):
         known = {c.meter_id for c in contexts}
         raise UnknownMeters(sorted(set(meter_ids) - known))
     ids = [c.meter_id for c in contexts]
-    until = now.replace(minute=0, second=0, microsecond=0)
-    since = until - timedelta(days=options.history_days + options.detect_days)
     return Batch(
         contexts=contexts,
         hourly=hourly_windows(
-            repo, {c.meter_id: c.timezone for c in contexts}, since=since, until=until
+            repo,
+            {c.meter_id: c.timezone for c in contexts},
+            since=_hour(hourly_since),
+            until=_hour(until),
         ),
-        readings=reading_series(
-            repo.readings(ids, since=readings_since(now, last_scan, options), until=now)
-        ),
+        readings=reading_series(repo.readings(ids, since=readings_since, until=until)),
         # What live incidents learned when they opened, so they are judged by the same norm.
         leaks=incidents.live_evidence(ids, IncidentKind.LEAK.value),
         stucks=incidents.live_evidence(ids, IncidentKind.STUCK.value),
     )
 
 
-def readings_since(
-    now: datetime, last_scan: datetime | None, options: AnalyticsSettings
-) -> datetime:
-    """The start of the raw readings a scan judges: ``reading_days`` before the last scan (or
-    before now, if that is later), bounded by ``catch_up_days``."""
-    context = timedelta(days=options.reading_days)
-    floor = now - timedelta(days=options.catch_up_days)
-    if last_scan is None:
-        return floor
-    return max(floor, min(now, last_scan) - context)
+def _hour(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
 
 
 def hourly_windows(

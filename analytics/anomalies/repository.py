@@ -53,6 +53,38 @@ class DailyVolume:
 
 
 @dataclass(frozen=True)
+class Silence:
+    """A closed gap between two actual readings of a meter."""
+
+    meter_id: int
+    last_time: datetime
+    next_time: datetime
+    reporting_interval_s: int
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The meters whose id hashes to ``partition`` modulo ``partitions``."""
+
+    partition: int
+    partitions: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.partition}/{self.partitions}"
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {"partition": self.partition, "partitions": self.partitions}
+
+
+# The whole fleet as one partition (the CLI's scan, tests).
+WHOLE = Partition(0, 1)
+# hashint4 spreads consecutive ids; the mask keeps the modulo non-negative.
+_IN_PARTITION = "(hashint4({id}) & 2147483647) %% %(partitions)s = %(partition)s"
+
+
+@dataclass(frozen=True)
 class ReportingState:
     meter_id: int
     last_heard_at: datetime
@@ -66,11 +98,12 @@ class ScanRepository:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
-    def lock_scan(self, name: str) -> None:
-        """Serialise scans until the transaction ends: two at once would race to open the same
-        incident (the unique index would then fail one of them)."""
+    def lock_partition(self, partition: Partition) -> None:
+        """Serialise a partition's transactions until this one ends: two at once would race to
+        open the same incident (the unique index would then fail one of them). Partitions hold
+        disjoint meters and never wait on each other."""
         self.conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('analytics_scan:' || %s))", (name,)
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"analytics_scan:{partition.label}",)
         )
 
     def tune(self, *, work_mem: str) -> None:
@@ -80,19 +113,23 @@ class ScanRepository:
         self.conn.execute("SET LOCAL jit = off")
         self.conn.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
 
-    def touched_meters(self, since: datetime) -> list[int]:
-        """Meters with data received, or daily rollups rewritten, after ``since``."""
+    def touched_meters(self, since: datetime, partition: Partition = WHOLE) -> list[int]:
+        """The partition's meters with data received, or daily rollups rewritten, after
+        ``since``."""
         rows = self.conn.execute(
-            "SELECT meter_id FROM meter_state WHERE last_received_at > %(since)s"
-            " UNION SELECT meter_id FROM meter_daily WHERE updated_at > %(since)s"
-            " ORDER BY 1",
-            {"since": since},
+            "SELECT meter_id FROM ("
+            " SELECT meter_id FROM meter_state WHERE last_received_at > %(since)s"
+            " UNION SELECT meter_id FROM meter_daily WHERE updated_at > %(since)s) t"
+            f" WHERE {_IN_PARTITION.format(id='meter_id')} ORDER BY 1",
+            {"since": since, **partition.params},
         ).fetchall()
         return [row[0] for row in rows]
 
-    def active_meters(self) -> list[int]:
+    def active_meters(self, partition: Partition = WHOLE) -> list[int]:
         rows = self.conn.execute(
-            "SELECT id FROM meter WHERE removed_at IS NULL ORDER BY id"
+            "SELECT id FROM meter WHERE removed_at IS NULL"
+            f" AND {_IN_PARTITION.format(id='id')} ORDER BY id",
+            partition.params,
         ).fetchall()
         return [row[0] for row in rows]
 
@@ -234,45 +271,113 @@ class ScanRepository:
             ).fetchall()
 
     def reporting_states(
-        self, meter_ids: Sequence[int] | None, *, now: datetime
+        self, meter_ids: Sequence[int] | None, *, now: datetime, partition: Partition = WHOLE
     ) -> list[ReportingState]:
-        """Each active connected meter's last sign of life, as of ``now``.
+        """Each active connected meter's last sign of life as of ``now`` (of the partition, or
+        exactly ``meter_ids``).
 
         Its newest reading's own time, or its newest arrival when later: a meter delivering
         data now (a backlog, a fleet replaying history) is talking, and the gap in its data is
-        the VEE's to estimate. Arrivals after ``now`` are not seen by a scan judging that
-        instant. A meter never heard from counts from its installation or its registration,
-        whichever is later: a fleet just registered is not silent before it could report.
-        Mechanical and electronic meters are read by hand on rounds: never "silent"."""
+        the VEE's to estimate. A scan judging a past instant (replay, backfill) sees neither
+        readings nor arrivals after it: then the newest reading up to ``now`` counts. A meter
+        never heard from counts from its installation or its registration, whichever is later:
+        a fleet just registered is not silent before it could report. Mechanical and
+        electronic meters are read by hand on rounds: never "silent"."""
         with self.conn.cursor(row_factory=class_row(ReportingState)) as cur:
             return cur.execute(
-                """
+                f"""
                 SELECT m.id AS meter_id,
                        CASE
-                           WHEN s.meter_id IS NULL THEN greatest(m.installed_at, m.created_at)
-                           WHEN s.last_received_at <= %(now)s
+                           WHEN s.last_time <= %(now)s AND s.last_received_at <= %(now)s
                                THEN greatest(s.last_time, s.last_received_at)
-                           ELSE s.last_time
+                           ELSE coalesce(
+                               (SELECT max(r.time) FROM reading r
+                                WHERE r.meter_id = m.id AND r.time <= %(now)s
+                                  AND r.source <> 'estimated'),
+                               greatest(m.installed_at, m.created_at))
                        END AS last_heard_at,
                        m.reporting_interval_s
                 FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id
                 WHERE m.removed_at IS NULL AND m.kind = 'iot'
                   AND (%(ids)s::int[] IS NULL OR m.id = ANY(%(ids)s::int[]))
+                  AND (%(ids)s::int[] IS NOT NULL OR {_IN_PARTITION.format(id="m.id")})
                 ORDER BY m.id
                 """,
-                {"ids": None if meter_ids is None else list(meter_ids), "now": now},
+                {
+                    "ids": None if meter_ids is None else list(meter_ids),
+                    "now": now,
+                    **partition.params,
+                },
             ).fetchall()
 
-    def watermark(self, name: str) -> datetime | None:
-        row = self.conn.execute(
-            "SELECT watermark FROM analytics_scan WHERE name = %s", (name,)
-        ).fetchone()
-        return None if row is None else row[0]
+    def silences(
+        self, meter_ids: Sequence[int], *, since: datetime, until: datetime, min_gap_s: int
+    ) -> list[Silence]:
+        """Gaps over ``min_gap_s`` between consecutive actual readings of connected meters that
+        closed in ``(since, until]``, however long ago they opened (the reading before
+        ``since`` is looked up): a silence that began and ended between two scans."""
+        with self.conn.cursor(row_factory=class_row(Silence)) as cur:
+            return cur.execute(
+                """
+                WITH ids AS (
+                    SELECT m.id AS meter_id, m.reporting_interval_s FROM meter m
+                    WHERE m.id = ANY(%(ids)s) AND m.kind = 'iot'
+                ), w AS (
+                    SELECT r.meter_id, r.time FROM reading r
+                    WHERE r.meter_id IN (SELECT meter_id FROM ids)
+                      AND r.time > %(since)s AND r.time <= %(until)s
+                      AND r.source <> 'estimated'
+                    UNION ALL
+                    SELECT ids.meter_id, b.time FROM ids CROSS JOIN LATERAL (
+                        SELECT r.time FROM reading r
+                        WHERE r.meter_id = ids.meter_id AND r.time <= %(since)s
+                          AND r.source <> 'estimated'
+                        ORDER BY r.time DESC LIMIT 1) b
+                ), g AS (
+                    SELECT meter_id, lag(time) OVER (PARTITION BY meter_id ORDER BY time)
+                               AS last_time,
+                           time AS next_time
+                    FROM w
+                )
+                SELECT g.meter_id, g.last_time, g.next_time, ids.reporting_interval_s
+                FROM g JOIN ids USING (meter_id)
+                WHERE g.next_time - g.last_time > make_interval(secs => %(min_gap_s)s)
+                ORDER BY 1, 2
+                """,
+                {"ids": list(meter_ids), "since": since, "until": until, "min_gap_s": min_gap_s},
+            ).fetchall()
 
-    def set_watermark(self, name: str, watermark: datetime) -> None:
-        self.conn.execute(
-            "INSERT INTO analytics_scan (name, watermark) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET watermark = excluded.watermark,"
-            " finished_at = now()",
-            (name, watermark),
+    def watermarks(self, partition: Partition) -> dict[str, datetime]:
+        """Per detector, how far in event time it has judged the partition's meters. A
+        partition not scanned yet under this partitioning (the count changed) starts from
+        the oldest watermark of the detector under any other: nothing is skipped."""
+        rows = self.conn.execute(
+            """
+            SELECT * FROM (SELECT detector,
+                   coalesce(max(watermark) FILTER (
+                                WHERE partitions = %(partitions)s AND partition = %(partition)s),
+                            min(watermark) FILTER (WHERE partitions <> %(partitions)s))
+                       AS watermark
+            FROM analytics_watermark GROUP BY detector) w
+            WHERE watermark IS NOT NULL
+            """,
+            partition.params,
+        ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def set_watermarks(self, partition: Partition, watermarks: dict[str, datetime]) -> None:
+        """Move the partition's watermarks forward (never back: a replay of the past leaves
+        them where a later scan put them)."""
+        self.conn.cursor().executemany(
+            """
+            INSERT INTO analytics_watermark (detector, partitions, partition, watermark)
+            VALUES (%(detector)s, %(partitions)s, %(partition)s, %(watermark)s)
+            ON CONFLICT (detector, partitions, partition) DO UPDATE
+            SET watermark = greatest(analytics_watermark.watermark, excluded.watermark),
+                updated_at = now()
+            """,
+            [
+                {"detector": detector, "watermark": watermark, **partition.params}
+                for detector, watermark in watermarks.items()
+            ],
         )

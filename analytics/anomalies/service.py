@@ -1,52 +1,55 @@
-"""The incremental anomaly scan: read what new data touched, detect, upsert incidents.
+"""The anomaly scan: judge, per detector, the event time since its watermark up to ``as_of``,
+and open, update or resolve incidents, a partition of the meters at a time.
 
-``scan`` never commits: the caller (CLI, a scheduled job) owns the transaction, so a failed scan
-leaves neither half-written incidents nor a moved watermark.
+A daily scan, a scan every third day and one scan after a 90-day backfill find the same
+incidents: each detector slides its window over the whole span it has not judged yet
+(``windows``), and silence is read from the reading history, not only at the scan's instant.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
-from functools import partial
+from dataclasses import astuple, dataclass
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 
+from analytics.anomalies.abnormal_scan import abnormal_findings, finding_row
 from analytics.anomalies.batch import Batch, instants, read_batch
-from analytics.anomalies.detectors.abnormal import AbnormalConsumptionDetector
 from analytics.anomalies.detectors.backflow import BackflowDetector
 from analytics.anomalies.detectors.burst import BurstDetector
-from analytics.anomalies.detectors.detection import Detection
 from analytics.anomalies.detectors.device_alarm import ALARM_KINDS, DeviceAlarmDetector
 from analytics.anomalies.detectors.leak import LeakDetector
 from analytics.anomalies.detectors.silent import SilentMeterDetector
 from analytics.anomalies.detectors.stuck import StuckMeterDetector
+from analytics.anomalies.exceptions import UnknownPartition
 from analytics.anomalies.features import (
     HourlySeries,
-    consumption_features,
-    present_days,
     without_absent_days,
 )
 from analytics.anomalies.repository import (
-    DailyVolume,
-    MeterContext,
+    WHOLE,
+    Partition,
+    ReportingState,
     ScanRepository,
 )
-from analytics.arrays import FloatArray
+from analytics.anomalies.windows import Window, merge_findings, plan_windows, settle
 from analytics.incidents.models import IncidentKind
-from analytics.incidents.repository import FindingRow, IncidentBatchRepository, Scope
+from analytics.incidents.repository import (
+    FindingRow,
+    IncidentBatchRepository,
+    Scope,
+    UpsertCounts,
+)
 from core.config_analytics import AnalyticsSettings
 
 logger = logging.getLogger(__name__)
 
-SCAN_NAME = "incidents"
+# Each keeps its own watermark per partition: a detector added later starts from its catch-up.
+HOURLY, READINGS, SILENT, ABNORMAL = DETECTORS = ("hourly", "readings", "silent", "abnormal")
 METER_KINDS = [
     IncidentKind.LEAK,
     IncidentKind.BURST,
@@ -54,8 +57,6 @@ METER_KINDS = [
     IncidentKind.BACKFLOW,
     *(kind for kind, _ in ALARM_KINDS.values()),
 ]
-# Fewer peer days than this and "unusual among similar dwellings" means nothing.
-MIN_PEER_DAYS = 100
 
 
 @dataclass(frozen=True)
@@ -70,91 +71,143 @@ class ScanReport:
 def scan(
     conn: psycopg.Connection[Any],
     *,
-    now: datetime,
+    as_of: datetime,
     default_country: str,
+    partition: int | None = None,
     meter_ids: Sequence[int] | None = None,
     since: datetime | None = None,
     options: AnalyticsSettings | None = None,
 ) -> ScanReport:
-    """Detect anomalies and bring incidents up to date; safe to re-run (it adds nothing).
+    """Judge what happened since each detector's watermark, up to ``as_of``, and bring incidents
+    up to date; safe to re-run, and to kill at any point (it adds nothing).
+
+    Each batch of meters runs in a short transaction of its own under its partition's lock
+    (``conn.transaction()``: a savepoint when the caller holds a transaction), and the
+    partition's watermarks move in its last one: a scan killed half-way leaves them where they
+    were, and the next one judges the same span again, continuing the incidents written.
 
     Args:
-        now: the scan's clock (windows end here; silent meters are judged against it).
+        as_of: the scan's clock: nothing after it is judged (the data may be there already, in
+            a replay or a backfill), and silence is judged against it.
         default_country: the deployment's; its time zone is the local time of meters without
             a dwelling (their nights and days).
-        meter_ids: scan exactly these meters and leave the watermark alone.
-        since: scan meters touched after this instant instead of after the watermark.
-        options: windows and batch sizes (``Settings.analytics``).
+        partition: judge only this partition of the meters (id hash modulo
+            ``options.partitions``: a scan job's); None: each partition in turn.
+        meter_ids: judge exactly these meters (under every partition's lock) and leave the
+            watermarks alone.
+        since: judge from this instant instead of from the watermarks.
+        options: windows, partitions and batch sizes (``Settings.analytics``).
 
     Raises:
         UnknownMeters: ``meter_ids`` names a meter that does not exist.
+        UnknownPartition: ``partition`` is not below ``options.partitions``.
     """
     options = options or AnalyticsSettings()
+    every = [Partition(p, options.partitions) for p in range(options.partitions)]
+    if partition is not None and not 0 <= partition < options.partitions:
+        raise UnknownPartition(partition, options.partitions)
+    if meter_ids is not None:
+        return _scan(conn, Job(as_of, every, None, meter_ids, since), default_country, options)
+    reports = [
+        _scan(conn, Job(as_of, [part], part, None, since), default_country, options)
+        for part in (every if partition is None else [every[partition]])
+    ]
+    return ScanReport(*(sum(column) for column in zip(*(astuple(r) for r in reports), strict=True)))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scan's span and meters: ``locks`` held in each of its transactions; ``partition``
+    whose meters and watermarks it takes (None: exactly ``meter_ids``)."""
+
+    as_of: datetime
+    locks: list[Partition]
+    partition: Partition | None
+    meter_ids: Sequence[int] | None
+    since: datetime | None
+
+
+def _scan(
+    conn: psycopg.Connection[Any], job: Job, default_country: str, options: AnalyticsSettings
+) -> ScanReport:
     repo = ScanRepository(conn)
     incidents = IncidentBatchRepository(conn)
-    repo.lock_scan(SCAN_NAME)
-    repo.tune(work_mem=options.work_mem)
-    incremental = meter_ids is None
-    last_scan = since
-    if meter_ids is None:
-        start = since or repo.watermark(SCAN_NAME)
-        last_scan = start
+    as_of = job.as_of
+    floor = as_of - timedelta(days=options.catch_up_days)
+
+    def lock() -> None:
+        for part in job.locks:
+            repo.lock_partition(part)
+
+    with conn.transaction():
+        lock()
+        stored = repo.watermarks(job.partition or WHOLE)
+        marks = {d: max(floor, job.since or stored.get(d, floor)) for d in DETECTORS}
         overlap = timedelta(seconds=options.watermark_overlap_s)
-        targets = repo.touched_meters(start - overlap) if start else repo.active_meters()
-    else:
-        targets = list(meter_ids)
-    findings: list[FindingRow] = []
-    contexts: list[MeterContext] = []
-    # Pipelined: the next batch's reads run in a thread (waiting on the database, without the
-    # GIL) while this one's detectors run; the two never use the connection at the same time.
-    batches = list(_chunks(targets, options.batch_meters))
-    read = partial(
-        read_batch,
-        repo,
-        incidents,
-        now=now,
-        default_country=default_country,
-        options=options,
-        last_scan=last_scan,
+        if job.partition is None:
+            targets = list(job.meter_ids or [])
+        elif job.since is None and not stored:
+            targets = repo.active_meters(job.partition)
+        else:
+            targets = repo.touched_meters(min(marks.values()) - overlap, job.partition)
+    detect, history = timedelta(days=options.detect_days), timedelta(days=options.history_days)
+    step = timedelta(days=options.catch_up_step_days)
+    hourly = plan_windows(
+        watermark=marks[HOURLY], as_of=as_of, detect=detect, history=history, max_step=step
     )
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(read, batches[0]) if batches else None
-        for position in range(len(batches)):
-            assert pending is not None
-            batch = pending.result()
-            pending = (
-                reader.submit(read, batches[position + 1]) if position + 1 < len(batches) else None
+    daily = plan_windows(
+        watermark=marks[ABNORMAL], as_of=as_of, detect=detect, history=history, max_step=step
+    )
+    totals = [0, 0, 0, 0]
+    for chunk in _chunks(targets, options.batch_meters):
+        with conn.transaction():
+            lock()
+            repo.tune(work_mem=options.work_mem)
+            batch = read_batch(
+                repo,
+                incidents,
+                chunk,
+                hourly_since=hourly[0].history_start,
+                readings_since=marks[READINGS] - timedelta(days=options.reading_days),
+                until=as_of,
+                default_country=default_country,
             )
-            contexts.extend(batch.contexts)
-            findings.extend(_telemetry_findings(batch, options=options))
-    abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
-    findings.extend(abnormal)
-    states = repo.reporting_states(None if incremental else targets, now=now)
-    silent = SilentMeterDetector().fit(np.array([s.reporting_interval_s for s in states]))
-    for position, detection in silent.detect(
-        instants([s.last_heard_at for s in states]),
-        np.array([s.reporting_interval_s for s in states], dtype=np.int64),
-        now=now,
-    ):
-        findings.append(_row(states[position].meter_id, detection))
-    scopes = [
-        Scope(meter_ids=targets, kinds=[k.value for k in METER_KINDS]),
-        # Only where there were peers and history to judge: "could not tell" is not "over".
-        Scope(meter_ids=judged, kinds=[IncidentKind.ABNORMAL.value]),
-        Scope(meter_ids=[s.meter_id for s in states], kinds=[IncidentKind.SILENT.value]),
-    ]
-    counts = incidents.apply_findings(findings, scopes, now=now)
-    if incremental:
-        repo.set_watermark(SCAN_NAME, now)
-    report = ScanReport(
-        meters=len(targets),
-        findings=len(findings),
-        opened=counts.opened,
-        updated=counts.updated,
-        resolved=counts.resolved,
-    )
+            findings = _hourly_findings(batch, hourly, as_of=as_of, options=options)
+            findings += _reading_findings(batch)
+            findings += _closed_silences(repo, chunk, since=marks[SILENT], as_of=as_of)
+            judged: set[int] = set()
+            for window in daily:
+                abnormal, meters = abnormal_findings(repo, batch.contexts, window, options)
+                findings += settle(abnormal, window, as_of=as_of)
+                judged.update(meters)
+            merged = merge_findings(findings)
+            counts = incidents.apply_findings(
+                merged,
+                [
+                    Scope(meter_ids=chunk, kinds=[k.value for k in METER_KINDS]),
+                    # Only where there were peers and history to judge: "could not tell" is
+                    # not "over".
+                    Scope(meter_ids=sorted(judged), kinds=[IncidentKind.ABNORMAL.value]),
+                ],
+                now=as_of,
+            )
+        totals = _add(totals, len(merged), counts)
+    with conn.transaction():
+        lock()
+        states = repo.reporting_states(job.meter_ids, now=as_of, partition=job.partition or WHOLE)
+        silent = _open_silences(states, as_of=as_of)
+        counts = incidents.apply_findings(
+            silent,
+            [Scope(meter_ids=[s.meter_id for s in states], kinds=[IncidentKind.SILENT.value])],
+            now=as_of,
+        )
+        if job.partition is not None:
+            repo.set_watermarks(job.partition, dict.fromkeys(DETECTORS, as_of))
+    report = ScanReport(len(targets), *_add(totals, len(silent), counts))
     logger.info(
-        "analytics scan: %d meters, %d findings, %d opened, %d updated, %d resolved",
+        "analytics scan %s as of %s: %d meters, %d findings, %d opened, %d updated, %d resolved",
+        "meters" if job.partition is None else job.partition.label,
+        as_of.isoformat(),
         report.meters,
         report.findings,
         report.opened,
@@ -164,33 +217,68 @@ def scan(
     return report
 
 
+def _add(totals: list[int], findings: int, counts: UpsertCounts) -> list[int]:
+    """(findings, opened, updated, resolved) so far."""
+    found, opened, updated, resolved = totals
+    return [
+        found + findings,
+        opened + counts.opened,
+        updated + counts.updated,
+        resolved + counts.resolved,
+    ]
+
+
+def _open_silences(states: Sequence[ReportingState], *, as_of: datetime) -> list[FindingRow]:
+    """Meters silent at ``as_of``, judged fleet-wide (vectorised)."""
+    intervals = np.array([s.reporting_interval_s for s in states], dtype=np.int64)
+    detector = SilentMeterDetector().fit(intervals)
+    return [
+        finding_row(states[position].meter_id, detection)
+        for position, detection in detector.detect(
+            instants([s.last_heard_at for s in states]), intervals, now=as_of
+        )
+    ]
+
+
+def _closed_silences(
+    repo: ScanRepository, meter_ids: Sequence[int], *, since: datetime, as_of: datetime
+) -> list[FindingRow]:
+    """Silences that ended after ``since``, from the reading history."""
+    detector = SilentMeterDetector()
+    gaps = repo.silences(meter_ids, since=since, until=as_of, min_gap_s=detector.min_silence_s)
+    intervals = np.array([g.reporting_interval_s for g in gaps], dtype=np.int64)
+    return [
+        finding_row(gaps[position].meter_id, detection)
+        for position, detection in detector.fit(intervals).detect_gaps(
+            instants([g.last_time for g in gaps]), instants([g.next_time for g in gaps]), intervals
+        )
+    ]
+
+
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _row(meter_id: int, detection: Detection) -> FindingRow:
-    return FindingRow(
-        meter_id=meter_id,
-        kind=detection.kind.value,
-        severity=detection.severity.value,
-        started_at=detection.started_at,
-        ended_at=detection.ended_at,
-        last_seen_at=detection.last_seen_at,
-        evidence=detection.evidence,
-        from_window_start=detection.from_window_start,
-    )
+def _hourly_findings(
+    batch: Batch, windows: Sequence[Window], *, as_of: datetime, options: AnalyticsSettings
+) -> list[FindingRow]:
+    """Leak, burst and stuck from hourly volumes, window by window (``windows[0]`` starts the
+    batch's hourly series)."""
+    origin = _hour(windows[0].history_start)
 
+    def at(instant: datetime) -> int:
+        return int((_hour(instant) - origin).total_seconds()) // 3600
 
-def _telemetry_findings(batch: Batch, *, options: AnalyticsSettings) -> list[FindingRow]:
-    """Leak, burst and stuck from hourly volumes; backflow and device alarms from readings."""
-    split = options.history_days * 24
-    hourly, readings, leaks, stucks = batch.hourly, batch.readings, batch.leaks, batch.stucks
+    leaks, stucks = batch.leaks, batch.stucks
     found: list[FindingRow] = []
     for context in batch.contexts:
-        series = hourly.get(context.meter_id)
-        if series is not None:
-            history, recent = _slice(series, 0, split), _slice(series, split, None)
+        series = batch.hourly.get(context.meter_id)
+        if series is None:
+            continue
+        for window in windows:
+            history = _slice(series, at(window.history_start), at(window.start))
+            recent = _slice(series, at(window.start), at(window.end))
             present = without_absent_days(history, options.absent_day_l)
             leak = LeakDetector(
                 known_baseline_lph=leaks.get(context.meter_id, {}).get("baseline_lph")
@@ -201,15 +289,24 @@ def _telemetry_findings(batch: Batch, *, options: AnalyticsSettings) -> list[Fin
             detections = leak.fit(present).detect(recent)
             detections += BurstDetector().fit(present).detect(recent)
             detections += stuck.fit(history).detect(recent, occupied=context.occupied)
-            found.extend(_row(context.meter_id, d) for d in detections)
-        meter_readings = readings.get(context.meter_id)
-        if meter_readings is not None:
-            detections = BackflowDetector().fit(meter_readings).detect(meter_readings)
-            for alarm in ALARM_KINDS:
-                detector = DeviceAlarmDetector(alarm=alarm).fit(meter_readings)
-                detections += detector.detect(meter_readings)
-            found.extend(_row(context.meter_id, d) for d in detections)
+            rows = [finding_row(context.meter_id, d) for d in detections]
+            found.extend(settle(rows, window, as_of=as_of))
     return found
+
+
+def _reading_findings(batch: Batch) -> list[FindingRow]:
+    """Backflow and device alarms from the raw readings (rules without a baseline)."""
+    found: list[FindingRow] = []
+    for meter_id, readings in batch.readings.items():
+        detections = BackflowDetector().fit(readings).detect(readings)
+        for alarm in ALARM_KINDS:
+            detections += DeviceAlarmDetector(alarm=alarm).fit(readings).detect(readings)
+        found.extend(finding_row(meter_id, d) for d in detections)
+    return found
+
+
+def _hour(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
 
 
 def _slice(series: HourlySeries, start: int, stop: int | None) -> HourlySeries:
@@ -219,107 +316,4 @@ def _slice(series: HourlySeries, start: int, stop: int | None) -> HourlySeries:
         volume_l=series.volume_l[part],
         local_day=series.local_day[part],
         local_hour=series.local_hour[part],
-    )
-
-
-def _daily_by_meter(rows: Sequence[DailyVolume]) -> dict[int, list[DailyVolume]]:
-    by_meter: dict[int, list[DailyVolume]] = defaultdict(list)
-    for row in rows:
-        by_meter[row.meter_id].append(row)
-    return by_meter
-
-
-def _volumes(rows: Sequence[DailyVolume]) -> FloatArray:
-    return np.array([r.volume_l for r in rows], dtype=float)
-
-
-def _usual_day(volumes: FloatArray, absent_day_l: float) -> float:
-    """Median of the days someone was home (0 when nobody ever was)."""
-    present = present_days(volumes, absent_day_l)
-    return float(np.median(present)) if len(present) else 0.0
-
-
-def _abnormal_findings(
-    repo: ScanRepository,
-    contexts: Sequence[MeterContext],
-    *,
-    now: datetime,
-    options: AnalyticsSettings,
-) -> tuple[list[FindingRow], list[int]]:
-    """Per dwelling type: fit an isolation forest on peers' days, judge the scanned meters' own
-    recent days against it and against their own usual day. Returns the findings and the meters
-    judged."""
-    until = now.date()
-    since = until - timedelta(days=options.history_days + options.detect_days)
-    recent_from = until - timedelta(days=options.detect_days)
-    by_type: dict[str, list[MeterContext]] = defaultdict(list)
-    timezones = {c.meter_id: c.timezone for c in contexts}
-    for context in contexts:
-        if context.dwelling_type is not None and context.occupied:
-            by_type[context.dwelling_type].append(context)
-    found: list[FindingRow] = []
-    judged: list[int] = []
-    for dwelling_type, members in by_type.items():
-        peers = _daily_by_meter(
-            repo.peer_daily_volumes(
-                dwelling_type, since=since, until=until, max_meters=options.peer_meters
-            )
-        )
-        peer_rows = [
-            consumption_features(
-                _volumes(rows),
-                float(rows[0].occupants or 1),
-                _usual_day(_volumes(rows), options.absent_day_l),
-            )
-            for rows in peers.values()
-        ]
-        if sum(len(r) for r in peer_rows) < MIN_PEER_DAYS:
-            continue
-        detector = AbnormalConsumptionDetector().fit(np.vstack(peer_rows))
-        daily = _daily_by_meter(
-            repo.daily_volumes([m.meter_id for m in members], since=since, until=until)
-        )
-        cases = []
-        for meter_id, rows in daily.items():
-            history = present_days(
-                _volumes([r for r in rows if r.day < recent_from]), options.absent_day_l
-            )
-            recent = [r for r in rows if r.day >= recent_from]
-            if len(history) < 7 or not recent:
-                continue
-            usual = float(np.median(history))
-            volumes = _volumes(recent)
-            features = consumption_features(volumes, float(recent[0].occupants or 1), usual)
-            cases.append((meter_id, recent, volumes, features, usual))
-        if not cases:
-            continue
-        # One forest call for all the type's meters, split back per meter.
-        isolated = detector.predict(np.vstack([case[3] for case in cases])) == -1
-        bounds = np.cumsum([0, *(len(case[2]) for case in cases)])
-        for (meter_id, recent, volumes, features, usual), lo, hi in zip(
-            cases, bounds[:-1], bounds[1:], strict=True
-        ):
-            judged.append(meter_id)
-            days = np.array([r.day for r in recent], dtype="datetime64[D]")
-            tz = ZoneInfo(timezones[meter_id])
-            found.extend(
-                _row(meter_id, _on_local_days(d, tz))
-                for d in detector.detect(
-                    days, volumes, features, usual_l=usual, isolated=isolated[lo:hi]
-                )
-            )
-    return found, judged
-
-
-def _on_local_days(detection: Detection, tz: ZoneInfo) -> Detection:
-    """Move a day-based detection's instants (midnight UTC of local dates) to local midnight."""
-
-    def local(instant: datetime) -> datetime:
-        return datetime.combine(instant.date(), time(), tz)
-
-    return replace(
-        detection,
-        started_at=local(detection.started_at),
-        ended_at=None if detection.ended_at is None else local(detection.ended_at),
-        last_seen_at=local(detection.last_seen_at),
     )

@@ -79,3 +79,44 @@ class SilentMeterDetector(BaseEstimator):  # type: ignore[misc]
                 )
             )
         return found
+
+    def detect_gaps(
+        self, last_time: TimeArray, next_time: TimeArray, interval_s: IntArray
+    ) -> list[tuple[int, Detection]]:
+        """(position, detection) for each gap between readings longer than allowed: a silence
+        that opened and closed between two scans, over at the reading that ended it."""
+        silence = (next_time.astype("datetime64[s]") - last_time.astype("datetime64[s]")).astype(
+            np.int64
+        )
+        allowed = self.allowed_s(interval_s)
+        found = []
+        for i in np.flatnonzero(silence > allowed):
+            seconds = int(silence[i])
+            ended = to_datetime(next_time[i])
+            found.append(
+                (
+                    int(i),
+                    Detection(
+                        kind=IncidentKind.SILENT,
+                        severity=Severity.CRITICAL
+                        if seconds >= self.critical_s
+                        else Severity.WARNING,
+                        started_at=to_datetime(
+                            last_time[i] + np.timedelta64(int(interval_s[i]), "s")
+                        ),
+                        ended_at=ended,
+                        last_seen_at=ended,
+                        evidence={
+                            "summary": (
+                                f"no data for {round(seconds / 3600, 1)} h; reporting interval "
+                                f"{int(interval_s[i])} s, silent after {int(allowed[i])} s"
+                            ),
+                            "last_data_at": to_datetime(last_time[i]).isoformat(),
+                            "next_data_at": ended.isoformat(),
+                            "reporting_interval_s": int(interval_s[i]),
+                            "allowed_s": int(allowed[i]),
+                        },
+                    ),
+                )
+            )
+        return found

@@ -5,7 +5,7 @@ import psycopg
 import pytest
 
 from analytics.anomalies import service
-from analytics.anomalies.repository import ScanRepository
+from analytics.anomalies.repository import WHOLE, ScanRepository
 from analytics.forecast.synthetic import daily_fleet
 from analytics.incidents.repository import IncidentBatchRepository
 from tests.analytics.arrange import NOW, local_midnight_utc
@@ -33,7 +33,7 @@ class TestScanLifecycle:
     def test_a_leak_opens_one_incident_with_checkable_evidence(self, db, scan_fleet):
         meter = scan_fleet.meter()
         scan_fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
-        report = service.scan(db, default_country="PG", now=NOW)
+        report = service.scan(db, default_country="PG", as_of=NOW)
         [incident] = _incidents(db, meter)
         assert (incident.kind, incident.status, incident.severity) == ("leak", "open", "warning")
         assert incident.started_at == local_midnight_utc(date(2026, 11, 20))
@@ -45,16 +45,16 @@ class TestScanLifecycle:
     def test_rerunning_the_scan_adds_and_changes_nothing(self, db, scan_fleet):
         meter = scan_fleet.meter()
         scan_fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         before = _incidents(db)
-        again = service.scan(db, default_country="PG", now=NOW, meter_ids=[meter])
+        again = service.scan(db, default_country="PG", as_of=NOW, meter_ids=[meter])
         assert (again.opened, again.updated, again.resolved) == (0, 0, 0)
         assert _incidents(db) == before
 
     def test_new_data_updates_the_open_incident_and_repair_resolves_it(self, db, scan_fleet):
         meter = scan_fleet.meter()
         last = scan_fleet.readings(meter, start=START, hourly_l=_leaking(5 * 24))
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         # Continue from 20:00 local: leaking until midnight on 25 Nov, then the plumber came.
         later = household(4, seed=9)[20 : 20 + 72]
         later[:28] += 14
@@ -62,7 +62,7 @@ class TestScanLifecycle:
         scan_fleet.readings(
             meter, start=NOW.replace(minute=0), hourly_l=later[:24], start_index=last, resume=True
         )
-        update = service.scan(db, default_country="PG", now=day1 + timedelta(minutes=30))
+        update = service.scan(db, default_country="PG", as_of=day1 + timedelta(minutes=30))
         [incident] = _incidents(db, meter)
         assert incident.status == "open"
         assert incident.evidence["nights"] == 6
@@ -74,7 +74,7 @@ class TestScanLifecycle:
             start_index=last + int(later[:24].sum()),
             resume=True,
         )
-        repair = service.scan(db, default_country="PG", now=day1 + timedelta(days=2, minutes=30))
+        repair = service.scan(db, default_country="PG", as_of=day1 + timedelta(days=2, minutes=30))
         [incident] = _incidents(db, meter)
         assert incident.status == "resolved"
         # Local 25 Nov was the last leaking day (its night); 26 Nov had a dry night.
@@ -86,7 +86,7 @@ class TestScanLifecycle:
         volumes = household(44, seed=6)[:HOURS]
         volumes[-14 * 24 :] = 0
         last = scan_fleet.readings(meter, start=START, hourly_l=volumes)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         [stuck] = _incidents(db, meter)
         assert (stuck.kind, stuck.status) == ("stuck", "open")
         # Five more frozen weeks: the learning window is now all zeros.
@@ -97,7 +97,7 @@ class TestScanLifecycle:
             start_index=last,
             resume=True,
         )
-        service.scan(db, default_country="PG", now=NOW + timedelta(days=35))
+        service.scan(db, default_country="PG", as_of=NOW + timedelta(days=35))
         [stuck] = _incidents(db, meter)
         assert stuck.status == "open"
         assert stuck.evidence["frozen_days"] >= 14
@@ -109,14 +109,14 @@ class TestScanLifecycle:
         volumes = household(44, seed=2)[:HOURS]
         volumes[-7 * 24 :] = 0
         scan_fleet.readings(away, start=START, hourly_l=volumes)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         assert _incidents(db) == []
 
     def test_a_silent_meter_opens_an_incident_that_data_closes(self, db, scan_fleet):
         meter = scan_fleet.meter()
         volumes = household(44, seed=4)[: HOURS - 48]
         last = scan_fleet.readings(meter, start=START, hourly_l=volumes)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         [silent] = _incidents(db, meter)
         assert (silent.kind, silent.status) == ("silent", "open")
         assert silent.evidence["allowed_s"] == 6 * 3600
@@ -129,7 +129,7 @@ class TestScanLifecycle:
             resume=True,
             received_at=NOW + timedelta(minutes=5),
         )
-        service.scan(db, default_country="PG", now=NOW + timedelta(minutes=10))
+        service.scan(db, default_country="PG", as_of=NOW + timedelta(minutes=10))
         [silent] = _incidents(db, meter)
         assert silent.status == "resolved"
         assert silent.ended_at == NOW + timedelta(minutes=10)
@@ -151,10 +151,10 @@ class TestScanLifecycle:
         def silent() -> list[int]:
             return sorted(i.meter_id for i in _incidents(db) if i.kind == "silent")
 
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         assert silent() == []
         # Nothing heard from either for seven hours: now both are silent.
-        service.scan(db, default_country="PG", now=NOW + timedelta(hours=7))
+        service.scan(db, default_country="PG", as_of=NOW + timedelta(hours=7))
         assert silent() == sorted([replaying, registered])
 
     def test_a_tamper_alarm_opens_a_critical_incident_and_holds_billing(self, db, scan_fleet):
@@ -163,7 +163,7 @@ class TestScanLifecycle:
         alarms[-3:] = [Alarm.TAMPER] * 3
         scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], alarms=alarms)
         scan_fleet.readings(other, start=START, hourly_l=household(44, seed=1)[:HOURS])
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         [tamper] = _incidents(db, meter)
         assert (tamper.kind, tamper.severity, tamper.status) == ("tamper", "critical", "open")
         # The one rule billing close holds by (the view ``tamper_hold``) sees it, still going.
@@ -177,7 +177,7 @@ class TestScanLifecycle:
         flows: list[float | None] = [None] * (HOURS + 1)
         flows[-5] = -40.0
         scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], flows=flows)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         [backflow] = _incidents(db, meter)
         assert backflow.kind == "backflow"
         assert backflow.status == "resolved"
@@ -194,8 +194,10 @@ class TestScanLifecycle:
         scan_fleet.readings(
             meter, start=START, hourly_l=household(44)[:HOURS], flows=flows, alarms=alarms
         )
-        ScanRepository(db).set_watermark(service.SCAN_NAME, NOW - timedelta(days=6))
-        service.scan(db, default_country="PG", now=NOW)
+        ScanRepository(db).set_watermarks(
+            WHOLE, dict.fromkeys(service.DETECTORS, NOW - timedelta(days=6))
+        )
+        service.scan(db, default_country="PG", as_of=NOW)
         found = {i.kind: i.status for i in _incidents(db, meter)}
         assert found == {"backflow": "resolved", "tamper": "resolved"}
 
@@ -204,7 +206,7 @@ class TestScanLifecycle:
         flows: list[float | None] = [None] * (HOURS + 1)
         flows[-20 * 24] = -40.0
         scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS], flows=flows)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         assert [i.kind for i in _incidents(db, meter)] == ["backflow"]
 
     def test_the_database_allows_one_live_incident_per_meter_and_kind(self, db, scan_fleet):
@@ -224,8 +226,8 @@ class TestIncrementalScan:
         first, second = scan_fleet.meter(), scan_fleet.meter()
         last = scan_fleet.readings(first, start=START, hourly_l=household(44)[:HOURS])
         scan_fleet.readings(second, start=START, hourly_l=household(44, seed=1)[:HOURS])
-        assert service.scan(db, default_country="PG", now=NOW).meters == 2
-        assert service.scan(db, default_country="PG", now=NOW + timedelta(minutes=30)).meters == 0
+        assert service.scan(db, default_country="PG", as_of=NOW).meters == 2
+        assert service.scan(db, default_country="PG", as_of=NOW + timedelta(minutes=30)).meters == 0
         scan_fleet.readings(
             first,
             start=NOW.replace(minute=0),
@@ -234,15 +236,17 @@ class TestIncrementalScan:
             resume=True,
             received_at=NOW + timedelta(minutes=45),
         )
-        assert service.scan(db, default_country="PG", now=NOW + timedelta(hours=1)).meters == 1
-        assert ScanRepository(db).watermark(service.SCAN_NAME) == NOW + timedelta(hours=1)
+        assert service.scan(db, default_country="PG", as_of=NOW + timedelta(hours=1)).meters == 1
+        assert ScanRepository(db).watermarks(WHOLE) == dict.fromkeys(
+            service.DETECTORS, NOW + timedelta(hours=1)
+        )
 
     def test_since_overrides_the_watermark(self, db, scan_fleet):
         meter = scan_fleet.meter()
         scan_fleet.readings(meter, start=START, hourly_l=household(44)[:HOURS])
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         assert (
-            service.scan(db, default_country="PG", now=NOW, since=NOW - timedelta(days=1)).meters
+            service.scan(db, default_country="PG", as_of=NOW, since=NOW - timedelta(days=1)).meters
             == 1
         )
 
@@ -258,7 +262,7 @@ class TestAbnormalConsumption:
         daily = np.full(42, 350.0)
         daily[-3:-1] = 3000
         scan_fleet.daily(target, first_day=first_day, volumes=daily)
-        service.scan(db, default_country="PG", now=NOW, meter_ids=[*meters, target])
+        service.scan(db, default_country="PG", as_of=NOW, meter_ids=[*meters, target])
         abnormal = [i for i in _incidents(db) if i.kind == "abnormal"]
         assert [i.meter_id for i in abnormal] == [target]
         assert abnormal[0].evidence["daily_l"] == [3000, 3000]
@@ -279,5 +283,5 @@ class TestAbnormalConsumption:
         # Back home: a day of laundry, then the family's ordinary days.
         daily[28:30] = 2200
         scan_fleet.daily(home, first_day=first_day, volumes=daily)
-        service.scan(db, default_country="PG", now=NOW, meter_ids=[*meters, home])
+        service.scan(db, default_country="PG", as_of=NOW, meter_ids=[*meters, home])
         assert [i for i in _incidents(db, home) if i.kind == "abnormal"] == []

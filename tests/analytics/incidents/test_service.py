@@ -24,7 +24,7 @@ class TestCloseAgainstTheScan:
         volumes = household(44, seed=0)[:HOURS]
         volumes[-5 * 24 :] += 14
         scan_fleet.readings(meter, start=START, hourly_l=volumes)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         [opened] = IncidentBatchRepository(db).incidents([meter])
         assert opened.status == "open"
 
@@ -40,7 +40,7 @@ class TestCloseAgainstTheScan:
         await session.commit()
         assert closed.incident.ended_at == NOW
 
-        report = service.scan(db, default_country="PG", now=NOW, meter_ids=[meter])
+        report = service.scan(db, default_country="PG", as_of=NOW, meter_ids=[meter])
         assert report.opened == 0
         [after] = IncidentBatchRepository(db).incidents([meter])
         assert (after.id, after.status) == (opened.id, "closed")

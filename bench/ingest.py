@@ -112,13 +112,22 @@ def prefill(port: int, messages: int, per_message: int, first_step: int, process
 
 
 class IngestProcess:
-    def __init__(self, url: str, port: int, client_id: str, log: Path, profile: Path | None):
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        client_id: str,
+        log: Path,
+        profile: Path | None,
+        extra_env: dict[str, str] | None = None,
+    ):
         env = {
             **os.environ,
             "WATERBILL_DATABASE_URL": url,
             "WATERBILL_MQTT__PORT": str(port),
             "WATERBILL_INGEST__CLIENT_ID": client_id,
             "WATERBILL_LOG_LEVEL": "INFO",
+            **(extra_env or {}),
         }
         command = [sys.executable, "-m", "cli", "ingest"]
         if profile is not None:

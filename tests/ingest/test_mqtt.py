@@ -1,4 +1,6 @@
-"""The MQTT v5 subscriber's wire format: packets it writes, and PUBLISH parsing across reads."""
+"""The MQTT transports: the native subscriber's wire format (packets it writes, PUBLISH parsing
+across reads), and both transports against the broker (redelivery of what was not acked, paused
+reads)."""
 
 from __future__ import annotations
 

@@ -34,10 +34,12 @@ from bench.ingest import (
     reset,
     wait_count,
 )
+from core.broker_auth import INGEST_ACCOUNT, TEST_ACCOUNT
 from core.config import Settings
 from core.local_mosquitto import LocalMosquitto, TlsListener
 from core.local_services import LocalPostgres
 from core.migrate import upgrade
+from tests.broker import suite_broker
 from tests.tls import make_pki
 
 logger = logging.getLogger("bench.ingest_transports")
@@ -60,8 +62,18 @@ def drain(
     pids: tuple[int, int],
 ) -> tuple[float, float]:
     """Readings/s of one drain, and the worker's CPU µs per reading."""
+    # A fresh persistent session per drain: an older one of the same protocol would hold the
+    # backlogs of every drain since its own as well.
+    client_id = f"{client_id}-{uuid.uuid4().hex[:6]}"
+    first = IngestProcess(url, broker.port, client_id, workdir / "ingest.log", None, env)
+    first.wait_subscribed()
+    first.stop()
     reset(db)
-    prefill(broker.port, messages, per_message, 0, publishers)
+    # The broker's ACL lets only logins publish and read (meters on their own topic).
+    test = broker.settings(TEST_ACCOUNT)
+    assert test.password is not None
+    login = (TEST_ACCOUNT, test.password.get_secret_value())
+    prefill(broker.port, messages, per_message, 0, publishers, login)
     readings = messages * per_message
     worker = IngestProcess(url, broker.port, client_id, workdir / "ingest.log", profile, env)
     started = worker.wait_subscribed()
@@ -90,12 +102,18 @@ def main() -> None:
     listener = TlsListener(pki.server_cert, pki.server_key, pki.ca)
     with (
         LocalPostgres(durable=True) as pg,
-        LocalMosquitto(allow_anonymous=True, tls_listeners=[listener]) as broker,
+        suite_broker(tls_listeners=[listener]) as broker,
     ):
         url = pg.url("waterbill")
         upgrade(Settings(database_url=SecretStr(url)))
         pids = (pg._process.pid, broker._process.pid)  # type: ignore[union-attr]
         postgres_pid = pids[0]
+        ingest = broker.settings(INGEST_ACCOUNT)
+        assert ingest.password is not None
+        login_env = {
+            "WATERBILL_MQTT__USERNAME": INGEST_ACCOUNT,
+            "WATERBILL_MQTT__PASSWORD": ingest.password.get_secret_value(),
+        }
         tls_env = {
             "WATERBILL_MQTT__PORT": str(listener.port),
             "WATERBILL_MQTT__TLS": "true",
@@ -111,6 +129,7 @@ def main() -> None:
             client_id = f"bench-{uuid.uuid4().hex[:6]}"
             scenarios = {
                 (transport, tls): {
+                    **login_env,
                     "WATERBILL_INGEST__MQTT_TRANSPORT": transport,
                     "WATERBILL_MQTT__PROTOCOL": args.protocol if transport == "aiomqtt" else "5",
                     **(tls_env if tls else {}),
@@ -118,19 +137,6 @@ def main() -> None:
                 for transport in TRANSPORTS
                 for tls in (False, True)
             }
-            # One persistent session per protocol version, created before the backlogs queue.
-            sessions = {env["WATERBILL_MQTT__PROTOCOL"] for env in scenarios.values()}
-            for protocol in sorted(sessions):
-                first = IngestProcess(
-                    url,
-                    broker.port,
-                    f"{client_id}-{protocol}",
-                    workdir / "ingest.log",
-                    None,
-                    {"WATERBILL_MQTT__PROTOCOL": protocol},
-                )
-                first.wait_subscribed()
-                first.stop()
             load = os.getloadavg()
             baselines = [copy_baseline(db, messages * args.per_message, 5000, postgres_pid, "")]
             rates: dict[tuple[str, bool], list[float]] = {key: [] for key in scenarios}
@@ -143,7 +149,7 @@ def main() -> None:
                         db,
                         url,
                         broker,
-                        f"{client_id}-{env['WATERBILL_MQTT__PROTOCOL']}",
+                        client_id,
                         workdir,
                         env,
                         messages=messages,

@@ -169,9 +169,14 @@ class Worker:
         async with contextlib.AsyncExitStack() as stack:
             subscriber = await stack.enter_async_context(self.transport(options, inbox.on_publish))
             self._check_session(subscriber.session_present)
-            inbox.pause, inbox.resume = subscriber.pause_reading, subscriber.resume_reading
             prefix = self.settings.mqtt.topic_prefix
+            # A resumed session's backlog arrives before the SUBACK: reading is paused at the
+            # memory bound only once subscribed, or the SUBACK would wait behind it for good
+            # (MQTT 3.1.1 has no Receive Maximum to stop the broker sooner).
             await subscriber.subscribe([subscription_topic(prefix, s) for s in self.shards])
+            inbox.pause, inbox.resume = subscriber.pause_reading, subscriber.resume_reading
+            if inbox.paused:
+                subscriber.pause_reading()
             self.had_session = True
             closed = [subscriber.closed]
             if self.unserved is not None:

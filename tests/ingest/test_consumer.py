@@ -137,3 +137,31 @@ class TestMqtt311:
             publisher.close()
         assert wait_for_rows(db, "SELECT count(*) FROM reading", 30) == 30
         assert worker.stop() == 0
+
+
+class TestBacklogBeyondTheMemoryBound:
+    @pytest.mark.parametrize(
+        ("transport", "protocol"), [("aiomqtt", "5"), ("aiomqtt", "3.1.1"), ("native", "5")]
+    )
+    def test_a_backlog_larger_than_the_pending_bound_is_drained(
+        self, db, database_url, local_broker, publisher, start_worker, transport, protocol
+    ):
+        serials = [f"BKL-{i:03d}" for i in range(30)]
+        register(db, serials)
+        env = {
+            "WATERBILL_INGEST__CLIENT_ID": f"backlog-{uuid.uuid4().hex[:6]}",
+            "WATERBILL_INGEST__MQTT_TRANSPORT": transport,
+            "WATERBILL_MQTT__PROTOCOL": protocol,
+            "WATERBILL_INGEST__MAX_PENDING_MESSAGES": "300",
+        }
+        worker = start_worker(database_url, local_broker, **env)
+        worker.wait_subscribed()
+        assert worker.stop() == 0
+        messages = [(s, r) for n, s in enumerate(serials) for r in day_of_readings(n)]
+        # Queued in the session while the worker is away; it comes before the SUBACK.
+        wait_all([publisher.send(serial, body) for serial, body in messages])
+        worker = start_worker(database_url, local_broker, **env)
+        worker.wait_subscribed()
+        count = wait_for_rows(db, "SELECT count(*) FROM reading", len(messages))
+        assert count == len(messages)
+        assert worker.stop() == 0

@@ -61,7 +61,13 @@ def serial(n: int) -> str:
 
 
 def publish_backlog(
-    port: int, start: int, total: int, every: int, per_message: int, first_step: int
+    port: int,
+    start: int,
+    total: int,
+    every: int,
+    per_message: int,
+    first_step: int,
+    login: tuple[str, str] | None = None,
 ) -> None:
     """One publisher process: messages ``start``, ``start + every``, ... below ``total``.
 
@@ -73,6 +79,8 @@ def publish_backlog(
         client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv5,
     )
+    if login is not None:
+        client.username_pw_set(*login)
     client.max_inflight_messages_set(2000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -95,12 +103,20 @@ def publish_backlog(
     client.disconnect()
 
 
-def prefill(port: int, messages: int, per_message: int, first_step: int, processes: int) -> float:
+def prefill(
+    port: int,
+    messages: int,
+    per_message: int,
+    first_step: int,
+    processes: int,
+    login: tuple[str, str] | None = None,
+) -> float:
     assert METERS % processes == 0, "each publisher sends whole meters"
     started = time.perf_counter()
     workers = [
         multiprocessing.Process(
-            target=publish_backlog, args=(port, i, messages, processes, per_message, first_step)
+            target=publish_backlog,
+            args=(port, i, messages, processes, per_message, first_step, login),
         )
         for i in range(processes)
     ]
@@ -112,13 +128,22 @@ def prefill(port: int, messages: int, per_message: int, first_step: int, process
 
 
 class IngestProcess:
-    def __init__(self, url: str, port: int, client_id: str, log: Path, profile: Path | None):
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        client_id: str,
+        log: Path,
+        profile: Path | None,
+        extra_env: dict[str, str] | None = None,
+    ):
         env = {
             **os.environ,
             "WATERBILL_DATABASE_URL": url,
             "WATERBILL_MQTT__PORT": str(port),
             "WATERBILL_INGEST__CLIENT_ID": client_id,
             "WATERBILL_LOG_LEVEL": "INFO",
+            **(extra_env or {}),
         }
         command = [sys.executable, "-m", "cli", "ingest"]
         if profile is not None:

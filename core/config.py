@@ -226,6 +226,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _native_transport_speaks_mqtt_5(self) -> Settings:
+        if self.ingest.mqtt_transport == "native" and self.mqtt.protocol != "5":
+            raise ValueError(
+                "WATERBILL_INGEST__MQTT_TRANSPORT=native speaks MQTT 5 only: use the default"
+                " `aiomqtt` transport with WATERBILL_MQTT__PROTOCOL=3.1.1"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _real_secrets_in_production(self) -> Settings:
         if self.environment is not Environment.PRODUCTION:
             return self

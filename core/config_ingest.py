@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
 class IngestSettings(BaseModel):
+    mqtt_transport: Literal["aiomqtt", "native"] = Field(
+        "aiomqtt",
+        description="MQTT client of the worker: `aiomqtt` (paho-mqtt underneath; MQTT 3.1.1 and"
+        " 5) or `native`, the hand-written MQTT 5 client of `ingest/mqtt.py`, faster per message"
+        ' (docs/ingest.md, "Transports").',
+    )
     client_id: str = Field(
         "waterbill-ingest", description="Base MQTT client id; the broker keeps its session."
     )

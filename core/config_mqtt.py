@@ -8,6 +8,7 @@ each client's own library (asyncio, aiomqtt, paho), so the three cannot drift ap
 from __future__ import annotations
 
 import ssl
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -26,6 +27,12 @@ class MqttSettings(BaseModel):
         None,
         description="Broker's pid file: SIGHUP after issuing credentials makes Mosquitto re-read"
         " its password file. Unset: reload the broker yourself.",
+    )
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5",
+        description="MQTT version spoken to the broker. `3.1.1` for brokers without MQTT 5 (NATS"
+        " JetStream's MQTT interface); the ingest worker then has no Receive Maximum or Maximum"
+        " Packet Size to announce and bounds its memory by pausing its reads alone.",
     )
     topic_prefix: str = Field("wb", description="First topic level: `<prefix>/<shard>/meters/...`.")
     shards: int = Field(
@@ -73,14 +80,27 @@ class MqttSettings(BaseModel):
 
 class _ClosingSSLSocket(ssl.SSLSocket):
     """Closes itself when its handshake fails: paho 2.2 (the simulator's client, and aiomqtt's
-    under the health probe) leaves the socket of a refused handshake open until the garbage
-    collector finds it (``_ssl_wrap_socket`` in paho/mqtt/client.py), one per attempt."""
+    under the health probe and the ingest worker) leaves the socket of a refused handshake open
+    until the garbage collector finds it (``_ssl_wrap_socket`` in paho/mqtt/client.py), one per
+    attempt. Keeps the TLS error that ended a read (a broker refusing our client certificate
+    after a TLS 1.3 handshake), which paho only logs, for the worker's error message."""
+
+    read_error: ssl.SSLError | None = None
 
     def do_handshake(self, block: bool = False) -> None:
         try:
             super().do_handshake(block)
         except BaseException:
             self.close()
+            raise
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        try:
+            return super().recv(buflen, flags)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            self.read_error = exc
             raise
 
 

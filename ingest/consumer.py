@@ -1,9 +1,13 @@
-"""The ingest worker: MQTT v5 persistent session in, batches out, PUBACK only after COMMIT.
+"""The ingest worker: MQTT persistent session in, batches out, PUBACK only after COMMIT.
 
-Durability: a fixed client id per shard set, no clean start and a session expiry interval make
-the broker queue readings while the worker is away; QoS 1 messages are acknowledged (through
-``ingest.mqtt``, a batch's PUBACKs in one write) only once their batch has committed, so a crash
-at any point makes the broker redeliver what was not committed (and ON CONFLICT drops what was).
+Durability: a fixed client id per shard set, no clean start (MQTT 3.1.1: no clean session) and a
+session expiry interval make the broker queue readings while the worker is away; QoS 1 messages
+are acknowledged only once their batch has committed, so a crash at any point makes the broker
+redeliver what was not committed (and ON CONFLICT drops what was).
+
+The MQTT client is a transport chosen by ``ingest.mqtt_transport``: aiomqtt
+(``ingest.mqtt_aiomqtt``, the default) or the hand-written MQTT 5 client (``ingest.mqtt``), with
+the same interface.
 
 Scale-out is a static split of the ``<shard>`` topic level between workers, never a shared
 subscription (those lose messages with persistent sessions, eclipse-mosquitto/mosquitto#2662).
@@ -26,7 +30,15 @@ from core.config_mqtt import TlsConfigError, client_ssl_context
 from ingest import metrics
 from ingest.decoder import Reason, Rejection
 from ingest.inbox import Inbox
-from ingest.mqtt import ConnectRefused, MqttError, MqttSubscriber, TlsRefused
+from ingest.mqtt import (
+    ConnectRefused,
+    MqttError,
+    MqttSubscriber,
+    Subscriber,
+    TlsRefused,
+    Transport,
+)
+from ingest.mqtt_aiomqtt import AiomqttSubscriber
 from ingest.mqtt_packets import ConnectOptions
 from ingest.quarantine_log import QuarantineLog
 from ingest.repository import IngestRepository
@@ -76,6 +88,9 @@ class Worker:
         self.topics: dict[bytes, tuple[str, str]] = {}
         self.quarantine_log = QuarantineLog(settings.ingest.quarantine_log_interval_s)
         self.ssl = client_ssl_context(settings.mqtt)
+        self.transport: Transport = (
+            MqttSubscriber if settings.ingest.mqtt_transport == "native" else AiomqttSubscriber
+        )
         # Whether the broker has held a session of ours since this process started: a reconnect
         # that finds none means the broker lost it, and whatever it had queued for us.
         self.had_session = False
@@ -137,6 +152,7 @@ class Worker:
             receive_maximum=self.settings.ingest.receive_maximum,
             maximum_packet_size=self.settings.ingest.max_packet_bytes,
             ssl=self.ssl,
+            protocol_version=5 if mqtt.protocol == "5" else 4,
         )
 
     async def _session(self, stop: asyncio.Event) -> None:
@@ -151,18 +167,23 @@ class Worker:
         )
         options = self._options(self.client_id, ingest.session_expiry_s)
         async with contextlib.AsyncExitStack() as stack:
-            subscriber = await stack.enter_async_context(MqttSubscriber(options, inbox.on_publish))
+            subscriber = await stack.enter_async_context(self.transport(options, inbox.on_publish))
             self._check_session(subscriber.session_present)
-            inbox.pause, inbox.resume = subscriber.pause_reading, subscriber.resume_reading
             prefix = self.settings.mqtt.topic_prefix
+            # A resumed session's backlog arrives before the SUBACK: reading is paused at the
+            # memory bound only once subscribed, or the SUBACK would wait behind it for good
+            # (MQTT 3.1.1 has no Receive Maximum to stop the broker sooner).
             await subscriber.subscribe([subscription_topic(prefix, s) for s in self.shards])
+            inbox.pause, inbox.resume = subscriber.pause_reading, subscriber.resume_reading
+            if inbox.paused:
+                subscriber.pause_reading()
             self.had_session = True
             closed = [subscriber.closed]
             if self.unserved is not None:
                 # No session (expiry 0) and QoS 0: the broker keeps nothing for this watcher.
                 watch = self._options(f"{self.client_id}-unserved", 0)
                 watcher = await stack.enter_async_context(
-                    MqttSubscriber(watch, self.unserved.on_publish)
+                    self.transport(watch, self.unserved.on_publish)
                 )
                 await watcher.subscribe([catch_all(prefix)], qos=0)
                 logger.info(
@@ -172,7 +193,11 @@ class Worker:
                 )
                 closed.append(watcher.closed)
             logger.info(
-                "ingest worker %s subscribed to shards %s", self.client_id, shard_label(self.shards)
+                "ingest worker %s subscribed to shards %s (%s transport, MQTT %s)",
+                self.client_id,
+                shard_label(self.shards),
+                self.settings.ingest.mqtt_transport,
+                self.settings.mqtt.protocol,
             )
             try:
                 await self._consume(subscriber, inbox, stop, closed)
@@ -194,7 +219,7 @@ class Worker:
 
     async def _consume(
         self,
-        subscriber: MqttSubscriber,
+        subscriber: Subscriber,
         inbox: Inbox,
         stop: asyncio.Event,
         closed: list[asyncio.Future[None]],
@@ -228,7 +253,7 @@ class Worker:
         finally:
             stopping.cancel()
 
-    async def _flush(self, subscriber: MqttSubscriber, inbox: Inbox, stop: asyncio.Event) -> None:
+    async def _flush(self, subscriber: Subscriber, inbox: Inbox, stop: asyncio.Event) -> None:
         """Write up to one batch from the head of the inbox, commit, then ack it."""
         if not inbox.pending:
             return

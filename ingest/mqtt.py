@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable, Sequence
+from typing import Protocol, Self
 
 from ingest.mqtt_packets import (
     CONNACK,
@@ -59,6 +60,32 @@ class ConnectRefused(MqttError):
 class TlsRefused(ConnectRefused):
     """The TLS handshake failed: an unknown CA, a certificate for another host name, a client
     certificate the broker wants and did not get, or TLS against a plain listener."""
+
+
+class Subscriber(Protocol):
+    """What the worker needs of a transport (this module's client or ``ingest.mqtt_aiomqtt``'s):
+    one connection, entered with ``async with``."""
+
+    session_present: bool
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    @property
+    def closed(self) -> asyncio.Future[None]: ...
+
+    async def subscribe(self, topics: Sequence[str], qos: int = 1) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def ack(self, packet_ids: Sequence[int]) -> None: ...
+
+
+# A transport: a subscriber class, called with the options and the worker's ``on_publish``.
+Transport = Callable[[ConnectOptions, Callable[[list[Publish]], None]], Subscriber]
 
 
 class _Protocol(asyncio.Protocol):

@@ -56,6 +56,8 @@ class ConnectOptions:
     receive_maximum: int = 20_000
     maximum_packet_size: int | None = None
     timeout_s: float = 10.0
+    # 5, or 4 (MQTT 3.1.1): the aiomqtt transport speaks both, the native one 5 only.
+    protocol_version: int = 5
     # TLS (``core.config_mqtt.client_ssl_context``); None: plain TCP.
     ssl: ssl.SSLContext | None = None
 

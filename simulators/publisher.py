@@ -77,14 +77,20 @@ class PublishStats:
 
 
 class Publisher:
-    """One MQTT v5 connection publishing at QoS 1 with a bounded window of unacked messages."""
-
-    session_expiry_s = SESSION_EXPIRY_S
+    """One MQTT connection (version ``settings.protocol``) publishing at QoS 1 with a bounded
+    window of unacked messages; ``session_expiry_s`` 0 leaves no session at the broker."""
 
     def __init__(
-        self, settings: MqttSettings, *, client_id: str, max_inflight: int = DEFAULT_MAX_INFLIGHT
+        self,
+        settings: MqttSettings,
+        *,
+        client_id: str,
+        max_inflight: int = DEFAULT_MAX_INFLIGHT,
+        session_expiry_s: int = SESSION_EXPIRY_S,
     ) -> None:
         self.settings = settings
+        self.session_expiry_s = session_expiry_s
+        self.v5 = settings.protocol == "5"
         self.stats = PublishStats()
         self._window = threading.BoundedSemaphore(max_inflight)
         self._connected = threading.Event()
@@ -95,7 +101,9 @@ class Publisher:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            # 3.1.1 has no session expiry: a session, or none.
+            clean_session=None if self.v5 else session_expiry_s == 0,
         )
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else None
@@ -137,8 +145,10 @@ class Publisher:
         self._window.release()
 
     def connect(self, timeout: float = 10.0) -> None:
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.session_expiry_s
+        properties = None
+        if self.v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.session_expiry_s
         self._client.connect_async(
             self.settings.host, self.settings.port, keepalive=30, properties=properties
         )
@@ -327,11 +337,14 @@ class _Publishers:
             password = SecretStr(self.job.credentials[key])
             settings = settings.model_copy(update={"username": key, "password": password})
             client_id = f"{self.job.client_id}-{key}"
-        publisher = Publisher(settings, client_id=client_id, max_inflight=self.job.max_inflight)
-        if key is not None:
-            # A meter leaves no session: Mosquitto 2.0.11 corrupts itself when a reload finds an
-            # offline session whose password changed (docs/deploy.md); paho resends unacked ones.
-            publisher.session_expiry_s = 0
+        # A meter leaves no session: Mosquitto 2.0.11 corrupts itself when a reload finds an
+        # offline session whose password changed (docs/deploy.md); paho resends unacked ones.
+        publisher = Publisher(
+            settings,
+            client_id=client_id,
+            max_inflight=self.job.max_inflight,
+            session_expiry_s=SESSION_EXPIRY_S if key is None else 0,
+        )
         publisher.connect()
         self._by_serial[key] = publisher
         return publisher

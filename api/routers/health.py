@@ -54,7 +54,9 @@ async def ready(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
             mqtt.port,
             username=mqtt.username,
             password=mqtt.password.get_secret_value() if mqtt.password else None,
-            protocol=aiomqtt.ProtocolVersion.V5,
+            protocol=aiomqtt.ProtocolVersion.V5
+            if mqtt.protocol == "5"
+            else aiomqtt.ProtocolVersion.V311,
             timeout=timeout,
             tls_context=client_ssl_context(mqtt),
         ):

@@ -1,4 +1,5 @@
-"""MQTT TLS settings: refused when they would be silently unused, and turned into one context."""
+"""MQTT settings: TLS refused when it would be silently unused and turned into one context; the
+protocol version and the ingest transport that speaks it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import ssl
 import pytest
 from pydantic import ValidationError
 
+from core.config import Settings
+from core.config_ingest import IngestSettings
 from core.config_mqtt import MqttSettings, TlsConfigError, client_ssl_context
 from tests.tls import make_pki
 
@@ -19,6 +22,26 @@ class TestMqttTlsSettings:
     def test_a_key_without_its_certificate_is_refused(self):
         with pytest.raises(ValidationError, match="TLS_KEY_FILE needs"):
             MqttSettings(tls=True, tls_key_file="/etc/client.key")
+
+
+class TestProtocolAndTransport:
+    def test_aiomqtt_and_mqtt_5_by_default(self):
+        settings = Settings()
+        assert (settings.ingest.mqtt_transport, settings.mqtt.protocol) == ("aiomqtt", "5")
+
+    def test_the_environment_picks_the_native_transport_and_mqtt_3_1_1(self, monkeypatch):
+        monkeypatch.setenv("WATERBILL_MQTT__PROTOCOL", "3.1.1")
+        assert Settings().mqtt.protocol == "3.1.1"
+        monkeypatch.setenv("WATERBILL_MQTT__PROTOCOL", "5")
+        monkeypatch.setenv("WATERBILL_INGEST__MQTT_TRANSPORT", "native")
+        assert Settings().ingest.mqtt_transport == "native"
+
+    def test_the_native_transport_with_mqtt_3_1_1_is_refused(self):
+        with pytest.raises(ValidationError, match="native speaks MQTT 5 only"):
+            Settings(
+                ingest=IngestSettings(mqtt_transport="native"),
+                mqtt=MqttSettings(protocol="3.1.1"),
+            )
 
 
 class TestClientSslContext:

@@ -21,10 +21,21 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.broker_auth import INGEST_ACCOUNT, TEST_ACCOUNT
 from core.local_mosquitto import LocalMosquitto
+from ingest.mqtt import MqttSubscriber, Transport
+from ingest.mqtt_aiomqtt import AiomqttSubscriber
 from tests.broker import login
 from wire.topics import uplink_topic
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+TRANSPORTS: dict[str, Transport] = {"aiomqtt": AiomqttSubscriber, "native": MqttSubscriber}
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+def transport(request: pytest.FixtureRequest) -> Transport:
+    """Each MQTT transport of the worker in turn (``WATERBILL_INGEST__MQTT_TRANSPORT``)."""
+    return TRANSPORTS[request.param]
 
 
 def register(db: psycopg.Connection, serials: Iterable[str], *, digits: int = 9) -> dict[str, int]:

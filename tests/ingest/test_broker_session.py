@@ -51,12 +51,19 @@ def forgetful_broker(tmp_path: Path) -> Iterator[LocalMosquitto]:
 
 
 class TestSessionPresent:
+    @pytest.mark.parametrize(
+        ("transport", "protocol"), [("aiomqtt", "5"), ("aiomqtt", "3.1.1"), ("native", "5")]
+    )
     def test_a_broker_that_lost_the_session_is_an_error_and_counted(
-        self, database_url, forgetful_broker, start_worker
+        self, database_url, forgetful_broker, start_worker, transport, protocol
     ):
         port = free_port()
         worker = start_worker(
-            database_url, forgetful_broker, WATERBILL_INGEST__METRICS_PORT=str(port)
+            database_url,
+            forgetful_broker,
+            WATERBILL_INGEST__METRICS_PORT=str(port),
+            WATERBILL_INGEST__MQTT_TRANSPORT=transport,
+            WATERBILL_MQTT__PROTOCOL=protocol,
         )
         worker.wait_subscribed()
         assert LOST not in worker.log.read_text()

@@ -9,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
+from core.broker_auth import TEST_ACCOUNT
 from core.local_services import free_port
+from simulators.publisher import Publisher
 from tests.ingest.conftest import register, wait_all, wait_for_rows
 from wire.codec import encode_reading
+from wire.topics import uplink_topic
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -109,3 +113,55 @@ class TestAcknowledgement:
         # Every message was acknowledged after its commit: the session holds nothing to redeliver.
         assert "waterbill_ingest_messages_total 0.0" in metrics
         assert again.stop() == 0
+
+
+class TestMqtt311:
+    def test_simulator_to_database_over_mqtt_3_1_1(
+        self, db, database_url, local_broker, start_worker
+    ):
+        serials = [f"V311-{i}" for i in range(3)]
+        register(db, serials)
+        worker = start_worker(database_url, local_broker, WATERBILL_MQTT__PROTOCOL="3.1.1")
+        worker.wait_subscribed()
+        assert "(aiomqtt transport, MQTT 3.1.1)" in worker.log.read_text()
+        settings = local_broker.settings(TEST_ACCOUNT).model_copy(update={"protocol": "3.1.1"})
+        publisher = Publisher(settings, client_id=f"v311-{uuid.uuid4().hex[:6]}")
+        publisher.connect()
+        try:
+            for n, serial in enumerate(serials):
+                for reading in day_of_readings(n)[:10]:
+                    topic = uplink_topic(settings.topic_prefix, settings.shards, serial)
+                    assert publisher.publish(topic, orjson.dumps(reading))
+            assert publisher.drain(20)
+        finally:
+            publisher.close()
+        assert wait_for_rows(db, "SELECT count(*) FROM reading", 30) == 30
+        assert worker.stop() == 0
+
+
+class TestBacklogBeyondTheMemoryBound:
+    @pytest.mark.parametrize(
+        ("transport", "protocol"), [("aiomqtt", "5"), ("aiomqtt", "3.1.1"), ("native", "5")]
+    )
+    def test_a_backlog_larger_than_the_pending_bound_is_drained(
+        self, db, database_url, local_broker, publisher, start_worker, transport, protocol
+    ):
+        serials = [f"BKL-{i:03d}" for i in range(30)]
+        register(db, serials)
+        env = {
+            "WATERBILL_INGEST__CLIENT_ID": f"backlog-{uuid.uuid4().hex[:6]}",
+            "WATERBILL_INGEST__MQTT_TRANSPORT": transport,
+            "WATERBILL_MQTT__PROTOCOL": protocol,
+            "WATERBILL_INGEST__MAX_PENDING_MESSAGES": "300",
+        }
+        worker = start_worker(database_url, local_broker, **env)
+        worker.wait_subscribed()
+        assert worker.stop() == 0
+        messages = [(s, r) for n, s in enumerate(serials) for r in day_of_readings(n)]
+        # Queued in the session while the worker is away; it comes before the SUBACK.
+        wait_all([publisher.send(serial, body) for serial, body in messages])
+        worker = start_worker(database_url, local_broker, **env)
+        worker.wait_subscribed()
+        count = wait_for_rows(db, "SELECT count(*) FROM reading", len(messages))
+        assert count == len(messages)
+        assert worker.stop() == 0

@@ -70,15 +70,23 @@ def assert_stored_exactly_once(db: psycopg.Connection, expected: int) -> None:
 
 
 class TestWorkerKilled:
+    @pytest.mark.parametrize(
+        ("transport", "protocol"), [("aiomqtt", "5"), ("aiomqtt", "3.1.1"), ("native", "5")]
+    )
     def test_kill_9_repeatedly_while_publishing_loses_and_doubles_nothing(
-        self, db, database_url, local_broker, start_worker
+        self, db, database_url, local_broker, start_worker, transport, protocol
     ):
         serials = [f"KILL-{i:03d}" for i in range(40)]
         register(db, serials)
         messages = plan(serials, 150)
-        client_id = f"kill-{uuid.uuid4().hex[:6]}"
-        worker = start_worker(database_url, local_broker, WATERBILL_INGEST__CLIENT_ID=client_id)
+        env = {
+            "WATERBILL_INGEST__CLIENT_ID": f"kill-{uuid.uuid4().hex[:6]}",
+            "WATERBILL_INGEST__MQTT_TRANSPORT": transport,
+            "WATERBILL_MQTT__PROTOCOL": protocol,
+        }
+        worker = start_worker(database_url, local_broker, **env)
         worker.wait_subscribed()
+        assert f"({transport} transport, MQTT {protocol})" in worker.log.read_text()
         publishing = publish_in_background(local_broker, messages, rate=1500)
         rng = random.Random(3)
         kills = 0
@@ -86,7 +94,7 @@ class TestWorkerKilled:
             time.sleep(rng.uniform(0.3, 0.9))
             worker.kill()
             kills += 1
-            worker = start_worker(database_url, local_broker, WATERBILL_INGEST__CLIENT_ID=client_id)
+            worker = start_worker(database_url, local_broker, **env)
             worker.wait_subscribed()
         publishing.join()
         assert_stored_exactly_once(db, len(messages))

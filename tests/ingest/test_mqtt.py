@@ -1,4 +1,6 @@
-"""The MQTT v5 subscriber's wire format: packets it writes, and PUBLISH parsing across reads."""
+"""The MQTT transports: the native subscriber's wire format (packets it writes, PUBLISH parsing
+across reads), and both transports against the broker (redelivery of what was not acked, paused
+reads)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.broker_auth import TEST_ACCOUNT
-from ingest.mqtt import MqttError, MqttSubscriber, _Protocol
+from ingest.mqtt import MqttError, _Protocol
 from ingest.mqtt_packets import ConnectOptions, Publish, connect_packet, puback_packets
 from tests.broker import login as login_as
+from tests.ingest.conftest import TRANSPORTS
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int, properties: bytes = b"") -> bytes:
@@ -85,20 +88,23 @@ class TestPackets:
 
 @pytest.mark.services
 class TestAgainstTheBroker:
+    @pytest.mark.parametrize(("name", "version"), [("native", 5), ("aiomqtt", 5), ("aiomqtt", 4)])
     async def test_unacked_messages_come_again_after_a_reconnect_acked_ones_do_not(
-        self, local_broker
+        self, local_broker, name, version
     ):
+        transport = TRANSPORTS[name]
         login = local_broker.settings(TEST_ACCOUNT)
         assert login.password is not None
         options = ConnectOptions(
             "127.0.0.1",
             local_broker.port,
-            "mqtt-test-session",
+            f"mqtt-test-session-{name}-{version}",
             username=TEST_ACCOUNT,
             password=login.password.get_secret_value(),
+            protocol_version=version,
         )
         received: list[Publish] = []
-        async with MqttSubscriber(options, received.extend) as subscriber:
+        async with transport(options, received.extend) as subscriber:
             await subscriber.subscribe(["t/+"])
         publisher = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         login_as(publisher, local_broker)
@@ -110,9 +116,9 @@ class TestAgainstTheBroker:
         publisher.loop_stop()
         publisher.disconnect()
 
-        async def session(ack: list[bytes]) -> list[bytes]:
+        async def session(ack: list[bytes]) -> tuple[bool, list[bytes]]:
             received.clear()
-            async with MqttSubscriber(options, received.extend) as subscriber:
+            async with transport(options, received.extend) as subscriber:
                 await subscriber.subscribe(["t/+"])
                 for _ in range(100):
                     if len(received) >= 4:
@@ -120,7 +126,46 @@ class TestAgainstTheBroker:
                     await asyncio.sleep(0.05)
                 subscriber.ack([pid for topic, _, pid in received if topic in ack])
                 await asyncio.sleep(0.3)
-            return sorted(payload for _, payload, _ in received)
+            return subscriber.session_present, sorted(payload for _, payload, _ in received)
 
-        assert await session([b"t/0", b"t/1"]) == [b"0", b"1", b"2", b"3"]
-        assert await session([]) == [b"2", b"3"]
+        assert await session([b"t/0", b"t/1"]) == (True, [b"0", b"1", b"2", b"3"])
+        assert await session([]) == (True, [b"2", b"3"])
+
+
+@pytest.mark.services
+class TestPausedReading:
+    async def test_nothing_is_delivered_while_paused_and_all_after(self, local_broker, transport):
+        login = local_broker.settings(TEST_ACCOUNT)
+        assert login.password is not None
+        options = ConnectOptions(
+            "127.0.0.1",
+            local_broker.port,
+            "mqtt-test-paused",
+            username=TEST_ACCOUNT,
+            password=login.password.get_secret_value(),
+            session_expiry_s=0,
+        )
+        received: list[Publish] = []
+        publisher = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        login_as(publisher, local_broker)
+        publisher.connect("127.0.0.1", local_broker.port)
+        publisher.loop_start()
+        try:
+            async with transport(options, received.extend) as subscriber:
+                await subscriber.subscribe(["paused/+"])
+                subscriber.pause_reading()
+                infos = [publisher.publish(f"paused/{n}", b"x", qos=1) for n in range(50)]
+                for info in infos:
+                    await asyncio.to_thread(info.wait_for_publish, 10)
+                await asyncio.sleep(0.3)
+                assert received == []
+                subscriber.resume_reading()
+                for _ in range(100):
+                    if len(received) >= 50:
+                        break
+                    await asyncio.sleep(0.02)
+                assert len(received) == 50
+                subscriber.ack([pid for _, _, pid in received])
+        finally:
+            publisher.loop_stop()
+            publisher.disconnect()

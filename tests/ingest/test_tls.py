@@ -13,7 +13,7 @@ import pytest
 from core.broker_auth import INGEST_ACCOUNT, TEST_ACCOUNT
 from core.config_mqtt import MqttSettings, client_ssl_context
 from ingest.consumer import EXIT_CONFIG, EXIT_REFUSED
-from ingest.mqtt import MqttError, MqttSubscriber, TlsRefused
+from ingest.mqtt import MqttError, TlsRefused, Transport
 from ingest.mqtt_packets import ConnectOptions
 from simulators.publisher import Publisher
 from tests.ingest.conftest import register, wait_for_rows
@@ -53,8 +53,8 @@ def publish(settings: MqttSettings, readings: dict[str, int]) -> None:
         publisher.close()
 
 
-async def connect(settings: MqttSettings) -> None:
-    """One connection of the ingest client with these settings."""
+async def connect(settings: MqttSettings, transport: Transport) -> None:
+    """One connection of an ingest transport with these settings."""
     assert settings.password is not None
     options = ConnectOptions(
         settings.host,
@@ -66,7 +66,7 @@ async def connect(settings: MqttSettings) -> None:
         ssl=client_ssl_context(settings),
         timeout_s=5,
     )
-    async with MqttSubscriber(options, lambda _: None):
+    async with transport(options, lambda _: None):
         pass
 
 
@@ -121,16 +121,19 @@ class TestTlsRefusals:
         assert "3 times in a row" in log
         assert "Check WATERBILL_MQTT__TLS_CA_FILE" in log
 
-    async def test_a_certificate_for_another_host_name_is_refused(self, tls_broker: TlsBroker):
+    async def test_a_certificate_for_another_host_name_is_refused(
+        self, transport, tls_broker: TlsBroker
+    ):
         settings = tls_broker.settings(TEST_ACCOUNT, tls_broker.other_host)
         with pytest.raises(TlsRefused, match="mismatch"):
-            await connect(settings)
+            await connect(settings, transport)
 
     async def test_the_hostname_check_can_be_turned_off_the_ca_check_cannot(
-        self, tls_broker: TlsBroker
+        self, transport, tls_broker: TlsBroker
     ):
         await connect(
-            tls_broker.settings(TEST_ACCOUNT, tls_broker.other_host, tls_check_hostname=False)
+            tls_broker.settings(TEST_ACCOUNT, tls_broker.other_host, tls_check_hostname=False),
+            transport,
         )
         wrong_ca = tls_broker.settings(
             TEST_ACCOUNT,
@@ -139,25 +142,27 @@ class TestTlsRefusals:
             tls_ca_file=str(tls_broker.pki.wrong_ca),
         )
         with pytest.raises(TlsRefused, match="CERTIFICATE_VERIFY_FAILED"):
-            await connect(wrong_ca)
+            await connect(wrong_ca, transport)
 
     async def test_a_listener_requiring_a_client_certificate_refuses_a_client_without(
-        self, tls_broker: TlsBroker
+        self, transport, tls_broker: TlsBroker
     ):
         with pytest.raises(TlsRefused, match="CERTIFICATE_REQUIRED"):
-            await connect(tls_broker.settings(TEST_ACCOUNT, tls_broker.client_cert))
+            await connect(tls_broker.settings(TEST_ACCOUNT, tls_broker.client_cert), transport)
 
-    async def test_tls_against_a_plain_listener_says_so(self, tls_broker: TlsBroker):
+    async def test_tls_against_a_plain_listener_says_so(self, transport, tls_broker: TlsBroker):
         plain = tls_broker.settings(TEST_ACCOUNT, tls_broker.server_auth)
         plain = plain.model_copy(update={"port": tls_broker.broker.port})
         with pytest.raises(MqttError, match="is this port a TLS listener"):
-            await connect(plain)
+            await connect(plain, transport)
 
-    async def test_plain_mqtt_against_a_tls_listener_says_so(self, tls_broker: TlsBroker):
+    async def test_plain_mqtt_against_a_tls_listener_says_so(
+        self, transport, tls_broker: TlsBroker
+    ):
         tls = tls_broker.settings(TEST_ACCOUNT, tls_broker.server_auth)
         plain = tls.model_copy(update={"tls": False, "tls_ca_file": None})
         with pytest.raises(MqttError, match="a TLS listener"):
-            await connect(plain)
+            await connect(plain, transport)
 
     def test_an_unreadable_ca_file_stops_the_worker_at_start(
         self, database_url, tls_broker, start_worker, tmp_path

@@ -1,5 +1,8 @@
 """Billing SMS: new invoice, reminder before the due date, payment received; each decided once.
 
+A reminder is checked again when it goes out (``INVOICE_UNPAID``, the outbox's send check): an
+invoice paid between the queueing and the send gets no "please pay".
+
 Once is a row: every notice is *claimed* by inserting ``billing_notice`` (unique per kind and
 invoice or payment), and in the same transaction its SMS goes into the outbox
 (``core.notifications``), which sends and retries it after the commit. Who is due is found
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -183,6 +187,24 @@ def render_notice(kind: NoticeKind, language: str, row: Any, utility: UtilityIde
     )
 
 
+# The reminder's send check: the invoice still owes something when the SMS goes out. FOR SHARE:
+# a payment allocated to it meanwhile waits for the send to be recorded, so the two never cross
+# (a payment committed first drops the reminder; one committed after it is after the send).
+INVOICE_UNPAID = "invoice_unpaid"
+_STILL_OWED = f"""
+SELECT i.status IN ('issued', 'partially_paid', 'overdue') AND {OWED} > i.paid_minor
+FROM invoice i WHERE i.id = %s FOR SHARE OF i
+"""
+
+
+def _invoice_unpaid(conn: psycopg.Connection[Any], invoice_id: int) -> bool:
+    row = conn.execute(_STILL_OWED, (invoice_id,)).fetchone()
+    return bool(row and row[0])
+
+
+notifications.register_send_check(INVOICE_UNPAID, _invoice_unpaid)
+
+
 @dataclass
 class NoticeResult:
     claimed: int = 0
@@ -218,6 +240,7 @@ async def queue_due_notices(
             if not row.phone:
                 result.no_recipient += 1
                 continue
+            reminder = kind is NoticeKind.DUE_REMINDER
             sms = NewSms(
                 phone=row.phone,
                 language=row.language,
@@ -225,6 +248,8 @@ async def queue_due_notices(
                 text=render_notice(kind, row.language, row, billing.utility(row.country_code)),
                 dedup_key=f"billing_notice:{kind.value}:{row.subject_id}",
                 user_id=row.user_id,
+                send_check=INVOICE_UNPAID if reminder else None,
+                send_check_id=row.subject_id if reminder else None,
             )
             outbox_id = await notifications.enqueue_async(session, sms, now=now)
             if outbox_id is not None:

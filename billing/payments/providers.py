@@ -8,13 +8,18 @@ Webhooks are authenticated with a shared secret, HMAC-SHA256, compared in consta
 - ``card``: ``Webhook-Signature: t=<unix seconds>,v1=<hex>`` over ``"<t>.<raw body>"`` (the
   acquirers' scheme: the timestamp inside the signature bounds replays to
   ``webhook_tolerance_s``).
-- ``orange_money`` and ``mtn_momo``: ``X-Signature: <hex>`` over the raw body (the shared-secret
-  callback scheme aggregators use; the event id makes a replay harmless).
+- ``orange_money``, ``mtn_momo`` and ``cellmoni``: ``X-Signature: <hex>`` over the raw body (the
+  shared-secret callback scheme aggregators use; the event id makes a replay harmless).
 
-Mobile money callbacks may never come, so pending payments are also polled through a
-``ProviderClient``: MTN MoMo's collection API (``GET /collection/v1_0/requesttopay/{ref}``) and
-Orange Money's transaction status (``POST /transactionstatus``). Tests point them at a local
-HTTP fake (tests/payment_provider_fake.py).
+A customer's "pay now" is a request to pay through a ``ProviderClient``: MTN MoMo's collection
+API (``POST /collection/v1_0/requesttopay``: the payer approves on their phone) and Orange
+Money's web payment (``POST /webpayment``: the payer finishes on Orange's page). Papua New
+Guinea's CellMoni is reached through the same MoMo collection API shape at its own URL (the
+aggregator contract we assume; its client is the MoMo one with another base URL and secrets).
+
+Mobile money callbacks may never come, so pending payments are also polled: MoMo's
+``GET /collection/v1_0/requesttopay/{ref}`` and Orange Money's ``POST /transactionstatus``.
+Tests point the clients at a local HTTP fake (tests/payment_provider_fake.py).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from billing.payments.exceptions import (
     WebhookSignatureInvalid,
 )
 from core.config_billing import PaymentsSettings
+from core.money import Money, UnknownCurrency, get_currency
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ class PaymentMethod(StrEnum):
     CARD = "card"
     ORANGE_MONEY = "orange_money"
     MTN_MOMO = "mtn_momo"
+    CELLMONI = "cellmoni"
     BANK_TRANSFER = "bank_transfer"
     CASH = "cash"
 
@@ -56,10 +63,12 @@ class PaymentStatus(StrEnum):
 
 
 # Methods whose payments are confirmed by a provider (webhook or poll), not by whoever records them.
-PROVIDER_METHODS = frozenset(
-    {PaymentMethod.CARD, PaymentMethod.ORANGE_MONEY, PaymentMethod.MTN_MOMO}
+MOBILE_MONEY = frozenset(
+    {PaymentMethod.ORANGE_MONEY, PaymentMethod.MTN_MOMO, PaymentMethod.CELLMONI}
 )
-MOBILE_MONEY = frozenset({PaymentMethod.ORANGE_MONEY, PaymentMethod.MTN_MOMO})
+PROVIDER_METHODS = MOBILE_MONEY | {PaymentMethod.CARD}
+# Providers speaking the MoMo collection API (request to pay, status, callback body).
+MOMO_SHAPED = frozenset({PaymentMethod.MTN_MOMO, PaymentMethod.CELLMONI})
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ def _secret(method: PaymentMethod, settings: PaymentsSettings) -> str:
         PaymentMethod.CARD: settings.card_webhook_secret,
         PaymentMethod.ORANGE_MONEY: settings.orange_money_webhook_secret,
         PaymentMethod.MTN_MOMO: settings.mtn_momo_webhook_secret,
+        PaymentMethod.CELLMONI: settings.cellmoni_webhook_secret,
     }
     secret = secrets[method].get_secret_value()
     if not secret:
@@ -141,6 +151,21 @@ def _minor(value: Any, field: str) -> int:
     return int(amount)
 
 
+def _major_amount(value: Any, currency: str) -> int:
+    """A MoMo amount: major units of ``currency`` ("1500" XAF, "31.37" PGK), in minor units."""
+    try:
+        digits = get_currency(currency).minor_units
+    except UnknownCurrency as exc:
+        raise InvalidWebhook(str(exc)) from None
+    try:
+        scaled = Decimal(str(value)).scaleb(digits)
+    except InvalidOperation:
+        raise InvalidWebhook(f"amount {value!r} is not a number") from None
+    if not scaled.is_finite() or scaled != scaled.to_integral_value() or scaled <= 0:
+        raise InvalidWebhook(f"amount {value!r} is not a positive whole amount of {currency}")
+    return _minor(int(scaled), "amount")
+
+
 def _optional_text(payload: Mapping[str, Any], key: str, max_len: int = 128) -> str | None:
     return _text(payload, key, max_len) if payload.get(key) not in (None, "") else None
 
@@ -182,17 +207,23 @@ def _status(table: Mapping[str, PaymentStatus], value: str, field: str) -> Payme
     return found
 
 
-def _momo_event(payload: Mapping[str, Any], *, event_id: str | None) -> ProviderEvent:
+def _momo_event(
+    payload: Mapping[str, Any], *, event_id: str | None, method: PaymentMethod
+) -> ProviderEvent:
     reference = _text(payload, "externalId")
     status = _status(_MOMO_STATUS, _text(payload, "status"), "status")
     transaction = _optional_text(payload, "financialTransactionId")
+    amount = payload.get("amount")
+    # A body without its currency still says first what is wrong with its amount.
+    amount_minor = _minor(amount, "amount") if not payload.get("currency") else None
+    currency = _text(payload, "currency", 3).upper()
     return ProviderEvent(
-        method=PaymentMethod.MTN_MOMO,
+        method=method,
         event_id=event_id or f"{transaction or reference}:{status.value}",
         reference=reference,
         status=status,
-        amount_minor=_minor(payload.get("amount"), "amount"),
-        currency=_text(payload, "currency", 3).upper(),
+        amount_minor=amount_minor or _major_amount(amount, currency),
+        currency=currency,
         provider_ref=transaction,
     )
 
@@ -239,8 +270,8 @@ def parse_webhook(method: PaymentMethod, body: bytes) -> ProviderEvent:
         raise InvalidWebhook("body must be a JSON object")
     if method is PaymentMethod.CARD:
         return _card_event(payload)
-    if method is PaymentMethod.MTN_MOMO:
-        return _momo_event(payload, event_id=None)
+    if method in MOMO_SHAPED:
+        return _momo_event(payload, event_id=None, method=method)
     return _orange_event(payload, event_id=None)
 
 
@@ -253,20 +284,57 @@ class PendingPayment:
     currency: str
 
 
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A request to pay one of our pending payments from the payer's mobile money account."""
+
+    reference: str
+    amount_minor: int
+    currency: str
+    # E.164, as the payer typed it and we normalised it.
+    payer_phone: str
+    # Shown to the payer by the provider (their approval prompt, their statement).
+    message: str
+    callback_url: str | None = None
+
+
 class ProviderClient(Protocol):
-    """Asks a provider where one of our payments stands (for callbacks that never came)."""
+    """Asks a provider to collect a payment, and where one of our payments stands (for
+    callbacks that never came)."""
 
     method: PaymentMethod
 
     def status(self, payment: PendingPayment) -> ProviderEvent: ...
 
+    def request_to_pay(self, request: PaymentRequest) -> str | None:
+        """Ask the provider to collect ``request``; the page where the payer finishes, if the
+        provider has one (None: the payer approves on their phone)."""
+        ...
 
-class MtnMomoClient:
-    """MTN MoMo collection API: ``GET /collection/v1_0/requesttopay/{referenceId}``."""
 
-    method = PaymentMethod.MTN_MOMO
+def _momo_amount(amount_minor: int, currency: str) -> str:
+    """An amount as the MoMo API writes it: major units of the currency ("1500", "31.37")."""
+    return str(Money.from_minor(amount_minor, get_currency(currency)).amount)
 
-    def __init__(self, base_url: str, *, token: str, subscription_key: str) -> None:
+
+class MomoCollectionClient:
+    """The MoMo collection API: ``POST /collection/v1_0/requesttopay`` (the payer approves on
+    their phone) and ``GET /collection/v1_0/requesttopay/{referenceId}``. MTN MoMo's, and the
+    same API shape at CellMoni's URL for Papua New Guinea (module docstring).
+
+    MoMo's ``referenceId`` must be a UUID: payments asked through it take one as reference
+    (``service.request_mobile_payment``), so the status path and ``externalId`` are ours.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str,
+        subscription_key: str = "",
+        method: PaymentMethod = PaymentMethod.MTN_MOMO,
+    ) -> None:
+        self.method = method
         headers = {"X-Target-Environment": "production"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -276,8 +344,34 @@ class MtnMomoClient:
 
     def status(self, payment: PendingPayment) -> ProviderEvent:
         payload = _get_json(self._http, "GET", f"/collection/v1_0/requesttopay/{payment.reference}")
-        event = _momo_event(payload, event_id=None)
+        event = _momo_event(payload, event_id=None, method=self.method)
         return ProviderEvent(**{**event.__dict__, "event_id": f"poll:{event.event_id}"})
+
+    def request_to_pay(self, request: PaymentRequest) -> str | None:
+        headers = {"X-Reference-Id": request.reference}
+        if request.callback_url:
+            headers["X-Callback-Url"] = request.callback_url
+        body = {
+            "amount": _momo_amount(request.amount_minor, request.currency),
+            "currency": request.currency,
+            "externalId": request.reference,
+            "payer": {"partyIdType": "MSISDN", "partyId": request.payer_phone.lstrip("+")},
+            "payerMessage": request.message,
+            "payeeNote": request.reference,
+        }
+        url = "/collection/v1_0/requesttopay"
+        try:
+            answer = self._http.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"POST {url}: {exc}") from exc
+        # 409: this referenceId was asked before (a retry of ours): the one request stands.
+        if answer.status_code not in (200, 201, 202, 409):
+            raise ProviderUnavailable(f"POST {url}: {answer.status_code} {answer.text[:200]}")
+        return None
+
+
+# The name the first MoMo client had; the MTN one is the MoMo client at MTN's URL.
+MtnMomoClient = MomoCollectionClient
 
 
 class OrangeMoneyClient:
@@ -299,6 +393,22 @@ class OrangeMoneyClient:
         event = _orange_event(payload, event_id=None)
         return ProviderEvent(**{**event.__dict__, "event_id": f"poll:{event.event_id}"})
 
+    def request_to_pay(self, request: PaymentRequest) -> str | None:
+        """``POST /webpayment``: the answer's ``payment_url`` is where the payer finishes."""
+        asked = {
+            "order_id": request.reference,
+            "amount": request.amount_minor,
+            "currency": request.currency,
+            "reference": request.message[:30],
+            "notif_url": request.callback_url,
+            "lang": "fr",
+        }
+        answer = _get_json(self._http, "POST", "/webpayment", json=asked)
+        url = answer.get("payment_url")
+        if not isinstance(url, str) or not url:
+            raise ProviderUnavailable(f"POST /webpayment: no payment_url in {answer!r:.200}")
+        return url
+
 
 def _get_json(http: httpx.Client, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     try:
@@ -316,10 +426,16 @@ def make_provider_clients(settings: PaymentsSettings) -> dict[PaymentMethod, Pro
     """A client per provider with a configured URL; others are not polled."""
     clients: dict[PaymentMethod, ProviderClient] = {}
     if settings.mtn_momo_url:
-        clients[PaymentMethod.MTN_MOMO] = MtnMomoClient(
+        clients[PaymentMethod.MTN_MOMO] = MomoCollectionClient(
             settings.mtn_momo_url,
             token=settings.mtn_momo_token.get_secret_value(),
             subscription_key=settings.mtn_momo_subscription_key.get_secret_value(),
+        )
+    if settings.cellmoni_url:
+        clients[PaymentMethod.CELLMONI] = MomoCollectionClient(
+            settings.cellmoni_url,
+            token=settings.cellmoni_token.get_secret_value(),
+            method=PaymentMethod.CELLMONI,
         )
     if settings.orange_money_url:
         clients[PaymentMethod.ORANGE_MONEY] = OrangeMoneyClient(

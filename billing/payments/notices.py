@@ -53,12 +53,19 @@ TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
     },
     NoticeKind.PAYMENT_RECEIVED: {
         Language.EN: "WaterBill: payment of {amount} received, ref {reference}. Thank you."
-        " Still due: {balance}.",
+        " Still due: {balance}.{credit}",
         Language.FR: "WaterBill: paiement de {amount} recu, ref {reference}. Merci."
-        " Reste du: {balance}.",
+        " Reste du: {balance}.{credit}",
         Language.TPI: "WaterBill: mipela kisim pe bilong {amount}, ref {reference}. Tenkyu."
-        " Moni i stap yet: {balance}.",
+        " Moni i stap yet: {balance}.{credit}",
     },
+}
+
+# An overpayment's rest on the receipt: credit the next invoice takes (none: nothing written).
+CREDIT_WORDS: dict[Language, str] = {
+    Language.EN: " Credit: {credit}.",
+    Language.FR: " Avoir: {credit}.",
+    Language.TPI: " Moni bilong nekis bil: {credit}.",
 }
 
 # A channel without an operator's name, in the SMS's words (GSM-7: no accents).
@@ -118,7 +125,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
         SELECT i.id AS subject_id, r.user_id, r.phone,
                COALESCE(r.language, c.language::text) AS language,
                i.number, i.total_minor AS amount_minor, i.currency, i.due_date,
-               NULL::text AS reference, 0::bigint AS balance_minor, c.code AS country_code
+               NULL::text AS reference, 0::bigint AS balance_minor, 0::bigint AS credit_minor,
+               c.code AS country_code
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid', 'paid') AND i.due_date >= :today
@@ -128,7 +136,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
         SELECT i.id AS subject_id, r.user_id, r.phone,
                COALESCE(r.language, c.language::text) AS language,
                i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
-               NULL::text AS reference, 0::bigint AS balance_minor, c.code AS country_code
+               NULL::text AS reference, 0::bigint AS balance_minor, 0::bigint AS credit_minor,
+               c.code AS country_code
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid')
@@ -144,6 +153,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
                (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i
                 WHERE i.dwelling_id = p.dwelling_id
                   AND i.status IN ('issued', 'partially_paid', 'overdue')) AS balance_minor,
+               (SELECT COALESCE(sum(c.amount_minor - c.allocated_minor), 0) FROM payment c
+                WHERE c.dwelling_id = p.dwelling_id AND c.status = 'succeeded') AS credit_minor,
                c.code AS country_code
         FROM payment p
         JOIN dwelling d ON d.id = p.dwelling_id JOIN building b ON b.id = d.building_id
@@ -183,6 +194,9 @@ def render_notice(kind: NoticeKind, language: str, row: Any, utility: UtilityIde
         due=due.strftime("%d/%m/%Y") if due else "",
         reference=row.reference,
         balance=money(row.balance_minor),
+        credit=CREDIT_WORDS[lang].format(credit=money(row.credit_minor))
+        if row.credit_minor
+        else "",
         methods=payment_methods(utility, lang),
     )
 

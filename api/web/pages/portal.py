@@ -46,6 +46,21 @@ HOME = {
         "{this} depuis le début de l'année, {last} sur les mêmes mois l'an dernier.",
         "{this} long dispela yia, {last} long ol wankain mun long yia i go pinis.",
     ),
+    "portal.total_this_year": Msg(
+        "{this} so far this year.",
+        "{this} depuis le début de l'année.",
+        "{this} long dispela yia.",
+    ),
+    "portal.estimated_days": Msg(
+        "Pale dashed bars hold estimated days: days without a reading, counted from the readings"
+        " around them. Nothing is shown before your meter's first reading.",
+        "Les barres pâles en pointillés comptent des jours estimés : des jours sans relevé,"
+        " calculés à partir des relevés voisins. Rien n'est affiché avant le premier relevé de"
+        " votre compteur.",
+        "Ol bar i no strong i gat ol de mipela i tingting long en: ol de i no gat rit bilong"
+        " mita, mipela i kaunim long ol rit klostu. Nogat samting i kamap bipo long fes rit"
+        " bilong mita.",
+    ),
     "portal.choose_dwelling": Msg("Dwelling shown", "Logement affiché", "Haus yu lukim"),
     "portal.alerts": Msg("Alerts", "Alertes", "Ol woning"),
     "portal.no_alerts": Msg(
@@ -317,7 +332,8 @@ def _home(t: Translator) -> str:
 <section aria-labelledby="usage-h"><h2 id="usage-h">{t("portal.consumption")}</h2>
 <div class="field" id="dwelling-pick" hidden><label for="dwelling-select">
 {t("portal.choose_dwelling")}</label><select id="dwelling-select"></select></div>
-<p id="usage-total"></p><div id="usage-chart"></div></section>"""
+<p id="usage-total"></p><div id="usage-chart"></div><p class="hint" id="usage-note"></p>
+</section>"""
 
 
 def _invoices(t: Translator) -> str:

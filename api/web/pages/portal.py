@@ -52,14 +52,11 @@ HOME = {
         "{this} long dispela yia.",
     ),
     "portal.estimated_days": Msg(
-        "Pale dashed bars hold estimated days: days without a reading, counted from the readings"
-        " around them. Nothing is shown before your meter's first reading.",
-        "Les barres pâles en pointillés comptent des jours estimés : des jours sans relevé,"
-        " calculés à partir des relevés voisins. Rien n'est affiché avant le premier relevé de"
-        " votre compteur.",
-        "Ol bar i no strong i gat ol de mipela i tingting long en: ol de i no gat rit bilong"
-        " mita, mipela i kaunim long ol rit klostu. Nogat samting i kamap bipo long fes rit"
-        " bilong mita.",
+        "Pale dashed bars include estimated days (no reading). Nothing before the first reading.",
+        "Les barres pâles en pointillés comptent des jours estimés (sans relevé). Rien avant le"
+        " premier relevé.",
+        "Ol bar i no strong i gat ol de i no gat rit (tingting tasol). Nogat samting bipo long"
+        " fes rit.",
     ),
     "portal.choose_dwelling": Msg("Dwelling shown", "Logement affiché", "Haus yu lukim"),
     "portal.alerts": Msg("Alerts", "Alertes", "Ol woning"),

@@ -78,10 +78,8 @@ async function consumptionPicker(dwellings, meters) {
   await show();
 }
 
-/** Per "YYYY-MM" of the dwelling's meters, from January of last year: litres and whether an
- * estimated day (no reading, an interpolated boundary) is in them. Nothing before a meter's first
- * real reading: the days between its installation and that reading are interpolated, not
- * measured, and a customer would read them as use. */
+/** Per "YYYY-MM" since January of last year: litres, and whether an estimated day is in them.
+ * Nothing before a meter's first reading (interpolated back to its installation, not measured). */
 async function monthly(meters, thisYear) {
   const totals = new Map();
   const answers = await Promise.all(
@@ -108,7 +106,10 @@ async function consumption(meters) {
   const now = new Date().getMonth();
   // Months without a measured day have no bar (not a zero one).
   const series = (y, upTo) =>
-    Array.from({ length: upTo + 1 }, (_, i) => totals.get(month(y, i)) && { x: i, y: totals.get(month(y, i)).litres / 1000, className: totals.get(month(y, i)).estimated ? "estimated" : null }).filter(Boolean);
+    Array.from({ length: upTo + 1 }, (_, i) => {
+      const m = totals.get(month(y, i));
+      return m && { x: i, y: m.litres / 1000, className: m.estimated ? "estimated" : null };
+    }).filter(Boolean);
   const current = series(year, now);
   const previous = series(year - 1, 11);
   const soFar = current.reduce((s, p) => s + p.y, 0);

@@ -45,11 +45,11 @@ TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
     },
     NoticeKind.DUE_REMINDER: {
         Language.EN: "WaterBill reminder: {amount} is still due on invoice {number} by {due}."
-        " Already paid? Thank you, ignore this message.",
+        " Pay by {methods}.",
         Language.FR: "Rappel WaterBill: {amount} reste du sur la facture {number} avant le"
-        " {due}. Deja paye? Merci, ignorez ce message.",
+        " {due}. {methods}.",
         Language.TPI: "WaterBill tok save: {amount} i stap yet long bil {number}, pe pastaim"
-        " long {due}. Yu pe pinis? Tenkyu, lusim tok ya.",
+        " long {due}. Pe long {methods}.",
     },
     NoticeKind.PAYMENT_RECEIVED: {
         Language.EN: "WaterBill: payment of {amount} received, ref {reference}. Thank you."

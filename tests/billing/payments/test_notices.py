@@ -23,8 +23,9 @@ ROW = SimpleNamespace(
 )
 
 
-def test_a_papua_new_guinea_invoice_names_png_operators_never_cameroons():
-    text = render_notice(NoticeKind.INVOICE_ISSUED, "tpi", ROW, BillingSettings().utility("PG"))
+@pytest.mark.parametrize("kind", [NoticeKind.INVOICE_ISSUED, NoticeKind.DUE_REMINDER])
+def test_a_papua_new_guinea_invoice_names_png_operators_never_cameroons(kind):
+    text = render_notice(kind, "tpi", ROW, BillingSettings().utility("PG"))
     assert text.endswith("Pe long CellMoni, beng, kes long ejen.")
     assert "Orange" not in text
     assert "MTN" not in text

@@ -44,7 +44,7 @@ from api.routers import (
     zones,
 )
 from api.web.mount import install_web
-from billing.payments.providers import make_provider_clients
+from billing.payments.clients import make_provider_clients
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider

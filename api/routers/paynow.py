@@ -20,9 +20,10 @@ from api.errors import error_responses
 from api.params import PathId
 from api.routers.invoices import invoice_in_reach
 from billing.payments import collect
+from billing.payments.clients import PaymentRequest, ProviderClient
 from billing.payments.exceptions import PaymentNotFound, ProviderUnavailable
 from billing.payments.models import Payment
-from billing.payments.providers import PaymentMethod, PaymentRequest, ProviderClient
+from billing.payments.providers import PaymentMethod
 from billing.payments.schemas import PaymentOut, PayNowIn, PayNowOut, PayOptionOut, ReceiptOut
 from core import audit
 from core.phone import InvalidPhoneNumber, normalise_phone

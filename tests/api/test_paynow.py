@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from billing.payments import service as payments
-from billing.payments.providers import make_provider_clients
+from billing.payments.clients import make_provider_clients
 from core.config_billing import PaymentsSettings
 from core.db import make_async_engine
 from tests import clock

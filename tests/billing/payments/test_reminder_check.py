@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -47,7 +48,7 @@ def drain(settings, sms: ConsoleSmsProvider) -> notifications.DrainReport:
         return notifications.drain(conn, provider=sms, policy=RetryPolicy(), now=clock.now())
 
 
-def outbox(ledger: Ledger) -> list[tuple[str, str, str | None]]:
+def outbox(ledger: Ledger) -> Any:
     return ledger.db.execute(
         "SELECT kind, status::text, last_error FROM sms_outbox ORDER BY id"
     ).fetchall()

@@ -5,7 +5,7 @@
 import { el, t } from "./core.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const PAD = { top: 16, right: 12, bottom: 30, left: 52 };
+const BASE_PAD = { top: 12, right: 12, bottom: 30, left: 52 };
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(NS, tag);
@@ -50,6 +50,8 @@ export function niceTicks(min, max, count = 5) {
  */
 export function drawChart(container, spec) {
   drawn.set(container, spec);
+  // A unit above the y axis takes a line of its own.
+  const PAD = { ...BASE_PAD, top: spec.y.unit ? 26 : BASE_PAD.top };
   container.replaceChildren();
   // Drawn at the container's own width: text and strokes are never stretched.
   const W = Math.max(280, Math.round(container.clientWidth || 640));
@@ -107,7 +109,7 @@ export function drawChart(container, spec) {
     root.append(svg("text", { x: PAD.left - 6, y: sy(v) + 4, class: "tick y" }, spec.y.format(v, tickStep)));
   }
 
-  if (spec.y.unit) root.append(svg("text", { x: PAD.left - 6, y: PAD.top - 2, class: "tick y unit" }, spec.y.unit));
+  if (spec.y.unit) root.append(svg("text", { x: PAD.left - 6, y: 11, class: "tick y unit" }, spec.y.unit));
   if (bandPts.length) {
     const top = bandPts.map((p) => `${sx(p.x)},${sy(p.hi)}`);
     const bottom = [...bandPts].reverse().map((p) => `${sx(p.x)},${sy(p.lo)}`);

@@ -78,7 +78,7 @@ async function consumptionPicker(dwellings, meters) {
   await show();
 }
 
-/** Per "YYYY-MM" since January of last year: litres, and whether an estimated day is in them.
+/** Per "YYYY-MM" since January of last year: litres, and whether an unread day is in them.
  * Nothing before a meter's first reading (interpolated back to its installation, not measured). */
 async function monthly(meters, thisYear) {
   const totals = new Map();
@@ -88,10 +88,13 @@ async function monthly(meters, thisYear) {
   for (const answer of answers) {
     const first = answer.buckets.findIndex((b) => b.reading_count > 0);
     if (first < 0) continue;
-    for (const b of answer.buckets.slice(first)) {
+    for (const [i, b] of answer.buckets.slice(first).entries()) {
       const month = b.local_date.slice(0, 7);
       const seen = totals.get(month) ?? { litres: 0, estimated: false };
-      totals.set(month, { litres: seen.litres + b.volume_l, estimated: seen.estimated || b.estimated });
+      // A day without a reading or with an estimate, and the first day's start (drawn back to
+      // the installation); a boundary between two readings is how daily meters are read.
+      const estimated = b.reading_count === 0 || b.has_estimate || (i === 0 && b.start_interpolated);
+      totals.set(month, { litres: seen.litres + b.volume_l, estimated: seen.estimated || estimated });
     }
   }
   return totals;

@@ -91,6 +91,7 @@ class TestPayNow:
         await expect(panel).to_contain_text(
             "Orait long peimen bilong K31.37 long fon bilong yu (CellMoni)."
         )
+        await expect(panel).not_to_contain_text("null")
         assert len(providers.asked) == 1
         (reference, asked), *_ = providers.asked.items()
         assert asked.prefix == "/cellmoni"

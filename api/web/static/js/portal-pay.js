@@ -16,7 +16,7 @@ function newKey() {
 
 function show(title, ...body) {
   $("#pay-now-h").textContent = title;
-  $("#pay-body").replaceChildren(...body, el("button", { type: "button", class: "secondary", onclick: () => (panel().hidden = true) }, t("portal.pay_close")));
+  $("#pay-body").replaceChildren(...body.filter(Boolean), el("button", { type: "button", class: "secondary", onclick: () => (panel().hidden = true) }, t("portal.pay_close")));
   panel().hidden = false;
   panel().scrollIntoView({ block: "start" });
   panel().focus();

@@ -35,6 +35,7 @@ from api.routers import (
     jobs,
     meters,
     payments,
+    paynow,
     quarantine,
     reports,
     tariffs,
@@ -43,6 +44,7 @@ from api.routers import (
     zones,
 )
 from api.web.mount import install_web
+from billing.payments.clients import make_provider_clients
 from core.config import Settings, get_settings
 from core.db import make_async_engine
 from core.sms import make_sms_provider
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sms = make_sms_provider(settings)
     app.state.rate_limiter = make_rate_limiter(settings.auth)
+    app.state.payment_clients = make_provider_clients(settings.payments)
     install_error_handlers(app)
     app.include_router(health.router)
     for router in (auth.router, users.router, zones.router, buildings.router, dwellings.router):
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(invoices.router)
     app.include_router(payments.router)
     app.include_router(payments.penalty_router)
+    app.include_router(paynow.router)
     app.include_router(reports.router)
     app.include_router(jobs.router)
     app.mount("/metrics", make_asgi_app())

@@ -18,7 +18,7 @@ def poll(
     limit: Annotated[int, typer.Option(min=1, help="Pending payments polled at most.")] = 500,
 ) -> None:
     """Ask Orange Money / MTN MoMo about pending payments whose callback has not come."""
-    from billing.payments.providers import make_provider_clients
+    from billing.payments.clients import make_provider_clients
     from billing.payments.service import poll_pending
     from core.db import make_async_engine
 

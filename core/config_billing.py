@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -24,6 +25,11 @@ class PaymentChannel(BaseModel):
     detail: str = Field(
         "", max_length=120, description="Merchant number, account, or where to pay."
     )
+    provider: Literal["orange_money", "mtn_momo", "cellmoni"] | None = Field(
+        None,
+        description="The provider API that collects a mobile money payment with this operator"
+        " (customers can 'pay now' from the portal); none: paid outside WaterBill.",
+    )
 
 
 class UtilityIdentity(BaseModel):
@@ -41,8 +47,10 @@ DEFAULT_UTILITIES = {
     "CM": UtilityIdentity(
         name="WaterBill Cameroun",
         channels=[
-            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="Orange Money"),
-            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="MTN MoMo"),
+            PaymentChannel(
+                kind=ChannelKind.MOBILE_MONEY, operator="Orange Money", provider="orange_money"
+            ),
+            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="MTN MoMo", provider="mtn_momo"),
             PaymentChannel(kind=ChannelKind.BANK_TRANSFER),
             PaymentChannel(kind=ChannelKind.CASH),
         ],
@@ -50,7 +58,7 @@ DEFAULT_UTILITIES = {
     "PG": UtilityIdentity(
         name="WaterBill PNG",
         channels=[
-            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="CellMoni"),
+            PaymentChannel(kind=ChannelKind.MOBILE_MONEY, operator="CellMoni", provider="cellmoni"),
             PaymentChannel(kind=ChannelKind.BANK_TRANSFER),
             PaymentChannel(kind=ChannelKind.CASH),
         ],
@@ -75,19 +83,36 @@ class PaymentsSettings(BaseModel):
     mtn_momo_webhook_secret: SecretStr = Field(
         SecretStr(""), description="MTN MoMo callback shared secret (HMAC-SHA256)."
     )
+    cellmoni_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="CellMoni (Papua New Guinea) callback shared secret."
+    )
     webhook_tolerance_s: int = Field(
         300, ge=1, description="Card webhooks signed longer ago than this are refused (replays)."
     )
     orange_money_url: str | None = Field(
-        None, description="Orange Money API base URL for status polls; none: no polling."
+        None,
+        description="Orange Money API base URL (web payment, status polls); none: neither.",
     )
     orange_money_token: SecretStr = Field(SecretStr(""), description="Orange Money API token.")
     mtn_momo_url: str | None = Field(
-        None, description="MTN MoMo collection API base URL for status polls; none: no polling."
+        None,
+        description="MTN MoMo collection API base URL (request to pay, status polls); none:"
+        " neither.",
     )
     mtn_momo_token: SecretStr = Field(SecretStr(""), description="MTN MoMo API token.")
     mtn_momo_subscription_key: SecretStr = Field(
         SecretStr(""), description="MTN MoMo Ocp-Apim-Subscription-Key."
+    )
+    cellmoni_url: str | None = Field(
+        None,
+        description="CellMoni collection API base URL (the MoMo API shape): request to pay and"
+        " status polls; none: no portal payment or polling with CellMoni.",
+    )
+    cellmoni_token: SecretStr = Field(SecretStr(""), description="CellMoni API token.")
+    callback_base_url: str | None = Field(
+        None,
+        description="This API's public URL, given to providers for their callbacks"
+        " (`<url>/payments/webhooks/<provider>`); none: no callback, the poll job confirms.",
     )
     poll_after_s: int = Field(
         120, ge=0, description="A pending mobile money payment is polled once it is this old."

@@ -22,7 +22,12 @@ _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
 class InvalidPhoneNumber(InvalidInput):
-    pass
+    """``code`` names the reason (``phone.empty``, ``phone.characters``, ``phone.length``,
+    ``phone.invalid``, ``phone.not_mobile``): pages show their own translation of it."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def normalise_phone(raw: str, *, default_country: str, level: PhoneValidation) -> str:
@@ -33,14 +38,15 @@ def normalise_phone(raw: str, *, default_country: str, level: PhoneValidation) -
     """
     compact = _SEPARATORS.sub("", raw.strip())
     if not compact:
-        raise InvalidPhoneNumber("phone number is empty")
+        raise InvalidPhoneNumber("phone number is empty", "phone.empty")
     international = compact.startswith(("+", "00"))
     digits = compact[1:] if compact.startswith("+") else compact
     if international and compact.startswith("00"):
         digits = compact[2:]
     if not digits.isdigit():
         raise InvalidPhoneNumber(
-            f"phone number {raw!r} may hold only digits, spaces, dashes, brackets and a leading +"
+            f"phone number {raw!r} may hold only digits, spaces, dashes, brackets and a leading +",
+            "phone.characters",
         )
     if level is PhoneValidation.LENIENT:
         return _lenient(digits, international=international)
@@ -49,7 +55,9 @@ def normalise_phone(raw: str, *, default_country: str, level: PhoneValidation) -
 
 def _lenient(digits: str, *, international: bool) -> str:
     if not 9 <= len(digits) <= 15:
-        raise InvalidPhoneNumber(f"phone number must have 9 to 15 digits, not {len(digits)}")
+        raise InvalidPhoneNumber(
+            f"phone number must have 9 to 15 digits, not {len(digits)}", "phone.length"
+        )
     if len(digits) == 10 and not international:
         # The original spec reads ten bare digits as a North American number (+1).
         return "+1" + digits
@@ -69,11 +77,14 @@ def _strict(digits: str, *, international: bool, default_country: str) -> str:
             break
     if found is None:
         where = "" if international else f" (read as a {default_country.upper()} number too)"
-        raise InvalidPhoneNumber(f"{'+' + digits} is not a valid phone number{where}")
+        raise InvalidPhoneNumber(
+            f"{'+' + digits} is not a valid phone number{where}", "phone.invalid"
+        )
     if phonenumbers.number_type(found) not in _MOBILE_TYPES:
         raise InvalidPhoneNumber(
             f"{phonenumbers.format_number(found, PhoneNumberFormat.E164)} is not a mobile number:"
-            " SMS codes need one"
+            " SMS codes need one",
+            "phone.not_mobile",
         )
     return phonenumbers.format_number(found, PhoneNumberFormat.E164)
 

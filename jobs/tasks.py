@@ -29,7 +29,7 @@ from analytics.vee import service as vee
 from billing.close import late
 from billing.close.service import CloseSummary
 from billing.invoices import service as invoice_service
-from billing.payments.providers import make_provider_clients
+from billing.payments.clients import make_provider_clients
 from billing.payments.service import daily_reminders, poll_pending
 from core.config import get_settings
 from core.db import make_async_engine

@@ -60,7 +60,7 @@ def parse_phone(raw: str, *, settings: Settings, field: str = "phone") -> str:
         )
     except InvalidPhoneNumber as exc:
         raise RequestValidationError(
-            [{"loc": ("body", field), "msg": exc.message, "type": "value_error", "input": raw}]
+            [{"loc": ("body", field), "msg": exc.message, "type": exc.code, "input": raw}]
         ) from None
 
 

@@ -59,7 +59,7 @@ def _visible(user: User) -> list[ColumnElement[bool]]:
     return [reach, Invoice.status != InvoiceStatus.DRAFT]
 
 
-async def _invoice_in_reach(session: SessionDep, user: User, invoice_id: int) -> Invoice:
+async def invoice_in_reach(session: SessionDep, user: User, invoice_id: int) -> Invoice:
     found = await session.scalar(select(Invoice).where(Invoice.id == invoice_id, *_visible(user)))
     if found is None:
         raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
@@ -136,7 +136,7 @@ async def get_invoice(
     user: Annotated[User, require(Permission.INVOICES_READ)],
 ) -> InvoiceDetailOut:
     """One invoice with its lines and meter indexes."""
-    invoice = await _invoice_in_reach(session, user, invoice_id)
+    invoice = await invoice_in_reach(session, user, invoice_id)
     approvals = await invoice_service.approvals_of(session, invoice_id=invoice.id)
     return InvoiceDetailOut.detail(invoice, approved_by=approvals)
 
@@ -153,7 +153,7 @@ async def invoice_pdf(
     user: Annotated[User, require(Permission.INVOICES_READ)],
 ) -> Response:
     """The invoice as a PDF, in the customer's language and currency format."""
-    invoice = await _invoice_in_reach(session, user, invoice_id)
+    invoice = await invoice_in_reach(session, user, invoice_id)
     document = await invoice_document(
         session, invoice=invoice, settings=settings.billing, today=datetime.now(UTC).date()
     )

@@ -131,7 +131,9 @@ async def list_payments(
     responses=error_responses(401, 404, 409, 422),
 )
 async def provider_webhook(
-    provider: Annotated[PaymentMethod, Path(description="card, orange_money or mtn_momo")],
+    provider: Annotated[
+        PaymentMethod, Path(description="card, orange_money, mtn_momo or cellmoni")
+    ],
     request: Request,
     session: SessionDep,
     settings: SettingsDep,

@@ -87,6 +87,36 @@ COMMON: dict[str, Msg] = {
 }
 
 
+# Why a phone number was refused (``core.phone.InvalidPhoneNumber.code``), for the forms that ask
+# for one: the server's English reason never reaches a French or Tok Pisin page.
+PHONE_ERRORS: dict[str, Msg] = {
+    "error.phone.empty": Msg(
+        "Enter a phone number.", "Saisissez un numéro de téléphone.", "Raitim namba bilong fon."
+    ),
+    "error.phone.characters": Msg(
+        "Use only digits, spaces, dashes and a leading +.",
+        "Utilisez seulement des chiffres, des espaces, des tirets et un + au début.",
+        "Raitim namba tasol, spes, das na + long stat.",
+    ),
+    "error.phone.length": Msg(
+        "A phone number has 9 to 15 digits.",
+        "Un numéro de téléphone a de 9 à 15 chiffres.",
+        "Namba bilong fon i gat 9 inap 15 namba.",
+    ),
+    "error.phone.invalid": Msg(
+        "This is not a valid phone number. Check it, or add the country code (+237, +675).",
+        "Ce numéro de téléphone n'est pas valide. Vérifiez-le ou ajoutez l'indicatif du pays"
+        " (+237, +675).",
+        "Dispela namba bilong fon i no stret. Lukim gen, o putim namba bilong kantri (+237, +675).",
+    ),
+    "error.phone.not_mobile": Msg(
+        "This is not a mobile number: give a mobile number.",
+        "Ce n'est pas un numéro de mobile : donnez un numéro de mobile.",
+        "Dispela i no namba bilong mobail fon: givim namba bilong mobail.",
+    ),
+}
+
+
 class Translator:
     """``t(key)`` in one language, HTML-escaped, over every catalog of the app."""
 

@@ -148,6 +148,8 @@ def render(request: Request, page: Page) -> HTMLResponse:
         else f'<script type="module" src="{static_url("js/shell.js")}"></script>'
     )
     title = t(page.title)
+    # core.js is preloaded at the URL the page modules import it by ("./core.js", no version
+    # query): a versioned preload was a second download of it.
     body = f"""<!doctype html>
 <html lang="{language.value}">
 <head>
@@ -157,7 +159,7 @@ def render(request: Request, page: Page) -> HTMLResponse:
 <title>{title} · {t("app.name")}</title>
 <link rel="icon" href="{static_url("img/icon.svg")}" type="image/svg+xml">
 {styles}
-<link rel="modulepreload" href="{static_url("js/core.js")}">
+<link rel="modulepreload" href="/static/js/core.js">
 <script type="application/json" id="boot">{boot_json}</script>
 </head>
 <body class="{"public" if page.roles is None else "private"}">

@@ -10,13 +10,15 @@ Tree::
     │   └── PenaltyNotFound           no penalty proposal with this id
     ├── Conflict (409)
     │   ├── PaymentMismatch           a provider reports another amount or currency than asked
+    │   ├── IdempotencyKeyReused      a pay-now key sent again for another invoice or method
+    │   ├── NothingToPay              pay now on an invoice that owes nothing
     │   ├── PenaltyAlreadyDecided     the proposal was approved or rejected already
     │   └── PenaltyOnVoidInvoice      its invoice was voided: nothing is owed to add it to
     ├── InvalidInput (422)
     │   ├── InvalidPayment            a payment that cannot be recorded (amount, currency, method)
     │   └── InvalidWebhook            a verified webhook whose body we cannot read
     └── Unavailable (503)
-        └── ProviderUnavailable       a provider did not answer a status poll
+        └── ProviderUnavailable       a provider did not answer a poll or a request to pay
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ class PenaltyNotFound(NotFound):
 
 
 class PaymentMismatch(Conflict):
+    pass
+
+
+class IdempotencyKeyReused(Conflict):
+    pass
+
+
+class NothingToPay(Conflict):
     pass
 
 

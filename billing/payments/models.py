@@ -85,6 +85,13 @@ class Payment(Base):
             "created_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        # A double click sends the same key twice: the second insert finds the first payment.
+        Index(
+            "uq_payment_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -105,6 +112,9 @@ class Payment(Base):
     note: Mapped[str] = mapped_column(Text, server_default="")
     polls: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The key a customer's "pay now" carried (one per click of a form): asked once, whatever
+    # the clicks.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class PaymentEvent(Base):

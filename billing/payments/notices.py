@@ -1,5 +1,8 @@
 """Billing SMS: new invoice, reminder before the due date, payment received; each decided once.
 
+A reminder is checked again when it goes out (``INVOICE_UNPAID``, the outbox's send check): an
+invoice paid between the queueing and the send gets no "please pay".
+
 Once is a row: every notice is *claimed* by inserting ``billing_notice`` (unique per kind and
 invoice or payment), and in the same transaction its SMS goes into the outbox
 (``core.notifications``), which sends and retries it after the commit. Who is due is found
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,20 +45,27 @@ TEMPLATES: dict[NoticeKind, dict[Language, str]] = {
     },
     NoticeKind.DUE_REMINDER: {
         Language.EN: "WaterBill reminder: {amount} is still due on invoice {number} by {due}."
-        " Already paid? Thank you, ignore this message.",
+        " Pay by {methods}.",
         Language.FR: "Rappel WaterBill: {amount} reste du sur la facture {number} avant le"
-        " {due}. Deja paye? Merci, ignorez ce message.",
+        " {due}. {methods}.",
         Language.TPI: "WaterBill tok save: {amount} i stap yet long bil {number}, pe pastaim"
-        " long {due}. Yu pe pinis? Tenkyu, lusim tok ya.",
+        " long {due}. Pe long {methods}.",
     },
     NoticeKind.PAYMENT_RECEIVED: {
         Language.EN: "WaterBill: payment of {amount} received, ref {reference}. Thank you."
-        " Still due: {balance}.",
+        " Still due: {balance}.{credit}",
         Language.FR: "WaterBill: paiement de {amount} recu, ref {reference}. Merci."
-        " Reste du: {balance}.",
+        " Reste du: {balance}.{credit}",
         Language.TPI: "WaterBill: mipela kisim pe bilong {amount}, ref {reference}. Tenkyu."
-        " Moni i stap yet: {balance}.",
+        " Moni i stap yet: {balance}.{credit}",
     },
+}
+
+# An overpayment's rest on the receipt: credit the next invoice takes (none: nothing written).
+CREDIT_WORDS: dict[Language, str] = {
+    Language.EN: " Credit: {credit}.",
+    Language.FR: " Avoir: {credit}.",
+    Language.TPI: " Moni bilong nekis bil: {credit}.",
 }
 
 # A channel without an operator's name, in the SMS's words (GSM-7: no accents).
@@ -114,7 +125,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
         SELECT i.id AS subject_id, r.user_id, r.phone,
                COALESCE(r.language, c.language::text) AS language,
                i.number, i.total_minor AS amount_minor, i.currency, i.due_date,
-               NULL::text AS reference, 0::bigint AS balance_minor, c.code AS country_code
+               NULL::text AS reference, 0::bigint AS balance_minor, 0::bigint AS credit_minor,
+               c.code AS country_code
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid', 'paid') AND i.due_date >= :today
@@ -124,7 +136,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
         SELECT i.id AS subject_id, r.user_id, r.phone,
                COALESCE(r.language, c.language::text) AS language,
                i.number, {OWED} - i.paid_minor AS amount_minor, i.currency, i.due_date,
-               NULL::text AS reference, 0::bigint AS balance_minor, c.code AS country_code
+               NULL::text AS reference, 0::bigint AS balance_minor, 0::bigint AS credit_minor,
+               c.code AS country_code
         FROM invoice i JOIN country c ON c.code = i.country_code
         {_RECIPIENT.format(dwelling="i.dwelling_id", customer="i.customer_id")}
         WHERE i.status IN ('issued', 'partially_paid')
@@ -140,6 +153,8 @@ _DUE_QUERIES: dict[NoticeKind, str] = {
                (SELECT COALESCE(sum({OWED} - i.paid_minor), 0) FROM invoice i
                 WHERE i.dwelling_id = p.dwelling_id
                   AND i.status IN ('issued', 'partially_paid', 'overdue')) AS balance_minor,
+               (SELECT COALESCE(sum(c.amount_minor - c.allocated_minor), 0) FROM payment c
+                WHERE c.dwelling_id = p.dwelling_id AND c.status = 'succeeded') AS credit_minor,
                c.code AS country_code
         FROM payment p
         JOIN dwelling d ON d.id = p.dwelling_id JOIN building b ON b.id = d.building_id
@@ -179,8 +194,29 @@ def render_notice(kind: NoticeKind, language: str, row: Any, utility: UtilityIde
         due=due.strftime("%d/%m/%Y") if due else "",
         reference=row.reference,
         balance=money(row.balance_minor),
+        credit=CREDIT_WORDS[lang].format(credit=money(row.credit_minor))
+        if row.credit_minor
+        else "",
         methods=payment_methods(utility, lang),
     )
+
+
+# The reminder's send check: the invoice still owes something when the SMS goes out. FOR SHARE:
+# a payment allocated to it meanwhile waits for the send to be recorded, so the two never cross
+# (a payment committed first drops the reminder; one committed after it is after the send).
+INVOICE_UNPAID = "invoice_unpaid"
+_STILL_OWED = f"""
+SELECT i.status IN ('issued', 'partially_paid', 'overdue') AND {OWED} > i.paid_minor
+FROM invoice i WHERE i.id = %s FOR SHARE OF i
+"""
+
+
+def _invoice_unpaid(conn: psycopg.Connection[Any], invoice_id: int) -> bool:
+    row = conn.execute(_STILL_OWED, (invoice_id,)).fetchone()
+    return bool(row and row[0])
+
+
+notifications.register_send_check(INVOICE_UNPAID, _invoice_unpaid)
 
 
 @dataclass
@@ -218,6 +254,7 @@ async def queue_due_notices(
             if not row.phone:
                 result.no_recipient += 1
                 continue
+            reminder = kind is NoticeKind.DUE_REMINDER
             sms = NewSms(
                 phone=row.phone,
                 language=row.language,
@@ -225,6 +262,8 @@ async def queue_due_notices(
                 text=render_notice(kind, row.language, row, billing.utility(row.country_code)),
                 dedup_key=f"billing_notice:{kind.value}:{row.subject_id}",
                 user_id=row.user_id,
+                send_check=INVOICE_UNPAID if reminder else None,
+                send_check_id=row.subject_id if reminder else None,
             )
             outbox_id = await notifications.enqueue_async(session, sms, now=now)
             if outbox_id is not None:

@@ -1,20 +1,17 @@
-"""Payment providers: webhook verification and parsing, and status polls, behind one interface.
+"""Payment providers: the payment methods, webhook verification and parsing, behind one event.
 
 Each provider tells us about a payment in its own words; everything here turns them into one
 ``ProviderEvent`` (our payment reference, the outcome, the amount, the provider's event id).
+Asking a provider (request to pay, status polls) is ``billing.payments.clients``.
 
 Webhooks are authenticated with a shared secret, HMAC-SHA256, compared in constant time:
 
 - ``card``: ``Webhook-Signature: t=<unix seconds>,v1=<hex>`` over ``"<t>.<raw body>"`` (the
   acquirers' scheme: the timestamp inside the signature bounds replays to
   ``webhook_tolerance_s``).
-- ``orange_money`` and ``mtn_momo``: ``X-Signature: <hex>`` over the raw body (the shared-secret
-  callback scheme aggregators use; the event id makes a replay harmless).
-
-Mobile money callbacks may never come, so pending payments are also polled through a
-``ProviderClient``: MTN MoMo's collection API (``GET /collection/v1_0/requesttopay/{ref}``) and
-Orange Money's transaction status (``POST /transactionstatus``). Tests point them at a local
-HTTP fake (tests/payment_provider_fake.py).
+- ``orange_money``, ``mtn_momo`` and ``cellmoni``: ``X-Signature: <hex>`` over the raw body (the
+  shared-secret callback scheme aggregators use; the event id makes a replay harmless).
+  MoMo-shaped bodies (MTN MoMo, CellMoni) carry amounts in major units of their currency.
 """
 
 from __future__ import annotations
@@ -27,16 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, Protocol
-
-import httpx
+from typing import Any
 
 from billing.payments.exceptions import (
     InvalidWebhook,
-    ProviderUnavailable,
     WebhookSignatureInvalid,
 )
 from core.config_billing import PaymentsSettings
+from core.money import UnknownCurrency, get_currency
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +40,7 @@ class PaymentMethod(StrEnum):
     CARD = "card"
     ORANGE_MONEY = "orange_money"
     MTN_MOMO = "mtn_momo"
+    CELLMONI = "cellmoni"
     BANK_TRANSFER = "bank_transfer"
     CASH = "cash"
 
@@ -56,10 +52,12 @@ class PaymentStatus(StrEnum):
 
 
 # Methods whose payments are confirmed by a provider (webhook or poll), not by whoever records them.
-PROVIDER_METHODS = frozenset(
-    {PaymentMethod.CARD, PaymentMethod.ORANGE_MONEY, PaymentMethod.MTN_MOMO}
+MOBILE_MONEY = frozenset(
+    {PaymentMethod.ORANGE_MONEY, PaymentMethod.MTN_MOMO, PaymentMethod.CELLMONI}
 )
-MOBILE_MONEY = frozenset({PaymentMethod.ORANGE_MONEY, PaymentMethod.MTN_MOMO})
+PROVIDER_METHODS = MOBILE_MONEY | {PaymentMethod.CARD}
+# Providers speaking the MoMo collection API (request to pay, status, callback body).
+MOMO_SHAPED = frozenset({PaymentMethod.MTN_MOMO, PaymentMethod.CELLMONI})
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,7 @@ def _secret(method: PaymentMethod, settings: PaymentsSettings) -> str:
         PaymentMethod.CARD: settings.card_webhook_secret,
         PaymentMethod.ORANGE_MONEY: settings.orange_money_webhook_secret,
         PaymentMethod.MTN_MOMO: settings.mtn_momo_webhook_secret,
+        PaymentMethod.CELLMONI: settings.cellmoni_webhook_secret,
     }
     secret = secrets[method].get_secret_value()
     if not secret:
@@ -141,6 +140,21 @@ def _minor(value: Any, field: str) -> int:
     return int(amount)
 
 
+def _major_amount(value: Any, currency: str) -> int:
+    """A MoMo amount: major units of ``currency`` ("1500" XAF, "31.37" PGK), in minor units."""
+    try:
+        digits = get_currency(currency).minor_units
+    except UnknownCurrency as exc:
+        raise InvalidWebhook(str(exc)) from None
+    try:
+        scaled = Decimal(str(value)).scaleb(digits)
+    except InvalidOperation:
+        raise InvalidWebhook(f"amount {value!r} is not a number") from None
+    if not scaled.is_finite() or scaled != scaled.to_integral_value() or scaled <= 0:
+        raise InvalidWebhook(f"amount {value!r} is not a positive whole amount of {currency}")
+    return _minor(int(scaled), "amount")
+
+
 def _optional_text(payload: Mapping[str, Any], key: str, max_len: int = 128) -> str | None:
     return _text(payload, key, max_len) if payload.get(key) not in (None, "") else None
 
@@ -182,22 +196,28 @@ def _status(table: Mapping[str, PaymentStatus], value: str, field: str) -> Payme
     return found
 
 
-def _momo_event(payload: Mapping[str, Any], *, event_id: str | None) -> ProviderEvent:
+def momo_event(
+    payload: Mapping[str, Any], *, event_id: str | None, method: PaymentMethod
+) -> ProviderEvent:
     reference = _text(payload, "externalId")
     status = _status(_MOMO_STATUS, _text(payload, "status"), "status")
     transaction = _optional_text(payload, "financialTransactionId")
+    amount = payload.get("amount")
+    # A body without its currency still says first what is wrong with its amount.
+    amount_minor = _minor(amount, "amount") if not payload.get("currency") else None
+    currency = _text(payload, "currency", 3).upper()
     return ProviderEvent(
-        method=PaymentMethod.MTN_MOMO,
+        method=method,
         event_id=event_id or f"{transaction or reference}:{status.value}",
         reference=reference,
         status=status,
-        amount_minor=_minor(payload.get("amount"), "amount"),
-        currency=_text(payload, "currency", 3).upper(),
+        amount_minor=amount_minor or _major_amount(amount, currency),
+        currency=currency,
         provider_ref=transaction,
     )
 
 
-def _orange_event(payload: Mapping[str, Any], *, event_id: str | None) -> ProviderEvent:
+def orange_event(payload: Mapping[str, Any], *, event_id: str | None) -> ProviderEvent:
     reference = _text(payload, "order_id")
     status = _status(_ORANGE_STATUS, _text(payload, "status"), "status")
     transaction = _optional_text(payload, "txnid")
@@ -239,90 +259,6 @@ def parse_webhook(method: PaymentMethod, body: bytes) -> ProviderEvent:
         raise InvalidWebhook("body must be a JSON object")
     if method is PaymentMethod.CARD:
         return _card_event(payload)
-    if method is PaymentMethod.MTN_MOMO:
-        return _momo_event(payload, event_id=None)
-    return _orange_event(payload, event_id=None)
-
-
-@dataclass(frozen=True)
-class PendingPayment:
-    """What a status poll needs to know about one of our pending payments."""
-
-    reference: str
-    amount_minor: int
-    currency: str
-
-
-class ProviderClient(Protocol):
-    """Asks a provider where one of our payments stands (for callbacks that never came)."""
-
-    method: PaymentMethod
-
-    def status(self, payment: PendingPayment) -> ProviderEvent: ...
-
-
-class MtnMomoClient:
-    """MTN MoMo collection API: ``GET /collection/v1_0/requesttopay/{referenceId}``."""
-
-    method = PaymentMethod.MTN_MOMO
-
-    def __init__(self, base_url: str, *, token: str, subscription_key: str) -> None:
-        headers = {"X-Target-Environment": "production"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if subscription_key:
-            headers["Ocp-Apim-Subscription-Key"] = subscription_key
-        self._http = httpx.Client(base_url=base_url, timeout=10, headers=headers)
-
-    def status(self, payment: PendingPayment) -> ProviderEvent:
-        payload = _get_json(self._http, "GET", f"/collection/v1_0/requesttopay/{payment.reference}")
-        event = _momo_event(payload, event_id=None)
-        return ProviderEvent(**{**event.__dict__, "event_id": f"poll:{event.event_id}"})
-
-
-class OrangeMoneyClient:
-    """Orange Money web payment API: ``POST /transactionstatus`` with the order id and amount."""
-
-    method = PaymentMethod.ORANGE_MONEY
-
-    def __init__(self, base_url: str, *, token: str) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=base_url, timeout=10, headers=headers)
-
-    def status(self, payment: PendingPayment) -> ProviderEvent:
-        asked = {
-            "order_id": payment.reference,
-            "amount": payment.amount_minor,
-            "currency": payment.currency,
-        }
-        payload = {**asked, **_get_json(self._http, "POST", "/transactionstatus", json=asked)}
-        event = _orange_event(payload, event_id=None)
-        return ProviderEvent(**{**event.__dict__, "event_id": f"poll:{event.event_id}"})
-
-
-def _get_json(http: httpx.Client, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        answer = http.request(method, url, **kwargs)
-        answer.raise_for_status()
-        payload = answer.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise ProviderUnavailable(f"{method} {url}: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise ProviderUnavailable(f"{method} {url}: answer is not a JSON object")
-    return payload
-
-
-def make_provider_clients(settings: PaymentsSettings) -> dict[PaymentMethod, ProviderClient]:
-    """A client per provider with a configured URL; others are not polled."""
-    clients: dict[PaymentMethod, ProviderClient] = {}
-    if settings.mtn_momo_url:
-        clients[PaymentMethod.MTN_MOMO] = MtnMomoClient(
-            settings.mtn_momo_url,
-            token=settings.mtn_momo_token.get_secret_value(),
-            subscription_key=settings.mtn_momo_subscription_key.get_secret_value(),
-        )
-    if settings.orange_money_url:
-        clients[PaymentMethod.ORANGE_MONEY] = OrangeMoneyClient(
-            settings.orange_money_url, token=settings.orange_money_token.get_secret_value()
-        )
-    return clients
+    if method in MOMO_SHAPED:
+        return momo_event(payload, event_id=None, method=method)
+    return orange_event(payload, event_id=None)

@@ -20,7 +20,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.invoices.models import Invoice, InvoiceStatus
-from billing.payments.models import LatePenalty, Payment, PaymentEvent, PenaltyStatus
+from billing.payments.models import (
+    LatePenalty,
+    Payment,
+    PaymentAllocation,
+    PaymentEvent,
+    PenaltyStatus,
+)
 from billing.payments.providers import PaymentMethod, PaymentStatus, ProviderEvent
 
 # First key of the advisory locks that serialise allocation per account (dwelling id second):
@@ -309,3 +315,67 @@ class PaymentRepository:
             statement = statement.where(Payment.dwelling_id == dwelling_id)
         rows = await self.session.scalars(statement.limit(limit).offset(offset))
         return rows.all()
+
+    async def add_keyed(self, payment: Payment) -> Payment | None:
+        """Insert ``payment`` unless its idempotency key was used before (then None)."""
+        values = {
+            c.key: getattr(payment, c.key)
+            for c in Payment.__table__.columns
+            if getattr(payment, c.key, None) is not None
+        }
+        inserted = await self.session.scalar(
+            insert(Payment)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[Payment.idempotency_key],
+                index_where=Payment.idempotency_key.is_not(None),
+            )
+            .returning(Payment.id)
+        )
+        return None if inserted is None else await self.session.get(Payment, inserted)
+
+    async def by_idempotency_key(self, key: str) -> Payment | None:
+        return await self.session.scalar(select(Payment).where(Payment.idempotency_key == key))
+
+    async def invoice_owed(self, invoice_id: int) -> InvoiceOwed | None:
+        """What an invoice still owes (an approved penalty included), with its country."""
+        row = (
+            await self.session.execute(
+                text(
+                    f"SELECT i.id, i.number, i.dwelling_id, i.country_code, i.currency,"
+                    f" i.status::text AS status, {OWED} - i.paid_minor AS owed_minor"
+                    f" FROM invoice i WHERE i.id = :i"
+                ),
+                {"i": invoice_id},
+            )
+        ).first()
+        return None if row is None else InvoiceOwed(**row._mapping)
+
+    async def allocations_of(self, payment_id: int) -> Sequence[PaidInvoice]:
+        """The invoices a payment paid, oldest first, and how much of each."""
+        rows = await self.session.execute(
+            select(Invoice.id, Invoice.number, Invoice.status, PaymentAllocation.amount_minor)
+            .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+            .where(PaymentAllocation.payment_id == payment_id)
+            .order_by(Invoice.issued_at, Invoice.id)
+        )
+        return [PaidInvoice(i, n, s.value, a) for i, n, s, a in rows]
+
+
+@dataclass(frozen=True)
+class InvoiceOwed:
+    id: int
+    number: str | None
+    dwelling_id: int
+    country_code: str
+    currency: str
+    status: str
+    owed_minor: int
+
+
+@dataclass(frozen=True)
+class PaidInvoice:
+    invoice_id: int
+    number: str | None
+    status: str
+    amount_minor: int

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from billing.payments.collect import Receipt
 from billing.payments.models import LatePenalty, Payment, PenaltyStatus
 from billing.payments.providers import PaymentMethod, PaymentStatus
 from billing.payments.service import Balance
@@ -127,4 +128,67 @@ class BalanceOut(BaseModel):
             open_invoices=balance.open_invoices,
             credit=_major(balance.credit_minor, balance.currency),
             credit_minor=balance.credit_minor,
+        )
+
+
+class PayOptionOut(BaseModel):
+    method: PaymentMethod = Field(description="The provider API that collects the payment.")
+    operator: str = Field(description="The operator's name, as customers of the country know it.")
+
+
+class PayNowIn(BaseModel):
+    method: PaymentMethod = Field(description="One of the invoice's pay options.")
+    phone: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The payer's mobile money number; national numbers are read in the"
+        " invoice's country.",
+    )
+
+
+class PayNowOut(BaseModel):
+    payment: PaymentOut
+    operator: str
+    finish_url: str | None = Field(
+        None,
+        description="Where the payer finishes (Orange Money web payment); none: they approve"
+        " on their phone.",
+    )
+
+
+class PaidInvoiceOut(BaseModel):
+    invoice_id: int
+    number: str | None
+    status: str
+    amount: Decimal
+    amount_minor: int
+
+
+class ReceiptOut(BaseModel):
+    payment: PaymentOut
+    invoices: list[PaidInvoiceOut] = Field(description="What this payment paid, oldest first.")
+    owed_minor: int = Field(description="What the dwelling's open invoices still owe now.")
+    credit_minor: int = Field(
+        description="Paid and not yet taken by any invoice: it pays the next ones when issued."
+    )
+    credit: Decimal
+
+    @classmethod
+    def of(cls, receipt: Receipt) -> ReceiptOut:
+        currency = receipt.payment.currency
+        return cls(
+            payment=PaymentOut.of(receipt.payment),
+            invoices=[
+                PaidInvoiceOut(
+                    invoice_id=i.invoice_id,
+                    number=i.number,
+                    status=i.status,
+                    amount=_major(i.amount_minor, currency),
+                    amount_minor=i.amount_minor,
+                )
+                for i in receipt.invoices
+            ],
+            owed_minor=receipt.owed_minor,
+            credit_minor=receipt.credit_minor,
+            credit=_major(receipt.credit_minor, currency),
         )

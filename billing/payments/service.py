@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from billing.payments.clients import PendingPayment, ProviderClient
 from billing.payments.exceptions import (
     InvalidPayment,
     PaymentMismatch,
@@ -47,8 +48,6 @@ from billing.payments.providers import (
     PROVIDER_METHODS,
     PaymentMethod,
     PaymentStatus,
-    PendingPayment,
-    ProviderClient,
     ProviderEvent,
 )
 from billing.payments.repository import Allocated, PaymentRepository

@@ -98,6 +98,7 @@ async def accounting_export(
         "card": accounts.bank_account,
         "orange_money": accounts.mobile_money_account,
         "mtn_momo": accounts.mobile_money_account,
+        "cellmoni": accounts.mobile_money_account,
     }
     # entry -> (journal, credit account); the debit is receivables except for payments.
     rules = {

@@ -68,3 +68,7 @@ class SmsOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A check the sender runs, in the transaction that records the send, before the message
+    # goes out (``service.SEND_CHECKS``: a reminder for an invoice paid meanwhile is dropped).
+    send_check: Mapped[str | None] = mapped_column(String(32))
+    send_check_id: Mapped[int | None] = mapped_column(BigInteger)

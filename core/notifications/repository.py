@@ -30,6 +30,9 @@ class NewSms:
     text: str
     dedup_key: str
     user_id: int | None = None
+    # A check the sender runs before sending (``service.SEND_CHECKS``) and what it is about.
+    send_check: str | None = None
+    send_check_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class DueSms:
     phone: str
     text: str
     attempts: int
+    send_check: str | None = None
+    send_check_id: int | None = None
 
 
 class OutboxRepository:
@@ -51,9 +56,9 @@ class OutboxRepository:
         row = self.conn.execute(
             """
             INSERT INTO sms_outbox (user_id, phone, language, kind, text, dedup_key,
-                                    next_attempt_at, created_at)
+                                    send_check, send_check_id, next_attempt_at, created_at)
             VALUES (%(user_id)s, %(phone)s, %(language)s, %(kind)s, %(text)s, %(dedup_key)s,
-                    %(now)s, %(now)s)
+                    %(send_check)s, %(send_check_id)s, %(now)s, %(now)s)
             ON CONFLICT (dedup_key) DO NOTHING
             RETURNING id
             """,
@@ -67,7 +72,7 @@ class OutboxRepository:
         with self.conn.cursor(row_factory=class_row(DueSms)) as cur:
             return cur.execute(
                 """
-                SELECT id, phone, text, attempts FROM sms_outbox
+                SELECT id, phone, text, attempts, send_check, send_check_id FROM sms_outbox
                 WHERE status = 'queued' AND next_attempt_at <= %(now)s
                   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))
                 ORDER BY next_attempt_at, id
@@ -82,6 +87,14 @@ class OutboxRepository:
             "UPDATE sms_outbox SET status = 'sent', attempts = attempts + 1, provider_id = %s,"
             " last_error = NULL, next_attempt_at = NULL, sent_at = %s WHERE id = %s",
             (provider_id, now, sms_id),
+        )
+
+    def record_dropped(self, sms_id: int, *, reason: str) -> None:
+        """Not sent, for good: its send check said it no longer holds."""
+        self.conn.execute(
+            "UPDATE sms_outbox SET status = 'cancelled', last_error = %s, next_attempt_at = NULL"
+            " WHERE id = %s",
+            (reason, sms_id),
         )
 
     def record_failure(self, sms_id: int, *, error: str, retry_at: datetime | None) -> None:

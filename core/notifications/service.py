@@ -7,6 +7,13 @@ transaction: the row is claimed with ``FOR UPDATE SKIP LOCKED`` (two senders nev
 one), the provider is called while the lock is held, and the answer (sent with the provider's
 id, or the error) is written and committed in that same transaction.
 
+A message may name a *send check* (``NewSms.send_check``), registered by its domain
+(``register_send_check``): the sender runs it on the claimed row's connection, in the transaction
+that records the send, and drops the message when it says no (a payment reminder for an invoice
+paid since it was queued). The check may lock what it reads, so that what would change its answer
+waits for the send to be recorded. A check this process does not know is a failed attempt
+(retried, then failed): never sent unchecked.
+
 Retries follow one ``RetryPolicy``: a refused send is queued again after ``retry_s``, doubled
 after each failure up to ``retry_cap_s``, and marked ``failed`` after ``max_attempts``. A
 provider outage therefore delays messages; it never loses or duplicates them.
@@ -19,7 +26,7 @@ the only way a customer gets the same SMS twice (at least once, never lost).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,9 +63,23 @@ class DrainReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    dropped: int = 0
 
     def __str__(self) -> str:
-        return f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed"
+        return (
+            f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed,"
+            f" {self.dropped} dropped by their check"
+        )
+
+
+# Whether a queued message still holds, asked with its ``send_check_id`` (module docstring).
+SendCheck = Callable[[psycopg.Connection[Any], int], bool]
+SEND_CHECKS: dict[str, SendCheck] = {}
+
+
+def register_send_check(name: str, check: SendCheck) -> None:
+    """Make ``check`` the send check called ``name`` (domains register theirs at import)."""
+    SEND_CHECKS[name] = check
 
 
 def enqueue(conn: psycopg.Connection[Any], sms: NewSms, *, now: datetime) -> int | None:
@@ -101,6 +122,21 @@ def drain(
             due = repo.claim_next(now=now, ids=ids)
             if due is None:
                 break
+            if due.send_check is not None:
+                check = SEND_CHECKS.get(due.send_check)
+                if check is not None and due.send_check_id is not None:
+                    if not check(conn, due.send_check_id):
+                        repo.record_dropped(due.id, reason=f"{due.send_check} no longer holds")
+                        report.dropped += 1
+                        continue
+                else:
+                    error = f"send check {due.send_check!r} is not known in this process"
+                    logger.error("SMS %d: %s", due.id, error)
+                    retry_at = policy.retry_at(attempts=due.attempts + 1, now=now)
+                    repo.record_failure(due.id, error=error, retry_at=retry_at)
+                    report.retrying += retry_at is not None
+                    report.failed += retry_at is None
+                    continue
             try:
                 provider_id = provider.send(due.phone, due.text)
             except SmsDeliveryFailed as exc:

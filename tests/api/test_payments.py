@@ -413,7 +413,7 @@ class TestNotices:
         assert texts[1] == (
             f"WaterBill reminder: FCFA 3,000 is still due on invoice"
             f" CM-2026-{_number(ledger, 'A2')} by {due:%d/%m/%Y}."
-            " Already paid? Thank you, ignore this message."
+            " Pay by Orange Money, MTN MoMo, bank transfer, cash at an agent."
         )
 
     async def test_a_paid_invoice_gets_no_reminder(self, engine, settings, ledger, fake_twilio):

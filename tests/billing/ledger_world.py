@@ -26,6 +26,42 @@ class Ledger:
     users: dict[str, int]
     phones: dict[str, str]
     periods: dict[str, int] = field(default_factory=dict)
+    # dwelling -> (country, currency, tariff) when not Cameroon's (``add_png_home``)
+    billed_in: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+
+    def add_png_home(self) -> str:
+        """Dwelling P1 in Port Moresby (PGK, a Tok Pisin tenant), with a PNG tariff."""
+        zone = self.db.execute(
+            "INSERT INTO zone (country_code, code, name, timezone) VALUES ('PG', 'POM',"
+            " 'Port Moresby', 'Pacific/Port_Moresby') RETURNING id"
+        ).fetchone()[0]
+        building = self.db.execute(
+            "INSERT INTO building (zone_id, name) VALUES (%s, 'P') RETURNING id", [zone]
+        ).fetchone()[0]
+        self.dwellings["P1"] = self.db.execute(
+            "INSERT INTO dwelling (building_id, reference, dwelling_type)"
+            " VALUES (%s, 'P1', 'apartment') RETURNING id",
+            [building],
+        ).fetchone()[0]
+        self.phones["P1"] = "+67570123456"
+        self.users["P1"] = self.db.execute(
+            "INSERT INTO app_user (phone, first_name, last_name, language, role, is_active,"
+            " password_hash) VALUES (%s, 'Tenant', 'P1', 'tpi', 'customer', true, 'x')"
+            " RETURNING id",
+            [self.phones["P1"]],
+        ).fetchone()[0]
+        self.db.execute(
+            "INSERT INTO dwelling_occupant (user_id, dwelling_id, relation, start_date)"
+            " VALUES (%s, %s, 'tenant', '2020-01-01')",
+            [self.users["P1"], self.dwellings["P1"]],
+        )
+        tariff = self.db.execute(
+            "INSERT INTO tariff (country_code, currency, effective_from, vat_pct,"
+            " service_fee_minor, penalty_pct, penalty_fixed_minor) VALUES ('PG', 'PGK',"
+            " '2026-01-01', 10, 200, 5, 0) RETURNING id"
+        ).fetchone()[0]
+        self.billed_in["P1"] = ("PG", "PGK", tariff)
+        return "P1"
 
     def period(self, label: str, start: date, end: date) -> int:
         if label not in self.periods:
@@ -48,17 +84,18 @@ class Ledger:
         volume_l: int = 10_000,
         status: str = "issued",
     ) -> int:
+        country, currency, tariff = self.billed_in.get(dwelling, ("CM", "XAF", self.tariff))
         year, month = (int(x) for x in period.split("-"))
         start = date(year, month, 1)
         end = date(year + month // 12, month % 12 + 1, 1)
         period_id = self.period(period, start, date.fromordinal(end.toordinal() - 1))
-        number = None if status == "draft" else f"CM-2026-{next(_numbers):06d}"
+        number = None if status == "draft" else f"{country}-2026-{next(_numbers):06d}"
         return int(
             self.db.execute(
                 "INSERT INTO invoice (number, kind, status, period_id, dwelling_id, customer_id,"
                 " country_code, currency, tariff_id, dwelling_type, period_days, volume_l,"
                 " net_minor, vat_minor, total_minor, issue_date, due_date, issued_at, void_reason)"
-                " VALUES (%s, 'periodic', %s, %s, %s, %s, 'CM', 'XAF', %s, 'apartment', 30, %s,"
+                " VALUES (%s, 'periodic', %s, %s, %s, %s, %s, %s, %s, 'apartment', 30, %s,"
                 " %s, %s, %s, %s, %s, CASE WHEN %s <> 'draft' THEN %s::timestamptz END,"
                 " CASE WHEN %s = 'void' THEN 'test' END)"
                 " RETURNING id",
@@ -68,7 +105,9 @@ class Ledger:
                     period_id,
                     self.dwellings[dwelling],
                     self.users[dwelling],
-                    self.tariff,
+                    country,
+                    currency,
+                    tariff,
                     volume_l,
                     net,
                     vat,

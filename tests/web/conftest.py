@@ -224,7 +224,7 @@ class Estate:
     def __init__(self, db: psycopg.Connection) -> None:
         self.db = db
         self._n = 0
-        self._tariff: int | None = None
+        self._tariffs: dict[str, int] = {}
 
     def home(
         self,
@@ -307,14 +307,17 @@ class Estate:
         due_date: date,
         status: str = "issued",
         volume_l: int = 9_000,
+        country: str = "CM",
+        currency: str = "XAF",
     ) -> int:
-        """An issued XAF invoice, as the period close leaves it (the tariff made on first use)."""
-        if self._tariff is None:
-            self._tariff = self._one(
+        """An issued invoice (XAF in Cameroon unless told), as the period close leaves it (the
+        country's tariff made on first use)."""
+        if country not in self._tariffs:
+            self._tariffs[country] = self._one(
                 "INSERT INTO tariff (country_code, currency, effective_from, vat_pct,"
                 " service_fee_minor, penalty_pct, penalty_fixed_minor)"
-                " VALUES ('CM', 'XAF', '2020-01-01', 19.25, 500, 5, 0) RETURNING id",
-                [],
+                " VALUES (%s, %s, '2020-01-01', 19.25, 500, 5, 0) RETURNING id",
+                [country, currency],
             )
         start = issue_date.replace(day=1) - timedelta(days=1)
         period = self._one(
@@ -327,7 +330,7 @@ class Estate:
             "INSERT INTO invoice (number, kind, status, period_id, dwelling_id, customer_id,"
             " country_code, currency, tariff_id, dwelling_type, period_days, volume_l,"
             " net_minor, vat_minor, total_minor, issue_date, due_date, issued_at)"
-            " VALUES (%s, 'periodic', %s, %s, %s, %s, 'CM', 'XAF', %s, 'apartment', 30, %s,"
+            " VALUES (%s, 'periodic', %s, %s, %s, %s, %s, %s, %s, 'apartment', 30, %s,"
             " %s, 0, %s, %s, %s, %s) RETURNING id",
             [
                 number,
@@ -335,7 +338,9 @@ class Estate:
                 period,
                 home.dwelling_id,
                 customer.id,
-                self._tariff,
+                country,
+                currency,
+                self._tariffs[country],
                 volume_l,
                 total_minor,
                 total_minor,

@@ -124,6 +124,27 @@ class TestSignUp:
         await page.get_by_role("button", name="Activate my account").click()
         await expect(page.get_by_role("status")).to_have_text("This code is wrong or has expired.")
 
+    async def test_a_bad_national_number_is_answered_in_french(
+        self, page: Page, live_server: LiveServer
+    ):
+        await page.context.add_cookies([{"name": "wb_lang", "value": "fr", "url": live_server.url}])
+        await page.goto("/signup")
+        # Nine digits, but no Cameroonian number (the deployment's country) starts with 1.
+        await page.get_by_label("Numéro de mobile").fill("123 456 789")
+        await page.get_by_label("Prénom").fill("Ngo")
+        await page.get_by_label("Nom", exact=True).fill("Bassa")
+        await page.get_by_label("Mot de passe").fill(PASSWORD)
+        await page.get_by_role("button", name="Créer un compte").click()
+        error = page.locator("#phone-error")
+        await expect(error).to_have_text(
+            "Ce numéro de téléphone n'est pas valide. Vérifiez-le ou ajoutez l'indicatif du pays"
+            " (+237, +675)."
+        )
+        await expect(page.get_by_label("Numéro de mobile")).to_have_attribute(
+            "aria-invalid", "true"
+        )
+        await screenshots(page, "signup-bad-phone-fr")
+
 
 class TestLanguage:
     async def test_switching_language_translates_and_is_remembered(self, page: Page, make_user, db):

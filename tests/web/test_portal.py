@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -110,6 +111,41 @@ class TestHome:
             [f"{jan_last / 1000:,.1f}", f"{jan_this / 1000:,.1f}"]
         )
         await screenshots(page, "portal-home")
+
+    async def test_nothing_before_the_first_reading_and_estimated_days_marked(
+        self, page: Page, make_user, estate
+    ):
+        """The meter was installed in 2020 but first read 75 days ago: no month before that
+        reading gets a bar (the rollup interpolates back to the installation), and the month
+        with five unread days shows them as estimated."""
+        customer = make_user("customer")
+        home = estate.home(customer)
+        today = clock.today()
+        first = today - timedelta(days=75)
+        gap = {first + timedelta(days=n) for n in range(30, 35)}
+        rows, index = [], 50_000
+        for offset in range(76):
+            day = first + timedelta(days=offset)
+            index += 200
+            if day not in gap:
+                rows.append((datetime(day.year, day.month, day.day, 12, tzinfo=UTC), index))
+        estate.readings(home.meter_id, rows)
+
+        await sign_in(page, customer, expect_path="/portal")
+        months = (today.year - first.year) * 12 + today.month - first.month + 1
+        await expect(page.locator("svg.chart rect.bar")).to_have_count(months)
+        # The month of the first reading (its day starts before it) and of the five unread days
+        # are marked; this month, read every day, is not.
+        assert await page.locator("svg.chart rect.bar.estimated").count() >= 1
+        current = page.locator("svg.chart rect.bar.this-year").last
+        await expect(current).not_to_have_class(re.compile(r"\bestimated\b"))
+        await expect(page.locator("svg.chart .tick.unit")).to_have_text("m³")
+        await expect(page.locator("#usage-total")).to_have_text(re.compile(r"so far this year\.$"))
+        await expect(page.locator("#usage-note")).to_contain_text("estimated days")
+        await page.get_by_text("Show the figures").click()
+        # 75 days never span the same month of two years: one table row per month.
+        await expect(page.locator(".chart-data tbody tr")).to_have_count(months)
+        await screenshots(page, "portal-home-first-reading")
 
     async def test_a_customer_without_dwelling_is_told_so(self, page: Page, make_user):
         await sign_in(page, make_user("customer"), expect_path="/portal")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from api.web.i18n import Msg, Translator
+from api.web.i18n import PHONE_ERRORS, Msg, Translator
 from api.web.layout import Page, add_page
 from core.countries import Language
 
 router = APIRouter(include_in_schema=False)
 
 MESSAGES = {
+    **PHONE_ERRORS,
     "account.signin": Msg("Sign in", "Connexion", "Go insait"),
     "account.signup": Msg("Create an account", "Créer un compte", "Mekim nupela akaun"),
     "account.phone": Msg("Mobile phone number", "Numéro de mobile", "Namba bilong mobail fon"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from accounts.models import Role
-from api.web.i18n import Msg, Translator
+from api.web.i18n import PHONE_ERRORS, Msg, Translator
 from api.web.layout import NavItem, Page, add_nav, add_page
 
 router = APIRouter(include_in_schema=False)
@@ -45,6 +45,18 @@ HOME = {
         "{this} so far this year, {last} over the same months last year.",
         "{this} depuis le début de l'année, {last} sur les mêmes mois l'an dernier.",
         "{this} long dispela yia, {last} long ol wankain mun long yia i go pinis.",
+    ),
+    "portal.total_this_year": Msg(
+        "{this} so far this year.",
+        "{this} depuis le début de l'année.",
+        "{this} long dispela yia.",
+    ),
+    "portal.estimated_days": Msg(
+        "Pale dashed bars include estimated days (no reading). Nothing before the first reading.",
+        "Les barres pâles en pointillés comptent des jours estimés (sans relevé). Rien avant le"
+        " premier relevé.",
+        "Ol bar i no strong i gat ol de i no gat rit (tingting tasol). Nogat samting bipo long"
+        " fes rit.",
     ),
     "portal.choose_dwelling": Msg("Dwelling shown", "Logement affiché", "Haus yu lukim"),
     "portal.alerts": Msg("Alerts", "Alertes", "Ol woning"),
@@ -125,6 +137,7 @@ HOME = {
 }
 
 INVOICES = {
+    **PHONE_ERRORS,
     "portal.invoice_list": Msg("Invoices", "Factures", "Ol bil"),
     "portal.number": Msg("Number", "Numéro", "Namba"),
     "portal.issued": Msg("Issued", "Émise le", "De bilong bil"),
@@ -214,6 +227,69 @@ INVOICES = {
     "portal.method.bank_transfer": Msg("Bank transfer", "Virement", "Salim long beng"),
     "portal.method.orange_money": Msg("Orange Money", "Orange Money", "Orange Money"),
     "portal.method.mtn_momo": Msg("MTN MoMo", "MTN MoMo", "MTN MoMo"),
+    "portal.method.cellmoni": Msg("CellMoni", "CellMoni", "CellMoni"),
+    "portal.pay_now": Msg("Pay now", "Payer maintenant", "Pe nau"),
+    "portal.pay_now_label": Msg(
+        "Pay invoice {number} now", "Payer la facture {number} maintenant", "Peim bil {number} nau"
+    ),
+    "portal.pay_title": Msg(
+        "Pay invoice {number}: {amount}",
+        "Payer la facture {number} : {amount}",
+        "Peim bil {number}: {amount}",
+    ),
+    "portal.pay_operator": Msg("Mobile money", "Mobile money", "Mobail mani"),
+    "portal.pay_phone": Msg(
+        "Mobile money number", "Numéro mobile money", "Namba bilong mobail mani"
+    ),
+    "portal.pay_submit": Msg("Ask for the payment", "Demander le paiement", "Askim peimen"),
+    "portal.pay_close": Msg("Close", "Fermer", "Pasim"),
+    "portal.pay_none": Msg(
+        "This invoice cannot be paid by mobile money here. Pay at an agent or by bank transfer.",
+        "Cette facture ne peut pas être payée par mobile money ici. Payez chez un agent ou par"
+        " virement.",
+        "Yu no inap peim dispela bil long mobail mani hia. Pe long ejen o long beng.",
+    ),
+    "portal.pay_approve": Msg(
+        "Approve the payment of {amount} on your phone ({operator}). The receipt will show here.",
+        "Validez le paiement de {amount} sur votre téléphone ({operator}). Le reçu s'affichera"
+        " ici.",
+        "Orait long peimen bilong {amount} long fon bilong yu ({operator}). Risit bai kamap hia.",
+    ),
+    "portal.pay_finish": Msg(
+        "Continue on {operator}", "Continuer sur {operator}", "Go long {operator}"
+    ),
+    "portal.pay_failed": Msg(
+        "The payment did not go through: nothing was taken. You can try again.",
+        "Le paiement n'a pas abouti : rien n'a été prélevé. Vous pouvez réessayer.",
+        "Peimen i no go gut: mipela i no kisim moni. Yu ken traim gen.",
+    ),
+    "portal.pay_unreachable": Msg(
+        "The mobile money service did not answer. Try again in a moment.",
+        "Le service mobile money n'a pas répondu. Réessayez dans un instant.",
+        "Mobail mani sevis i no bekim. Traim gen bihain liklik.",
+    ),
+    "portal.pay_still_waiting": Msg(
+        "Still waiting for {operator}. The invoice will show as paid once they confirm.",
+        "En attente de {operator}. La facture apparaîtra payée dès sa confirmation.",
+        "Wetim {operator} yet. Bil bai soim pe pinis taim ol i orait.",
+    ),
+    "portal.receipt": Msg("Receipt", "Reçu", "Risit"),
+    "portal.receipt_of": Msg(
+        "Receipt of payment {reference}",
+        "Reçu du paiement {reference}",
+        "Risit bilong peimen {reference}",
+    ),
+    "portal.receipt_paid": Msg(
+        "Payment received: {amount}", "Paiement reçu : {amount}", "Mipela kisim pe: {amount}"
+    ),
+    "portal.receipt_invoice": Msg(
+        "Invoice {number}: {amount}", "Facture {number} : {amount}", "Bil {number}: {amount}"
+    ),
+    "portal.receipt_credit": Msg(
+        "Credit for your next invoice: {amount}",
+        "Avoir pour votre prochaine facture : {amount}",
+        "Moni i stap yet long nekis bil: {amount}",
+    ),
     "portal.payment.pending": Msg("Pending", "En attente", "Wetim"),
     "portal.payment.succeeded": Msg("Received", "Reçu", "Kisim pinis"),
     "portal.payment.failed": Msg("Failed", "Échoué", "I no wok"),
@@ -253,13 +329,16 @@ def _home(t: Translator) -> str:
 <section aria-labelledby="usage-h"><h2 id="usage-h">{t("portal.consumption")}</h2>
 <div class="field" id="dwelling-pick" hidden><label for="dwelling-select">
 {t("portal.choose_dwelling")}</label><select id="dwelling-select"></select></div>
-<p id="usage-total"></p><div id="usage-chart"></div></section>"""
+<p id="usage-total"></p><div id="usage-chart"></div><p class="hint" id="usage-note"></p>
+</section>"""
 
 
 def _invoices(t: Translator) -> str:
     return f"""
 <section aria-labelledby="acct-h"><h2 id="acct-h">{t("portal.account")}</h2>
 <ul class="cards wide" id="summary"></ul></section>
+<section aria-labelledby="pay-now-h" id="pay-panel" class="panel" hidden tabindex="-1">
+<h2 id="pay-now-h"></h2><div id="pay-body"></div></section>
 <section aria-labelledby="est-h" id="estimate-section" hidden>
 <h2 id="est-h">{t("portal.estimate")}</h2><div id="estimate"></div></section>
 <section aria-labelledby="inv-h"><h2 id="inv-h">{t("portal.invoice_list")}</h2>

@@ -232,6 +232,12 @@ async def world(db, make_account) -> World:
             " VALUES (%s, 1000, 50, 'XAF', 'proposed') RETURNING id",
             [reachable["invoice_id"]],
         ).fetchone()[0]
+        # A cash payment on its account (a receipt).
+        reachable["payment_id"] = db.execute(
+            "INSERT INTO payment (dwelling_id, method, status, amount_minor, currency, reference,"
+            " received_at) VALUES (%s, 'cash', 'succeeded', 100, 'XAF', %s, now()) RETURNING id",
+            [reachable["dwelling_id"], f"ACCESS-{n}"],
+        ).fetchone()[0]
         # A queued job (the jobs routes): jobs belong to no one, so only admins see them.
         reachable["job_id"] = db.execute(
             "INSERT INTO procrastinate_jobs (queue_name, task_name) VALUES ('default', 'scan')"

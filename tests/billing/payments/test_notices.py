@@ -16,13 +16,16 @@ ROW = SimpleNamespace(
     amount_minor=3137,
     currency="PGK",
     due_date=date(2027, 3, 3),
-    reference="PAY-1",
+    # A MoMo payment's reference is a UUID: the longest a receipt carries.
+    reference="0f8fad5b-d9cb-469f-a165-70867728950e",
     balance_minor=0,
+    credit_minor=12_345_678,
 )
 
 
-def test_a_papua_new_guinea_invoice_names_png_operators_never_cameroons():
-    text = render_notice(NoticeKind.INVOICE_ISSUED, "tpi", ROW, BillingSettings().utility("PG"))
+@pytest.mark.parametrize("kind", [NoticeKind.INVOICE_ISSUED, NoticeKind.DUE_REMINDER])
+def test_a_papua_new_guinea_invoice_names_png_operators_never_cameroons(kind):
+    text = render_notice(kind, "tpi", ROW, BillingSettings().utility("PG"))
     assert text.endswith("Pe long CellMoni, beng, kes long ejen.")
     assert "Orange" not in text
     assert "MTN" not in text
@@ -48,3 +51,12 @@ def test_every_notice_fits_one_gsm7_sms(country, kind, language):
     text = render_notice(kind, language.value, ROW, BillingSettings().utility(country))
     assert is_gsm7(text), text
     assert len(text) <= 160, text
+
+
+def test_a_receipt_names_the_credit_an_overpayment_left():
+    utility = BillingSettings().utility("PG")
+    text = render_notice(NoticeKind.PAYMENT_RECEIVED, "tpi", ROW, utility)
+    assert text.endswith("Moni i stap yet: K0.00. Moni bilong nekis bil: K123,456.78.")
+    paid_exactly = SimpleNamespace(**{**ROW.__dict__, "credit_minor": 0})
+    text = render_notice(NoticeKind.PAYMENT_RECEIVED, "en", paid_exactly, utility)
+    assert text.endswith("Still due: K0.00.")

@@ -11,13 +11,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.payments import service as payments
+from billing.payments.clients import make_provider_clients
 from billing.payments.exceptions import InvalidPayment, PaymentMismatch, PaymentNotFound
-from billing.payments.providers import (
-    PaymentMethod,
-    PaymentStatus,
-    ProviderEvent,
-    make_provider_clients,
-)
+from billing.payments.providers import PaymentMethod, PaymentStatus, ProviderEvent
 from billing.payments.repository import PaymentRepository
 from core.config_billing import PaymentsSettings
 from core.db import make_async_engine

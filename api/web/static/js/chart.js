@@ -5,7 +5,7 @@
 import { el, t } from "./core.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const PAD = { top: 12, right: 12, bottom: 30, left: 52 };
+const BASE_PAD = { top: 12, right: 12, bottom: 30, left: 52 };
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(NS, tag);
@@ -37,9 +37,12 @@ export function niceTicks(min, max, count = 5) {
  * spec = {
  *   title,                        // accessible name (and table caption)
  *   x: {kind: "time"|"category", labels?: [...], format: v => string, ticks?: [...]},
- *   y: {format: (v, step) => string, exact?: v => string},  // step: between axis ticks;
- *                                                          // exact: the table's figures
- *   series: [{name, kind: "bar"|"line", points: [{x, y}], className?, tone?}],  // tone: 0 strong, 1 grey
+ *   y: {format: (v, step) => string, exact?: v => string, unit?},  // step: between axis
+ *                                                 // ticks; exact: the table's figures; unit:
+ *                                                 // written above the axis (m³)
+ *   series: [{name, kind: "bar"|"line", points: [{x, y, className?}], className?, tone?}],
+ *                                              // tone: 0 strong, 1 grey; a point's className
+ *                                              // marks one bar (estimated)
  *   band?: {name, points: [{x, lo, hi}]},       // e.g. a forecast interval
  *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
  * }
@@ -47,6 +50,8 @@ export function niceTicks(min, max, count = 5) {
  */
 export function drawChart(container, spec) {
   drawn.set(container, spec);
+  // A unit above the y axis takes a line of its own.
+  const PAD = { ...BASE_PAD, top: spec.y.unit ? 26 : BASE_PAD.top };
   container.replaceChildren();
   // Drawn at the container's own width: text and strokes are never stretched.
   const W = Math.max(280, Math.round(container.clientWidth || 640));
@@ -104,6 +109,7 @@ export function drawChart(container, spec) {
     root.append(svg("text", { x: PAD.left - 6, y: sy(v) + 4, class: "tick y" }, spec.y.format(v, tickStep)));
   }
 
+  if (spec.y.unit) root.append(svg("text", { x: PAD.left - 6, y: 11, class: "tick y unit" }, spec.y.unit));
   if (bandPts.length) {
     const top = bandPts.map((p) => `${sx(p.x)},${sy(p.hi)}`);
     const bottom = [...bandPts].reverse().map((p) => `${sx(p.x)},${sy(p.lo)}`);
@@ -122,7 +128,7 @@ export function drawChart(container, spec) {
           y: top,
           width: Math.max(width, 1),
           height: Math.max(Math.abs(sy(p.y) - sy(0)), p.y ? 1 : 0),
-          class: `bar s${series.tone ?? i} ${series.className ?? ""}`,
+          class: `bar s${series.tone ?? i} ${series.className ?? ""} ${p.className ?? ""}`,
         }),
       );
     }

@@ -224,7 +224,7 @@ function toSignIn() {
 }
 
 /** Call the API with the user's token: JSON in and out; a 401 refreshes the token once. */
-export async function api(path, { method = "GET", body, query, raw = false, signal } = {}) {
+export async function api(path, { method = "GET", body, query, raw = false, signal, headers: extra = {} } = {}) {
   let url = path;
   if (query) {
     const q = new URLSearchParams();
@@ -235,7 +235,7 @@ export async function api(path, { method = "GET", body, query, raw = false, sign
     if ([...q].length) url += `?${q}`;
   }
   const send = () => {
-    const headers = {};
+    const headers = { ...extra };
     if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     return fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
@@ -420,7 +420,8 @@ export function showFieldErrors(form, error) {
     if (!input) continue;
     input.setAttribute("aria-invalid", "true");
     const slot = document.getElementById(`${input.id}-error`);
-    if (slot) slot.textContent = item.msg;
+    // The server names the reason (item.type); the page's own words for it when it has them.
+    if (slot) slot.textContent = `error.${item.type}` in boot.messages ? t(`error.${item.type}`) : item.msg;
     first ??= input;
   }
   first?.focus();

@@ -1,7 +1,9 @@
 // The customer's invoices and payments: what is owed and any credit, the estimated next bill,
-// each invoice with its period and dwelling, the payments. Its own module: the portal's home page
-// stays within its first-visit budget on slow networks.
+// each invoice with its period and dwelling and a pay-now button, the payments with their
+// receipts. Its own module: the portal's home page stays within its first-visit budget on slow
+// networks.
 import { $, api, ApiError, download, el, fmt, guarded, startShell, t, table } from "./core.js";
+import { openPay, showReceipt } from "./portal-pay.js";
 
 const user = await startShell();
 
@@ -24,6 +26,7 @@ function badge(text, kind) {
   return el("span", { class: `badge ${kind}` }, text);
 }
 
+const OPEN = new Set(["issued", "partially_paid", "overdue"]);
 const INVOICE_TONE = { paid: "ok", overdue: "bad", issued: "warn", partially_paid: "warn" };
 
 /** "October 2026" for a calendar month, "October – November 2026" for whole months, else dates. */
@@ -42,6 +45,7 @@ async function summary() {
   const box = $("#summary");
   const data = await optional("/invoices/balance");
   if (data === null) return box.replaceWith(unavailable());
+  box.replaceChildren();
   if (!data.length) {
     return box.replaceChildren(el("li", { class: "card ok" }, el("span", { class: "figure" }, t("portal.nothing_to_pay")), el("span", { class: "label" }, t("portal.all_paid"))));
   }
@@ -132,6 +136,18 @@ async function invoices() {
               badge(t(`portal.invoice.${i.status}`), INVOICE_TONE[i.status] ?? ""),
               i.penalty_minor > 0 ? el("div", { class: "hint" }, t("portal.penalty", { amount: fmt.money(i.penalty_minor, i.currency) })) : null,
               i.owed_minor > 0 ? el("div", { class: "hint" }, t("portal.balance", { amount: fmt.money(i.owed_minor, i.currency) })) : null,
+              i.owed_minor > 0 && OPEN.has(i.status)
+                ? el(
+                    "button",
+                    {
+                      type: "button",
+                      class: "primary pay",
+                      "aria-label": t("portal.pay_now_label", { number: i.number ?? i.id }),
+                      onclick: () => guarded(() => openPay(i, user, refresh), { quiet: true }),
+                    },
+                    t("portal.pay_now"),
+                  )
+                : null,
             ),
         ],
         [t("portal.due"), (i) => fmt.date(i.due_date)],
@@ -174,11 +190,25 @@ async function payments() {
         [t("portal.reference"), (p) => p.reference],
         [t("portal.amount"), (p) => fmt.money(p.amount_minor, p.currency), "num"],
         [t("portal.status"), (p) => badge(t(`portal.payment.${p.status}`), PAYMENT_TONE[p.status] ?? "")],
+        [
+          t("portal.receipt"),
+          (p) =>
+            p.status === "succeeded"
+              ? el(
+                  "button",
+                  { type: "button", class: "link", "aria-label": t("portal.receipt_of", { reference: p.reference }), onclick: () => guarded(() => showReceipt(p.id), { quiet: true }) },
+                  t("portal.receipt"),
+                )
+              : "–",
+        ],
       ],
       rows,
       { caption: t("portal.payments") },
     ),
   );
 }
+
+/** After a payment: what is owed, the invoices and the payments again. */
+const refresh = () => guarded(() => Promise.all([summary(), invoices(), payments()]), { quiet: true });
 
 if (user?.role === "customer") guarded(() => Promise.all([summary(), estimate(), invoices(), payments()]));

@@ -78,16 +78,23 @@ async function consumptionPicker(dwellings, meters) {
   await show();
 }
 
-/** Monthly litres per "YYYY-MM" of the dwelling's meters, from January of last year. */
+/** Per "YYYY-MM" since January of last year: litres, and whether an unread day is in them.
+ * Nothing before a meter's first reading (interpolated back to its installation, not measured). */
 async function monthly(meters, thisYear) {
   const totals = new Map();
   const answers = await Promise.all(
     meters.map((m) => api(`/meters/${m.id}/volumes`, { query: { granularity: "day", start: `${thisYear - 1}-01-01` } })),
   );
   for (const answer of answers) {
-    for (const b of answer.buckets) {
+    const first = answer.buckets.findIndex((b) => b.reading_count > 0);
+    if (first < 0) continue;
+    for (const [i, b] of answer.buckets.slice(first).entries()) {
       const month = b.local_date.slice(0, 7);
-      totals.set(month, (totals.get(month) ?? 0) + b.volume_l);
+      const seen = totals.get(month) ?? { litres: 0, estimated: false };
+      // A day without a reading or with an estimate, and the first day's start (drawn back to
+      // the installation); a boundary between two readings is how daily meters are read.
+      const estimated = b.reading_count === 0 || b.has_estimate || (i === 0 && b.start_interpolated);
+      totals.set(month, { litres: seen.litres + b.volume_l, estimated: seen.estimated || estimated });
     }
   }
   return totals;
@@ -100,20 +107,28 @@ async function consumption(meters) {
   const month = (y, i) => `${y}-${String(i + 1).padStart(2, "0")}`;
   const labels = Array.from({ length: 12 }, (_, i) => fmt.part(Date.UTC(2001, i, 15), { month: "short" }, "UTC"));
   const now = new Date().getMonth();
+  // Months without a measured day have no bar (not a zero one).
   const series = (y, upTo) =>
-    Array.from({ length: upTo + 1 }, (_, i) => ({ x: i, y: (totals.get(month(y, i)) ?? 0) / 1000 }));
+    Array.from({ length: upTo + 1 }, (_, i) => {
+      const m = totals.get(month(y, i));
+      return m && { x: i, y: m.litres / 1000, className: m.estimated ? "estimated" : null };
+    }).filter(Boolean);
   const current = series(year, now);
   const previous = series(year - 1, 11);
-  const sameMonths = previous.slice(0, now + 1).reduce((s, p) => s + p.y, 0);
   const soFar = current.reduce((s, p) => s + p.y, 0);
-  $("#usage-total").textContent = t("portal.total_year", { this: fmt.m3(soFar * 1000, 1), last: fmt.m3(sameMonths * 1000, 1) });
+  const sameMonths = previous.filter((p) => p.x <= now);
+  $("#usage-total").textContent = sameMonths.length
+    ? t("portal.total_year", { this: fmt.m3(soFar * 1000, 1), last: fmt.m3(sameMonths.reduce((s, p) => s + p.y, 0) * 1000, 1) })
+    : t("portal.total_this_year", { this: fmt.m3(soFar * 1000, 1) });
+  const estimated = [...current, ...previous].some((p) => p.className);
+  $("#usage-note").textContent = estimated ? t("portal.estimated_days") : "";
   drawChart(box, {
     title: t("portal.consumption"),
     x: { kind: "category", labels, name: t("portal.month") },
-    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 1) },
+    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 1), unit: t("unit.m3") },
     series: [
-      { name: `${t("portal.last_year")} (${year - 1})`, kind: "bar", points: previous },
-      { name: `${t("portal.this_year")} (${year})`, kind: "bar", points: current },
+      { name: `${t("portal.last_year")} (${year - 1}, ${t("unit.m3")})`, kind: "bar", points: previous },
+      { name: `${t("portal.this_year")} (${year}, ${t("unit.m3")})`, kind: "bar", points: current },
     ].map((s, i) => ({ ...s, className: i ? "this-year" : "last-year", tone: i ? 0 : 1 })),
   });
 }

@@ -17,16 +17,19 @@ from tests.web.conftest import Estate, LiveServer, Person, api_token, screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
+# The estate and the browser are in Douala: its day, not UTC's, is "today" on the page.
+DOUALA = "Africa/Douala"
+
 
 def daily_use(day: date) -> int:
     """Litres used on ``day``: a weekly pattern, more last year than this year."""
-    return (180 if day.year < clock.today().year else 120) + 15 * day.weekday()
+    return (180 if day.year < clock.today_in(DOUALA).year else 120) + 15 * day.weekday()
 
 
 def two_years_of_readings(estate: Estate, meter_id: int) -> None:
-    start = date(clock.today().year - 1, 1, 1)
+    start = date(clock.today_in(DOUALA).year - 1, 1, 1)
     index, rows = 0, []
-    for offset in range((clock.today() - start).days + 1):
+    for offset in range((clock.today_in(DOUALA) - start).days + 1):
         day = start + timedelta(days=offset)
         rows.append(
             (datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=1), index)
@@ -47,7 +50,7 @@ def add_tariff(live_server: LiveServer, admin: Person) -> None:
         f"{live_server.url}/tariffs",
         json={
             "country_code": "CM",
-            "effective_from": f"{clock.today().year}-01-01",
+            "effective_from": f"{clock.today_in(DOUALA).year}-01-01",
             "allow_backdated": True,
             "blocks": [
                 {"upper_m3": "10", "price_per_m3": "365"},
@@ -83,7 +86,7 @@ class TestHome:
         await expect(cards).to_have_count(1)
         await expect(cards.first).to_contain_text("B-12")
         await expect(cards.first).to_contain_text(home.serial)
-        today = clock.today()
+        today = clock.today_in(DOUALA)
         this_year, last_year = db.execute(
             "SELECT sum(volume_l) FILTER (WHERE day >= %(jan)s),"
             " sum(volume_l) FILTER (WHERE day < %(last_end)s AND day >= %(last_jan)s)"
@@ -120,7 +123,7 @@ class TestHome:
         with five unread days shows them as estimated."""
         customer = make_user("customer")
         home = estate.home(customer)
-        today = clock.today()
+        today = clock.today_in(DOUALA)
         first = today - timedelta(days=75)
         gap = {first + timedelta(days=n) for n in range(30, 35)}
         rows, index = [], 50_000
@@ -310,7 +313,7 @@ class TestInvoices:
         two_years_of_readings(estate, home.meter_id)
         admin = make_user("admin")
         add_tariff(live_server, admin)
-        today = clock.today()
+        today = clock.today_in(DOUALA)
         estate.invoice(
             home,
             customer,

@@ -89,3 +89,18 @@ class AlertSettings(BaseModel):
     daily_cap: int = Field(
         3, ge=1, description="Alert SMS per customer and local day; more wait for the next day."
     )
+
+
+class OccupancySettings(BaseModel):
+    max_absence_days: int = Field(
+        180, ge=1, description="Longest absence a customer or manager may declare, in days."
+    )
+    max_ahead_days: int = Field(
+        365, ge=0, description="How far ahead an absence may start, in days."
+    )
+    vacancy_min_days: int = Field(
+        3,
+        ge=1,
+        description="Consecutive absent days (under analytics.absent_day_l) that make an "
+        "inferred vacancy.",
+    )

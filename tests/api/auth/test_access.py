@@ -8,8 +8,8 @@ someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
 
 import itertools
 import uuid
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import pytest

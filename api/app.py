@@ -32,6 +32,7 @@ from api.routers import (
     dwellings,
     field,
     health,
+    inbound_sms,
     invoices,
     jobs,
     meters,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (auth.router, users.router, zones.router, buildings.router, dwellings.router):
         app.include_router(router)
     app.include_router(absences.router)
+    app.include_router(inbound_sms.router)
     app.include_router(meters.router)
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)

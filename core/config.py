@@ -104,6 +104,11 @@ class SmsSettings(BaseModel):
     twilio_base_url: str | None = Field(
         None, description="Replaces https://api.twilio.com (a local fake in tests)."
     )
+    inbound_url: str = Field(
+        "",
+        description="Public URL of `POST /sms/inbound` as configured at Twilio (the URL its"
+        " signature covers); empty: the URL the request arrived on.",
+    )
     max_attempts: int = Field(
         5, ge=1, description="Sends tried before an SMS is given up (every kind of SMS)."
     )

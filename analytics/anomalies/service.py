@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,9 +39,10 @@ from analytics.anomalies.repository import (
     MeterContext,
     ScanRepository,
 )
-from analytics.arrays import FloatArray
+from analytics.arrays import FloatArray, TimeArray
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import FindingRow, IncidentBatchRepository, Scope
+from analytics.occupancy.service import Away
 from core.config_analytics import AnalyticsSettings
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def scan(
         targets = list(meter_ids)
     findings: list[FindingRow] = []
     contexts: list[MeterContext] = []
+    away: dict[int, Away] = {}
     # Pipelined: the next batch's reads run in a thread (waiting on the database, without the
     # GIL) while this one's detectors run; the two never use the connection at the same time.
     batches = list(_chunks(targets, options.batch_meters))
@@ -126,8 +128,9 @@ def scan(
                 reader.submit(read, batches[position + 1]) if position + 1 < len(batches) else None
             )
             contexts.extend(batch.contexts)
+            away.update(batch.away)
             findings.extend(_telemetry_findings(batch, options=options))
-    abnormal, judged = _abnormal_findings(repo, contexts, now=now, options=options)
+    abnormal, judged = _abnormal_findings(repo, contexts, away, now=now, options=options)
     findings.extend(abnormal)
     states = repo.reporting_states(None if incremental else targets, now=now)
     silent = SilentMeterDetector().fit(np.array([s.reporting_interval_s for s in states]))
@@ -191,7 +194,8 @@ def _telemetry_findings(batch: Batch, *, options: AnalyticsSettings) -> list[Fin
         series = hourly.get(context.meter_id)
         if series is not None:
             history, recent = _slice(series, 0, split), _slice(series, split, None)
-            present = without_absent_days(history, options.absent_day_l)
+            away = batch.away.get(context.meter_id, Away())
+            present = without_absent_days(history, options.absent_day_l, away.any)
             leak = LeakDetector(
                 known_baseline_lph=leaks.get(context.meter_id, {}).get("baseline_lph")
             )
@@ -200,7 +204,9 @@ def _telemetry_findings(batch: Batch, *, options: AnalyticsSettings) -> list[Fin
             )
             detections = leak.fit(present).detect(recent)
             detections += BurstDetector().fit(present).detect(recent)
-            detections += stuck.fit(history).detect(recent, occupied=context.occupied)
+            detections += stuck.fit(present).detect(
+                recent, occupied=context.occupied, away_days=away.declared
+            )
             found.extend(_row(context.meter_id, d) for d in detections)
         meter_readings = readings.get(context.meter_id)
         if meter_readings is not None:
@@ -242,13 +248,14 @@ def _usual_day(volumes: FloatArray, absent_day_l: float) -> float:
 def _abnormal_findings(
     repo: ScanRepository,
     contexts: Sequence[MeterContext],
+    away: dict[int, Away],
     *,
     now: datetime,
     options: AnalyticsSettings,
 ) -> tuple[list[FindingRow], list[int]]:
     """Per dwelling type: fit an isolation forest on peers' days, judge the scanned meters' own
-    recent days against it and against their own usual day. Returns the findings and the meters
-    judged."""
+    recent days against it and against their own usual day (learned without their ``away``
+    days). Returns the findings and the meters judged."""
     until = now.date()
     since = until - timedelta(days=options.history_days + options.detect_days)
     recent_from = until - timedelta(days=options.detect_days)
@@ -281,8 +288,10 @@ def _abnormal_findings(
         )
         cases = []
         for meter_id, rows in daily.items():
+            skip = away.get(meter_id, Away()).any
             history = present_days(
-                _volumes([r for r in rows if r.day < recent_from]), options.absent_day_l
+                _volumes([r for r in rows if r.day < recent_from and not _in(r.day, skip)]),
+                options.absent_day_l,
             )
             recent = [r for r in rows if r.day >= recent_from]
             if len(history) < 7 or not recent:
@@ -309,6 +318,10 @@ def _abnormal_findings(
                 )
             )
     return found, judged
+
+
+def _in(day: date, days: TimeArray) -> bool:
+    return bool(len(days)) and bool(np.isin(np.datetime64(day, "D"), days))
 
 
 def _on_local_days(detection: Detection, tz: ZoneInfo) -> Detection:

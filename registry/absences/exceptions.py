@@ -18,4 +18,9 @@ class AbsenceNotFound(NotFound):
 
 
 class InvalidAbsence(InvalidInput):
-    pass
+    """``rule`` names the rule broken (order, past, too_long, too_far), for replies in words
+    other than the English ``message``."""
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule

@@ -22,14 +22,22 @@ def check_dates(
     ``to_date`` is included: 20 to 20 December is one day away.
     """
     if to_date < from_date:
-        raise InvalidAbsence(f"the return date {to_date} is before the departure {from_date}")
+        raise InvalidAbsence(
+            f"the return date {to_date} is before the departure {from_date}", rule="order"
+        )
     if from_date < today:
-        raise InvalidAbsence(f"the departure {from_date} is in the past (today is {today})")
+        raise InvalidAbsence(
+            f"the departure {from_date} is in the past (today is {today})", rule="past"
+        )
     days = (to_date - from_date).days + 1
     if days > max_days:
-        raise InvalidAbsence(f"an absence lasts at most {max_days} days, this one {days}")
+        raise InvalidAbsence(
+            f"an absence lasts at most {max_days} days, this one {days}", rule="too_long"
+        )
     if from_date > today + timedelta(days=max_ahead_days):
-        raise InvalidAbsence(f"an absence starts at most {max_ahead_days} days ahead")
+        raise InvalidAbsence(
+            f"an absence starts at most {max_ahead_days} days ahead", rule="too_far"
+        )
 
 
 async def local_today(

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,7 +39,7 @@ from analytics.anomalies.repository import (
     MeterContext,
     ScanRepository,
 )
-from analytics.arrays import FloatArray, TimeArray
+from analytics.arrays import FloatArray
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import FindingRow, IncidentBatchRepository, Scope
 from analytics.occupancy.service import Away
@@ -288,9 +288,9 @@ def _abnormal_findings(
         )
         cases = []
         for meter_id, rows in daily.items():
-            skip = away.get(meter_id, Away()).any
+            skip = set(away.get(meter_id, Away()).any.tolist())
             history = present_days(
-                _volumes([r for r in rows if r.day < recent_from and not _in(r.day, skip)]),
+                _volumes([r for r in rows if r.day < recent_from and r.day not in skip]),
                 options.absent_day_l,
             )
             recent = [r for r in rows if r.day >= recent_from]
@@ -318,10 +318,6 @@ def _abnormal_findings(
                 )
             )
     return found, judged
-
-
-def _in(day: date, days: TimeArray) -> bool:
-    return bool(len(days)) and bool(np.isin(np.datetime64(day, "D"), days))
 
 
 def _on_local_days(detection: Detection, tz: ZoneInfo) -> Detection:

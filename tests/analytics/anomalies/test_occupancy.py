@@ -12,7 +12,7 @@ from analytics.forecast.synthetic import daily_fleet
 from analytics.incidents.repository import IncidentBatchRepository
 from core.config_analytics import AnalyticsSettings
 from tests.analytics.anomalies.test_service import HOURS, START
-from tests.analytics.arrange import NOW
+from tests.analytics.arrange import NOW, ScanFleet
 from tests.analytics.synthetic import household
 
 pytestmark = pytest.mark.services
@@ -101,7 +101,7 @@ class TestBaselinesLeaveOutAwayDays:
 
 
 class TestZeroConsumption:
-    def _frozen_fortnight(self, scan_fleet) -> int:
+    def _frozen_fortnight(self, scan_fleet: ScanFleet) -> int:
         meter = scan_fleet.meter()
         volumes = household(44, seed=6)[:HOURS]
         volumes[-14 * 24 :] = 0

@@ -12,7 +12,7 @@ from analytics.forecast.synthetic import daily_fleet
 from analytics.incidents.repository import IncidentBatchRepository
 from core.config_analytics import AnalyticsSettings
 from tests.analytics.anomalies.test_service import HOURS, START
-from tests.analytics.arrange import NOW, ScanFleet
+from tests.analytics.arrange import NOW
 from tests.analytics.synthetic import household
 
 pytestmark = pytest.mark.services
@@ -101,12 +101,12 @@ class TestBaselinesLeaveOutAwayDays:
 
 
 class TestZeroConsumption:
-    def _frozen_fortnight(self, scan_fleet: ScanFleet) -> int:
+    def _frozen_fortnight(self, scan_fleet) -> int:
         meter = scan_fleet.meter()
         volumes = household(44, seed=6)[:HOURS]
         volumes[-14 * 24 :] = 0
         scan_fleet.readings(meter, start=START, hourly_l=volumes)
-        return meter
+        return int(meter)
 
     def test_undeclared_it_is_a_field_task_never_a_customer_alert(self, db, scan_fleet):
         meter = self._frozen_fortnight(scan_fleet)

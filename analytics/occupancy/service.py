@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -15,7 +15,9 @@ from analytics.arrays import TimeArray
 from analytics.occupancy.repository import OccupancyRepository
 from core.config_analytics import AnalyticsSettings
 
-_NO_DAYS: TimeArray = np.array([], dtype="datetime64[D]")
+
+def _no_days() -> TimeArray:
+    return np.array([], dtype="datetime64[D]")
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,8 @@ class Away:
     """One meter's away days (``datetime64[D]``, local dates): ``declared`` absences, and
     ``any`` (declared or inferred vacancy), which baselines leave out."""
 
-    declared: TimeArray = _NO_DAYS
-    any: TimeArray = _NO_DAYS
+    declared: TimeArray = field(default_factory=_no_days)
+    any: TimeArray = field(default_factory=_no_days)
 
 
 def away_by_meter(

@@ -204,6 +204,7 @@ class TestAway:
         customer = make_user("customer")
         home = estate.home(customer, reference="B-7")
         await sign_in(page, customer, expect_path="/portal")
+        await page.get_by_role("link", name="My profile").click()
         section = page.locator("#away-section")
         await expect(section.get_by_role("heading")).to_have_text("Away from home")
         await expect(page.locator("#absences")).to_have_text("No absence declared.")
@@ -239,6 +240,7 @@ class TestAway:
             [home.dwelling_id, start, start + timedelta(days=5), customer.id],
         )
         await sign_in(page, customer, expect_path="/portal")
+        await page.goto("/portal/profile")
         item = page.locator("#absences li")
         await expect(item).to_contain_text(
             f"C-2 : absent du {_medium(start, 'fr')} au {_medium(start + timedelta(days=5), 'fr')}"

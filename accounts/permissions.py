@@ -18,6 +18,7 @@ class Permission(StrEnum):
     DWELLINGS_READ = "dwellings:read"
     DWELLINGS_WRITE = "dwellings:write"
     OCCUPANTS_WRITE = "occupants:write"
+    ABSENCES_WRITE = "absences:write"  # declare, list and cancel a dwelling's absences
     METERS_READ = "meters:read"
     METERS_WRITE = "meters:write"
     READINGS_READ = "readings:read"  # a meter's raw readings: staff only (the matrix)
@@ -61,13 +62,14 @@ _EVERYONE = {
 # Reads are then narrowed to the user's own objects by accounts.scope.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # The matrix gives customers no meter readings: their consumption is the volumes.
-    Role.CUSTOMER: frozenset(_EVERYONE | {Permission.INVOICES_READ}),
+    Role.CUSTOMER: frozenset(_EVERYONE | {Permission.INVOICES_READ, Permission.ABSENCES_WRITE}),
     Role.MANAGER: frozenset(
         _EVERYONE
         | {
             Permission.BUILDINGS_READ,
             Permission.DWELLINGS_WRITE,
             Permission.OCCUPANTS_WRITE,
+            Permission.ABSENCES_WRITE,
             Permission.READINGS_READ,
             Permission.INVOICES_READ,
             Permission.USERS_READ,

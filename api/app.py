@@ -23,6 +23,7 @@ from api.auth.throttle import make_rate_limiter
 from api.errors import UnexpectedErrors, install_error_handlers
 from api.headers import SecurityHeaders
 from api.routers import (
+    absences,
     alerts,
     anomalies,
     auth,
@@ -31,6 +32,7 @@ from api.routers import (
     dwellings,
     field,
     health,
+    inbound_sms,
     invoices,
     jobs,
     meters,
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (auth.router, users.router, zones.router, buildings.router, dwellings.router):
         app.include_router(router)
+    app.include_router(absences.router)
+    app.include_router(inbound_sms.router)
     app.include_router(meters.router)
     app.include_router(telemetry.router)
     app.include_router(tariffs.router)

@@ -14,7 +14,12 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.config_analytics import AlertSettings, AnalyticsSettings, VeeSettings
+from core.config_analytics import (
+    AlertSettings,
+    AnalyticsSettings,
+    OccupancySettings,
+    VeeSettings,
+)
 from core.config_auth import AuthSettings
 from core.config_billing import AccountingSettings, BillingSettings, PaymentsSettings
 from core.config_ingest import IngestSettings
@@ -98,6 +103,11 @@ class SmsSettings(BaseModel):
     from_number: str = Field("", description="Sender number (E.164) or alphanumeric sender id.")
     twilio_base_url: str | None = Field(
         None, description="Replaces https://api.twilio.com (a local fake in tests)."
+    )
+    inbound_url: str = Field(
+        "",
+        description="Public URL of `POST /sms/inbound` as configured at Twilio (the URL its"
+        " signature covers); empty: the URL the request arrived on.",
     )
     max_attempts: int = Field(
         5, ge=1, description="Sends tried before an SMS is given up (every kind of SMS)."
@@ -201,6 +211,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     vee: VeeSettings = Field(default_factory=VeeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    occupancy: OccupancySettings = Field(default_factory=OccupancySettings)
     field: FieldSettings = Field(default_factory=FieldSettings)
     meter_import: MeterImportSettings = Field(default_factory=MeterImportSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)

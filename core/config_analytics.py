@@ -20,6 +20,18 @@ class AnalyticsSettings(BaseModel):
         description="A day using less than this is an absent day (holiday, vacancy): it is left "
         "out of every baseline, so that coming home is never abnormal.",
     )
+    vacancy_min_days: int = Field(
+        3,
+        ge=1,
+        description="Consecutive low days that make an inferred vacancy (left out of baselines).",
+    )
+    vacancy_step_ratio: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="A day is low when under absent_day_l or this fraction of the meter's busy "
+        "day, its 90th percentile (a step down: the garden still watered, nobody home).",
+    )
     reading_days: int = Field(
         2,
         ge=1,
@@ -104,4 +116,15 @@ class AlertSettings(BaseModel):
     )
     daily_cap: int = Field(
         3, ge=1, description="Alert SMS per customer and local day; more wait for the next day."
+    )
+
+
+class OccupancySettings(BaseModel):
+    """Declared absences (holiday mode); inferred vacancy is the scan's (``analytics``)."""
+
+    max_absence_days: int = Field(
+        180, ge=1, description="Longest absence a customer or manager may declare, in days."
+    )
+    max_ahead_days: int = Field(
+        365, ge=0, description="How far ahead an absence may start, in days."
     )

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from core.config import Environment, Settings, SmsProviderName, SmsSettings
 from core.countries import Language
-from core.exceptions import Unavailable
+from core.exceptions import NotAuthenticated, Unavailable
 from core.phone import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,26 @@ def render_message(kind: MessageKind, language: Language, **params: Any) -> str:
 
 def is_gsm7(text: str) -> bool:
     return set(text) <= GSM7_BASIC
+
+
+class SmsSignatureInvalid(NotAuthenticated):
+    """An inbound SMS webhook not signed by our Twilio account."""
+
+
+def verify_twilio_signature(
+    settings: SmsSettings, *, url: str, params: dict[str, str], signature: str
+) -> None:
+    """Raise ``SmsSignatureInvalid`` unless ``signature`` is Twilio's HMAC of ``url`` and the
+    form ``params`` under our auth token (Ref: https://www.twilio.com/docs/usage/security)."""
+    from twilio.request_validator import RequestValidator
+
+    token = settings.twilio_auth_token.get_secret_value()
+    if not token:
+        raise SmsSignatureInvalid("inbound SMS are refused: no Twilio auth token is configured")
+    if not signature:
+        raise SmsSignatureInvalid("missing X-Twilio-Signature header")
+    if not RequestValidator(token).validate(url, params, signature):
+        raise SmsSignatureInvalid("X-Twilio-Signature does not match the request")
 
 
 class SmsDeliveryFailed(Unavailable):

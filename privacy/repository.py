@@ -21,6 +21,7 @@ from billing.payments.models import Payment, PaymentAllocation
 from core.audit import AuditLog
 from core.notifications.models import SmsOutbox
 from core.telemetry import MeterDaily
+from registry.absences.models import DwellingAbsence
 from registry.models import BuildingManager, DwellingOccupant, Meter, TechnicianAssignment
 
 
@@ -34,6 +35,11 @@ class PrivacyRepository:
                 select(DwellingOccupant).where(DwellingOccupant.user_id == user_id)
             )
         ).all()
+
+    async def absences(self, user_id: int) -> Sequence[DwellingAbsence]:
+        """The absences the person declared (when they were away is theirs to know)."""
+        statement = select(DwellingAbsence).where(DwellingAbsence.declared_by == user_id)
+        return (await self.session.scalars(statement.order_by(DwellingAbsence.id))).all()
 
     async def managed_buildings(self, user_id: int) -> list[int]:
         return list(

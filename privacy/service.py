@@ -79,6 +79,7 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
     repository = PrivacyRepository(session)
     occupancies = await repository.occupancies(user.id)
     managed = await repository.managed_buildings(user.id)
+    absences = await repository.absences(user.id)
     rounds = await repository.rounds(user.id)
     sessions = await repository.refresh_tokens(user.id)
     sms = await repository.sends(user.phone)
@@ -94,6 +95,10 @@ async def export_user_data(session: AsyncSession, *, user: User, ip: str | None)
         "profile": _row(user, *PROFILE_FIELDS),
         "dwellings": [
             _row(o, "dwelling_id", "relation", "start_date", "end_date") for o in occupancies
+        ],
+        "absences_declared": [
+            _row(a, "dwelling_id", "from_date", "to_date", "source", "created_at", "cancelled_at")
+            for a in absences
         ],
         "managed_buildings": managed,
         "technician_rounds": [_row(r, "building_id", "meter_id") for r in rounds],

@@ -18,6 +18,7 @@ from analytics.anomalies.repository import DailyVolume, MeterContext, ScanReposi
 from analytics.anomalies.windows import Window
 from analytics.arrays import FloatArray
 from analytics.incidents.repository import FindingRow
+from analytics.occupancy.service import Away
 from core.config_analytics import AnalyticsSettings
 
 # Fewer peer days than this and "unusual among similar dwellings" means nothing.
@@ -57,12 +58,13 @@ def _usual_day(volumes: FloatArray, absent_day_l: float) -> float:
 def abnormal_findings(
     repo: ScanRepository,
     contexts: Sequence[MeterContext],
+    away: dict[int, Away],
     window: Window,
     options: AnalyticsSettings,
 ) -> tuple[list[FindingRow], list[int]]:
     """Per dwelling type: fit an isolation forest on peers' days, judge the scanned meters' own
-    days of the window against it and against their own usual day. Returns the findings and the
-    meters judged."""
+    days of the window against it and against their own usual day (learned without their
+    ``away`` days). Returns the findings and the meters judged."""
     until = window.end.date()
     since = window.history_start.date()
     recent_from = window.start.date()
@@ -95,8 +97,10 @@ def abnormal_findings(
         )
         cases = []
         for meter_id, rows in daily.items():
+            skip = set(away.get(meter_id, Away()).any.tolist())
             history = present_days(
-                _volumes([r for r in rows if r.day < recent_from]), options.absent_day_l
+                _volumes([r for r in rows if r.day < recent_from and r.day not in skip]),
+                options.absent_day_l,
             )
             recent = [r for r in rows if r.day >= recent_from]
             if len(history) < 7 or not recent:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,8 @@ from analytics.anomalies.features import (
 from analytics.anomalies.repository import MeterContext, ReadingRow, ScanRepository
 from analytics.incidents.models import IncidentKind
 from analytics.incidents.repository import IncidentBatchRepository
+from analytics.occupancy.service import Away, away_by_meter
+from core.config_analytics import AnalyticsSettings
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Batch:
     readings: dict[int, ReadingSeries]
     leaks: dict[int, dict[str, Any]]
     stucks: dict[int, dict[str, Any]]
+    # Declared absences and inferred vacancies (meters with none are left out).
+    away: dict[int, Away]
 
 
 def read_batch(
@@ -43,6 +47,7 @@ def read_batch(
     readings_since: datetime,
     until: datetime,
     default_country: str,
+    options: AnalyticsSettings,
 ) -> Batch:
     """Hourly volumes over ``[hourly_since, until)`` (whole hours) and the raw readings over
     ``[readings_since, until)`` of these meters."""
@@ -63,6 +68,14 @@ def read_batch(
         # What live incidents learned when they opened, so they are judged by the same norm.
         leaks=incidents.live_evidence(ids, IncidentKind.LEAK.value),
         stucks=incidents.live_evidence(ids, IncidentKind.STUCK.value),
+        # Local dates: a day either side of the UTC window covers every time zone.
+        away=away_by_meter(
+            repo.conn,
+            ids,
+            since=hourly_since.date() - timedelta(days=1),
+            until=until.date() + timedelta(days=2),
+            options=options,
+        ),
     )
 
 

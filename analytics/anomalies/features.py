@@ -107,11 +107,16 @@ def present_days(daily_l: FloatArray, absent_day_l: float) -> FloatArray:
     return daily_l[daily_l >= absent_day_l]
 
 
-def without_absent_days(series: HourlySeries, absent_day_l: float) -> HourlySeries:
+def without_absent_days(
+    series: HourlySeries, absent_day_l: float, away: TimeArray | None = None
+) -> HourlySeries:
     """The series with the hours of absent local days unknown (NaN), for fitting baselines:
-    a peak quantile or a night minimum learned over empty days would be too low."""
+    a peak quantile or a night minimum learned over empty days would be too low. ``away``:
+    more local days to leave out (declared absences, inferred vacancies)."""
     days = daily_features(series)
     absent_day = days.day[~np.isnan(days.total_l) & (days.total_l < absent_day_l)]
+    if away is not None and len(away):
+        absent_day = np.concatenate((absent_day, away))
     absent = np.isin(series.local_day, absent_day)
     if not absent.any():
         return series

@@ -44,6 +44,7 @@ from analytics.incidents.repository import (
     Scope,
     UpsertCounts,
 )
+from analytics.occupancy.service import Away
 from core.config_analytics import AnalyticsSettings
 
 logger = logging.getLogger(__name__)
@@ -171,13 +172,16 @@ def _scan(
                 readings_since=marks[READINGS] - timedelta(days=options.reading_days),
                 until=as_of,
                 default_country=default_country,
+                options=options,
             )
             findings = _hourly_findings(batch, hourly, as_of=as_of, options=options)
             findings += _reading_findings(batch)
             findings += _closed_silences(repo, chunk, since=marks[SILENT], as_of=as_of)
             judged: set[int] = set()
             for window in daily:
-                abnormal, meters = abnormal_findings(repo, batch.contexts, window, options)
+                abnormal, meters = abnormal_findings(
+                    repo, batch.contexts, batch.away, window, options
+                )
                 findings += settle(abnormal, window, as_of=as_of)
                 judged.update(meters)
             merged = merge_findings(findings)
@@ -276,10 +280,11 @@ def _hourly_findings(
         series = batch.hourly.get(context.meter_id)
         if series is None:
             continue
+        away = batch.away.get(context.meter_id, Away())
         for window in windows:
             history = _slice(series, at(window.history_start), at(window.start))
             recent = _slice(series, at(window.start), at(window.end))
-            present = without_absent_days(history, options.absent_day_l)
+            present = without_absent_days(history, options.absent_day_l, away.any)
             leak = LeakDetector(
                 known_baseline_lph=leaks.get(context.meter_id, {}).get("baseline_lph")
             )
@@ -288,7 +293,9 @@ def _hourly_findings(
             )
             detections = leak.fit(present).detect(recent)
             detections += BurstDetector().fit(present).detect(recent)
-            detections += stuck.fit(history).detect(recent, occupied=context.occupied)
+            detections += stuck.fit(present).detect(
+                recent, occupied=context.occupied, away_days=away.declared
+            )
             rows = [finding_row(context.meter_id, d) for d in detections]
             found.extend(settle(rows, window, as_of=as_of))
     return found

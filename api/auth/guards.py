@@ -49,6 +49,8 @@ PUBLIC_PATHS = page_paths() | frozenset(
         "/static",
         # Providers authenticate by an HMAC signature over the body, checked in the route.
         "/payments/webhooks/{provider}",
+        # Twilio signs inbound SMS (X-Twilio-Signature), checked in the route.
+        "/sms/inbound",
     }
 )
 

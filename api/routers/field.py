@@ -97,7 +97,8 @@ class RoundMeter(BaseModel):
     building_name: str | None
     building_address: str | None
     reasons: list[str] = Field(
-        description="fault, device_alarm, silent, due (may be empty once the meter was read today)."
+        description="fault, device_alarm, check_register (zero use, no absence declared),"
+        " silent, due (may be empty once the meter was read today)."
     )
     incidents: list[str]
     faults: list[RoundFault]

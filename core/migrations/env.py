@@ -20,6 +20,7 @@ import core.countries
 import core.notifications.models
 import core.telemetry  # noqa: F401
 import ingest.field.models  # noqa: F401
+import registry.absences.models
 import registry.models  # noqa: F401
 from core.config import get_settings
 from core.orm import Base

@@ -243,7 +243,9 @@ async def todays_round(
             name
             for name, flag in (
                 ("fault", row.open_faults > 0),
-                ("device_alarm", bool(row.incidents)),
+                ("device_alarm", any(kind != "stuck" for kind in row.incidents)),
+                # Zero use with nobody declared away: read the register, it may be stuck.
+                ("check_register", "stuck" in row.incidents),
                 ("silent", row.is_silent),
                 ("due", row.is_due),
             )

@@ -215,6 +215,84 @@ class TestAlerts:
         await expect(page.locator("#alerts")).to_have_text("No open alert. All looks normal.")
 
 
+def _medium(day: date, language: str = "en") -> str:
+    """A date as the pages write it (Intl medium style)."""
+    if language == "fr":
+        months = (
+            "janv.",
+            "févr.",
+            "mars",
+            "avr.",
+            "mai",
+            "juin",
+            "juil.",
+            "août",
+            "sept.",
+            "oct.",
+            "nov.",
+            "déc.",
+        )
+        return f"{day.day} {months[day.month - 1]} {day.year}"
+    return f"{day.day} {day:%b %Y}"
+
+
+class TestAway:
+    async def test_declare_an_absence_and_be_told_about_wrong_dates(
+        self, page: Page, make_user, estate, db
+    ):
+        customer = make_user("customer")
+        home = estate.home(customer, reference="B-7")
+        await sign_in(page, customer, expect_path="/portal")
+        await page.get_by_role("link", name="My profile").click()
+        section = page.locator("#away-section")
+        await expect(section.get_by_role("heading")).to_have_text("Away from home")
+        await expect(page.locator("#absences")).to_have_text("No absence declared.")
+        start = clock.today_in("Africa/Douala") + timedelta(days=3)
+        end = start + timedelta(days=14)
+        await page.get_by_label("Leaving on").fill(end.isoformat())
+        await page.get_by_label("Back on").fill(start.isoformat())
+        await page.get_by_role("button", name="Declare my absence").click()
+        await expect(page.locator("#to_date-error")).to_have_text(
+            "The return date must not be before the departure."
+        )
+        await page.get_by_label("Leaving on").fill(start.isoformat())
+        await page.get_by_label("Back on").fill(end.isoformat())
+        await page.get_by_role("button", name="Declare my absence").click()
+        await expect(page.get_by_role("status")).to_have_text("Absence declared.")
+        await expect(page.locator("#absences li")).to_have_text(
+            [f"B-7: away from {_medium(start)} to {_medium(end)} Cancel"]
+        )
+        assert db.execute(
+            "SELECT from_date, to_date, source::text, declared_by FROM dwelling_absence"
+            " WHERE dwelling_id = %s",
+            [home.dwelling_id],
+        ).fetchall() == [(start, end, "portal", customer.id)]
+        await screenshots(page, "portal-away")
+
+    async def test_cancel_an_absence_in_french(self, page: Page, make_user, estate, db):
+        customer = make_user("customer", language="fr")
+        home = estate.home(customer, reference="C-2")
+        start = clock.today_in("Africa/Douala") + timedelta(days=1)
+        db.execute(
+            "INSERT INTO dwelling_absence (dwelling_id, from_date, to_date, source, declared_by)"
+            " VALUES (%s, %s, %s, 'sms', %s)",
+            [home.dwelling_id, start, start + timedelta(days=5), customer.id],
+        )
+        await sign_in(page, customer, expect_path="/portal")
+        await page.goto("/portal/profile")
+        item = page.locator("#absences li")
+        await expect(item).to_contain_text(
+            f"C-2 : absent du {_medium(start, 'fr')} au {_medium(start + timedelta(days=5), 'fr')}"
+        )
+        await item.get_by_role("button", name="Annuler").click()
+        await expect(page.locator("#absences")).to_have_text("Aucune absence déclarée.")
+        assert db.execute(
+            "SELECT cancelled_at IS NOT NULL FROM dwelling_absence WHERE dwelling_id = %s",
+            [home.dwelling_id],
+        ).fetchone() == (True,)
+        await screenshots(page, "portal-away-fr")
+
+
 class TestInvoices:
     async def test_invoices_payments_and_pdf(
         self, page: Page, make_user, estate, live_server: LiveServer, db

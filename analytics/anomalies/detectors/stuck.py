@@ -1,4 +1,5 @@
-"""Stuck meter: an index frozen for days where water is usually used."""
+"""Stuck meter: an index frozen for days where water is usually used, and nobody said they
+were away: a field task for the round, not a customer alert."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sklearn.base import BaseEstimator
 
 from analytics.anomalies.detectors.detection import Detection, to_datetime
 from analytics.anomalies.features import HourlySeries, daily_features, runs
+from analytics.arrays import TimeArray
 from analytics.incidents.models import IncidentKind, Severity
 
 
@@ -47,7 +49,11 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
         )
         return self
 
-    def detect(self, series: HourlySeries, *, occupied: bool) -> list[Detection]:
+    def detect(
+        self, series: HourlySeries, *, occupied: bool, away_days: TimeArray | None = None
+    ) -> list[Detection]:
+        """Runs of frozen days; days of a declared absence (``away_days``) are never frozen:
+        nobody home is the answer there, not a fault."""
         if not occupied or self.usual_daily_l_ < self.min_usual_daily_l:
             return []
         days = daily_features(series)
@@ -57,18 +63,24 @@ class StuckMeterDetector(BaseEstimator):  # type: ignore[misc]
         n = int(np.flatnonzero(evaluable)[-1]) + 1
         first = int(np.flatnonzero(evaluable)[0])
         frozen = evaluable[:n] & (days.total_l[:n] == 0)
+        if away_days is not None and len(away_days):
+            frozen &= ~np.isin(days.day[:n], away_days)
         return [
             Detection(
                 kind=IncidentKind.STUCK,
-                severity=Severity.WARNING,
+                # A frozen register and an empty home look the same in the data: a field task
+                # (a technician checks the register), never a customer alert (those need
+                # warning or critical).
+                severity=Severity.INFO,
                 started_at=to_datetime(days.first_hour[start]),
                 ended_at=None if stop == n else to_datetime(days.first_hour[stop]),
                 last_seen_at=to_datetime(days.first_hour[stop - 1]),
                 from_window_start=start <= first,
                 evidence={
                     "summary": (
-                        f"index frozen for {stop - start} days while the meter reports; dwelling "
-                        f"occupied, usual {round(self.usual_daily_l_)} L/day"
+                        f"zero consumption for {stop - start} days while the meter reports, no "
+                        f"absence declared (usual {round(self.usual_daily_l_)} L/day): possible "
+                        "stuck register, check it on the round"
                     ),
                     "frozen_days": stop - start,
                     "usual_daily_l": round(self.usual_daily_l_),

@@ -90,12 +90,12 @@ HOME = {
         " kastoma sevis.",
     ),
     "alert.stuck.todo": Msg(
-        "The meter shows no use although the dwelling is occupied. A technician will check it;"
-        " nothing to do on your side.",
-        "Le compteur n'avance pas alors que le logement est occupé. Un technicien va le vérifier ;"
-        " rien à faire de votre côté.",
-        "Mita i no tanim maski i gat man i stap long haus. Teknisen bai lukim; yu no mas mekim"
-        " wanpela samting.",
+        "No water used for days. Away from home? Declare it in My profile. Otherwise a technician"
+        " will check the meter; nothing to do on your side.",
+        "Aucune consommation depuis des jours. Vous êtes absent ? Déclarez-le dans Mon profil."
+        " Sinon un technicien vérifiera le compteur ; rien à faire de votre côté.",
+        "Nogat wara long sampela de. Yu lusim haus? Raitim long Profail bilong mi. Sapos nogat,"
+        " teknisen bai sekim mita; yu no mas mekim wanpela samting.",
     ),
     "alert.silent.todo": Msg(
         "We have not heard from the meter lately. Nothing to do: a technician will visit if it"
@@ -296,6 +296,34 @@ INVOICES = {
 }
 
 PROFILE = {
+    "portal.away": Msg("Away from home", "Absence", "Yu lusim haus"),
+    "portal.away_text": Msg(
+        "Going away? Tell us the dates: an empty home raises no alert, and your return is not"
+        ' "unusual use". By SMS: AWAY 2026-12-20 2027-01-05.',
+        "Vous partez ? Donnez-nous les dates : un logement vide ne déclenche aucune alerte, et"
+        " votre retour n'est pas une « consommation inhabituelle ». Par SMS : ABSENT 20/12/2026"
+        " 05/01/2027.",
+        "Yu laik go? Tokim mipela ol de: haus i stap nating i no kirapim woning, na taim yu kam"
+        ' bek i no "wara moa". Long SMS: HOLIDE 20/12/2026 05/01/2027.',
+    ),
+    "portal.away_from": Msg("Leaving on", "Départ le", "Yu go long"),
+    "portal.away_to": Msg("Back on", "Retour le", "Yu kam bek long"),
+    "portal.away_save": Msg("Declare my absence", "Déclarer mon absence", "Tokaut"),
+    "portal.away_saved": Msg("Absence declared.", "Absence déclarée.", "Tokaut i go pinis."),
+    "portal.away_order": Msg(
+        "The return date must not be before the departure.",
+        "La date de retour ne peut pas précéder le départ.",
+        "De bilong kam bek i no ken stap paslain long de bilong go.",
+    ),
+    "portal.away_none": Msg(
+        "No absence declared.", "Aucune absence déclarée.", "Yu no tokaut long lusim haus."
+    ),
+    "portal.away_item": Msg(
+        "{ref}: away from {start} to {end}",
+        "{ref} : absent du {start} au {end}",
+        "{ref}: yu lusim haus {start} i go {end}",
+    ),
+    "portal.away_cancel": Msg("Cancel", "Annuler", "Rausim"),
     "portal.first_name": Msg("First name", "Prénom", "Nem"),
     "portal.last_name": Msg("Last name", "Nom", "Nem bilong famili"),
     "portal.phone": Msg("Phone", "Téléphone", "Fon"),
@@ -366,7 +394,20 @@ def _profile(t: Translator) -> str:
 <section aria-labelledby="export-h"><h2 id="export-h">{t("portal.export")}</h2>
 <p>{t("portal.export_text")}</p>
 <button class="secondary" type="button" id="export">{t("portal.export_button")}</button>
-</section>"""
+</section>
+<section aria-labelledby="away-h" id="away-section" hidden>
+<h2 id="away-h">{t("portal.away")}</h2><p>{t("portal.away_text")}</p>
+<ul class="stack" id="absences"></ul>
+<form id="away-form" class="stack" novalidate>
+<div class="field" id="away-dwelling-pick" hidden><label for="away-dwelling">
+{t("portal.dwelling")}</label><select id="away-dwelling" name="dwelling"></select></div>
+<div class="field"><label for="from_date">{t("portal.away_from")}</label>
+<input id="from_date" name="from_date" type="date" required>
+<span class="hint error" id="from_date-error" role="alert"></span></div>
+<div class="field"><label for="to_date">{t("portal.away_to")}</label>
+<input id="to_date" name="to_date" type="date" required>
+<span class="hint error" id="to_date-error" role="alert"></span></div>
+<button class="primary" type="submit">{t("portal.away_save")}</button></form></section>"""
 
 
 for path, title, body, script, messages, name in (

@@ -51,6 +51,11 @@ MESSAGES = {
     ),
     "technician.reason.fault": Msg("Fault reported", "Panne signalée", "Bagarap i gat ripot"),
     "technician.reason.device_alarm": Msg("Meter alarm", "Alarme du compteur", "Mita i singaut"),
+    "technician.reason.check_register": Msg(
+        "No use: check the register",
+        "Aucune conso : vérifier le compteur",
+        "Nogat wara: sekim mita",
+    ),
     "technician.reason.silent": Msg("Not reporting", "Muet", "I no salim data"),
     "technician.reason.due": Msg("Reading due", "Relevé à faire", "Taim long rid"),
     "technician.done": Msg("Read today", "Relevé aujourd'hui", "Rid pinis tude"),

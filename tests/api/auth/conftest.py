@@ -186,7 +186,14 @@ async def world(db, make_account) -> World:
             " FROM generate_series(current_date - 28, current_date - 1, interval '1 day') d",
             [meter],
         )
+        # A declared absence a month ahead (the absences routes).
+        absence = db.execute(
+            "INSERT INTO dwelling_absence (dwelling_id, from_date, to_date, source, declared_by)"
+            " VALUES (%s, current_date + 30, current_date + 40, 'portal', %s) RETURNING id",
+            [dwelling, customer.id],
+        ).fetchone()[0]
         ids[side] = {
+            "absence_id": absence,
             "incident_id": incident,
             "building_id": building,
             "dwelling_id": dwelling,

@@ -9,6 +9,7 @@ someone else's: 2xx, 403 (the role may not) or 404 (not in its reach).
 import itertools
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import pytest
@@ -22,6 +23,7 @@ from api.app import create_app
 from api.auth.guards import PUBLIC_PATHS, Require, require
 from core.config import Settings
 from tests.api.auth.conftest import PASSWORD, ROLES, next_phone
+from tests.clock import today_in
 
 pytestmark = pytest.mark.services
 
@@ -92,6 +94,7 @@ class TestEveryRouteHasARule:
                 "hold_id",
                 "penalty_id",
                 "payment_id",
+                "absence_id",
             ):
                 url = url.replace(name, "1")
             answer = await api.request(method, url)
@@ -128,6 +131,8 @@ EVERYONE = same("ok", "ok", "ok", "ok")
 # The matrix: meter readings - customer none, manager read, technician write, admin all.
 STAFF_SCOPED = same("403/403", "ok/404", "ok/404", "ok/ok")
 INVOICE_READERS = same("ok/404", "ok/404", "403/403", "ok/ok")
+# Absences: the occupying customer, the building's manager, admins (technicians never).
+ABSENCE_HOLDERS = same("ok/404", "ok/404", "403/403", "ok/ok")
 DWELLING_TYPES = ("apartment", "house", "commercial", "communal")
 
 TABLE: dict[str, Case] = {
@@ -189,6 +194,16 @@ TABLE: dict[str, Case] = {
     "PATCH /dwellings/{dwelling_id}/occupants/{occupant_id}": Case(
         MANAGED, body=lambda _: {"end_date": "2030-01-01"}
     ),
+    "GET /dwellings/{dwelling_id}/absences": Case(ABSENCE_HOLDERS),
+    "POST /dwellings/{dwelling_id}/absences": Case(
+        ABSENCE_HOLDERS,
+        body=lambda _: {
+            "from_date": str(today_in("Africa/Douala") + timedelta(days=10)),
+            "to_date": str(today_in("Africa/Douala") + timedelta(days=20)),
+        },
+    ),
+    # Cancelling is idempotent: the customer's cancellation leaves the manager's a no-op.
+    "DELETE /dwellings/{dwelling_id}/absences/{absence_id}": Case(ABSENCE_HOLDERS),
     "GET /meters": Case(same("ok", "ok", "ok", "ok")),
     "GET /meters/{meter_id}": Case(SCOPED_ALL),
     "POST /meters": Case(

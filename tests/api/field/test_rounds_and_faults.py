@@ -100,6 +100,26 @@ class TestTodaysRound:
         (item,) = answer.json()["meters"]
         assert (item["reasons"], item["incidents"]) == (["device_alarm"], ["tamper"])
 
+    async def test_zero_use_puts_a_meter_on_the_round_to_check_its_register(
+        self, client, field, db
+    ):
+        meter = field.meter(kind="iot")
+        db.execute(
+            "INSERT INTO meter_state (meter_id, last_time, last_index_l, last_received_at)"
+            " VALUES (%s, now(), 5, now())",
+            [meter],
+        )
+        db.execute(
+            "INSERT INTO incident (meter_id, kind, severity, started_at, last_seen_at)"
+            " VALUES (%s, 'stuck', 'info', now() - interval '14 days', now())",
+            [meter],
+        )
+
+        answer = await client.get("/rounds/today", headers=field.headers)
+
+        (item,) = answer.json()["meters"]
+        assert (item["reasons"], item["incidents"]) == (["check_register"], ["stuck"])
+
 
 class TestFaults:
     async def test_a_reported_fault_is_stored_with_its_photo_and_listed_for_operators(

@@ -165,6 +165,9 @@ async function profile() {
   $("#export").addEventListener("click", (event) =>
     guarded(() => busy(event.target.parentElement, () => download("/users/me/export", "waterbill-my-data.json")), { quiet: true }),
   );
+  // Loaded here only: the home page's first visit stays within its weight budget.
+  const [{ absences }, dwellings] = await Promise.all([import("./portal-away.js"), api("/dwellings")]);
+  if (dwellings.length) await absences(dwellings);
 }
 
 if (user?.role === "customer") {

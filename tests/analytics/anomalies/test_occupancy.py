@@ -66,11 +66,11 @@ class TestBaselinesLeaveOutAwayDays:
         scan_fleet.daily(home, first_day=FIRST_DAY, volumes=_coming_home(60))
         floor_only = AnalyticsSettings(vacancy_step_ratio=0)
         service.scan(
-            db, default_country="PG", now=NOW, meter_ids=[*peers, home], options=floor_only
+            db, default_country="PG", as_of=NOW, meter_ids=[*peers, home], options=floor_only
         )
         assert len(_incidents(db, home, "abnormal")) == 1
         db.execute("DELETE FROM incident")
-        service.scan(db, default_country="PG", now=NOW, meter_ids=[*peers, home])
+        service.scan(db, default_country="PG", as_of=NOW, meter_ids=[*peers, home])
         assert _incidents(db, home, "abnormal") == []
 
     def test_a_declared_absence_with_a_house_sitter_is_left_out(self, db, scan_fleet, peers):
@@ -78,11 +78,11 @@ class TestBaselinesLeaveOutAwayDays:
         declared absence says it is."""
         home = scan_fleet.meter()
         scan_fleet.daily(home, first_day=FIRST_DAY, volumes=_coming_home(150))
-        service.scan(db, default_country="PG", now=NOW, meter_ids=[*peers, home])
+        service.scan(db, default_country="PG", as_of=NOW, meter_ids=[*peers, home])
         assert len(_incidents(db, home, "abnormal")) == 1
         db.execute("DELETE FROM incident")
         _declare(db, home, FIRST_DAY + timedelta(days=4), FIRST_DAY + timedelta(days=21))
-        service.scan(db, default_country="PG", now=NOW, meter_ids=[*peers, home])
+        service.scan(db, default_country="PG", as_of=NOW, meter_ids=[*peers, home])
         assert _incidents(db, home, "abnormal") == []
 
     def test_a_fortnight_away_then_ordinary_use_opens_nothing(self, db, scan_fleet, peers):
@@ -96,7 +96,7 @@ class TestBaselinesLeaveOutAwayDays:
         daily = np.full(DAYS, float(volumes[:24].sum()))
         daily[-20:-6] = 0
         scan_fleet.daily(home, first_day=FIRST_DAY, volumes=daily)
-        service.scan(db, default_country="PG", now=NOW, meter_ids=[*peers, home])
+        service.scan(db, default_country="PG", as_of=NOW, meter_ids=[*peers, home])
         assert [i.kind for i in _incidents(db, home) if i.kind in ("abnormal", "burst")] == []
 
 
@@ -110,7 +110,7 @@ class TestZeroConsumption:
 
     def test_undeclared_it_is_a_field_task_never_a_customer_alert(self, db, scan_fleet):
         meter = self._frozen_fortnight(scan_fleet)
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         [stuck] = _incidents(db, meter)
         assert (stuck.kind, stuck.severity) == ("stuck", "info")
         assert "check it on the round" in stuck.evidence["summary"]
@@ -121,5 +121,5 @@ class TestZeroConsumption:
         meter = self._frozen_fortnight(scan_fleet)
         local_today = (NOW + timedelta(hours=10)).date()
         _declare(db, meter, local_today - timedelta(days=15), local_today + timedelta(days=3))
-        service.scan(db, default_country="PG", now=NOW)
+        service.scan(db, default_country="PG", as_of=NOW)
         assert _incidents(db, meter) == []

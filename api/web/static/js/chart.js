@@ -39,7 +39,7 @@ export function niceTicks(min, max, count = 5) {
  *   x: {kind: "time"|"category", labels?: [...], format: v => string, ticks?: [...]},
  *   y: {format: (v, step) => string, exact?: v => string},  // step: between axis ticks;
  *                                                          // exact: the table's figures
- *   series: [{name, kind: "bar"|"line", points: [{x, y}], className?, tone?}],  // tone: 0 strong, 1 grey
+ *   series: [{name, kind: "bar"|"line", points: [{x, y, tone?}], className?, tone?}],  // tone: 0 strong, 1 grey
  *   band?: {name, points: [{x, lo, hi}]},       // e.g. a forecast interval
  *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
  * }
@@ -122,7 +122,7 @@ export function drawChart(container, spec) {
           y: top,
           width: Math.max(width, 1),
           height: Math.max(Math.abs(sy(p.y) - sy(0)), p.y ? 1 : 0),
-          class: `bar s${series.tone ?? i} ${series.className ?? ""}`,
+          class: `bar s${p.tone ?? series.tone ?? i} ${series.className ?? ""}`,
         }),
       );
     }

@@ -51,6 +51,9 @@ async function facts(meter) {
     item(t("op.installed"), fmt.date(meter.installed_at)),
     item(t("op.interval"), fmt.duration(meter.reporting_interval_s)),
   );
+  if (user.role === "admin") {
+    $("#meter-history").replaceChildren(el("a", { href: `/operator?window=30d&scope=meter:${meterId}#history` }, t("op.meter_history")));
+  }
 }
 
 function readRange() {

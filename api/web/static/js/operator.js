@@ -1,14 +1,11 @@
-// The operator dashboard: ingest rate and lag, reporting vs silent meters, quarantine by reason,
-// open anomalies by kind with links to each meter. Polls while the tab is visible.
-import { drawChart, tickDigits } from "./chart.js";
+// The operator dashboard: ingest rate and lag, history from the database, reporting vs silent
+// meters, quarantine by reason, open anomalies by kind. The gauges poll while the tab is visible.
 import { $, api, ApiError, el, fmt, guarded, startShell, t, table } from "./core.js";
+import { startHistory } from "./history.js";
 
 const REFRESH_S = 10;
-// Rate samples kept for the sparkline: an hour at one poll every 10 s.
-const HISTORY = 360;
 
 const user = await startShell();
-const rates = [];
 
 function card(label, value, { tone = "", id } = {}) {
   return el("li", { class: `card ${tone}`, id }, el("span", { class: "figure" }, value), el("span", { class: "label" }, label));
@@ -29,14 +26,6 @@ function renderIngest(s) {
     card(t("op.reporting"), fmt.number(s.meters_reporting), { tone: "ok", id: "reporting" }),
     card(t("op.silent"), fmt.number(s.meters_silent), { tone: s.meters_silent ? "bad" : "ok", id: "silent-count" }),
   );
-  rates.push({ x: Date.parse(s.now), y: s.readings_per_second });
-  if (rates.length > HISTORY) rates.shift();
-  drawChart($("#rate-chart"), {
-    title: t("op.rate_history"),
-    x: { kind: "time", format: (v) => fmt.part(v, { hour: "2-digit", minute: "2-digit", second: "2-digit" }), name: t("op.time") },
-    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 2) },
-    series: [{ name: t("op.rate"), kind: "line", points: rates }],
-  });
   const open = s.quarantine.filter((q) => q.status === "open").sort((a, b) => b.count - a.count);
   $("#quarantine").replaceChildren(
     open.length
@@ -117,6 +106,7 @@ async function refresh() {
 
 if (user?.role === "admin") {
   guarded(refresh);
+  guarded(startHistory);
   setInterval(() => {
     if (document.visibilityState === "visible") guarded(refresh, { quiet: true });
   }, REFRESH_S * 1000);

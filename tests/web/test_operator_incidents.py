@@ -78,7 +78,8 @@ class TestOneIncident:
 
 
 class TestBulk:
-    async def test_a_page_of_incidents_acknowledged_at_once(self, page: Page, make_user, leaks, db):
+    @pytest.mark.usefixtures("leaks")
+    async def test_a_page_of_incidents_acknowledged_at_once(self, page: Page, make_user, db):
         await sign_in(page, make_user("admin"), expect_path="/operator")
         await page.goto("/operator")
         await page.locator("#anomalies").get_by_role("link", name=f"Handle the {LEAKS}").click()
@@ -99,7 +100,8 @@ class TestBulk:
         await expect(page.locator("#count")).to_have_text(f"{LEAKS} incidents; 51–{LEAKS} shown.")
         await screenshots(page, "operator-incidents")
 
-    async def test_filters_by_severity_in_tok_pisin(self, page: Page, make_user, leaks):
+    @pytest.mark.usefixtures("leaks")
+    async def test_filters_by_severity_in_tok_pisin(self, page: Page, make_user):
         await sign_in(page, make_user("admin", language="tpi"), expect_path="/operator")
         await page.goto("/operator/incidents?severity=critical&status=live")
         rows = page.locator("#list tbody tr")

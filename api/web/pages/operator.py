@@ -85,6 +85,10 @@ MESSAGES = {
     "op.active": Msg("Active", "Actifs", "I wok"),
     "op.reporting": Msg("Reporting", "Communiquent", "I salim toksave"),
     "op.silent": Msg("Silent", "Muets", "I no salim toksave"),
+    "op.hand_read": Msg(
+        "Read by hand (45 days)", "Relevés à la main (45 jours)", "Man i ritim (45 de)"
+    ),
+    "op.last_manual": Msg("Last read by hand", "Dernier relevé manuel", "Las taim man i ritim"),
     "op.silent_list": Msg("Silent meters", "Compteurs muets", "Mita i no salim toksave"),
     "op.serial": Msg("Serial", "N° de série", "Namba bilong mita"),
     "op.last_seen": Msg("Last heard", "Dernier contact", "Las taim i toksave"),
@@ -106,6 +110,7 @@ MESSAGES = {
     "op.kind": Msg("Kind", "Type", "Kain"),
     "op.count": Msg("Count", "Nombre", "Hamas"),
     "op.meter_list": Msg("Meters", "Compteurs", "Mita"),
+    "op.see_incidents": Msg("Handle the {count}", "Traiter les {count}", "Lukautim {count}"),
     "op.severity": Msg("Severity", "Gravité", "Bikpela o liklik"),
     "op.started": Msg("Started", "Début", "Stat"),
     "op.meter": Msg("Meter {serial}", "Compteur {serial}", "Mita {serial}"),

@@ -104,7 +104,8 @@ def _body(t: Translator) -> str:
 {_options(t, "anomaly.severity.", ("critical", "warning", "info"))}</select></div>
 <div class="field"><label for="f-zone">{t("inc.zone")}</label><select id="f-zone" name="zone_id">
 <option value="">{t("inc.any")}</option></select></div>
-<div class="field"><label for="f-status">{t("inc.status")}</label><select id="f-status" name="status">
+<div class="field"><label for="f-status">{t("inc.status")}</label>
+<select id="f-status" name="status">
 <option value="live">{t("inc.live")}</option>{_options(t, "op.state.", STATUSES)}
 <option value="">{t("inc.any")}</option></select></div>
 <button class="primary" type="submit">{t("inc.apply")}</button></form>

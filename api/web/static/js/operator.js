@@ -24,6 +24,7 @@ function renderIngest(s) {
   $("#meter-cards").replaceChildren(
     card(t("op.active"), fmt.number(s.meters_active), { id: "active" }),
     card(t("op.reporting"), fmt.number(s.meters_reporting), { tone: "ok", id: "reporting" }),
+    card(t("op.hand_read"), fmt.number(s.meters_hand_read), { id: "hand-read" }),
     card(t("op.silent"), fmt.number(s.meters_silent), { tone: s.meters_silent ? "bad" : "ok", id: "silent-count" }),
   );
   const open = s.quarantine.filter((q) => q.status === "open").sort((a, b) => b.count - a.count);
@@ -50,6 +51,7 @@ async function renderSilent() {
           [
             [t("op.serial"), (m) => meterLink(m.meter_id, m.serial)],
             [t("op.last_seen"), (m) => (m.last_seen_at ? fmt.dateTime(m.last_seen_at) : t("op.never"))],
+            [t("op.last_manual"), (m) => (m.last_manual_at ? fmt.dateTime(m.last_manual_at) : t("op.never"))],
             [t("op.silent_for"), (m) => fmt.duration(m.silent_for_s), "num"],
           ],
           silent,
@@ -81,15 +83,8 @@ async function renderAnomalies() {
       [
         [t("op.kind"), ([kind]) => label(kind)],
         [t("op.count"), ([, list]) => fmt.number(list.length), "num"],
-        [
-          t("op.meter_list"),
-          ([, list]) =>
-            el(
-              "span",
-              { class: "links" },
-              list.flatMap((a, i) => [i ? ", " : "", meterLink(a.meter_id, a.meter_serial ?? a.serial ?? `#${a.meter_id}`)]),
-            ),
-        ],
+        // One link per kind to the workspace, however many incidents: never a cell of 200 links.
+        [t("op.meter_list"), ([kind, list]) => el("a", { href: `/operator/incidents?kind=${kind}&status=live` }, t("op.see_incidents", { count: fmt.number(list.length), kind: label(kind) }))],
       ],
       [...byKind.entries()].sort((a, b) => b[1].length - a[1].length),
       { caption: t("op.anomalies") },

@@ -41,7 +41,7 @@ def leaks(estate: Estate, db):
     return home, first
 
 
-def status_of(db, incident_id: int) -> tuple[str, str]:
+def status_of(db, incident_id: int):
     return db.execute(
         "SELECT status::text, note FROM incident WHERE id = %s", [incident_id]
     ).fetchone()

@@ -219,7 +219,12 @@ add_page(
     router,
     "/operator",
     Page(
-        title="op.dashboard", body=_dashboard, script="operator", roles=OPERATOR, messages=MESSAGES
+        title="op.dashboard",
+        body=_dashboard,
+        script="operator",
+        roles=OPERATOR,
+        messages=MESSAGES,
+        styles=("css/operator.css",),
     ),
     name="operator_page",
 )
@@ -227,7 +232,12 @@ add_page(
     router,
     "/operator/meters/{meter_id}",
     Page(
-        title="op.meter_title", body=_meter, script="meter", roles=METER_READERS, messages=MESSAGES
+        title="op.meter_title",
+        body=_meter,
+        script="meter",
+        roles=METER_READERS,
+        messages=MESSAGES,
+        styles=("css/operator.css",),
     ),
     name="operator_meter_page",
 )

@@ -143,6 +143,13 @@ def _body(t: Translator) -> str:
 add_page(
     router,
     "/operator/incidents",
-    Page(title="inc.title", body=_body, script="incidents", roles=(Role.ADMIN,), messages=MESSAGES),
+    Page(
+        title="inc.title",
+        body=_body,
+        script="incidents",
+        roles=(Role.ADMIN,),
+        messages=MESSAGES,
+        styles=("css/operator.css",),
+    ),
     name="operator_incidents_page",
 )

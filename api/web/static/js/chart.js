@@ -40,8 +40,7 @@ export function niceTicks(min, max, count = 5) {
  *   y: {format: (v, step) => string, exact?: v => string},  // step: between axis ticks;
  *                                                          // exact: the table's figures
  *   series: [{name, kind: "bar"|"line", points: [{x, y, tone?}], className?, tone?}],  // tone: 0 strong, 1 grey
- *   band?: {name, points: [{x, lo, hi}], step?},  // e.g. a forecast interval; step: each point
- *                                                // a block that wide (in x units), else an area
+ *   band?: {name, points: [{x, lo, hi}], step?},  // a forecast interval; step: blocks that wide
  *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
  * }
  * x is a number (epoch ms for "time", index for "category").
@@ -106,12 +105,8 @@ export function drawChart(container, spec) {
     root.append(svg("text", { x: PAD.left - 6, y: sy(v) + 4, class: "tick y" }, spec.y.format(v, tickStep)));
   }
 
-  if (bandPts.length && spec.band.step) {
-    // A block per point, `step` wide: a band of one day is as visible as one of thirty.
-    for (const p of bandPts) {
-      const left = sx(p.x - spec.band.step / 2);
-      root.append(svg("rect", { x: left, y: sy(p.hi), width: Math.max(sx(p.x + spec.band.step / 2) - left, 2), height: Math.max(sy(p.lo) - sy(p.hi), 2), class: "band" }));
-    }
+  if (half) {
+    for (const p of bandPts) root.append(svg("rect", { x: sx(p.x - half), y: sy(p.hi), width: sx(p.x + half) - sx(p.x - half), height: Math.max(sy(p.lo) - sy(p.hi), 2), class: "band" }));
   } else if (bandPts.length) {
     const top = bandPts.map((p) => `${sx(p.x)},${sy(p.hi)}`);
     const bottom = [...bandPts].reverse().map((p) => `${sx(p.x)},${sy(p.lo)}`);

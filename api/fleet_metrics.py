@@ -23,7 +23,8 @@ METERS_REPORTING = Gauge(
     "waterbill_fleet_meters_reporting", "Active meters heard from within 2x their interval."
 )
 METERS_SILENT = Gauge(
-    "waterbill_fleet_meters_silent", "Active meters silent for 2x their interval, or never heard."
+    "waterbill_fleet_meters_silent",
+    "Active meters silent for 2x their interval, or never heard, and not read by hand lately.",
 )
 QUARANTINE_OPEN = Gauge(
     "waterbill_fleet_quarantine_open", "Open quarantined messages by reason.", ["reason"]
@@ -47,7 +48,9 @@ async def update(engine: AsyncEngine) -> None:
         quarantine = await repository.quarantine_counts()
         queued = await JobRepository(session).queue_depth()
     METERS_REPORTING.set(fleet["meters_reporting"])
-    METERS_SILENT.set(fleet["meters_active"] - fleet["meters_reporting"])
+    METERS_SILENT.set(
+        fleet["meters_active"] - fleet["meters_reporting"] - fleet["meters_hand_read"]
+    )
     ROLLUP_QUEUE_DEPTH.set(fleet["rollup_queue_depth"])
     oldest = fleet["rollup_oldest_queued_at"]
     ROLLUP_OLDEST_PENDING.set((now - oldest).total_seconds() if oldest else 0)

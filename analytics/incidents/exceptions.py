@@ -7,7 +7,8 @@ Tree::
     core.exceptions.Conflict (409)
     └── IncidentAlreadyClosed (a person closed it already)
     core.exceptions.InvalidInput (422)
-    └── NoteRequired (closing a still-ongoing incident needs a note saying why)
+    ├── NoteRequired (closing a still-ongoing incident needs a note saying why)
+    └── AssigneeNotFound (an incident goes to an active administrator or technician only)
 """
 
 from __future__ import annotations
@@ -24,4 +25,8 @@ class IncidentAlreadyClosed(Conflict):
 
 
 class NoteRequired(InvalidInput):
+    pass
+
+
+class AssigneeNotFound(InvalidInput):
     pass

@@ -104,6 +104,9 @@ class Incident(Base):
     # User ids of the accounts package (no foreign key until that table is merged).
     acknowledged_by: Mapped[int | None] = mapped_column(Integer)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who is to handle it (a staff user id), set by an operator; None: nobody yet.
+    assigned_to: Mapped[int | None] = mapped_column(Integer)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by the alerting job once the customer has been told: one SMS per incident.
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A person's final word (``closed``): who, when, and why (required while still ongoing).

@@ -24,8 +24,9 @@ from psycopg.rows import class_row
 from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
 from analytics.incidents.models import ACTIVE_STATUSES, Incident, IncidentStatus
-from registry.models import Dwelling, Meter
+from registry.models import Building, Dwelling, Meter
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class IncidentFilter:
     building_id: int | None = None
     kind: str | None = None
     live: bool | None = None  # True: open/acknowledged; False: resolved/closed
+    status: str | None = None
+    severity: str | None = None
+    zone_id: int | None = None
     since: datetime | None = None  # overlapping [since, until)
     until: datetime | None = None
 
@@ -46,9 +50,10 @@ class LocatedIncident:
     serial: str
     dwelling_id: int | None
     building_id: int | None
+    zone_id: int | None = None
 
 
-_Located = Select[Incident, str, int | None, int]
+_Located = Select[Incident, str, int | None, int, int]
 
 
 class IncidentRepository:
@@ -57,9 +62,12 @@ class IncidentRepository:
 
     def _located(self, reach: ColumnElement[bool] | None) -> _Located:
         statement = (
-            select(Incident, Meter.serial, Meter.dwelling_id, Dwelling.building_id)
+            select(
+                Incident, Meter.serial, Meter.dwelling_id, Dwelling.building_id, Building.zone_id
+            )
             .join(Meter, Meter.id == Incident.meter_id)
             .outerjoin(Dwelling, Dwelling.id == Meter.dwelling_id)
+            .outerjoin(Building, Building.id == Dwelling.building_id)
         )
         if reach is not None:
             statement = statement.where(reach)
@@ -79,8 +87,14 @@ class IncidentRepository:
             statement = statement.where(Incident.meter_id == filters.meter_id)
         if filters.building_id is not None:
             statement = statement.where(Dwelling.building_id == filters.building_id)
+        if filters.zone_id is not None:
+            statement = statement.where(Building.zone_id == filters.zone_id)
         if filters.kind is not None:
             statement = statement.where(Incident.kind == filters.kind)
+        if filters.status is not None:
+            statement = statement.where(Incident.status == filters.status)
+        if filters.severity is not None:
+            statement = statement.where(Incident.severity == filters.severity)
         if filters.live is not None:
             live = Incident.status.in_(ACTIVE_STATUSES)
             statement = statement.where(live if filters.live else ~live)
@@ -98,6 +112,15 @@ class IncidentRepository:
             .offset(offset)
         )
         return int(total or 0), [LocatedIncident(*row) for row in rows]
+
+    async def staff(self, roles: Sequence[str]) -> list[tuple[int, str, str, str]]:
+        """(id, first name, last name, role) of the active users with one of ``roles``."""
+        rows = await self.session.execute(
+            select(User.id, User.first_name, User.last_name, User.role)
+            .where(User.is_active, User.role.in_(roles))
+            .order_by(User.first_name, User.last_name, User.id)
+        )
+        return [(row[0], row[1], row[2], str(row[3])) for row in rows]
 
     async def get(
         self, incident_id: int, *, reach: ColumnElement[bool] | None, for_update: bool = False

@@ -12,11 +12,22 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# A meter is silent when nothing arrived for twice its reporting interval, or never.
-_SILENT = (
+# A monthly round plus two weeks' slack: a meter read by hand this recently is looked after.
+HAND_READ_DAYS = 45
+
+# Nothing arrived from the meter for twice its reporting interval, or never.
+_QUIET = (
     "(s.last_received_at IS NULL OR s.last_received_at < CAST(:now AS timestamptz)"
     " - 2 * m.reporting_interval_s * interval '1 second')"
 )
+# A technician stored a reading of it within HAND_READ_DAYS (manual readings do not touch
+# meter_state: they are not the meter talking).
+_HAND_READ = (
+    "EXISTS (SELECT 1 FROM reading hr WHERE hr.meter_id = m.id AND hr.source = 'manual'"
+    f" AND hr.time >= CAST(:now AS timestamptz) - interval '{HAND_READ_DAYS} days')"
+)
+# Silent: quiet, and not read by hand lately either.
+_SILENT = f"({_QUIET} AND NOT {_HAND_READ})"
 _BUCKET_COLUMNS = (
     "volume_l, start_index_l, end_index_l, reading_count, start_interpolated,"
     " end_interpolated, has_estimate, negative_step"
@@ -170,7 +181,10 @@ class TelemetryRepository:
                 "SELECT"
                 " (SELECT count(*) FROM meter m WHERE m.removed_at IS NULL) AS meters_active,"
                 " (SELECT count(*) FROM meter m JOIN meter_state s ON s.meter_id = m.id"
-                f"   WHERE m.removed_at IS NULL AND NOT ({_SILENT})) AS meters_reporting,"
+                f"   WHERE m.removed_at IS NULL AND NOT {_QUIET}) AS meters_reporting,"
+                " (SELECT count(*) FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id"
+                f"   WHERE m.removed_at IS NULL AND {_QUIET} AND {_HAND_READ})"
+                " AS meters_hand_read,"
                 " (SELECT max(last_time) FROM meter_state) AS newest_reading_at,"
                 " (SELECT count(*) FROM rollup_pending) AS rollup_queue_depth,"
                 " (SELECT min(queued_at) FROM rollup_pending) AS rollup_oldest_queued_at"
@@ -200,7 +214,9 @@ class TelemetryRepository:
                 "SELECT m.id AS meter_id, m.serial, m.reporting_interval_s,"
                 " s.last_time AS last_reading_at, s.last_index_l,"
                 " s.last_received_at AS last_seen_at, coalesce(s.readings_total, 0) AS"
-                f" readings_total, {_SILENT} AS silent"
+                f" readings_total, {_SILENT} AS silent, {_QUIET} AND {_HAND_READ} AS hand_read,"
+                " (SELECT max(r.time) FROM reading r WHERE r.meter_id = m.id"
+                "   AND r.source = 'manual') AS last_manual_at"
                 " FROM meter m LEFT JOIN meter_state s ON s.meter_id = m.id"
                 " WHERE m.removed_at IS NULL"
                 f" ORDER BY {_SILENT} DESC, s.last_received_at ASC NULLS FIRST, m.id"

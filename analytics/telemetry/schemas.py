@@ -83,8 +83,12 @@ class IngestStatus(BaseModel):
     rollup_oldest_pending_s: float | None
     meters_active: int
     meters_reporting: int
+    meters_hand_read: int = Field(
+        description="Not heard from, but read by hand within the last 45 days."
+    )
     meters_silent: int = Field(
-        description="Nothing received for twice the meter's reporting interval, or never."
+        description="Nothing received for twice the meter's reporting interval, or never, and"
+        " no manual reading within the last 45 days."
     )
     quarantine: list[QuarantineCount]
 
@@ -97,7 +101,9 @@ class MeterIngestStatus(BaseModel):
     last_reading_at: datetime | None = Field(description="Device time of its newest reading.")
     last_index_l: int | None
     readings_total: int
-    silent: bool
+    silent: bool = Field(description="Not heard from, and not read by hand lately.")
+    hand_read: bool = Field(description="Not heard from, but read by hand lately.")
+    last_manual_at: datetime | None = Field(description="Time of its newest manual reading.")
     silent_for_s: float | None = Field(description="Seconds since last seen, when silent.")
 
 

@@ -184,7 +184,10 @@ async def ingest_status(session: AsyncSession, *, now: datetime) -> IngestStatus
         rollup_oldest_pending_s=_seconds(now, fleet["rollup_oldest_queued_at"]),
         meters_active=fleet["meters_active"],
         meters_reporting=fleet["meters_reporting"],
-        meters_silent=fleet["meters_active"] - fleet["meters_reporting"],
+        meters_hand_read=fleet["meters_hand_read"],
+        meters_silent=fleet["meters_active"]
+        - fleet["meters_reporting"]
+        - fleet["meters_hand_read"],
         quarantine=[QuarantineCount(**row) for row in quarantine],
     )
 

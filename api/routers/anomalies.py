@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.permissions import Permission, has_permission
 from analytics.alerts import service as alerts
 from analytics.incidents import service as incidents
-from analytics.incidents.models import Incident, IncidentKind
+from analytics.incidents.models import Incident, IncidentKind, IncidentStatus, Severity
 from analytics.incidents.repository import IncidentFilter
 from api.auth.deps import ClientIp, CurrentUser
 from api.auth.guards import meter_in_reach, require
@@ -22,6 +22,11 @@ from api.deps import DbPoolDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.params import Limit, Offset
 from api.routers.anomaly_schemas import (
+    AssigneeOut,
+    AssignIn,
+    BulkIn,
+    BulkOut,
+    BulkRefusal,
     CloseIn,
     DeliveryOut,
     ForecastOut,
@@ -50,7 +55,10 @@ async def list_anomalies(
     user: Annotated[User, require(Permission.INCIDENTS_READ)],
     meter_id: FilterId = None,
     building_id: FilterId = None,
+    zone_id: FilterId = None,
     kind: IncidentKind | None = None,
+    status: IncidentStatus | None = None,
+    severity: Severity | None = None,
     state: Annotated[
         str | None, Query(pattern="^(open|closed)$", description="`open` or `closed`.")
     ] = None,
@@ -69,7 +77,10 @@ async def list_anomalies(
         filters=IncidentFilter(
             meter_id=meter_id,
             building_id=building_id,
+            zone_id=zone_id,
             kind=kind.value if kind else None,
+            status=status.value if status else None,
+            severity=severity.value if severity else None,
             live=None if state is None else state == "open",
             since=since,
             until=until,
@@ -79,6 +90,40 @@ async def list_anomalies(
         offset=offset,
     )
     return IncidentPage(total=total, items=[IncidentOut.of(f) for f in found])
+
+
+@router.get("/anomalies/assignees", response_model=list[AssigneeOut])
+async def list_assignees(
+    session: SessionDep, _: Annotated[User, require(Permission.INCIDENTS_MANAGE)]
+) -> list[incidents.Assignee]:
+    """Who an incident may be assigned to: active administrators and technicians."""
+    return await incidents.assignees(session)
+
+
+@router.post("/anomalies/bulk", response_model=BulkOut, responses=error_responses(422))
+async def bulk_anomalies(
+    body: BulkIn,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INCIDENTS_MANAGE)],
+    ip: ClientIp,
+) -> BulkOut:
+    """Acknowledge, assign or resolve up to 200 incidents at once; each is handled as the single
+    action would, and those it refuses are listed with why."""
+    outcome = await incidents.bulk(
+        session,
+        incident_ids=body.ids,
+        action=body.action,
+        note=body.note,
+        assignee_id=body.user_id,
+        reach=_reach(user),
+        actor_id=user.id,
+        ip=ip,
+        now=datetime.now(UTC),
+    )
+    return BulkOut(
+        done=[IncidentOut.of(found) for found in outcome.done],
+        refused=[BulkRefusal(id=i, error=e, detail=d) for i, e, d in outcome.refused],
+    )
 
 
 @router.get(
@@ -114,6 +159,31 @@ async def acknowledge_anomaly(
         session,
         incident_id=incident_id,
         reach=_reach(user),
+        actor_id=user.id,
+        ip=ip,
+        now=datetime.now(UTC),
+    )
+    return IncidentOut.of(found)
+
+
+@router.post(
+    "/anomalies/{incident_id}/assign",
+    response_model=IncidentOut,
+    responses=error_responses(404, 409, 422),
+)
+async def assign_anomaly(
+    incident_id: IncidentId,
+    body: AssignIn,
+    session: SessionDep,
+    user: Annotated[User, require(Permission.INCIDENTS_MANAGE)],
+    ip: ClientIp,
+) -> IncidentOut:
+    """Give an incident to an administrator or technician to handle (audited)."""
+    found = await incidents.assign(
+        session,
+        incident_id=incident_id,
+        reach=_reach(user),
+        assignee_id=body.user_id,
         actor_id=user.id,
         ip=ip,
         now=datetime.now(UTC),

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from analytics.alerts.models import AlertStatus
 from analytics.incidents.models import ACTIVE_STATUSES, IncidentKind, IncidentStatus, Severity
 from analytics.incidents.repository import LocatedIncident
+from analytics.incidents.service import BulkAction
 from billing.invoices.estimate import InvoiceEstimate, MeterOutlook
 from billing.tariffs.schemas import QuoteOut
 from core.notifications.models import OutboxStatus
+from core.orm import MAX_ID
 
 
 class IncidentOut(BaseModel):
@@ -22,6 +24,7 @@ class IncidentOut(BaseModel):
     serial: str
     dwelling_id: int | None
     building_id: int | None
+    zone_id: int | None
     kind: str
     severity: Severity
     status: IncidentStatus
@@ -32,6 +35,8 @@ class IncidentOut(BaseModel):
     opened_at: datetime
     acknowledged_by: int | None
     acknowledged_at: datetime | None
+    assigned_to: int | None = Field(description="The user who is to handle it.")
+    assigned_at: datetime | None
     closed_by: int | None
     closed_at: datetime | None
     note: str
@@ -45,6 +50,7 @@ class IncidentOut(BaseModel):
             serial=found.serial,
             dwelling_id=found.dwelling_id,
             building_id=found.building_id,
+            zone_id=found.zone_id,
             kind=i.kind,
             severity=i.severity,
             status=i.status,
@@ -55,6 +61,8 @@ class IncidentOut(BaseModel):
             opened_at=i.opened_at,
             acknowledged_by=i.acknowledged_by,
             acknowledged_at=i.acknowledged_at,
+            assigned_to=i.assigned_to,
+            assigned_at=i.assigned_at,
             closed_by=i.closed_by,
             closed_at=i.closed_at,
             note=i.note,
@@ -95,6 +103,44 @@ class CloseIn(BaseModel):
         max_length=2000,
         description="Why it is closed; required while the condition is still ongoing.",
     )
+
+
+class AssignIn(BaseModel):
+    user_id: int | None = Field(
+        ge=1, le=MAX_ID, description="An active administrator or technician; null: nobody."
+    )
+
+
+class AssigneeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    role: str
+
+
+# A screenful of incidents: larger batches are paged by the client.
+MAX_BULK = 200
+
+
+class BulkIn(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=MAX_BULK)
+    action: BulkAction
+    note: str = Field("", max_length=2000, description="action=resolve: why (see resolve).")
+    user_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="action=assign: to whom (null: nobody)."
+    )
+
+
+class BulkRefusal(BaseModel):
+    id: int
+    error: str
+    detail: str
+
+
+class BulkOut(BaseModel):
+    done: list[IncidentOut] = Field(description="Incidents the action applied to, as they are now.")
+    refused: list[BulkRefusal] = Field(description="Incidents it refused, with why.")
 
 
 class ForecastDay(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 from accounts import scope
 from accounts.models import User
 from accounts.permissions import Permission
+from analytics.history import service as history_service
+from analytics.history.schemas import History, Window
 from analytics.telemetry import service as telemetry
 from analytics.telemetry.schemas import (
     Granularity,
@@ -21,7 +23,7 @@ from analytics.telemetry.schemas import (
 from api.auth.guards import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
-from api.params import Limit, Offset, PathId
+from api.params import FilterId, Limit, Offset, PathId
 from core.orm import InYears
 from core.telemetry import ReadingSource
 
@@ -126,4 +128,44 @@ async def ingest_status_meters(
     """Last seen per active meter, silent meters first."""
     return await telemetry.meter_ingest_statuses(
         session, now=datetime.now(UTC), limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/telemetry/history",
+    response_model=History,
+    dependencies=[require(Permission.INGEST_STATUS)],
+    responses={
+        404: {"description": "ScopeNotFound: no zone, building or meter with this id."},
+        422: {"description": "InvalidWindow: custom dates missing, reversed or too far apart."},
+    },
+)
+async def telemetry_history(
+    session: SessionDep,
+    settings: SettingsDep,
+    window: Window = Window.DAY,
+    start: Annotated[
+        date | None, InYears, Query(description="window=custom: first local day.")
+    ] = None,
+    end: Annotated[
+        date | None, InYears, Query(description="window=custom: last local day (included).")
+    ] = None,
+    zone_id: FilterId = None,
+    building_id: FilterId = None,
+    meter_id: FilterId = None,
+) -> History:
+    """Readings and volumes of the fleet, a zone, a building or a meter per minute, hour or day
+    over the last hour, day, 30 days or a custom range of local days (from the rollups)."""
+    kind, scope_id = history_service.scope_of(
+        zone_id=zone_id, building_id=building_id, meter_id=meter_id
+    )
+    return await history_service.history(
+        session,
+        kind=kind,
+        scope_id=scope_id,
+        window=window,
+        first=start,
+        last=end,
+        default_country=settings.default_country,
+        now=datetime.now(UTC),
     )

@@ -27,15 +27,68 @@ MESSAGES = {
     "op.last_minute": Msg("Readings, last minute", "Relevés, dernière minute", "Rid, las minit"),
     "op.lag": Msg("Lag (newest reading)", "Retard (dernier relevé)", "Longwe (nupela rid)"),
     "op.rollup_queue": Msg("Meters awaiting rollup", "Compteurs à agréger", "Mita i wet"),
-    "op.rate_history": Msg(
-        "Ingest rate since this page opened",
-        "Débit d'ingestion depuis l'ouverture de la page",
-        "Hamas rid i kam stat long taim yu opim pes",
+    "op.history": Msg("History", "Historique", "Ol samting i bin kamap"),
+    "op.window": Msg("Time window", "Fenêtre de temps", "Hamas taim"),
+    "op.window.hour": Msg("Last hour", "Dernière heure", "Las aua"),
+    "op.window.day": Msg("Last day", "Dernier jour", "Las de"),
+    "op.window.30d": Msg("30 days", "30 jours", "30 de"),
+    "op.window.custom": Msg("Custom", "Personnalisée", "Yu makim"),
+    "op.scope": Msg("Meters", "Compteurs", "Ol mita"),
+    "op.scope.fleet": Msg("Whole fleet", "Tout le parc", "Olgeta mita"),
+    "op.scope.zone": Msg("Zone {name}", "Zone {name}", "Hap {name}"),
+    "op.scope.zones": Msg("Zones", "Zones", "Ol hap"),
+    "op.scope.buildings": Msg("Buildings", "Immeubles", "Ol haus"),
+    "op.scope.meter": Msg("Meter {serial}", "Compteur {serial}", "Mita {serial}"),
+    "op.history_volume": Msg(
+        "Consumption (m³) · {scope} · {window}",
+        "Consommation (m³) · {scope} · {window}",
+        "Wara i yusim (m³) · {scope} · {window}",
+    ),
+    "op.readings": Msg("Readings", "Relevés", "Rid"),
+    "op.readings_per.minute": Msg(
+        "Readings per minute · {scope} · {window}",
+        "Relevés par minute · {scope} · {window}",
+        "Rid long wan minit · {scope} · {window}",
+    ),
+    "op.readings_per.hour": Msg(
+        "Readings per hour · {scope} · {window}",
+        "Relevés par heure · {scope} · {window}",
+        "Rid long wan aua · {scope} · {window}",
+    ),
+    "op.readings_per.day": Msg(
+        "Readings per day · {scope} · {window}",
+        "Relevés par jour · {scope} · {window}",
+        "Rid long wan de · {scope} · {window}",
+    ),
+    "op.history_total": Msg(
+        "{volume} used, {readings} readings.",
+        "{volume} consommés, {readings} relevés.",
+        "{volume} wara i yusim, {readings} rid.",
+    ),
+    "op.history_readings": Msg("{readings} readings.", "{readings} relevés.", "{readings} rid."),
+    "op.minute_no_volume": Msg(
+        "Consumption is counted by the hour: choose the last day or longer to see it.",
+        "La consommation est comptée par heure : choisissez le dernier jour ou plus.",
+        "Wara i yusim i kaunim long olgeta aua: makim las de o moa long lukim.",
+    ),
+    "op.estimated_note": Msg(
+        "Grey bars include estimated volumes.",
+        "Les barres grises comprennent des volumes estimés.",
+        "Ol ba i gat kala gre i gat sampela namba i ting tasol.",
+    ),
+    "op.meter_history": Msg(
+        "History of this meter on the dashboard",
+        "Historique du compteur sur le tableau de bord",
+        "Lukim ol samting bilong dispela mita long pes bilong opereta",
     ),
     "op.meters": Msg("Meters", "Compteurs", "Mita"),
     "op.active": Msg("Active", "Actifs", "I wok"),
     "op.reporting": Msg("Reporting", "Communiquent", "I salim toksave"),
     "op.silent": Msg("Silent", "Muets", "I no salim toksave"),
+    "op.hand_read": Msg(
+        "Read by hand (45 days)", "Relevés à la main (45 jours)", "Man i ritim (45 de)"
+    ),
+    "op.last_manual": Msg("Last read by hand", "Dernier relevé manuel", "Las taim man i ritim"),
     "op.silent_list": Msg("Silent meters", "Compteurs muets", "Mita i no salim toksave"),
     "op.serial": Msg("Serial", "N° de série", "Namba bilong mita"),
     "op.last_seen": Msg("Last heard", "Dernier contact", "Las taim i toksave"),
@@ -57,6 +110,7 @@ MESSAGES = {
     "op.kind": Msg("Kind", "Type", "Kain"),
     "op.count": Msg("Count", "Nombre", "Hamas"),
     "op.meter_list": Msg("Meters", "Compteurs", "Mita"),
+    "op.see_incidents": Msg("Handle the {count}", "Traiter les {count}", "Lukautim {count}"),
     "op.severity": Msg("Severity", "Gravité", "Bikpela o liklik"),
     "op.started": Msg("Started", "Début", "Stat"),
     "op.meter": Msg("Meter {serial}", "Compteur {serial}", "Mita {serial}"),
@@ -112,7 +166,26 @@ def _dashboard(t: Translator) -> str:
     return f"""
 <p class="muted" id="live"></p>
 <section aria-labelledby="ingest-h"><h2 id="ingest-h">{t("op.ingest")}</h2>
-<ul class="cards" id="ingest-cards"></ul><div id="rate-chart"></div></section>
+<ul class="cards" id="ingest-cards"></ul></section>
+<section aria-labelledby="history-h" id="history"><h2 id="history-h">{t("op.history")}</h2>
+<form id="history-form" class="row">
+<fieldset class="choices"><legend>{t("op.window")}</legend>
+{
+        "".join(
+            f'<label><input type="radio" name="window" value="{w}"> {t(f"op.window.{w}")}</label>'
+            for w in ("hour", "day", "30d", "custom")
+        )
+    }</fieldset>
+<div class="field"><label for="h-scope">{t("op.scope")}</label>
+<select id="h-scope" name="scope"><option value="fleet">{
+        t("op.scope.fleet")
+    }</option></select></div>
+<div class="field custom-only"><label for="h-start">{t("op.from")}</label>
+<input id="h-start" name="start" type="date"></div>
+<div class="field custom-only"><label for="h-end">{t("op.to")}</label>
+<input id="h-end" name="end" type="date"></div>
+<button class="primary" type="submit">{t("op.show")}</button></form>
+<p id="history-total"></p><div id="volume-chart"></div><div id="rate-chart"></div></section>
 <section aria-labelledby="meters-h"><h2 id="meters-h">{t("op.meters")}</h2>
 <ul class="cards" id="meter-cards"></ul>
 <h3>{t("op.silent_list")}</h3><div id="silent"></div></section>
@@ -125,7 +198,7 @@ def _dashboard(t: Translator) -> str:
 
 def _meter(t: Translator) -> str:
     return f"""
-<ul class="cards" id="meter-facts"></ul>
+<ul class="cards" id="meter-facts"></ul><p id="meter-history"></p>
 <section aria-labelledby="usage-h"><h2 id="usage-h">{t("op.consumption")}</h2>
 <form id="range-form" class="row">
 <div class="field"><label for="start">{t("op.from")}</label>
@@ -146,7 +219,12 @@ add_page(
     router,
     "/operator",
     Page(
-        title="op.dashboard", body=_dashboard, script="operator", roles=OPERATOR, messages=MESSAGES
+        title="op.dashboard",
+        body=_dashboard,
+        script="operator",
+        roles=OPERATOR,
+        messages=MESSAGES,
+        styles=("css/operator.css",),
     ),
     name="operator_page",
 )
@@ -154,7 +232,12 @@ add_page(
     router,
     "/operator/meters/{meter_id}",
     Page(
-        title="op.meter_title", body=_meter, script="meter", roles=METER_READERS, messages=MESSAGES
+        title="op.meter_title",
+        body=_meter,
+        script="meter",
+        roles=METER_READERS,
+        messages=MESSAGES,
+        styles=("css/operator.css",),
     ),
     name="operator_meter_page",
 )

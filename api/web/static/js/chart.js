@@ -40,10 +40,10 @@ export function niceTicks(min, max, count = 5) {
  *   y: {format: (v, step) => string, exact?: v => string, unit?},  // step: between axis
  *                                                 // ticks; exact: the table's figures; unit:
  *                                                 // written above the axis (m³)
- *   series: [{name, kind: "bar"|"line", points: [{x, y, className?}], className?, tone?}],
+ *   series: [{name, kind: "bar"|"line", points: [{x, y, className?, tone?}], className?, tone?}],
  *                                              // tone: 0 strong, 1 grey; a point's className
  *                                              // marks one bar (estimated)
- *   band?: {name, points: [{x, lo, hi}]},       // e.g. a forecast interval
+ *   band?: {name, points: [{x, lo, hi}], step?},  // a forecast interval; step: blocks that wide
  *   markers?: [{x, label, className?}],         // e.g. anomalies: a flag at x
  * }
  * x is a number (epoch ms for "time", index for "category").
@@ -63,7 +63,8 @@ export function drawChart(container, spec) {
     return;
   }
   const categorical = spec.x.kind === "category";
-  const xs = [...all.map((p) => p.x), ...bandPts.map((p) => p.x)];
+  const half = (spec.band?.step ?? 0) / 2;
+  const xs = [...all.map((p) => p.x), ...bandPts.flatMap((p) => [p.x - half, p.x + half])];
   let x0 = Math.min(...xs);
   let x1 = Math.max(...xs);
   if (categorical) {
@@ -110,7 +111,9 @@ export function drawChart(container, spec) {
   }
 
   if (spec.y.unit) root.append(svg("text", { x: PAD.left - 6, y: 11, class: "tick y unit" }, spec.y.unit));
-  if (bandPts.length) {
+  if (half) {
+    for (const p of bandPts) root.append(svg("rect", { x: sx(p.x - half), y: sy(p.hi), width: sx(p.x + half) - sx(p.x - half), height: Math.max(sy(p.lo) - sy(p.hi), 2), class: "band" }));
+  } else if (bandPts.length) {
     const top = bandPts.map((p) => `${sx(p.x)},${sy(p.hi)}`);
     const bottom = [...bandPts].reverse().map((p) => `${sx(p.x)},${sy(p.lo)}`);
     root.append(svg("polygon", { points: [...top, ...bottom].join(" "), class: "band" }));
@@ -128,7 +131,7 @@ export function drawChart(container, spec) {
           y: top,
           width: Math.max(width, 1),
           height: Math.max(Math.abs(sy(p.y) - sy(0)), p.y ? 1 : 0),
-          class: `bar s${series.tone ?? i} ${series.className ?? ""} ${p.className ?? ""}`,
+          class: `bar s${p.tone ?? series.tone ?? i} ${series.className ?? ""} ${p.className ?? ""}`,
         }),
       );
     }

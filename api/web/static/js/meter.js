@@ -14,6 +14,15 @@ function localDate(value, timeZone) {
 
 const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
 
+/** The instant (ISO) a local date starts in a time zone: UTC midnight moved by the zone's offset. */
+function localMidnight(day, timeZone) {
+  const utc = Date.parse(`${day}T00:00:00Z`);
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(utc));
+  const [d, hm] = parts.split(", ");
+  const shown = Date.parse(`${d}T${hm.replace(/^24/, "00")}:00Z`);
+  return new Date(utc - (shown - utc)).toISOString();
+}
+
 /** The API answer, or null when the route is not on this server (yet). */
 async function optional(path, query) {
   try {
@@ -45,12 +54,17 @@ async function facts(meter) {
   document.title = `${t("op.meter", { serial: meter.serial })} · WaterBill`;
   const item = (label, value, sub) =>
     el("li", { class: "card" }, el("span", { class: "figure" }, value), el("span", { class: "label" }, label), sub ? el("span", { class: "label" }, sub) : null);
+  // The index wraps before its unit is cut: a 9-digit register is wider than a phone's card.
+  const index = last ? [fmt.number(last.index_l / 1000, 3), el("span", { class: "unit" }, `\u00a0${t("unit.m3")}`)] : "–";
   $("#meter-facts").replaceChildren(
-    item(t("op.index"), last ? fmt.m3(last.index_l) : "–", last ? t("op.index_at", { time: fmt.dateTime(last.time) }) : null),
+    item(t("op.index"), index, last ? t("op.index_at", { time: fmt.dateTime(last.time) }) : null),
     item(t("op.kind_label"), t(`op.meter_kind.${meter.kind}`)),
     item(t("op.installed"), fmt.date(meter.installed_at)),
     item(t("op.interval"), fmt.duration(meter.reporting_interval_s)),
   );
+  if (user.role === "admin") {
+    $("#meter-history").replaceChildren(el("a", { href: `/operator?window=30d&scope=meter:${meterId}#history` }, t("op.meter_history")));
+  }
 }
 
 function readRange() {
@@ -76,19 +90,24 @@ async function chart(range, anomalies) {
   let band = null;
   const note = $("#forecast-note");
   note.textContent = "";
-  if (daily) {
-    let forecast = null;
-    try {
-      forecast = await optional(`/meters/${meterId}/forecast`);
-    } catch (error) {
-      // Too little history to forecast from (422), or no forecast for this meter: no band.
-      if (!(error instanceof ApiError && [404, 409, 422].includes(error.status))) throw error;
-      forecast = { days: [] };
-    }
-    const days = forecastDays(forecast).filter((d) => d.date >= range.start && d.date <= isoDay(Date.parse(`${range.end}T00:00:00Z`) + 14 * DAY));
-    if (days.length) band = { name: t("op.forecast"), points: days.map((d) => ({ x: Date.parse(`${d.date}T00:00:00Z`), lo: d.low, hi: d.high })) };
-    else note.textContent = forecast === null ? `${t("op.forecast")}: ${t("app.unavailable")}` : t("op.forecast_none");
+  let forecast = null;
+  try {
+    forecast = await optional(`/meters/${meterId}/forecast`);
+  } catch (error) {
+    // Too little history to forecast from (422), or no forecast for this meter: no band.
+    if (!(error instanceof ApiError && [404, 409, 422].includes(error.status))) throw error;
+    forecast = { days: [] };
   }
+  // Daily charts show two weeks of forecast past the range, hourly ones two days.
+  const ahead = (daily ? 14 : 2) * DAY;
+  const days = forecastDays(forecast).filter((d) => d.date >= range.start && d.date <= isoDay(Date.parse(`${range.end}T00:00:00Z`) + ahead));
+  if (days.length) {
+    // Each forecast day is a block as wide as the day (a lone day is not a hairline); hourly
+    // charts show the day's range spread evenly over its 24 hours, from the local midnight.
+    const dayStart = (d) => (daily ? Date.parse(`${d.date}T00:00:00Z`) : Date.parse(localMidnight(d.date, tz)) + DAY / 2);
+    const per = daily ? 1 : 24;
+    band = { name: t("op.forecast"), step: DAY, points: days.map((d) => ({ x: dayStart(d), lo: d.low / per, hi: d.high / per })) };
+  } else note.textContent = forecast === null ? `${t("op.forecast")}: ${t("app.unavailable")}` : t("op.forecast_none");
   const inRange = (anomalies ?? []).filter((a) => {
     const x = daily ? Date.parse(`${localDate(a.started_at, tz)}T00:00:00Z`) : Date.parse(a.started_at);
     return x >= Date.parse(volumes.start) - DAY && x <= Date.parse(volumes.end) + DAY;

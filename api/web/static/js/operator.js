@@ -1,14 +1,11 @@
-// The operator dashboard: ingest rate and lag, reporting vs silent meters, quarantine by reason,
-// open anomalies by kind with links to each meter. Polls while the tab is visible.
-import { drawChart, tickDigits } from "./chart.js";
+// The operator dashboard: ingest rate and lag, history from the database, reporting vs silent
+// meters, quarantine by reason, open anomalies by kind. The gauges poll while the tab is visible.
 import { $, api, ApiError, el, fmt, guarded, startShell, t, table } from "./core.js";
+import { startHistory } from "./history.js";
 
 const REFRESH_S = 10;
-// Rate samples kept for the sparkline: an hour at one poll every 10 s.
-const HISTORY = 360;
 
 const user = await startShell();
-const rates = [];
 
 function card(label, value, { tone = "", id } = {}) {
   return el("li", { class: `card ${tone}`, id }, el("span", { class: "figure" }, value), el("span", { class: "label" }, label));
@@ -27,16 +24,9 @@ function renderIngest(s) {
   $("#meter-cards").replaceChildren(
     card(t("op.active"), fmt.number(s.meters_active), { id: "active" }),
     card(t("op.reporting"), fmt.number(s.meters_reporting), { tone: "ok", id: "reporting" }),
+    card(t("op.hand_read"), fmt.number(s.meters_hand_read), { id: "hand-read" }),
     card(t("op.silent"), fmt.number(s.meters_silent), { tone: s.meters_silent ? "bad" : "ok", id: "silent-count" }),
   );
-  rates.push({ x: Date.parse(s.now), y: s.readings_per_second });
-  if (rates.length > HISTORY) rates.shift();
-  drawChart($("#rate-chart"), {
-    title: t("op.rate_history"),
-    x: { kind: "time", format: (v) => fmt.part(v, { hour: "2-digit", minute: "2-digit", second: "2-digit" }), name: t("op.time") },
-    y: { format: (v, step) => fmt.number(v, tickDigits(step)), exact: (v) => fmt.number(v, 2) },
-    series: [{ name: t("op.rate"), kind: "line", points: rates }],
-  });
   const open = s.quarantine.filter((q) => q.status === "open").sort((a, b) => b.count - a.count);
   $("#quarantine").replaceChildren(
     open.length
@@ -61,6 +51,7 @@ async function renderSilent() {
           [
             [t("op.serial"), (m) => meterLink(m.meter_id, m.serial)],
             [t("op.last_seen"), (m) => (m.last_seen_at ? fmt.dateTime(m.last_seen_at) : t("op.never"))],
+            [t("op.last_manual"), (m) => (m.last_manual_at ? fmt.dateTime(m.last_manual_at) : t("op.never"))],
             [t("op.silent_for"), (m) => fmt.duration(m.silent_for_s), "num"],
           ],
           silent,
@@ -92,15 +83,8 @@ async function renderAnomalies() {
       [
         [t("op.kind"), ([kind]) => label(kind)],
         [t("op.count"), ([, list]) => fmt.number(list.length), "num"],
-        [
-          t("op.meter_list"),
-          ([, list]) =>
-            el(
-              "span",
-              { class: "links" },
-              list.flatMap((a, i) => [i ? ", " : "", meterLink(a.meter_id, a.meter_serial ?? a.serial ?? `#${a.meter_id}`)]),
-            ),
-        ],
+        // One link per kind to the workspace, however many incidents: never a cell of 200 links.
+        [t("op.meter_list"), ([kind, list]) => el("a", { href: `/operator/incidents?kind=${kind}&status=live` }, t("op.see_incidents", { count: fmt.number(list.length), kind: label(kind) }))],
       ],
       [...byKind.entries()].sort((a, b) => b[1].length - a[1].length),
       { caption: t("op.anomalies") },
@@ -117,6 +101,7 @@ async function refresh() {
 
 if (user?.role === "admin") {
   guarded(refresh);
+  guarded(startHistory);
   setInterval(() => {
     if (document.visibilityState === "visible") guarded(refresh, { quiet: true });
   }, REFRESH_S * 1000);

@@ -19,7 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.config import MqttSettings
 from core.local_mosquitto import LocalMosquitto
 from simulators.fleet import Fleet, FleetConfig
-from simulators.publisher import LOAD_CONTEXT, PublisherJob, StreamPlan, run_load, run_stream
+from simulators.load import LOAD_CONTEXT, run_load
+from simulators.publisher import PublisherJob, StreamPlan, run_stream
 
 logger = logging.getLogger("bench")
 PAYLOAD = (

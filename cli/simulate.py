@@ -161,7 +161,8 @@ def simulate(
     from simulators.anomalies import Injection, label_records, plan_injection
     from simulators.demand import SECONDS_PER_DAY
     from simulators.fleet import Fleet, FleetConfig
-    from simulators.publisher import LOAD_CONTEXT, PublisherJob, PublishError, run_load, run_stream
+    from simulators.load import LOAD_CONTEXT, run_load
+    from simulators.publisher import PublisherJob, PublishError, run_stream
 
     settings = get_settings()
     country_code = (country or settings.default_country).upper()

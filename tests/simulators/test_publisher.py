@@ -5,13 +5,12 @@ import pytest
 from core.broker_auth import TEST_ACCOUNT
 from core.config import MqttSettings
 from simulators.fleet import Fleet, FleetConfig
+from simulators.load import LOAD_CONTEXT, run_load
 from simulators.publisher import (
-    LOAD_CONTEXT,
     Publisher,
     PublisherJob,
     PublishError,
     StreamPlan,
-    run_load,
     run_stream,
 )
 from tests.broker import suite_broker

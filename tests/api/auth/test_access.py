@@ -230,6 +230,13 @@ TABLE: dict[str, Case] = {
     "GET /anomalies": Case(EVERYONE),
     "GET /anomalies/{incident_id}": Case(SCOPED_ALL),
     "POST /anomalies/{incident_id}/acknowledge": Case(MANAGED),
+    "POST /anomalies/{incident_id}/assign": Case(MANAGED, body=lambda _: {"user_id": None}),
+    "GET /anomalies/assignees": Case(same("403", "ok", "403", "ok")),
+    "POST /anomalies/bulk": Case(
+        same("403", "ok", "403", "ok"),
+        body=lambda ids: {"ids": [ids["incident_id"]], "action": "acknowledge"},
+    ),
+    "GET /telemetry/history": Case(ADMIN_ONLY_LIST),
     # The manager closes the own incident first: the admin then finds it closed (409).
     "POST /anomalies/{incident_id}/resolve": Case(
         same("403/403", "ok/404", "403/403", "409/ok"), body=lambda _: {"note": "known"}

@@ -20,7 +20,7 @@ from tests.api.auth.test_access import TABLE, outcome
 pytestmark = pytest.mark.services
 
 # Path parameters naming a dated object: which id of the "outside" objects replaces them.
-DATED = {"invoice_id", "incident_id"}
+DATED = {"invoice_id", "incident_id", "payment_id"}
 # Data routes whose rows are dated: a probe finds the June 2019 row in the answer.
 DATA_PROBES = {
     "/meters/{meter_id}/readings": lambda body: any(

@@ -21,8 +21,6 @@ from tests.billing.ledger_world import Ledger, arrange, settle
 
 pytestmark = pytest.mark.services
 
-TODAY = clock.now().date()
-
 
 @pytest.fixture
 async def engine(settings):
@@ -37,9 +35,10 @@ def ledger(db) -> Ledger:
 
 
 async def queue(engine, settings) -> None:
+    today = clock.today()
     async with AsyncSession(engine) as session, session.begin():
         await queue_due_notices(
-            session, today=TODAY, reminder_days=7, now=clock.now(), billing=settings.billing
+            session, today=today, reminder_days=7, now=clock.now(), billing=settings.billing
         )
 
 
@@ -58,7 +57,8 @@ class TestReminderSendCheck:
     async def test_an_invoice_paid_after_the_queueing_gets_no_reminder(
         self, engine, settings, ledger
     ):
-        invoice = ledger.invoice("A2", net=3_000, due_date=TODAY + timedelta(days=5))
+        today = clock.today()
+        invoice = ledger.invoice("A2", net=3_000, due_date=today + timedelta(days=5))
         await queue(engine, settings)
         assert [k for k, *_ in outbox(ledger)] == ["invoice_issued", "due_reminder"]
         settle(ledger.db, invoice)  # paid before the sender came by
@@ -69,7 +69,8 @@ class TestReminderSendCheck:
         assert outbox(ledger)[1] == ("due_reminder", "cancelled", "invoice_unpaid no longer holds")
 
     async def test_an_unpaid_invoice_is_reminded(self, engine, settings, ledger):
-        ledger.invoice("A2", net=3_000, due_date=TODAY + timedelta(days=5))
+        today = clock.today()
+        ledger.invoice("A2", net=3_000, due_date=today + timedelta(days=5))
         await queue(engine, settings)
         sms = ConsoleSmsProvider()
         report = await asyncio.to_thread(drain, settings, sms)
@@ -79,7 +80,8 @@ class TestReminderSendCheck:
     async def test_a_payment_waits_for_a_reminder_being_sent(self, engine, settings, ledger):
         """The check locks the invoice: a payment allocated while the SMS is being sent waits
         until the send is recorded, so "reminded" and "paid" never cross unseen."""
-        invoice = ledger.invoice("A2", net=3_000, due_date=TODAY + timedelta(days=5))
+        today = clock.today()
+        invoice = ledger.invoice("A2", net=3_000, due_date=today + timedelta(days=5))
         await queue(engine, settings)
         with psycopg.connect(settings.dsn, autocommit=True) as sender:
             with sender.transaction():
@@ -93,7 +95,8 @@ class TestReminderSendCheck:
     async def test_a_check_this_process_does_not_know_is_never_sent_unchecked(
         self, engine, settings, ledger
     ):
-        ledger.invoice("A2", net=3_000, due_date=TODAY + timedelta(days=5))
+        today = clock.today()
+        ledger.invoice("A2", net=3_000, due_date=today + timedelta(days=5))
         await queue(engine, settings)
         ledger.db.execute(
             "UPDATE sms_outbox SET send_check = 'unheard_of' WHERE kind = 'due_reminder'"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Self
 
@@ -48,75 +49,58 @@ class SilentMeterDetector(BaseEstimator):  # type: ignore[misc]
     ) -> list[tuple[int, Detection]]:
         """(position in the input, detection) for each silent meter."""
         now64 = np.datetime64(int(now.timestamp()), "s")
-        silence = (now64 - last_time.astype("datetime64[s]")).astype(np.int64)
-        allowed = self.allowed_s(interval_s)
-        found = []
-        for i in np.flatnonzero(silence > allowed):
-            seconds = int(silence[i])
-            found.append(
-                (
-                    int(i),
-                    Detection(
-                        kind=IncidentKind.SILENT,
-                        severity=Severity.CRITICAL
-                        if seconds >= self.critical_s
-                        else Severity.WARNING,
-                        started_at=to_datetime(
-                            last_time[i] + np.timedelta64(int(interval_s[i]), "s")
-                        ),
-                        ended_at=None,
-                        last_seen_at=now,
-                        evidence={
-                            "summary": (
-                                f"no data for {round(seconds / 3600, 1)} h; reporting interval "
-                                f"{int(interval_s[i])} s, silent after {int(allowed[i])} s"
-                            ),
-                            "last_data_at": to_datetime(last_time[i]).isoformat(),
-                            "reporting_interval_s": int(interval_s[i]),
-                            "allowed_s": int(allowed[i]),
-                        },
-                    ),
-                )
-            )
-        return found
+        until = np.full(len(last_time), now64)
+        return self._silences(last_time, until, interval_s, last_seen=lambda _: now, closed=False)
 
     def detect_gaps(
         self, last_time: TimeArray, next_time: TimeArray, interval_s: IntArray
     ) -> list[tuple[int, Detection]]:
         """(position, detection) for each gap between readings longer than allowed: a silence
         that opened and closed between two scans, over at the reading that ended it."""
-        silence = (next_time.astype("datetime64[s]") - last_time.astype("datetime64[s]")).astype(
+        return self._silences(
+            last_time,
+            next_time,
+            interval_s,
+            last_seen=lambda i: to_datetime(next_time[i]),
+            closed=True,
+        )
+
+    def _silences(
+        self,
+        last_time: TimeArray,
+        until: TimeArray,
+        interval_s: IntArray,
+        *,
+        last_seen: Callable[[int], datetime],
+        closed: bool,
+    ) -> list[tuple[int, Detection]]:
+        """Silences from ``last_time`` to ``until`` longer than allowed; ``closed``: ``until``
+        is the reading that ended each one."""
+        silence = (until.astype("datetime64[s]") - last_time.astype("datetime64[s]")).astype(
             np.int64
         )
         allowed = self.allowed_s(interval_s)
         found = []
         for i in np.flatnonzero(silence > allowed):
-            seconds = int(silence[i])
-            ended = to_datetime(next_time[i])
-            found.append(
-                (
-                    int(i),
-                    Detection(
-                        kind=IncidentKind.SILENT,
-                        severity=Severity.CRITICAL
-                        if seconds >= self.critical_s
-                        else Severity.WARNING,
-                        started_at=to_datetime(
-                            last_time[i] + np.timedelta64(int(interval_s[i]), "s")
-                        ),
-                        ended_at=ended,
-                        last_seen_at=ended,
-                        evidence={
-                            "summary": (
-                                f"no data for {round(seconds / 3600, 1)} h; reporting interval "
-                                f"{int(interval_s[i])} s, silent after {int(allowed[i])} s"
-                            ),
-                            "last_data_at": to_datetime(last_time[i]).isoformat(),
-                            "next_data_at": ended.isoformat(),
-                            "reporting_interval_s": int(interval_s[i]),
-                            "allowed_s": int(allowed[i]),
-                        },
-                    ),
-                )
+            seconds, seen = int(silence[i]), last_seen(int(i))
+            evidence: dict[str, object] = {
+                "summary": (
+                    f"no data for {round(seconds / 3600, 1)} h; reporting interval "
+                    f"{int(interval_s[i])} s, silent after {int(allowed[i])} s"
+                ),
+                "last_data_at": to_datetime(last_time[i]).isoformat(),
+                "reporting_interval_s": int(interval_s[i]),
+                "allowed_s": int(allowed[i]),
+            }
+            if closed:
+                evidence["next_data_at"] = seen.isoformat()
+            detection = Detection(
+                kind=IncidentKind.SILENT,
+                severity=Severity.CRITICAL if seconds >= self.critical_s else Severity.WARNING,
+                started_at=to_datetime(last_time[i] + np.timedelta64(int(interval_s[i]), "s")),
+                ended_at=seen if closed else None,
+                last_seen_at=seen,
+                evidence=evidence,
             )
+            found.append((int(i), detection))
         return found

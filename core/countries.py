@@ -33,14 +33,16 @@ class Country(Base):
 
 
 async def country_days(
-    session: AsyncSession, *, countries: Iterable[str], at: datetime
+    session: AsyncSession, *, countries: Iterable[str] | None, at: datetime
 ) -> dict[str, date]:
-    """Each known country's calendar day at the instant ``at``, in its own time zone."""
+    """Each known country's (every served country's when None) calendar day at the instant
+    ``at``, in its own time zone."""
     rows = await session.execute(
         text(
             "SELECT code, (CAST(:at AS timestamptz) AT TIME ZONE timezone)::date AS day"
-            " FROM country WHERE code = ANY(CAST(:codes AS text[]))"
+            " FROM country WHERE CAST(:codes AS text[]) IS NULL"
+            " OR code = ANY(CAST(:codes AS text[]))"
         ),
-        {"at": at, "codes": list(countries)},
+        {"at": at, "codes": None if countries is None else list(countries)},
     )
     return {str(row.code): row.day for row in rows}

@@ -89,18 +89,15 @@ class InvoiceRepository:
             counts[row.country_code] = counts.get(row.country_code, 0) + 1
         return counts
 
-    async def zone_countries(
-        self, zone_ids: list[int] | None, *, every_country: bool = False
-    ) -> list[str]:
-        """The countries of the zones (of every zone when None; every country served when
-        ``every_country``)."""
-        sql = (
-            "SELECT code FROM country"
-            if every_country
-            else "SELECT DISTINCT country_code FROM zone"
-            " WHERE CAST(:zones AS int[]) IS NULL OR id = ANY(CAST(:zones AS int[]))"
+    async def zone_countries(self, zone_ids: list[int] | None) -> list[str]:
+        """The countries of the zones (of every zone when None)."""
+        rows = await self.session.scalars(
+            text(
+                "SELECT DISTINCT country_code FROM zone"
+                " WHERE CAST(:zones AS int[]) IS NULL OR id = ANY(CAST(:zones AS int[]))"
+            ),
+            {"zones": zone_ids},
         )
-        rows = await self.session.scalars(text(sql), {"zones": zone_ids})
         return [str(code) for code in rows]
 
     async def lock_sequence(self, *, country: str, year: int) -> int:

@@ -126,11 +126,9 @@ async def check_issue_grace(
     """Raises GraceNotOver while the grace runs in a country of the zones (every zone when none)
     at ``at``: the check a request makes before queueing the issue."""
     repo = InvoiceRepository(session)
-    # No zone yet: every country's calendar (nothing to issue, but the answer stays the rule's).
-    countries = await repo.zone_countries(None if zone_ids is None else list(zone_ids)) or (
-        await repo.zone_countries(None, every_country=True)
-    )
-    for day in (await country_days(session, countries=countries, at=at)).values():
+    countries = await repo.zone_countries(None if zone_ids is None else list(zone_ids))
+    # No zone yet: every served country's calendar (nothing to issue, the answer is the rule's).
+    for day in (await country_days(session, countries=countries or None, at=at)).values():
         check_grace(period, today=day, grace_days=grace_days, force=force)
 
 
